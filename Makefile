@@ -1,0 +1,105 @@
+# linli: build, deps, test, demo, bench.
+#   make            build build/linli
+#   make test       unit + property + hostile tests, normal and ASan/UBSan builds
+#   make demo       walk-through of a hub and committees
+#   make bench      benchmarks (N=1000000 by default; make bench N=100000)
+# Every entry point first runs scripts/deps.sh, which installs missing
+# Debian packages (and says which).
+
+B ?= build
+SAN ?=
+CC ?= cc
+PKGS = libzmq sqlite3 libsodium libprotobuf-c inih
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wno-unused-parameter -Wformat=2 -Wvla -g -I$(B)/gen -Icommon -Inode -Iproto
+ifeq ($(SAN),1)
+OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT = -O2
+endif
+CFLAGS ?=
+CFLAGS += $(CFLAGS_BASE) $(OPT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDFLAGS = $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+
+PROTO = proto/linli.proto
+GEN_C = $(B)/gen/linli.pb-c.c
+GEN_H = $(B)/gen/linli.pb-c.h
+LIB_SRC = $(wildcard common/*.c) $(filter-out node/main.c,$(wildcard node/*.c))
+LIB_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/linli.pb-c.o $(B)/obj/gen/street_sql.o
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_BIN = $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+SIM_SRC = $(wildcard simulations/*.c)
+SIM_BIN = $(patsubst simulations/%.c,$(B)/sim/%,$(SIM_SRC))
+
+.PHONY: all deps test test-normal test-asan demo bench clean check-build
+all: deps
+	@$(MAKE) --no-print-directory $(B)/linli
+
+deps:
+	@sh scripts/deps.sh
+
+$(GEN_C) $(GEN_H): $(PROTO)
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --c_out=$(B)/gen $(PROTO)
+
+$(B)/obj/gen/linli.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
+
+$(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h node/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/liblinli.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/linli: $(B)/obj/node/main.o $(B)/liblinli.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/%.c tests/testutil.h $(B)/liblinli.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(B)/sim/%: simulations/%.c $(B)/liblinli.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isimulations -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
+
+check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN)
+
+# The test command of the README: normal build, then the same tests under
+# ASan/UBSan. tests/run.sh prints the closing "N passed, N failed" line.
+test: deps
+	@$(MAKE) --no-print-directory test-normal
+	@$(MAKE) --no-print-directory test-asan
+	@sh tests/summary.sh build/test-normal.log build/asan/test-asan.log
+
+test-normal:
+	@$(MAKE) --no-print-directory B=build check-build
+	@sh tests/run.sh build build/test-normal.log
+
+test-asan:
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 check-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  sh tests/run.sh build/asan build/asan/test-asan.log
+
+demo: deps
+	@$(MAKE) --no-print-directory $(B)/linli
+	@sh scripts/demo.sh $(B)/linli
+
+N ?= 1000000
+bench: deps
+	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench
+	@$(B)/sim/bench --rows $(N)
+
+clean:
+	rm -rf build
+
+# The default schema, embedded in the binary so `linli init` needs no files.
+$(B)/gen/street_sql.c: config/schema/street.sql
+	@mkdir -p $(B)/gen
+	{ echo 'const char li_street_sql[] ='; sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(B)/obj/gen/street_sql.o: $(B)/gen/street_sql.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@

@@ -1,0 +1,513 @@
+/* merge: verify and apply remote commits. See merge.h. */
+#include "merge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "commit.h"
+#include "hlc.h"
+#include "log.h"
+#include "rowclock.h"
+#include "seal.h"
+#include "value.h"
+
+typedef struct {
+  li_replica *r;
+  const li_merge_opts *o;
+  li_merge_stats *st;
+  li_arena a;
+  li_hlc clock;
+  const li_commit *c;
+  int origin_idx;
+  /* fork evidence, filled when a chain check finds one */
+  bool fork;
+  uint64_t fork_seq;
+} s_merger;
+
+static bool s_banned(li_replica *r, const uint8_t *origin) {
+  sqlite3_stmt *st = NULL;
+  bool b = false;
+  if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM linli_banned WHERE origin=?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+    b = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return b;
+}
+
+static li_err s_vv(li_replica *r, const uint8_t *origin, const char *scope, uint64_t *seq, uint8_t head[32],
+                   li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_vv_get;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  *seq = 0;
+  if (head) memset(head, 0, LI_HASH_BYTES);
+  li_err e = LI_OK;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) != LI_HASH_BYTES) e = li_fail(eb, LI_ERR_TAMPERED, "linli_vv head malformed");
+    else if (head) memcpy(head, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
+  } else if (rc != SQLITE_DONE) {
+    e = li_db_fail(r, eb, "linli_vv");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+/* Hash of the stored commit at a chain position; found=false if none. */
+static li_err s_log_hash(li_replica *r, const uint8_t *origin, const char *scope, uint64_t seq, uint8_t out[32],
+                         bool *found, li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_log_get;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)seq);
+  *found = false;
+  li_err e = LI_OK;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == LI_HASH_BYTES) {
+    memcpy(out, sqlite3_column_blob(st, 0), LI_HASH_BYTES);
+    *found = true;
+  } else if (rc != SQLITE_DONE) {
+    e = li_db_fail(r, eb, "linli_log");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+static li_err s_check_chain(s_merger *m, li_errbuf *eb) {
+  const li_commit *c = m->c;
+  char name[128];
+  li_commit_name(c->origin, c->scope, c->seq, name, sizeof name);
+  if (s_banned(m->r, c->origin))
+    return li_fail(eb, LI_ERR_BANNED, "%s: its origin equivocated earlier and is no longer accepted", name);
+  uint64_t seq_l;
+  uint8_t head[LI_HASH_BYTES];
+  li_err e = s_vv(m->r, c->origin, c->scope, &seq_l, head, eb);
+  if (e) return e;
+  if (c->seq <= seq_l) {
+    uint8_t have[LI_HASH_BYTES];
+    bool found;
+    if ((e = s_log_hash(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
+    if (found && memcmp(have, c->hash, LI_HASH_BYTES) == 0)
+      return li_fail(eb, LI_ERR_REPLAY, "%s is already applied", name);
+    m->fork = true;
+    m->fork_seq = c->seq;
+    return li_fail(eb, LI_ERR_FORK, "%s differs from the commit already applied at that position: the origin signed two "
+                   "commits with one sequence number (equivocation)", name);
+  }
+  if (c->seq > seq_l + 1)
+    return li_fail(eb, LI_ERR_GAP, "%s arrived but this replica has only up to #%llu of that chain", name,
+                   (unsigned long long)seq_l);
+  if (c->seq > 1 && memcmp(c->c->prev.data, head, LI_HASH_BYTES) != 0) {
+    m->fork = true;
+    m->fork_seq = seq_l;
+    return li_fail(eb, LI_ERR_FORK, "%s does not chain to the #%llu this replica holds (equivocation)", name,
+                   (unsigned long long)seq_l);
+  }
+  return LI_OK;
+}
+
+static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
+  const Linli__Commit *c = m->c->c;
+  for (size_t i = 0; i < c->n_deps; i++) {
+    uint64_t have;
+    li_err e = s_vv(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
+    if (e) return e;
+    if (have < c->deps[i]->seq) {
+      char name[128], dep[128];
+      li_commit_name(m->c->origin, c->scope, c->seq, name, sizeof name);
+      li_commit_name(c->deps[i]->origin.data, c->scope, c->deps[i]->seq, dep, sizeof dep);
+      return li_fail(eb, LI_ERR_MISSING_DEPS, "%s depends on %s, which this replica lacks (has #%llu)", name, dep,
+                     (unsigned long long)have);
+    }
+  }
+  return LI_OK;
+}
+
+/* (h1, o1) > (h2, o2) with origins compared by key bytes. */
+static int s_newer(li_replica *r, uint64_t h1, int o1, uint64_t h2, int o2) {
+  if (o2 == 0) return 1;
+  if (h1 != h2) return h1 > h2;
+  const uint8_t *k1 = li_replica_origin_key(r, o1), *k2 = li_replica_origin_key(r, o2);
+  if (!k1 || !k2) return o1 > o2;
+  return memcmp(k1, k2, LI_PK_BYTES) > 0;
+}
+
+/* Was the local write (origin idx, hlc) unknown to the incoming commit? */
+static bool s_concurrent(s_merger *m, int o_l, uint64_t h_l) {
+  const uint8_t *k = li_replica_origin_key(m->r, o_l);
+  if (!k || o_l == m->origin_idx) return false;
+  sqlite3_stmt *st = m->r->st_log_by_hlc;
+  sqlite3_bind_blob(st, 1, k, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, m->c->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)h_l);
+  int64_t seq_l = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  const Linli__Commit *c = m->c->c;
+  for (size_t i = 0; i < c->n_deps; i++)
+    if (memcmp(c->deps[i]->origin.data, k, LI_PK_BYTES) == 0) return (int64_t)c->deps[i]->seq < seq_l;
+  return true;
+}
+
+static li_err s_conflict(s_merger *m, const li_table *t, const Linli__Value *key, int col, sqlite3_stmt *local,
+                         int o_l, uint64_t h_l, const Linli__Value *incoming, bool incoming_wins, li_errbuf *eb) {
+  static const char sql[] =
+      "INSERT OR IGNORE INTO linli_conflicts(tbl, pk, col, loser, loser_origin, loser_hlc, winner, winner_origin,"
+      " winner_hlc, recorded_ms) VALUES(?,?,?,?,?,?,?,?,?,?)";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(m->r->db, sql, -1, &st, NULL) != SQLITE_OK) return li_db_fail(m->r, eb, "linli_conflicts");
+  const uint8_t *k_l = li_replica_origin_key(m->r, o_l);
+  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+  li_value_bind(st, 2, key);
+  sqlite3_bind_text(st, 3, t->cols[col], -1, SQLITE_STATIC);
+  if (incoming_wins) {
+    sqlite3_bind_value(st, 4, sqlite3_column_value(local, col));
+    sqlite3_bind_blob(st, 5, k_l, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (int64_t)h_l);
+    li_value_bind(st, 7, incoming);
+    sqlite3_bind_blob(st, 8, m->c->origin, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (int64_t)m->c->hlc);
+  } else {
+    li_value_bind(st, 4, incoming);
+    sqlite3_bind_blob(st, 5, m->c->origin, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (int64_t)m->c->hlc);
+    sqlite3_bind_value(st, 7, sqlite3_column_value(local, col));
+    sqlite3_bind_blob(st, 8, k_l, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (int64_t)h_l);
+  }
+  sqlite3_bind_int64(st, 10, (int64_t)m->o->wall_ms);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return li_db_fail(m->r, eb, "linli_conflicts");
+  m->st->conflicts++;
+  return LI_OK;
+}
+
+static sqlite3_stmt *s_update_stmt(li_replica *r, li_table *t, uint64_t mask) {
+  for (int i = 0; i < LI_UPD_CACHE; i++)
+    if (t->upd[i].st && t->upd[i].mask == mask) return t->upd[i].st;
+  size_t cap = 8192;
+  char *sql = malloc(cap);
+  if (!sql) return NULL;
+  size_t n = (size_t)snprintf(sql, cap, "UPDATE \"%s\" SET ", t->name);
+  int first = 1;
+  for (int i = 0; i < t->ncols && n < cap; i++)
+    if (mask & (UINT64_C(1) << i)) {
+      n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", first ? "" : ",", t->cols[i]);
+      first = 0;
+    }
+  for (int i = 0; i < t->npk && n < cap; i++)
+    n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", i ? " AND " : " WHERE ", t->cols[t->pk[i]]);
+  sqlite3_stmt *st = NULL;
+  if (n >= cap || strchr(t->name, '"') || sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+    free(sql);
+    return NULL;
+  }
+  free(sql);
+  int slot = t->upd_next;
+  t->upd_next = (t->upd_next + 1) % LI_UPD_CACHE;
+  sqlite3_finalize(t->upd[slot].st);
+  t->upd[slot].st = st;
+  t->upd[slot].mask = mask;
+  return st;
+}
+
+static li_err s_step_done(li_replica *r, sqlite3_stmt *st, const char *what, li_errbuf *eb) {
+  int rc = sqlite3_step(st);
+  li_err e = LI_OK;
+  if (rc != SQLITE_DONE) {
+    int ext = sqlite3_extended_errcode(r->db);
+    e = li_fail(eb, (ext & 0xff) == SQLITE_CONSTRAINT ? LI_ERR_TYPE : LI_ERR_DB, "%s: %s", what, sqlite3_errmsg(r->db));
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+static void s_bind_pk(sqlite3_stmt *st, int first, const li_table *t, Linli__Value *const *pk) {
+  for (int i = 0; i < t->npk; i++) li_value_bind(st, first + i, pk[i]);
+}
+
+/* One row change. colmap maps the change's column indexes to the table's. */
+static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Linli__RowChange *ch, li_errbuf *eb) {
+  li_replica *r = m->r;
+  const Linli__Value *key = NULL;
+  li_err e = li_rowclock_key(r, &m->a, t, ch->pk, ch->n_pk, &key, eb);
+  if (e) return e;
+  for (int i = 0; i < t->npk; i++)
+    if (!li_value_fits(ch->pk[i], t->aff[t->pk[i]]) || ch->pk[i]->v_case == LINLI__VALUE__V_NULL)
+      return li_fail(eb, LI_ERR_TYPE, "table %s: key column %s has a value of the wrong type", t->name,
+                     t->cols[t->pk[i]]);
+  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
+  for (size_t k = 0; k < ch->n_cols; k++) {
+    int j = colmap[ch->cols[k]];
+    if (!li_value_fits(ch->values[k], t->aff[j]))
+      return li_fail(eb, LI_ERR_TYPE, "table %s: column %s has a value of the wrong type", t->name, t->cols[j]);
+    if (j == t->scope_col &&
+        (ch->values[k]->v_case != LINLI__VALUE__V_T || strcmp(ch->values[k]->t, m->c->scope) != 0))
+      return li_fail(eb, LI_ERR_SCOPE, "table %s: a row in a commit of scope %s names another scope", t->name,
+                     m->c->scope);
+    vals[j] = ch->values[k];
+  }
+  li_rowclock rc;
+  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
+  if (rc.exists && strcmp(rc.scope, m->c->scope) != 0)
+    return li_fail(eb, LI_ERR_SCOPE, "table %s: the row belongs to scope %s, not to the commit's scope %s", t->name,
+                   rc.scope, m->c->scope);
+  int64_t cl_in = (int64_t)ch->cl;
+  if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
+  m->st->rows++;
+  if (cl_in > rc.cl) {
+    if (rc.cl % 2 == 1) {
+      s_bind_pk(t->del, 1, t, ch->pk);
+      if ((e = s_step_done(r, t->del, t->name, eb))) return e;
+    }
+    for (int i = 0; i < t->ncols; i++) rc.hlc[i] = 0, rc.origin[i] = 0;
+    if (cl_in % 2 == 1) {
+      for (int i = 0; i < t->ncols; i++) {
+        if (vals[i]) {
+          li_value_bind(t->ins, i + 1, vals[i]);
+          rc.hlc[i] = m->c->hlc;
+          rc.origin[i] = (uint32_t)m->origin_idx;
+        } else if (i == t->scope_col) {
+          sqlite3_bind_text(t->ins, i + 1, m->c->scope, -1, SQLITE_STATIC);
+        }
+      }
+      for (int i = 0; i < t->npk; i++) li_value_bind(t->ins, t->pk[i] + 1, ch->pk[i]);
+      if ((e = s_step_done(r, t->ins, t->name, eb))) return e;
+    }
+    rc.cl = cl_in;
+    snprintf(rc.scope, sizeof rc.scope, "%s", m->c->scope);
+    return li_rowclock_put(r, t, key, &rc, eb);
+  }
+  /* same generation, alive: column by column */
+  s_bind_pk(t->sel, 1, t, ch->pk);
+  if (sqlite3_step(t->sel) != SQLITE_ROW) {
+    sqlite3_reset(t->sel);
+    return li_fail(eb, LI_ERR_TAMPERED, "table %s: a row linli_clock says exists is missing (edited with triggers off?)",
+                   t->name);
+  }
+  uint64_t mask = 0;
+  for (int j = 0; j < t->ncols && e == LI_OK; j++) {
+    if (!vals[j]) continue;
+    int o_l = (int)rc.origin[j];
+    uint64_t h_l = rc.hlc[j];
+    if (o_l == m->origin_idx && h_l == m->c->hlc) continue; /* the same write */
+    bool wins = s_newer(r, m->c->hlc, m->origin_idx, h_l, o_l);
+    bool differs = !li_value_equals_column(vals[j], t->sel, j);
+    if (wins) {
+      mask |= UINT64_C(1) << j;
+      if (differs && o_l != 0 && s_concurrent(m, o_l, h_l))
+        e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], true, eb);
+    } else if (differs) {
+      e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], false, eb);
+    }
+  }
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  if (e) return e;
+  if (mask) {
+    sqlite3_stmt *up = s_update_stmt(r, t, mask);
+    if (!up) return li_db_fail(r, eb, "cannot prepare an update");
+    int n = 1;
+    for (int j = 0; j < t->ncols; j++)
+      if (mask & (UINT64_C(1) << j)) {
+        li_value_bind(up, n++, vals[j]);
+        rc.hlc[j] = m->c->hlc;
+        rc.origin[j] = (uint32_t)m->origin_idx;
+      }
+    s_bind_pk(up, n, t, ch->pk);
+    if ((e = s_step_done(r, up, t->name, eb))) return e;
+    return li_rowclock_put(r, t, key, &rc, eb);
+  }
+  return LI_OK;
+}
+
+static li_err s_apply_rows(s_merger *m, li_errbuf *eb) {
+  const Linli__Commit *c = m->c->c;
+  for (size_t i = 0; i < c->n_tables; i++) {
+    const Linli__TableChanges *tc = c->tables[i];
+    li_table *t = li_replica_table(m->r, tc->table);
+    if (!t || strcmp(tc->table, "linli_applying") == 0)
+      return li_fail(eb, LI_ERR_SCHEMA, "commit changes table '%s', which this replica does not track", tc->table);
+    int colmap[LI_TABLE_COLS_MAX];
+    for (size_t k = 0; k < tc->n_columns; k++) {
+      colmap[k] = -1;
+      for (int j = 0; j < t->ncols; j++)
+        if (strcmp(t->cols[j], tc->columns[k]) == 0) colmap[k] = j;
+      if (colmap[k] < 0)
+        return li_fail(eb, LI_ERR_SCHEMA, "commit names column '%s' of table %s, which does not exist here",
+                       tc->columns[k], t->name);
+    }
+    for (size_t j = 0; j < tc->n_rows; j++) {
+      const Linli__RowChange *ch = tc->rows[j];
+      for (size_t k = 0; k < ch->n_cols; k++)
+        for (int p = 0; p < t->npk; p++)
+          if (colmap[ch->cols[k]] == t->pk[p])
+            return li_fail(eb, LI_ERR_DECODE, "a row change of table %s sets a key column", t->name);
+      li_err e = s_apply_row(m, t, colmap, ch, eb);
+      if (e) return e;
+    }
+  }
+  return LI_OK;
+}
+
+static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
+  const li_commit *c = m->c;
+  li_err e;
+  if ((e = s_check_chain(m, eb))) return e;
+  if ((e = li_roster_may_write(m->r, c->origin, c->scope, c->seq, eb))) return e;
+  if (li_hlc_too_far_ahead(c->hlc, m->o->wall_ms, m->o->max_skew_ms)) {
+    char name[128], when[48];
+    li_commit_name(c->origin, c->scope, c->seq, name, sizeof name);
+    li_hlc_format(c->hlc, when, sizeof when);
+    return li_fail(eb, LI_ERR_CLOCK_AHEAD,
+                   "%s is stamped %s, more than %llu s ahead of this computer's clock; held until the clocks agree "
+                   "(check the date on both machines)",
+                   name, when, (unsigned long long)(m->o->max_skew_ms / 1000));
+  }
+  if ((e = s_check_deps(m, eb))) return e;
+  if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
+  if ((e = s_apply_rows(m, eb))) return e;
+  li_replica *r = m->r;
+  sqlite3_stmt *st = r->st_log_put;
+  sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)c->seq);
+  sqlite3_bind_int64(st, 4, (int64_t)c->hlc);
+  sqlite3_bind_blob(st, 5, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 6, c->sc, (int)c->sc_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, (int64_t)m->o->wall_ms);
+  if ((e = s_step_done(r, st, "linli_log", eb))) return e;
+  st = r->st_vv_put;
+  sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)c->seq);
+  sqlite3_bind_blob(st, 4, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
+  if ((e = s_step_done(r, st, "linli_vv", eb))) return e;
+  li_hlc_recv(&m->clock, c->hlc);
+  return LI_OK;
+}
+
+/* Evidence of an equivocation, in a transaction of its own. */
+static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
+  li_errbuf eb;
+  if (li_replica_begin(r, &eb) != LI_OK) return;
+  sqlite3_stmt *st = NULL;
+  int ok = sqlite3_prepare_v2(r->db,
+                              "INSERT OR IGNORE INTO linli_evidence(origin, scope, seq, hash, sc, seen_ms) "
+                              "SELECT origin, scope, seq, hash, sc, ?1 FROM linli_log WHERE origin=?2 AND scope=?3 AND seq=?4 "
+                              "UNION ALL SELECT ?2, ?3, ?5, ?6, ?7, ?1",
+                              -1, &st, NULL) == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_int64(st, 1, (int64_t)now);
+    sqlite3_bind_blob(st, 2, c->origin, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)seq);
+    sqlite3_bind_int64(st, 5, (int64_t)c->seq);
+    sqlite3_bind_blob(st, 6, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, theirs->sc, (int)theirs->len, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (ok && sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st,
+                               NULL) == SQLITE_OK) {
+    char why[96];
+    snprintf(why, sizeof why, "equivocation in scope %s at seq %llu", c->scope, (unsigned long long)seq);
+    sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, why, -1, SQLITE_TRANSIENT);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  if (ok) li_replica_commit(r, &eb);
+  else li_replica_rollback(r);
+  char t[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(c->origin, t);
+  log_warnx("EQUIVOCATION: origin %s signed two different commits at %s#%llu; evidence kept, origin no longer accepted",
+            t, c->scope, (unsigned long long)seq);
+}
+
+li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_merge_opts *o, li_merge_stats *st,
+                      li_errbuf *eb) {
+  li_merge_stats dummy;
+  if (!st) st = &dummy;
+  memset(st, 0, sizeof *st);
+  st->rejected_at = -1;
+  s_merger m;
+  memset(&m, 0, sizeof m);
+  m.r = r;
+  m.o = o;
+  m.st = st;
+  li_arena_init(&m.a);
+  li_err e = li_replica_begin(r, eb);
+  if (e) return e;
+  if (r->id) {
+    li_seal_stats ss;
+    if ((e = li_seal_locked(r, o->wall_ms, &ss, eb))) goto fail;
+    st->sealed = ss.commits;
+  }
+  uint64_t last = 0;
+  if ((e = li_replica_hlc_load(r, &last, eb))) goto fail;
+  li_hlc_init(&m.clock, last);
+  if ((e = li_exec(r, "INSERT INTO linli_applying VALUES(1)", eb))) goto fail;
+  li_commit c;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    li_arena_reset(&m.a);
+    m.fork = false;
+    if ((e = li_exec(r, "SAVEPOINT linli_one", eb))) goto fail;
+    e = li_commit_open(r->network, commits[i].sc, commits[i].len, &m.a, &c, eb);
+    if (e == LI_OK) {
+      m.c = &c;
+      e = s_merge_one(&m, eb);
+    }
+    if (e == LI_OK || e == LI_ERR_REPLAY) {
+      if (e == LI_OK) st->applied++;
+      else st->duplicates++;
+      e = LI_OK;
+      if (li_exec(r, "RELEASE linli_one", eb) != LI_OK) goto fail_db;
+      continue;
+    }
+    if (e == LI_ERR_DB || e == LI_ERR_NOMEM) goto fail;
+    /* a rejection */
+    li_errbuf tmp;
+    li_exec(r, "ROLLBACK TO linli_one; RELEASE linli_one", &tmp);
+    st->rejected_at = (int)i;
+    st->reject = e;
+    if (o->mode == LI_MERGE_ALL_OR_NOTHING) goto fail;
+    break;
+  }
+  {
+    li_err e2;
+    if ((e2 = li_exec(r, "DELETE FROM linli_applying", eb)) || (e2 = li_replica_hlc_store(r, m.clock.last, eb)) ||
+        (e2 = li_replica_commit(r, eb))) {
+      e = e2;
+      goto fail;
+    }
+  }
+  if (st->reject) {
+    li_replica_count_reject(r, st->reject);
+    if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
+  }
+  li_arena_free(&m.a);
+  return st->reject;
+fail_db:
+  e = LI_ERR_DB;
+fail:
+  li_replica_rollback(r);
+  if (st->reject) {
+    li_replica_count_reject(r, st->reject);
+    if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
+  }
+  st->applied = 0;
+  st->rows = 0;
+  li_arena_free(&m.a);
+  return e;
+}

@@ -1,0 +1,57 @@
+/* merge: verify and apply commits from other replicas (DESIGN 3, 4, 5, 11, 12).
+ *
+ * Order of checks for each commit, all before any row is touched:
+ * size, signature over the exact bytes, network (li_commit_open); banned
+ * origin; chain (duplicate -> LI_ERR_REPLAY, same seq other hash or wrong
+ * prev -> LI_ERR_FORK, seq beyond head+1 -> LI_ERR_GAP); authority (roster);
+ * skew guard; dependencies present; then schema and types row by row.
+ *
+ * Applying: column LWW by (hlc, origin key), causal length for row
+ * existence, losing values of concurrent writes recorded in linli_conflicts.
+ * Idempotent: an applied commit is recognised by its chain position.
+ *
+ * A batch is one SQLite transaction. It first seals pending local writes
+ * (invariant 1 of replica.h), then applies commits in order; with
+ * LI_MERGE_ALL_OR_NOTHING any rejection rolls everything back, otherwise the
+ * commits before the first rejection are kept and the rest left for later. */
+#ifndef LI_MERGE_H
+#define LI_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+#include "keys.h"
+#include "replica.h"
+
+typedef enum { LI_MERGE_ALL_OR_NOTHING = 1, LI_MERGE_KEEP_PREFIX = 2 } li_merge_mode;
+
+typedef struct {
+  uint64_t wall_ms;
+  uint64_t max_skew_ms;
+  li_merge_mode mode;
+} li_merge_opts;
+
+typedef struct {
+  int applied;       /* commits applied */
+  int duplicates;    /* already present, skipped */
+  int64_t rows;      /* row changes applied */
+  int conflicts;     /* losing values recorded */
+  int sealed;        /* local commits sealed first */
+  int rejected_at;   /* index of the rejected commit, -1 if none */
+  li_err reject;     /* why, LI_OK if none */
+} li_merge_stats;
+
+typedef struct {
+  const uint8_t *sc;
+  size_t len;
+} li_blob;
+
+/* Applies n SignedCommit blobs in one transaction (see above). Returns LI_OK
+ * when nothing was rejected; otherwise the rejection's error (with
+ * st->rejected_at), after rollback (all-or-nothing) or after committing the
+ * prefix. A fork is recorded as evidence and its origin banned in a
+ * transaction of its own, whatever the mode. Database errors always roll back. */
+li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_merge_opts *o, li_merge_stats *st,
+                      li_errbuf *eb);
+
+#endif

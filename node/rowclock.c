@@ -1,0 +1,92 @@
+/* rowclock: reading and writing linli_clock rows. */
+#include "rowclock.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "value.h"
+
+#define S_ENTRY 12
+
+li_err li_rowclock_get(li_replica *r, const li_table *t, const Linli__Value *key, li_rowclock *rc, li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_clock_get;
+  rc->exists = false;
+  rc->cl = 0;
+  rc->scope[0] = 0;
+  memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
+  memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
+  sqlite3_bind_int(st, 1, t->id);
+  li_value_bind(st, 2, key);
+  int rcode = sqlite3_step(st);
+  li_err e = LI_OK;
+  if (rcode == SQLITE_ROW) {
+    rc->exists = true;
+    rc->cl = sqlite3_column_int64(st, 0);
+    int n = sqlite3_column_bytes(st, 1);
+    const unsigned char *p = sqlite3_column_blob(st, 1);
+    const char *sc = (const char *)sqlite3_column_text(st, 2);
+    if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols || !sc || strlen(sc) > LI_SCOPE_MAX) {
+      e = li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
+    } else {
+      snprintf(rc->scope, sizeof rc->scope, "%s", sc);
+      for (int i = 0; i < n / S_ENTRY; i++) {
+        uint64_t h = 0;
+        uint32_t o = 0;
+        for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
+        for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
+        rc->hlc[i] = h;
+        rc->origin[i] = o;
+      }
+    }
+  } else if (rcode != SQLITE_DONE) {
+    e = li_db_fail(r, eb, "linli_clock");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+li_err li_rowclock_put(li_replica *r, const li_table *t, const Linli__Value *key, const li_rowclock *rc,
+                       li_errbuf *eb) {
+  unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
+  for (int i = 0; i < t->ncols; i++) {
+    for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
+    for (int b = 0; b < 4; b++) buf[i * S_ENTRY + 8 + b] = (unsigned char)(rc->origin[i] >> (8 * b));
+  }
+  sqlite3_stmt *st = r->st_clock_put;
+  sqlite3_bind_int(st, 1, t->id);
+  li_value_bind(st, 2, key);
+  sqlite3_bind_int64(st, 3, rc->cl);
+  sqlite3_bind_blob(st, 4, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, rc->scope, -1, SQLITE_STATIC);
+  int rcode = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rcode == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_clock");
+}
+
+li_err li_rowclock_key(li_replica *r, li_arena *a, const li_table *t, Linli__Value *const *pk, size_t npk,
+                       const Linli__Value **key, li_errbuf *eb) {
+  if (npk != (size_t)t->npk)
+    return li_fail(eb, LI_ERR_SCHEMA, "table %s has %d key columns, a change names %zu", t->name, t->npk, npk);
+  if (npk == 1) {
+    *key = pk[0];
+    return LI_OK;
+  }
+  char sql[128] = "SELECT json_array(?";
+  for (size_t i = 1; i < npk; i++) strcat(sql, ",?");
+  strcat(sql, ")");
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return li_db_fail(r, eb, "json_array");
+  for (size_t i = 0; i < npk; i++) li_value_bind(st, (int)i + 1, pk[i]);
+  li_err e = LI_OK;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    Linli__Value *v = li_value_from_column(a, st, 0);
+    if (!v) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    *key = v;
+  } else {
+    e = li_db_fail(r, eb, "json_array");
+  }
+  sqlite3_finalize(st);
+  return e;
+}

@@ -1,0 +1,394 @@
+/* seal: dirty markers -> signed commits. See seal.h. */
+#include "seal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "commit.h"
+#include "hlc.h"
+#include "rowclock.h"
+#include "value.h"
+
+li_err li_replica_hlc_load(li_replica *r, uint64_t *hlc, li_errbuf *eb) {
+  int64_t v = 0;
+  if (li_meta_get_int(r, "hlc", &v) != LI_OK || v < 0)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_meta has no valid hlc");
+  *hlc = (uint64_t)v;
+  return LI_OK;
+}
+
+li_err li_replica_hlc_store(li_replica *r, uint64_t hlc, li_errbuf *eb) {
+  return li_meta_set_int(r, "hlc", (int64_t)hlc, eb);
+}
+
+typedef struct {
+  li_replica *r;
+  li_arena a;
+  li_hlc clock;
+  uint64_t wall_ms;
+  int self_idx;
+  /* the commit being built */
+  bool open;
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq, hlc;
+  uint8_t prev[LI_HASH_BYTES];
+  Linli__TableChanges *tables[LI_COMMIT_TABLES_MAX];
+  size_t ntables;
+  Linli__RowChange **rows; /* rows of the last table, LI_COMMIT_ROWS_MAX slots */
+  size_t nrows_table, nrows;
+  size_t bytes_est;
+  li_seal_stats *st;
+} s_sealer;
+
+static li_err s_vv_get(li_replica *r, const uint8_t *origin, const char *scope, uint64_t *seq, uint8_t head[32]) {
+  sqlite3_stmt *st = r->st_vv_get;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  li_err e = LI_OK;
+  *seq = 0;
+  memset(head, 0, LI_HASH_BYTES);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) == LI_HASH_BYTES) memcpy(head, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
+    else e = LI_ERR_TAMPERED;
+  } else if (rc != SQLITE_DONE) {
+    e = LI_ERR_DB;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+static void s_close_table(s_sealer *s) {
+  if (s->ntables == 0) return;
+  Linli__TableChanges *tc = s->tables[s->ntables - 1];
+  if (tc->rows) return; /* already closed */
+  tc->n_rows = s->nrows_table;
+  tc->rows = li_arena_alloc(&s->a, sizeof(*tc->rows) * (s->nrows_table ? s->nrows_table : 1));
+  if (tc->rows) memcpy(tc->rows, s->rows, sizeof(*tc->rows) * s->nrows_table);
+}
+
+static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
+  li_replica *r = s->r;
+  snprintf(s->scope, sizeof s->scope, "%s", scope);
+  li_err e = s_vv_get(r, r->self, scope, &s->seq, s->prev);
+  if (e) return li_fail(eb, e, "cannot read this node's chain head for scope %s", scope);
+  s->seq++;
+  if ((e = li_hlc_now(&s->clock, s->wall_ms, &s->hlc))) return li_fail(eb, e, "clock overflow");
+  s->ntables = 0;
+  s->nrows = s->nrows_table = 0;
+  s->bytes_est = 0;
+  s->open = true;
+  return LI_OK;
+}
+
+static li_err s_flush(s_sealer *s, li_errbuf *eb) {
+  li_replica *r = s->r;
+  if (!s->open) return LI_OK;
+  s->open = false;
+  if (s->nrows == 0) {
+    li_arena_reset(&s->a);
+    return LI_OK;
+  }
+  s_close_table(s);
+  Linli__Commit c = LINLI__COMMIT__INIT;
+  c.origin.data = r->self;
+  c.origin.len = LI_PK_BYTES;
+  c.scope = s->scope;
+  c.seq = s->seq;
+  if (s->seq > 1) {
+    c.prev.data = s->prev;
+    c.prev.len = LI_HASH_BYTES;
+  }
+  c.hlc = s->hlc;
+  c.schema_version = LI_SCHEMA_VERSION;
+  c.tables = s->tables;
+  c.n_tables = s->ntables;
+  /* deps: every other origin's head of this scope */
+  Linli__Dep *deps[LI_DEPS_MAX];
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(r->db, "SELECT origin, seq FROM linli_vv WHERE scope=? AND origin<>? ORDER BY origin", -1,
+                         &q, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_vv");
+  sqlite3_bind_text(q, 1, s->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 2, r->self, LI_PK_BYTES, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW && c.n_deps < LI_DEPS_MAX) {
+    Linli__Dep *d = li_arena_alloc(&s->a, sizeof *d);
+    uint8_t *o = li_arena_alloc(&s->a, LI_PK_BYTES);
+    if (!d || !o || sqlite3_column_bytes(q, 0) != LI_PK_BYTES) {
+      sqlite3_finalize(q);
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory or malformed linli_vv");
+    }
+    linli__dep__init(d);
+    memcpy(o, sqlite3_column_blob(q, 0), LI_PK_BYTES);
+    d->origin.data = o;
+    d->origin.len = LI_PK_BYTES;
+    d->seq = (uint64_t)sqlite3_column_int64(q, 1);
+    deps[c.n_deps++] = d;
+  }
+  sqlite3_finalize(q);
+  c.deps = deps;
+  uint8_t *sc = NULL, hash[LI_HASH_BYTES];
+  size_t sc_len = 0;
+  li_err e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb);
+  if (e) return e;
+  sqlite3_stmt *st = r->st_log_put;
+  sqlite3_bind_blob(st, 1, r->self, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, s->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)s->seq);
+  sqlite3_bind_int64(st, 4, (int64_t)s->hlc);
+  sqlite3_bind_blob(st, 5, hash, LI_HASH_BYTES, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 6, sc, (int)sc_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, (int64_t)s->wall_ms);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  free(sc);
+  if (rc != SQLITE_DONE) return li_db_fail(r, eb, "linli_log");
+  st = r->st_vv_put;
+  sqlite3_bind_blob(st, 1, r->self, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, s->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)s->seq);
+  sqlite3_bind_blob(st, 4, hash, LI_HASH_BYTES, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) return li_db_fail(r, eb, "linli_vv");
+  s->st->commits++;
+  s->st->rows += (int64_t)s->nrows;
+  li_arena_reset(&s->a);
+  return LI_OK;
+}
+
+/* Key values of a dirty marker: the value itself, or the JSON array's items. */
+static li_err s_pk_values(s_sealer *s, const li_table *t, Linli__Value *key, Linli__Value ***out, li_errbuf *eb) {
+  Linli__Value **pk = li_arena_alloc(&s->a, sizeof(*pk) * (size_t)t->npk);
+  if (!pk) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (t->npk == 1) {
+    pk[0] = key;
+    *out = pk;
+    return LI_OK;
+  }
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(s->r->db, "SELECT value FROM json_each(?)", -1, &q, NULL) != SQLITE_OK)
+    return li_db_fail(s->r, eb, "json_each");
+  li_value_bind(q, 1, key);
+  int n = 0;
+  while (sqlite3_step(q) == SQLITE_ROW && n < t->npk) {
+    pk[n] = li_value_from_column(&s->a, q, 0);
+    if (!pk[n++]) break;
+  }
+  sqlite3_finalize(q);
+  if (n != t->npk || !pk[n - 1]) return li_fail(eb, LI_ERR_TAMPERED, "malformed composite key in linli_dirty");
+  *out = pk;
+  return LI_OK;
+}
+
+/* One coalesced dirty row -> at most one RowChange in the open commit. */
+static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, bool saw_delete, li_errbuf *eb) {
+  li_replica *r = s->r;
+  Linli__Value **pk = NULL;
+  li_err e = s_pk_values(s, t, key, &pk, eb);
+  if (e) return e;
+  li_rowclock rc;
+  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
+  if (rc.exists && strcmp(rc.scope, s->scope) != 0)
+    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
+                   t->name, rc.scope, s->scope);
+  for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
+  int step = sqlite3_step(t->sel);
+  if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    sqlite3_reset(t->sel);
+    return li_db_fail(r, eb, t->name);
+  }
+  bool exists = step == SQLITE_ROW;
+  int64_t cl = rc.cl;
+  uint64_t emit = 0;
+  if (exists) {
+    const unsigned char *sc = sqlite3_column_text(t->sel, t->scope_col);
+    if (!sc || strcmp((const char *)sc, s->scope) != 0) {
+      sqlite3_reset(t->sel);
+      return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope outside linli's triggers", t->name);
+    }
+    uint64_t all = (UINT64_C(1) << t->ncols) - 1;
+    if (cl % 2 == 0) { /* new, or resurrected */
+      cl += 1;
+      emit = all;
+    } else if (saw_delete) { /* deleted and inserted again between two seals */
+      cl += 2;
+      emit = all;
+    } else {
+      emit = mask & all;
+    }
+    for (int i = 0; i < t->npk; i++) emit &= ~(UINT64_C(1) << t->pk[i]);
+    if (emit == 0 && cl == rc.cl) { /* an update that changed nothing */
+      sqlite3_reset(t->sel);
+      return LI_OK;
+    }
+  } else {
+    if (cl % 2 == 0) { /* never published, or already deleted */
+      sqlite3_reset(t->sel);
+      return LI_OK;
+    }
+    cl += 1;
+  }
+  Linli__RowChange *ch = li_arena_alloc(&s->a, sizeof *ch);
+  if (!ch) {
+    sqlite3_reset(t->sel);
+    return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  }
+  linli__row_change__init(ch);
+  ch->pk = pk;
+  ch->n_pk = (size_t)t->npk;
+  ch->cl = (uint64_t)cl;
+  int ncols = __builtin_popcountll(emit);
+  if (ncols) {
+    ch->cols = li_arena_alloc(&s->a, sizeof(*ch->cols) * (size_t)ncols);
+    ch->values = li_arena_alloc(&s->a, sizeof(*ch->values) * (size_t)ncols);
+    if (!ch->cols || !ch->values) {
+      sqlite3_reset(t->sel);
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    }
+  }
+  if (cl != rc.cl) /* a new generation starts with fresh column versions */
+    for (int i = 0; i < t->ncols; i++) rc.hlc[i] = 0, rc.origin[i] = 0;
+  for (int i = 0; i < t->ncols; i++) {
+    if (!(emit & (UINT64_C(1) << i))) continue;
+    Linli__Value *v = li_value_from_column(&s->a, t->sel, i);
+    if (!v) {
+      sqlite3_reset(t->sel);
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    }
+    if ((v->v_case == LINLI__VALUE__V_T && strlen(v->t) > LI_VALUE_BYTES_MAX) ||
+        (v->v_case == LINLI__VALUE__V_B && v->b.len > LI_VALUE_BYTES_MAX)) {
+      sqlite3_reset(t->sel);
+      return li_fail(eb, LI_ERR_TOO_BIG, "table %s column %s: a value over %u bytes (LI_VALUE_BYTES_MAX)", t->name,
+                     t->cols[i], LI_VALUE_BYTES_MAX);
+    }
+    if (v->v_case == LINLI__VALUE__V_T) s->bytes_est += strlen(v->t);
+    if (v->v_case == LINLI__VALUE__V_B) s->bytes_est += v->b.len;
+    s->bytes_est += 4;
+    ch->cols[ch->n_cols++] = (uint32_t)i;
+    ch->values[ch->n_values++] = v;
+    rc.hlc[i] = s->hlc;
+    rc.origin[i] = (uint32_t)s->self_idx;
+  }
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  rc.cl = cl;
+  snprintf(rc.scope, sizeof rc.scope, "%s", s->scope);
+  if ((e = li_rowclock_put(r, t, key, &rc, eb))) return e;
+  /* append to the open commit, opening a TableChanges when the table changes */
+  if (s->ntables == 0 || strcmp(s->tables[s->ntables - 1]->table, t->name) != 0) {
+    s_close_table(s);
+    if (s->ntables >= LI_COMMIT_TABLES_MAX) return li_fail(eb, LI_ERR_LIMIT, "too many tables in one commit");
+    Linli__TableChanges *tc = li_arena_alloc(&s->a, sizeof *tc);
+    if (!tc) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    linli__table_changes__init(tc);
+    tc->table = t->name;
+    tc->columns = t->cols;
+    tc->n_columns = (size_t)t->ncols;
+    s->tables[s->ntables++] = tc;
+    s->nrows_table = 0;
+  }
+  s->rows[s->nrows_table++] = ch;
+  s->nrows++;
+  s->bytes_est += 16;
+  return LI_OK;
+}
+
+li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb) {
+  assert(r->id && !sqlite3_get_autocommit(r->db));
+  li_seal_stats dummy;
+  if (!st) st = &dummy;
+  memset(st, 0, sizeof *st);
+  s_sealer s;
+  memset(&s, 0, sizeof s);
+  s.r = r;
+  s.st = st;
+  s.wall_ms = wall_ms;
+  li_arena_init(&s.a);
+  uint64_t last = 0;
+  li_err e = li_replica_hlc_load(r, &last, eb);
+  if (e) return e;
+  li_hlc_init(&s.clock, last);
+  if ((e = li_replica_origin_idx(r, r->self, &s.self_idx, eb))) return e;
+  s.rows = malloc(sizeof(*s.rows) * LI_COMMIT_ROWS_MAX);
+  if (!s.rows) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT scope, tbl, pk, op, mask FROM linli_dirty ORDER BY scope, tbl, pk, rowid", -1, &q,
+                         NULL) != SQLITE_OK) {
+    free(s.rows);
+    return li_db_fail(r, eb, "linli_dirty");
+  }
+  /* Group consecutive markers of one row: OR their masks, note deletes. */
+  int rc = sqlite3_step(q);
+  while (e == LI_OK && rc == SQLITE_ROW) {
+    const char *scope = (const char *)sqlite3_column_text(q, 0);
+    int tbl = sqlite3_column_int(q, 1);
+    if (!scope || !li_valid_scope(scope)) {
+      e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty holds a row without a valid scope");
+      break;
+    }
+    li_table *t = li_replica_table_by_id(r, tbl);
+    if (!t) {
+      e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty names table id %d, which is not tracked", tbl);
+      break;
+    }
+    if (!s.open || strcmp(s.scope, scope) != 0 || s.nrows >= LI_COMMIT_ROWS_MAX ||
+        s.bytes_est >= LI_COMMIT_BYTES_MAX / 2) {
+      char sc[LI_SCOPE_MAX + 1];
+      snprintf(sc, sizeof sc, "%s", scope);
+      if ((e = s_flush(&s, eb)) || (e = s_start(&s, sc, eb))) break;
+    }
+    uint64_t mask = 0;
+    bool saw_delete = false;
+    /* the group's first row stays current in q until we step past the group;
+     * copy the key so the comparison survives stepping */
+    Linli__Value *key = li_value_from_column(&s.a, q, 2);
+    if (!key) {
+      e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+      break;
+    }
+    int first = 1;
+    for (;;) {
+      if (!first) {
+        rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW || sqlite3_column_int(q, 1) != tbl ||
+            strcmp((const char *)sqlite3_column_text(q, 0), s.scope) != 0 ||
+            !li_value_equals_column(key, q, 2))
+          break;
+      }
+      first = 0;
+      mask |= (uint64_t)sqlite3_column_int64(q, 4);
+      saw_delete |= sqlite3_column_int(q, 3) == 3;
+    }
+    /* q now sits on the next group's first row (or is done) */
+    e = s_row(&s, t, key, mask, saw_delete, eb);
+  }
+  if (e == LI_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) e = li_db_fail(r, eb, "linli_dirty");
+  sqlite3_finalize(q);
+  if (e == LI_OK) e = s_flush(&s, eb);
+  if (e == LI_OK && sqlite3_step(r->st_dirty_clear) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_dirty");
+  sqlite3_reset(r->st_dirty_clear);
+  if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
+  free(s.rows);
+  li_arena_free(&s.a);
+  return e;
+}
+
+li_err li_seal(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb) {
+  li_err e = li_replica_begin(r, eb);
+  if (e) return e;
+  e = li_seal_locked(r, wall_ms, st, eb);
+  if (e) {
+    li_replica_rollback(r);
+    return e;
+  }
+  return li_replica_commit(r, eb);
+}

@@ -1,0 +1,32 @@
+/* seal: turns the dirty markers left by the capture triggers into signed
+ * commits, one or more per scope (at most LI_COMMIT_ROWS_MAX rows each),
+ * chained to this node's previous commit of that scope.
+ *
+ * For each changed row it reads the row as it is now, so edits between two
+ * seals coalesce; the markers' column masks say which columns changed.
+ * Causal length: a new row gets 1, a deleted row the next even number, a row
+ * deleted and inserted again between two seals (or resurrected) the next odd
+ * number. The same transaction updates linli_clock, linli_log, linli_vv,
+ * the node's HLC, and empties linli_dirty. */
+#ifndef LI_SEAL_H
+#define LI_SEAL_H
+
+#include <stdint.h>
+#include "err.h"
+#include "replica.h"
+
+typedef struct {
+  int commits;
+  int64_t rows;
+} li_seal_stats;
+
+/* Runs inside the caller's write transaction. r->id must be set. */
+li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb);
+/* Its own transaction; nothing is written on error. */
+li_err li_seal(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb);
+
+/* The node's HLC as stored in linli_meta, and storing it back. */
+li_err li_replica_hlc_load(li_replica *r, uint64_t *hlc, li_errbuf *eb);
+li_err li_replica_hlc_store(li_replica *r, uint64_t hlc, li_errbuf *eb);
+
+#endif
