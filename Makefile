@@ -11,7 +11,7 @@ SAN ?=
 CC ?= cc
 PKGS = libzmq sqlite3 libsodium libprotobuf-c inih
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-              -Wno-unused-parameter -Wformat=2 -Wvla -g -I$(B)/gen -Icommon -Inode -Iproto
+              -Wno-unused-parameter -Wformat=2 -Wno-format-truncation -Wvla -g -I$(B)/gen -Icommon -Inode -Iproto
 ifeq ($(SAN),1)
 OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else

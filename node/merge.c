@@ -446,7 +446,9 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
   m.o = o;
   m.st = st;
   li_arena_init(&m.a);
-  li_err e = li_replica_begin(r, eb);
+  /* inside a caller's transaction (bundle import), the caller commits or rolls back */
+  bool own = sqlite3_get_autocommit(r->db) != 0;
+  li_err e = own ? li_replica_begin(r, eb) : LI_OK;
   if (e) return e;
   if (r->id) {
     li_seal_stats ss;
@@ -487,12 +489,12 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
   {
     li_err e2;
     if ((e2 = li_exec(r, "DELETE FROM linli_applying", eb)) || (e2 = li_replica_hlc_store(r, m.clock.last, eb)) ||
-        (e2 = li_replica_commit(r, eb))) {
+        (own && (e2 = li_replica_commit(r, eb)))) {
       e = e2;
       goto fail;
     }
   }
-  if (st->reject) {
+  if (st->reject && own) {
     li_replica_count_reject(r, st->reject);
     if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
   }
@@ -501,6 +503,10 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
 fail_db:
   e = LI_ERR_DB;
 fail:
+  if (!own) { /* the caller rolls back, counts and records */
+    li_arena_free(&m.a);
+    return e;
+  }
   li_replica_rollback(r);
   if (st->reject) {
     li_replica_count_reject(r, st->reject);

@@ -46,7 +46,10 @@ typedef struct {
   size_t len;
 } li_blob;
 
-/* Applies n SignedCommit blobs in one transaction (see above). Returns LI_OK
+/* Applies n SignedCommit blobs in one transaction (see above). Called inside
+ * a transaction the caller opened, it neither commits nor rolls back, and
+ * leaves counting and fork evidence to the caller (who can re-run the
+ * rejected commit alone, outside a transaction, to record them). Returns LI_OK
  * when nothing was rejected; otherwise the rejection's error (with
  * st->rejected_at), after rollback (all-or-nothing) or after committing the
  * prefix. A fork is recorded as evidence and its origin banned in a

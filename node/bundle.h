@@ -1,0 +1,38 @@
+/* bundle: commit files for stations that are offline for days (USB stick).
+ *
+ * Format (see proto/linli.proto): magic "LINLIBN1", then frames of a 4-byte
+ * big-endian length and a protobuf message: one Bundle header, SignedCommit
+ * frames in (hlc, origin) order (a linear extension of causality, so a
+ * receiver can apply them in file order), one BundleEnd with the count and a
+ * BLAKE2b-256 digest of every frame before it. A truncated or extended file
+ * is detected by the trailer; every commit is still verified on its own.
+ * Reading is streamed: memory is bounded by one frame. */
+#ifndef LI_BUNDLE_H
+#define LI_BUNDLE_H
+
+#include <stdint.h>
+#include "err.h"
+#include "merge.h"
+#include "replica.h"
+
+typedef struct {
+  uint64_t commits;
+  uint64_t bytes;
+} li_bundle_export_stats;
+
+/* Writes every commit of the scopes `for_scope` may read (its own scope and
+ * "street"; NULL: every commit) to path, atomically (temp file + rename). */
+li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,
+                        uint64_t wall_ms, li_bundle_export_stats *st, li_errbuf *eb);
+
+/* Reads and applies a bundle all-or-nothing. Errors: LI_ERR_NOT_BUNDLE,
+ * LI_ERR_TRUNCATED, LI_ERR_TOO_BIG, LI_ERR_DECODE, LI_ERR_WRONG_NETWORK, and
+ * every merge rejection (st->merge.reject). */
+typedef struct {
+  uint64_t commits;        /* commit frames in the file */
+  li_merge_stats merge;    /* summed over the batches */
+} li_bundle_import_stats;
+li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_import_stats *st,
+                        li_errbuf *eb);
+
+#endif

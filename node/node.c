@@ -1,0 +1,210 @@
+/* node: init and open of a node directory; roster edits. */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hlc.h"
+#include "seal.h"
+
+void li_node_path(const li_node *n, const char *file, char *out, size_t cap) {
+  if (file[0] == '/') snprintf(out, cap, "%s", file);
+  else snprintf(out, cap, "%s/%s", n->dir, file);
+}
+
+static li_err s_mkdir_p(const char *dir, li_errbuf *eb) {
+  char tmp[LI_PATH_MAX];
+  if (strlen(dir) >= sizeof tmp) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return li_fail(eb, LI_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return li_fail(eb, LI_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+  return LI_OK;
+}
+
+li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb) {
+  li_node n;
+  memset(&n, 0, sizeof n);
+  if (strlen(dir) >= sizeof n.dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
+  snprintf(n.dir, sizeof n.dir, "%s", dir);
+  if (!o->name || !li_valid_name(o->name))
+    return li_fail(eb, LI_ERR_USAGE, "--name must be 1-32 characters of A-Z a-z 0-9 _ -");
+  const char *scope = o->scope ? o->scope : (o->role == LI_ROLE_HUB ? "street" : NULL);
+  if (!scope || !li_valid_scope(scope))
+    return li_fail(eb, LI_ERR_USAGE, "--scope must be a committee code of 1-32 characters a-z 0-9 _ -");
+  if (o->role == LI_ROLE_HUB && strcmp(scope, "street") != 0)
+    return li_fail(eb, LI_ERR_USAGE, "a hub's scope is 'street'");
+  if (o->role == LI_ROLE_COMMITTEE && strcmp(scope, "street") == 0)
+    return li_fail(eb, LI_ERR_USAGE, "a committee's scope is its own code, not 'street'");
+  li_config c;
+  li_config_defaults(&c);
+  snprintf(c.name, sizeof c.name, "%s", o->name);
+  c.role = o->role;
+  snprintf(c.scope, sizeof c.scope, "%s", scope);
+  li_err e;
+  if (o->role == LI_ROLE_COMMITTEE) {
+    if (!o->hub_key)
+      return li_fail(eb, LI_ERR_USAGE, "a committee needs --hub-key KEY (run 'linli id' on the hub to print it)");
+    if ((e = li_pk_from_text(o->hub_key, c.network, eb))) return e;
+    memcpy(c.hub_key, c.network, LI_PK_BYTES);
+    if (o->hub) {
+      if (!li_valid_endpoint(o->hub)) return li_fail(eb, LI_ERR_USAGE, "--hub: not an endpoint like tcp://HOST:PORT");
+      snprintf(c.hub, sizeof c.hub, "%s", o->hub);
+    }
+    if (o->listen) return li_fail(eb, LI_ERR_USAGE, "--listen is for a hub; a committee takes --hub ENDPOINT");
+  } else {
+    if (o->hub_key) return li_fail(eb, LI_ERR_USAGE, "a hub's key is the network id; --hub-key is for committees");
+    if (o->hub) return li_fail(eb, LI_ERR_USAGE, "--hub is for committees; a hub takes --listen ENDPOINT");
+    if (o->listen) {
+      if (!li_valid_endpoint(o->listen)) return li_fail(eb, LI_ERR_USAGE, "--listen: not an endpoint like tcp://HOST:PORT");
+      snprintf(c.listen, sizeof c.listen, "%s", o->listen);
+    }
+  }
+  if ((e = s_mkdir_p(dir, eb))) return e;
+  snprintf(n.conf_path, sizeof n.conf_path, "%s/linli.conf", dir);
+  if (access(n.conf_path, F_OK) == 0)
+    return li_fail(eb, LI_ERR_EXISTS, "%s already holds a node (linli.conf exists); choose another --dir", dir);
+  char keyp[LI_PATH_MAX + 64], dbp[LI_PATH_MAX + 64];
+  n.cfg = c;
+  li_node_path(&n, c.key_file, keyp, sizeof keyp);
+  li_node_path(&n, c.replica, dbp, sizeof dbp);
+  if (access(keyp, F_OK) == 0 || access(dbp, F_OK) == 0)
+    return li_fail(eb, LI_ERR_EXISTS, "%s already holds a key file or replica; not overwriting them", dir);
+  if ((e = li_identity_generate(&n.id))) return li_fail(eb, e, "cannot generate a key");
+  if (o->role == LI_ROLE_HUB) {
+    memcpy(c.network, n.id.pk, LI_PK_BYTES);
+    memcpy(c.hub_key, n.id.pk, LI_PK_BYTES);
+  }
+  n.cfg = c;
+  if ((e = li_identity_save(&n.id, keyp, eb))) goto fail;
+  if ((e = li_replica_create(dbp, c.role, c.scope, c.network, n.id.pk, o->schema_sql, &n.r, eb))) goto fail_key;
+  n.r->id = &n.id;
+  if (o->role == LI_ROLE_HUB) {
+    char pk[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(n.id.pk, pk);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES('%s', 'street', '%s', 'street', 'hub')",
+             c.name, pk);
+    if ((e = li_exec(n.r, sql, eb)) || (e = li_seal(n.r, li_wall_ms(), NULL, eb))) goto fail_db;
+  }
+  if ((e = li_config_write(&c, n.conf_path, eb))) goto fail_db;
+  li_replica_close(&n.r);
+  li_identity_wipe(&n.id);
+  return LI_OK;
+fail_db:
+  li_replica_close(&n.r);
+  unlink(dbp);
+  {
+    char side[LI_PATH_MAX + 80];
+    snprintf(side, sizeof side, "%s-wal", dbp);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", dbp);
+    unlink(side);
+  }
+fail_key:
+  unlink(keyp);
+fail:
+  li_identity_wipe(&n.id);
+  return e;
+}
+
+li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
+  memset(n, 0, sizeof *n);
+  if (strlen(dir) >= sizeof n->dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
+  snprintf(n->dir, sizeof n->dir, "%s", dir);
+  snprintf(n->conf_path, sizeof n->conf_path, "%s/linli.conf", dir);
+  if (access(n->conf_path, F_OK) != 0)
+    return li_fail(eb, LI_ERR_NOT_INIT, "%s is not a linli node (no linli.conf); run 'linli init' or pass --dir", dir);
+  li_err e = li_config_load(&n->cfg, n->conf_path, eb);
+  if (e) return e;
+  li_log_init(n->cfg.log_level, false);
+  char p[LI_PATH_MAX + 64];
+  li_node_path(n, n->cfg.key_file, p, sizeof p);
+  if ((e = li_identity_load(&n->id, p, eb))) return e;
+  li_node_path(n, n->cfg.replica, p, sizeof p);
+  if ((e = li_replica_open(p, &n->r, eb))) {
+    li_identity_wipe(&n->id);
+    return e;
+  }
+  if (memcmp(n->r->self, n->id.pk, LI_PK_BYTES) != 0 || memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) != 0 ||
+      n->r->role != n->cfg.role || strcmp(n->r->scope, n->cfg.scope) != 0) {
+    li_node_close(n);
+    return li_fail(eb, LI_ERR_CONFIG,
+                   "%s: the key file, linli.conf and replica.db do not belong to the same node (role, scope, key or "
+                   "network differ)",
+                   dir);
+  }
+  n->r->id = &n->id;
+  return LI_OK;
+}
+
+void li_node_close(li_node *n) {
+  li_replica_close(&n->r);
+  li_identity_wipe(&n->id);
+}
+
+li_err li_roster_add(li_node *n, const char *name, const char *pubkey, const char *scope, li_errbuf *eb) {
+  if (n->cfg.role != LI_ROLE_HUB) return li_fail(eb, LI_ERR_ROLE, "only the hub keeps the roster");
+  if (!li_valid_name(name)) return li_fail(eb, LI_ERR_USAGE, "roster name must be 1-32 characters of A-Z a-z 0-9 _ -");
+  if (!li_valid_scope(scope) || strcmp(scope, "street") == 0)
+    return li_fail(eb, LI_ERR_USAGE, "--scope must be a committee code (not 'street')");
+  uint8_t pk[LI_PK_BYTES];
+  li_err e = li_pk_from_text(pubkey, pk, eb);
+  if (e) return e;
+  if (memcmp(pk, n->id.pk, LI_PK_BYTES) == 0) return li_fail(eb, LI_ERR_USAGE, "that is the hub's own key");
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(n->r->db,
+                         "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES(?, 'street', ?, ?, 'committee')",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(n->r, eb, "roster");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, pubkey, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    if ((sqlite3_extended_errcode(n->r->db) & 0xff) == SQLITE_CONSTRAINT)
+      return li_fail(eb, LI_ERR_EXISTS, "the roster already has an entry named '%s'", name);
+    return li_db_fail(n->r, eb, "roster");
+  }
+  return li_seal(n->r, li_wall_ms(), NULL, eb);
+}
+
+li_err li_roster_remove(li_node *n, const char *name, li_errbuf *eb) {
+  if (n->cfg.role != LI_ROLE_HUB) return li_fail(eb, LI_ERR_ROLE, "only the hub keeps the roster");
+  /* Revocation keeps the entry: commits up to the last one the hub holds stay
+   * valid everywhere (a replica that meets them later must still accept them). */
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(n->r->db,
+                         "UPDATE roster SET revoked_after_seq = coalesce((SELECT max(v.seq) FROM linli_vv v "
+                         " WHERE v.scope = roster.member_scope AND hex(v.origin) = ?2), 0) "
+                         "WHERE name = ?1 AND revoked_after_seq IS NULL AND role = 'committee'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(n->r, eb, "roster");
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  /* the key's hex, for matching linli_vv.origin */
+  uint8_t pk[LI_PK_BYTES];
+  char hex[2 * LI_PK_BYTES + 1] = "";
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(n->r->db, "SELECT pubkey FROM roster WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW && li_pk_from_text((const char *)sqlite3_column_text(q, 0), pk, NULL) == LI_OK)
+      for (int i = 0; i < LI_PK_BYTES; i++) snprintf(hex + 2 * i, 3, "%02X", pk[i]);
+  }
+  sqlite3_finalize(q);
+  sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return li_db_fail(n->r, eb, "roster");
+  if (sqlite3_changes(n->r->db) == 0)
+    return li_fail(eb, LI_ERR_NOT_FOUND, "no active committee named '%s' in the roster (see 'linli roster list')", name);
+  return li_seal(n->r, li_wall_ms(), NULL, eb);
+}
