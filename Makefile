@@ -20,7 +20,8 @@ endif
 CFLAGS ?=
 CFLAGS += $(CFLAGS_BASE) $(OPT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-LDFLAGS = $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+SANFLAGS = -fsanitize=address,undefined
+LDFLAGS = $(if $(filter 1,$(SAN)),$(SANFLAGS))
 
 PROTO = proto/linli.proto
 GEN_C = $(B)/gen/linli.pb-c.c

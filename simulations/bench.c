@@ -1,0 +1,433 @@
+/* bench: the foundation benchmark (issue 2).
+ *
+ * For N rows of care_visits (default 1,000,000) it measures, in one run:
+ *   1. plain    N inserts into an untracked copy of the table (same CREATE
+ *               TABLE text and index, another name) in a plain SQLite db with
+ *               the replica's PRAGMAs, one prepared INSERT, one transaction;
+ *   2. capture  the same N rows inserted through a committee replica, whose
+ *               triggers record them in linli_dirty;
+ *   3. seal     li_seal: dirty markers -> signed commits;
+ *   4. export   li_bundle_export of every commit (bytes per row change);
+ *   5. import   li_bundle_import on the hub (verify + merge), checked to
+ *               leave N rows in the hub's care_visits;
+ * and the peak RSS (getrusage ru_maxrss) after each phase.
+ * Ratios are rows/s of the phase over rows/s of plain, from the same run.
+ * Timings are reported, never asserted.
+ *
+ * Usage: bench [--rows N] [--dir DIR] [--keep]
+ *   --dir   working directory (created if missing; must not hold a previous
+ *           run); default: a fresh mkdtemp under $TMPDIR or /tmp
+ *   --keep  leave the working files in place (default: remove what the
+ *           benchmark created)
+ * Exit status: 0 on success, 1 when a library call fails or a check does not
+ * hold (the message says which), 2 on bad usage. */
+#include <errno.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "err.h"
+#include "hlc.h"
+#include "keys.h"
+#include "merge.h"
+#include "node.h"
+#include "replica.h"
+#include "seal.h"
+
+#define SCOPE "c07"
+
+static char g_dir[4096];
+static bool g_made_dir; /* the working directory itself was created here */
+
+/* ---- small helpers ---- */
+
+static double s_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double s_peak_mib(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
+}
+
+static double s_cur_mib(void) {
+  long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  int ok = fscanf(f, "%ld %ld", &pages, &rss) == 2;
+  fclose(f);
+  return ok ? (double)rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0) : -1;
+}
+
+static void s_path(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_dir, name); }
+
+__attribute__((noreturn, format(printf, 1, 2))) static void s_die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "bench: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  if (g_dir[0]) fprintf(stderr, "bench: working files left for inspection in %s\n", g_dir);
+  exit(1);
+}
+
+static void s_check(li_err e, const li_errbuf *eb, const char *what) {
+  if (e != LI_OK) s_die("%s failed: %s (%s)", what, li_errmsg(eb, e), li_errname(e));
+}
+
+static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  if ((flag == FTW_DP ? rmdir(p) : unlink(p)) != 0)
+    fprintf(stderr, "bench: cannot remove %s: %s\n", p, strerror(errno));
+  return 0;
+}
+
+static void s_rm_rf(const char *p) {
+  struct stat sb;
+  if (lstat(p, &sb) == 0) nftw(p, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the rows ---- */
+
+typedef struct {
+  char id[32], resident[16], date[16], visitor[16], note[96];
+  const char *kind, *outcome;
+  int follow_up;
+} s_row;
+
+static const char *const s_kinds[] = {"探访", "助餐", "适老化改造", "无障碍"};
+static const char *const s_outcomes[] = {
+    "老人在家，身体状况良好", "已送餐上门，饭菜合口", "扶手安装完成，待验收",
+    "坡道改造方案已确认", "未遇到，已电话联系家属", "血压偏高，已提醒就医",
+};
+
+/* Row i, the same in every phase: deterministic, realistic sizes. */
+static void s_make_row(int64_t i, s_row *r) {
+  static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}; /* 2025 */
+  int d = (int)(i % 365), m = 0;
+  while (d >= mdays[m]) d -= mdays[m++];
+  snprintf(r->id, sizeof r->id, SCOPE "-%08lld", (long long)i);
+  snprintf(r->resident, sizeof r->resident, "R-%05d", (int)((i * 7919) % 100000));
+  snprintf(r->date, sizeof r->date, "2025-%02d-%02d", m + 1, d + 1);
+  snprintf(r->visitor, sizeof r->visitor, "S-%03d", (int)(i % 40));
+  r->kind = s_kinds[i % 4];
+  r->outcome = s_outcomes[(i / 4) % 6];
+  r->follow_up = i % 7 == 0;
+  snprintf(r->note, sizeof r->note, "回访%07lld：血压平稳，饮食正常", (long long)(i % 10000000));
+}
+
+/* N inserts with one prepared statement in one transaction (COMMIT included
+ * in the time). Returns seconds. */
+static double s_insert_rows(sqlite3 *db, const char *table, int64_t n) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO %s(id, scope, resident_ref, visited_on, visitor, kind, outcome, follow_up, note)"
+           " VALUES(?,?,?,?,?,?,?,?,?)",
+           table);
+  sqlite3_stmt *st = NULL;
+  double t0 = s_now();
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) s_die("prepare %s: %s", table, sqlite3_errmsg(db));
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    s_die("BEGIN on %s: %s", table, sqlite3_errmsg(db));
+  s_row r;
+  for (int64_t i = 0; i < n; i++) {
+    s_make_row(i, &r);
+    sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, SCOPE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r.resident, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r.date, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r.visitor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r.kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r.outcome, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, r.follow_up);
+    sqlite3_bind_text(st, 9, r.note, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) s_die("insert row %lld into %s: %s", (long long)i, table, sqlite3_errmsg(db));
+    sqlite3_reset(st);
+  }
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) s_die("COMMIT on %s: %s", table, sqlite3_errmsg(db));
+  double secs = s_now() - t0;
+  sqlite3_finalize(st);
+  return secs;
+}
+
+static int64_t s_count(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (n < 0) s_die("%s: %s", sql, sqlite3_errmsg(db));
+  return n;
+}
+
+/* The replica's CREATE TABLE care_visits and its index, from the built-in
+ * schema, renamed to care_visits_plain. */
+static char *s_plain_schema(void) {
+  const char *a = strstr(li_street_sql, "CREATE TABLE IF NOT EXISTS care_visits (");
+  const char *ix = a ? strstr(a, "CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits(") : NULL;
+  const char *ie = ix ? strstr(ix, ";") : NULL;
+  if (!ie) s_die("cannot find care_visits in the built-in schema (config/schema/street.sql)");
+  const char *te = strstr(a, ");");
+  size_t cap = (size_t)(ie - a) + 256;
+  char *out = malloc(cap);
+  if (!out) s_die("out of memory");
+  const char *tname = a + strlen("CREATE TABLE IF NOT EXISTS care_visits");
+  const char *iname = ix + strlen("CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits");
+  snprintf(out, cap,
+           "CREATE TABLE care_visits_plain%.*s;\n"
+           "CREATE INDEX care_visits_plain_scope_date ON care_visits_plain%.*s;\n",
+           (int)(te + 1 - tname), tname, (int)(ie - iname), iname);
+  return out;
+}
+
+/* ---- report ---- */
+
+typedef struct {
+  const char *name;
+  int64_t rows;
+  double secs;
+  double bytes_per_row; /* < 0: not applicable */
+  double peak_mib, cur_mib;
+} s_phase;
+
+static void s_fmt_rate(char *buf, size_t cap, double v) {
+  /* thousands separators */
+  char raw[32];
+  snprintf(raw, sizeof raw, "%.0f", v);
+  size_t n = strlen(raw), o = 0;
+  for (size_t i = 0; i < n && o + 2 < cap; i++) {
+    if (i && (n - i) % 3 == 0) buf[o++] = ',';
+    buf[o++] = raw[i];
+  }
+  buf[o] = 0;
+}
+
+static void s_phase_line(const s_phase *p, double plain_rate) {
+  char rate[40], ratio[16], bpr[16];
+  double r = p->secs > 0 ? (double)p->rows / p->secs : 0;
+  s_fmt_rate(rate, sizeof rate, r);
+  snprintf(ratio, sizeof ratio, "%.2fx", plain_rate > 0 ? r / plain_rate : 0);
+  if (p->bytes_per_row >= 0) snprintf(bpr, sizeof bpr, "%.1f", p->bytes_per_row);
+  else snprintf(bpr, sizeof bpr, "-");
+  printf("%-22s %10lld %9.3f %12s %9s %9s %10.1f %9.1f\n", p->name, (long long)p->rows, p->secs, rate, ratio, bpr,
+         p->peak_mib, p->cur_mib);
+}
+
+static void s_header(void) {
+  printf("%-22s %10s %9s %12s %9s %9s %10s %9s\n", "phase", "rows", "seconds", "rows/s", "vs plain", "bytes/row",
+         "peak MiB", "RSS MiB");
+}
+
+static void s_mark(s_phase *p) {
+  p->peak_mib = s_peak_mib();
+  p->cur_mib = s_cur_mib();
+}
+
+/* ---- main ---- */
+
+static void s_usage(void) {
+  fprintf(stderr, "usage: bench [--rows N] [--dir DIR] [--keep]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  int64_t n = 1000000;
+  const char *dir_arg = NULL;
+  bool keep = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+      char *end = NULL;
+      long long v = strtoll(argv[++i], &end, 10);
+      if (!end || *end || v < 1 || v > 99999999) {
+        fprintf(stderr, "bench: --rows takes a number from 1 to 99999999\n");
+        s_usage();
+      }
+      n = v;
+    } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      dir_arg = argv[++i];
+    } else if (strcmp(argv[i], "--keep") == 0) {
+      keep = true;
+    } else {
+      s_usage();
+    }
+  }
+  double t_start = s_now();
+  li_errbuf eb = {{0}};
+  s_check(li_crypto_init(&eb), &eb, "li_crypto_init");
+
+  if (dir_arg) {
+    if (strlen(dir_arg) >= sizeof g_dir - 64) s_die("--dir: path too long");
+    snprintf(g_dir, sizeof g_dir, "%s", dir_arg);
+    if (mkdir(g_dir, 0700) == 0) g_made_dir = true;
+    else if (errno != EEXIST) s_die("cannot create %s: %s", g_dir, strerror(errno));
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    snprintf(g_dir, sizeof g_dir, "%s/linli-bench-XXXXXX", tmp);
+    if (!mkdtemp(g_dir)) s_die("mkdtemp %s: %s", g_dir, strerror(errno));
+    g_made_dir = true;
+  }
+  char plain_db[4200], hub_dir[4200], c07_dir[4200], bundle[4200];
+  s_path(plain_db, sizeof plain_db, "plain.db");
+  s_path(hub_dir, sizeof hub_dir, "hub");
+  s_path(c07_dir, sizeof c07_dir, "c07");
+  s_path(bundle, sizeof bundle, "c07.bundle");
+  struct stat sb;
+  if (stat(plain_db, &sb) == 0 || stat(bundle, &sb) == 0)
+    s_die("%s already holds a previous run (plain.db or c07.bundle); remove it or choose another --dir", g_dir);
+
+  printf("linli bench: %lld rows of care_visits, scope %s, working directory %s\n", (long long)n, SCOPE, g_dir);
+  printf("SQLite %s; every database: journal_mode=WAL, synchronous=FULL, cache_size=-65536\n\n", sqlite3_libversion());
+  fflush(stdout);
+
+  s_phase ph[5];
+  memset(ph, 0, sizeof ph);
+  for (int i = 0; i < 5; i++) ph[i].bytes_per_row = -1, ph[i].rows = n;
+
+  /* 1. plain */
+  {
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(plain_db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+      s_die("cannot open %s: %s", plain_db, db ? sqlite3_errmsg(db) : "?");
+    char *schema = s_plain_schema();
+    /* the PRAGMAs of s_open_db in node/replica.c */
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
+      s_die("plain db setup: %s", sqlite3_errmsg(db));
+    free(schema);
+    ph[0].name = "1 plain insert";
+    ph[0].secs = s_insert_rows(db, "care_visits_plain", n);
+    if (s_count(db, "SELECT count(*) FROM care_visits_plain") != n) s_die("plain table does not hold %lld rows", (long long)n);
+    sqlite3_close_v2(db);
+    s_mark(&ph[0]);
+  }
+  double plain_rate = (double)n / ph[0].secs;
+  s_header();
+  s_phase_line(&ph[0], plain_rate);
+  fflush(stdout);
+
+  /* nodes: a hub and committee c07 (setup, not timed) */
+  li_node hub, com;
+  char hub_key[LI_PK_TEXT_LEN + 1], com_key[LI_PK_TEXT_LEN + 1];
+  {
+    li_node_init_opts ho = {.role = LI_ROLE_HUB, .name = "hub"};
+    s_check(li_node_init(hub_dir, &ho, &eb), &eb, "li_node_init (hub)");
+    s_check(li_node_open(&hub, hub_dir, &eb), &eb, "li_node_open (hub)");
+    li_pk_to_text(hub.id.pk, hub_key);
+    li_node_init_opts co = {.role = LI_ROLE_COMMITTEE, .name = "c07", .scope = SCOPE, .hub_key = hub_key};
+    s_check(li_node_init(c07_dir, &co, &eb), &eb, "li_node_init (committee c07)");
+    s_check(li_node_open(&com, c07_dir, &eb), &eb, "li_node_open (committee c07)");
+    li_pk_to_text(com.id.pk, com_key);
+  }
+
+  /* 2. capture */
+  ph[1].name = "2 tracked insert";
+  ph[1].secs = s_insert_rows(com.r->db, "care_visits", n);
+  s_mark(&ph[1]);
+  s_phase_line(&ph[1], plain_rate);
+  fflush(stdout);
+  {
+    int64_t d = li_replica_dirty_count(com.r);
+    if (d != n) s_die("capture: linli_dirty holds %lld markers, expected %lld", (long long)d, (long long)n);
+  }
+
+  /* 3. seal */
+  li_seal_stats sst;
+  {
+    double t0 = s_now();
+    li_err e = li_seal(com.r, li_wall_ms(), &sst, &eb);
+    ph[2].secs = s_now() - t0;
+    s_check(e, &eb, "li_seal");
+  }
+  ph[2].name = "3 seal";
+  s_mark(&ph[2]);
+  s_phase_line(&ph[2], plain_rate);
+  fflush(stdout);
+  if (sst.rows != n) s_die("seal sealed %lld rows, expected %lld", (long long)sst.rows, (long long)n);
+  if (li_replica_dirty_count(com.r) != 0) s_die("linli_dirty is not empty after the seal");
+
+  /* 4. export */
+  li_bundle_export_stats est;
+  {
+    double t0 = s_now();
+    li_err e = li_bundle_export(com.r, bundle, NULL, NULL, li_wall_ms(), &est, &eb);
+    ph[3].secs = s_now() - t0;
+    s_check(e, &eb, "li_bundle_export");
+  }
+  if (stat(bundle, &sb) != 0) s_die("bundle %s missing after export: %s", bundle, strerror(errno));
+  ph[3].name = "4 export";
+  ph[3].bytes_per_row = (double)sb.st_size / (double)n;
+  s_mark(&ph[3]);
+  s_phase_line(&ph[3], plain_rate);
+  fflush(stdout);
+  li_node_close(&com);
+
+  /* 5. import on the hub */
+  s_check(li_roster_add(&hub, "c07", com_key, SCOPE, &eb), &eb, "li_roster_add");
+  li_bundle_import_stats ist;
+  {
+    li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+    double t0 = s_now();
+    li_err e = li_bundle_import(hub.r, bundle, &opts, &ist, &eb);
+    ph[4].secs = s_now() - t0;
+    s_check(e, &eb, "li_bundle_import");
+  }
+  ph[4].name = "5 import (verify+merge)";
+  s_mark(&ph[4]);
+  s_phase_line(&ph[4], plain_rate);
+  fflush(stdout);
+  int64_t hub_rows = s_count(hub.r->db, "SELECT count(*) FROM care_visits");
+  li_node_close(&hub);
+  if (hub_rows != n) s_die("the hub holds %lld rows in care_visits after the import, expected %lld", (long long)hub_rows, (long long)n);
+
+  /* summary */
+  double total = s_now() - t_start;
+  printf("\n== summary (ratios: rows/s of the phase / rows/s of plain insert, same run) ==\n");
+  s_header();
+  for (int i = 0; i < 5; i++) s_phase_line(&ph[i], plain_rate);
+  {
+    s_phase both = {.name = "2+3 capture+seal", .rows = n, .secs = ph[1].secs + ph[2].secs, .bytes_per_row = -1,
+                    .peak_mib = ph[2].peak_mib, .cur_mib = ph[2].cur_mib};
+    s_phase_line(&both, plain_rate);
+  }
+  printf("\nseal: %d commits (%.0f rows each on average); bundle: %llu commits, %lld bytes (%.1f bytes per row change)\n",
+         sst.commits, sst.commits ? (double)sst.rows / sst.commits : 0.0, (unsigned long long)est.commits,
+         (long long)sb.st_size, ph[3].bytes_per_row);
+  printf("import: %d commits applied, %lld row changes, hub care_visits rows: %lld (expected %lld) ok\n",
+         ist.merge.applied, (long long)ist.merge.rows, (long long)hub_rows, (long long)n);
+  printf("peak RSS: %.1f MiB; total wall time (setup included): %.2f s\n", s_peak_mib(), total);
+
+  if (!keep) {
+    s_rm_rf(bundle);
+    s_rm_rf(c07_dir);
+    s_rm_rf(hub_dir);
+    const char *side[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
+      char p[4300];
+      snprintf(p, sizeof p, "%s%s", plain_db, side[i]);
+      unlink(p);
+    }
+    if (g_made_dir && rmdir(g_dir) != 0) fprintf(stderr, "bench: cannot remove %s: %s\n", g_dir, strerror(errno));
+  } else {
+    printf("working files kept in %s\n", g_dir);
+  }
+  return 0;
+}
