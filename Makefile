@@ -23,11 +23,11 @@ LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 SANFLAGS = -fsanitize=address,undefined
 LDFLAGS = $(if $(filter 1,$(SAN)),$(SANFLAGS))
 
-PROTO = proto/linli.proto
-GEN_C = $(B)/gen/linli.pb-c.c
-GEN_H = $(B)/gen/linli.pb-c.h
+PROTO = proto/linli.proto proto/sync.proto
+GEN_C = $(B)/gen/linli.pb-c.c $(B)/gen/sync.pb-c.c
+GEN_H = $(B)/gen/linli.pb-c.h $(B)/gen/sync.pb-c.h
 LIB_SRC = $(wildcard common/*.c) $(filter-out node/main.c,$(wildcard node/*.c))
-LIB_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/linli.pb-c.o $(B)/obj/gen/street_sql.o
+LIB_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/linli.pb-c.o $(B)/obj/gen/sync.pb-c.o $(B)/obj/gen/street_sql.o
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SIM_SRC = $(wildcard simulations/*.c)
@@ -44,13 +44,14 @@ $(GEN_C) $(GEN_H): $(PROTO)
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen $(PROTO)
 
-$(B)/obj/gen/linli.pb-c.o: $(GEN_C)
+$(B)/obj/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-shadow -c $< -o $@
 
 $(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h node/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/liblinli.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -86,7 +87,7 @@ test-asan:
 
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/linli
-	@sh scripts/demo.sh $(B)/linli
+	@sh scripts/demo-bundle.sh $(B)/linli
 
 N ?= 1000000
 bench: deps

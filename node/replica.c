@@ -37,6 +37,12 @@ static const char s_internal_sql[] =
     "  UNIQUE(origin, scope, seq, hash));\n"
     "CREATE TABLE linli_banned(origin BLOB PRIMARY KEY NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE linli_rejects(reason TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;\n"
+    /* Sync peers as the serving daemon last saw them (status, report). */
+    "CREATE TABLE linli_peers(key BLOB PRIMARY KEY NOT NULL, name TEXT, connected INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_contact_ms INTEGER, behind_them INTEGER NOT NULL DEFAULT 0, behind_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  commits_sent INTEGER NOT NULL DEFAULT 0, commits_recv INTEGER NOT NULL DEFAULT 0,\n"
+    "  rejected_in INTEGER NOT NULL DEFAULT 0, rejected_out INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n"
     /* The roster: tracked, scope 'street', written by the hub only. */
     "CREATE TABLE roster(name TEXT PRIMARY KEY NOT NULL,\n"
     "  scope TEXT NOT NULL DEFAULT 'street' CHECK (scope = 'street'),\n"

@@ -20,6 +20,8 @@
  *   linli_conflicts(...)                  losing values of concurrent writes
  *   linli_evidence(...), linli_banned(origin)   equivocations
  *   linli_rejects(reason, n)              rejected inputs by reason (status)
+ *   linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us, ...)
+ *                                          sync peers as `linli serve` last saw them
  *
  * Invariants:
  *  1. linli_dirty is empty whenever remote commits are applied (merge seals

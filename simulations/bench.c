@@ -224,12 +224,12 @@ static void s_phase_line(const s_phase *p, double plain_rate) {
   snprintf(ratio, sizeof ratio, "%.2fx", plain_rate > 0 ? r / plain_rate : 0);
   if (p->bytes_per_row >= 0) snprintf(bpr, sizeof bpr, "%.1f", p->bytes_per_row);
   else snprintf(bpr, sizeof bpr, "-");
-  printf("%-22s %10lld %9.3f %12s %9s %9s %10.1f %9.1f\n", p->name, (long long)p->rows, p->secs, rate, ratio, bpr,
+  printf("%-24s %10lld %9.3f %12s %9s %9s %10.1f %9.1f\n", p->name, (long long)p->rows, p->secs, rate, ratio, bpr,
          p->peak_mib, p->cur_mib);
 }
 
 static void s_header(void) {
-  printf("%-22s %10s %9s %12s %9s %9s %10s %9s\n", "phase", "rows", "seconds", "rows/s", "vs plain", "bytes/row",
+  printf("%-24s %10s %9s %12s %9s %9s %10s %9s\n", "phase", "rows", "seconds", "rows/s", "vs plain", "bytes/row",
          "peak MiB", "RSS MiB");
 }
 

@@ -1,0 +1,162 @@
+/* session: the sync protocol with one peer, as a sans-IO state machine
+ * (DESIGN 7, 8).
+ *
+ * It never touches a socket, a clock or a random source: the adapter feeds
+ * it received messages and the current time, and takes from it the messages
+ * to send and events to log. Storage is reached through li_store_vt
+ * (node/store.c backs it with a replica; tests and the simulator may use
+ * their own), whose apply must be durable before it returns: the session
+ * acknowledges a batch only after apply returned.
+ *
+ *   IDLE --start()/recv(hello)--> HELLO_SENT --recv(hello)--> SYNCING
+ *   SYNCING --peer silent > peer_timeout_ms--> IDLE (event PEER_LOST)
+ *   any --recv(refuse) or protocol error--> IDLE (event REFUSED / PROTOCOL)
+ *   SYNCING --rejected ack or retry_ms without progress--> new exchange
+ *
+ * The exchange: both sides send Hello with their chain heads for the scopes
+ * the other may read. Each side then sends, in batches of at most
+ * batch_rows_max commits and batch_bytes_max bytes, with at most `window`
+ * batches unacknowledged, every commit the other lacks, in (hlc, origin,
+ * seq) order. A head the other reports whose hash differs from ours at that
+ * seq is a fork: reported (ForkReport and event FORK), never resolved here.
+ * Reconnects and lost messages need nothing special: a new exchange starts
+ * from the heads again, and duplicates are idempotent.
+ *
+ * Invariants: out-queue length <= window + 4; in-flight batches <= window;
+ * every message queued is <= LI_MSG_BYTES_MAX bytes. */
+#ifndef LI_SESSION_H
+#define LI_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "err.h"
+#include "keys.h"
+#include "merge.h"
+
+#define LI_PROTOCOL_VERSION 1
+
+typedef struct {
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;
+  uint8_t hash[LI_HASH_BYTES];
+} li_head;
+
+typedef struct {
+  li_head *v;
+  size_t n, cap;
+} li_heads;
+
+/* Scopes a peer may read: all (the hub), or a list (a committee: own + street). */
+typedef struct {
+  bool all;
+  int n;
+  char list[2][LI_SCOPE_MAX + 1];
+} li_scopes;
+
+/* Commits (origin, scope) from_seq..to_seq, inclusive. */
+typedef struct {
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t from_seq, to_seq;
+} li_range;
+
+typedef struct {
+  li_blob *v; /* each v[i].sc is malloc'd */
+  size_t n, cap;
+  size_t bytes;
+} li_blobs;
+
+typedef struct {
+  /* Heads of every chain in the given scopes. */
+  li_err (*heads)(void *ctx, const li_scopes *scopes, li_heads *out, li_errbuf *eb);
+  /* Hash of the stored commit at a position; *found = false if absent. */
+  li_err (*hash_at)(void *ctx, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                    uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb);
+  /* The next commits of the ranges in (hlc, origin, seq) order: at most
+   * max_count commits and max_bytes bytes (but at least one if any). */
+  li_err (*fetch)(void *ctx, const li_range *ranges, size_t n, uint32_t max_count, uint32_t max_bytes,
+                  li_blobs *out, li_errbuf *eb);
+  /* Verifies and durably applies commits, keeping the prefix before a
+   * rejection (li_merge_batch with LI_MERGE_KEEP_PREFIX semantics). */
+  li_err (*apply)(void *ctx, const li_blob *commits, size_t n, uint64_t now_ms, li_merge_stats *st, li_errbuf *eb);
+} li_store_vt;
+
+typedef struct {
+  uint8_t network[LI_PK_BYTES];
+  uint8_t self[LI_PK_BYTES];
+  uint8_t peer[LI_PK_BYTES];   /* authenticated by the transport */
+  li_scopes peer_reads;         /* what we may send the peer */
+  bool initiator;               /* the committee side starts exchanges */
+  uint32_t batch_rows_max, batch_bytes_max, window;
+  uint32_t heartbeat_ms, peer_timeout_ms;
+  uint32_t retry_ms;            /* delay before a new exchange after a rejection or loss */
+} li_session_cfg;
+
+typedef enum {
+  LI_SESSION_IDLE = 0,
+  LI_SESSION_HELLO_SENT,
+  LI_SESSION_SYNCING,
+} li_session_state;
+
+typedef enum {
+  LI_EV_SYNCED = 1,   /* both directions caught up: counts in the event */
+  LI_EV_REJECTED,     /* our batch was rejected by the peer (code, message) */
+  LI_EV_REJECTED_IN,  /* we rejected commits from the peer (code, message) */
+  LI_EV_FORK,         /* a fork in head hashes (message) */
+  LI_EV_REFUSED,      /* the peer refused the exchange (code, message) */
+  LI_EV_PROTOCOL,     /* the peer sent something malformed (message) */
+  LI_EV_PEER_LOST,    /* no message within peer_timeout_ms */
+} li_event_kind;
+
+typedef struct {
+  li_event_kind kind;
+  li_err code;
+  char message[LI_ERRBUF_SIZE];
+  uint64_t sent_commits, recv_commits; /* LI_EV_SYNCED: this exchange's totals */
+} li_event;
+
+typedef struct {
+  li_session_state state;
+  uint64_t last_recv_ms;         /* 0: never */
+  uint64_t exchanges;
+  uint64_t commits_sent, commits_recv, batches_sent, batches_recv;
+  uint64_t behind_them;          /* commits the peer has that we lack, from its hello */
+  uint64_t behind_us;            /* commits we have that the peer lacks (not yet acked) */
+  uint64_t rejected[LI_ERR__COUNT];
+  uint32_t in_flight;
+  bool caught_up;                /* both directions done in the current exchange */
+} li_session_info;
+
+typedef struct li_session li_session;
+
+/* NULL when out of memory. The store and cfg are copied/borrowed: store_ctx
+ * must outlive the session. */
+li_session *li_session_new(const li_session_cfg *cfg, const li_store_vt *store, void *store_ctx);
+void li_session_destroy(li_session **s);
+
+/* Starts a new exchange now (sends Hello). */
+li_err li_session_start(li_session *s, uint64_t now_ms, li_errbuf *eb);
+/* One received message. Malformed input is answered with Refuse and an
+ * event, never a crash; returns the error for the adapter's log. */
+li_err li_session_recv(li_session *s, const uint8_t *msg, size_t len, uint64_t now_ms, li_errbuf *eb);
+/* Time passes: heartbeats, timeouts, retries, sending more within the window. */
+void li_session_tick(li_session *s, uint64_t now_ms);
+/* New local commits exist (sealed or received from another peer): send them. */
+void li_session_local_changed(li_session *s, uint64_t now_ms);
+
+/* Takes the next message to send (caller frees *msg); false if none. */
+bool li_session_next_out(li_session *s, uint8_t **msg, size_t *len);
+/* Takes the next event; false if none. */
+bool li_session_next_event(li_session *s, li_event *ev);
+/* When the adapter should call tick next (absolute ms). */
+uint64_t li_session_next_deadline(const li_session *s);
+
+void li_session_info_get(const li_session *s, li_session_info *out);
+
+void li_heads_clear(li_heads *h);
+void li_blobs_clear(li_blobs *b);
+
+#endif

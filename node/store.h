@@ -1,0 +1,17 @@
+/* store: the replica behind a sync session (li_store_vt of session.h). */
+#ifndef LI_STORE_H
+#define LI_STORE_H
+
+#include "replica.h"
+#include "session.h"
+
+typedef struct {
+  li_replica *r;
+  uint64_t max_skew_ms;
+  /* counted by apply, for the daemon's fan-out and logs */
+  uint64_t applied_total;
+} li_store;
+
+extern const li_store_vt li_store_replica_vt;
+
+#endif
