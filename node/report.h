@@ -1,0 +1,71 @@
+/* report: the street's report (DOMAIN.md, "Questions the street's report
+ * must answer"), per committee and in total, as an aligned text table, JSON
+ * or CSV for a spreadsheet.
+ *
+ * Owns: the report's queries over a replica and its three renderings. It
+ * reads only; it never writes the replica.
+ *
+ * Rows: one per roster row with role 'committee', ordered by member_scope
+ * then name (revoked entries included and marked), then TOTAL. On a
+ * committee node only the roster rows of its own scope (or, before the
+ * roster has reached it, one row for itself). TOTAL sums the committee rows,
+ * each scope once (a re-keyed committee has two roster rows, one scope);
+ * street-scope records are not any committee's and are not in it.
+ *
+ * Per row:
+ *   hazards    open by stage (排查 交办 整改 复核 督查; 销号 is closed) and
+ *              how many open are overdue (deadline < today);
+ *   hotline    open (status <> '已办结'), overdue (due_on < today, open),
+ *              satisfaction = count('好') / count(rated), "-" when none rated;
+ *   care       visits whose visited_on falls in today's month;
+ *   disputes   open (status 受理 or 调解中);
+ *   notices    street notices addressed to the scope ('all' or a comma list
+ *              naming it), still valid (valid_to null or >= today), with no
+ *              notice_acks row of that scope;
+ *   sync       last contact (linli_peers.last_contact_ms, ISO UTC, "never"),
+ *              commits the committee lacks and commits the hub lacks
+ *              (linli_peers.behind_us / behind_them on the hub; the other way
+ *              round on a committee, whose peer is the hub), and the age of
+ *              the committee's newest commit (max HLC in linli_log).
+ *
+ * Invariants:
+ *  1. All numbers come from one read snapshot (a savepoint around the queries).
+ *  2. Nothing is written to out before every query has succeeded: a database
+ *     error leaves out untouched.
+ *  3. Text from the database is untrusted: JSON strings are escaped, invalid
+ *     UTF-8 becomes U+FFFD, CSV fields are quoted per RFC 4180 and a field
+ *     starting with = + - @ gets a leading ' (no spreadsheet formulas), and
+ *     the text table replaces control characters with '?'.
+ */
+#ifndef LI_REPORT_H
+#define LI_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "err.h"
+#include "replica.h"
+
+typedef enum {
+  LI_REPORT_TEXT = 0, /* aligned table for a terminal */
+  LI_REPORT_JSON,     /* {"generated","today","committees":[...],"total":{...}} */
+  LI_REPORT_CSV,      /* UTF-8 BOM, header, one line per committee and TOTAL, CRLF */
+} li_report_format;
+
+/* Committees in one report: a street has tens; the bound stops a corrupt
+ * roster from making the report unbounded. Over it: LI_ERR_LIMIT. */
+#define LI_REPORT_COMMITTEES_MAX 4096
+/* Bytes kept of a roster name or scope read from the database (a valid one
+ * has at most 32); longer text is cut at a character boundary. */
+#define LI_REPORT_TEXT_MAX 256
+
+/* Writes the report of replica r to out.
+ * now_ms: wall clock (generated time, ages); today: the caller's local date
+ * "YYYY-MM-DD" (overdue, this month).
+ * Fails with LI_ERR_USAGE for a malformed today, LI_ERR_SCHEMA when the
+ * replica lacks the street schema's tables, LI_ERR_DB on a database error,
+ * LI_ERR_LIMIT over LI_REPORT_COMMITTEES_MAX (nothing written in these
+ * cases), LI_ERR_NOMEM, and LI_ERR_IO when out cannot be written. */
+li_err li_report(li_replica *r, li_report_format fmt, uint64_t now_ms, const char *today, FILE *out,
+                 li_errbuf *eb);
+
+#endif
