@@ -33,7 +33,7 @@ TEST_BIN = $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SIM_SRC = $(wildcard simulations/*.c)
 SIM_BIN = $(patsubst simulations/%.c,$(B)/sim/%,$(SIM_SRC))
 
-.PHONY: all deps test test-normal test-asan demo bench clean check-build
+.PHONY: all deps test test-normal test-asan demo demo-offline bench clean check-build
 all: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 
@@ -86,6 +86,10 @@ test-asan:
 	  sh tests/run.sh build/asan build/asan/test-asan.log
 
 demo: deps
+	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/proxy
+	@sh scripts/demo.sh $(B)/linli $(B)/sim/proxy
+
+demo-offline: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 	@sh scripts/demo-bundle.sh $(B)/linli
 

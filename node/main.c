@@ -3,6 +3,7 @@
  * 3 configuration/key/not initialised, 4 input rejected (signature, scope,
  * chain, clock, decode, tampered data), 5 database or file error. */
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,11 @@
 #include "log.h"
 #include "merge.h"
 #include "node.h"
+#include "report.h"
 #include "seal.h"
+#include "serve.h"
+#include <signal.h>
+#include <time.h>
 #include "value.h"
 
 typedef struct {
@@ -289,7 +294,65 @@ static int cmd_status(const char *dir, int argc, char **argv) {
     }
     sqlite3_finalize(st);
   }
-  if (json) fprintf(o, "],\"rejected\":{");
+  if (json) fprintf(o, "],\"peers\":[");
+  else fprintf(o, "peers:\n");
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT key, name, connected, last_contact_ms, behind_them, behind_us, commits_sent, commits_recv,"
+                         " rejected_in, rejected_out, last_error, updated_ms FROM linli_peers ORDER BY name",
+                         -1, &st, NULL) == SQLITE_OK) {
+    int first = 1;
+    uint64_t now = li_wall_ms();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      char k[LI_PK_TEXT_LEN + 1], when[48] = "never";
+      s_pk_text(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), k);
+      const char *name = sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "?";
+      /* the daemon refreshes this row every 0.5 s: an old row means it is not running */
+      int64_t updated = sqlite3_column_int64(st, 11);
+      int fresh = updated > 0 && (int64_t)now - updated < 5000;
+      int connected = fresh && sqlite3_column_int(st, 2);
+      if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+        li_hlc_format((uint64_t)sqlite3_column_int64(st, 3) << 16, when, sizeof when);
+      /* commits of ours the peer lacks: those it lacked at the last contact, plus every one sealed since */
+      sqlite3_stmt *u = NULL;
+      int64_t unsent = sqlite3_column_int64(st, 5);
+      if (!connected && sqlite3_prepare_v2(r->db, "SELECT count(*) FROM linli_log WHERE origin=? AND applied_ms > ?", -1,
+                                           &u, NULL) == SQLITE_OK) {
+        sqlite3_bind_blob(u, 1, n.id.pk, LI_PK_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(u, 2, sqlite3_column_type(st, 3) != SQLITE_NULL ? sqlite3_column_int64(st, 3) : 0);
+        if (sqlite3_step(u) == SQLITE_ROW) unsent += sqlite3_column_int64(u, 0);
+      }
+      sqlite3_finalize(u);
+      const char *state = connected ? "connected" : fresh ? "unreachable" : "daemon not running";
+      if (json) {
+        fprintf(o, "%s{\"name\":", first ? "" : ",");
+        s_json_str(o, name);
+        fprintf(o,
+                ",\"key\":\"%s\",\"state\":\"%s\",\"reachable\":%s,\"last_contact\":\"%s\",\"commits_we_lack\":%lld,"
+                "\"commits_they_lack\":%lld,\"commits_sent\":%lld,\"commits_received\":%lld,\"rejected_in\":%lld,"
+                "\"rejected_out\":%lld,\"last_error\":",
+                k, state, connected ? "true" : "false", when, (long long)sqlite3_column_int64(st, 4), (long long)unsent,
+                (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
+                (long long)sqlite3_column_int64(st, 8), (long long)sqlite3_column_int64(st, 9));
+        s_json_str(o, sqlite3_column_text(st, 10) ? (const char *)sqlite3_column_text(st, 10) : "");
+        fprintf(o, "}");
+      } else {
+        fprintf(o, "  %-12s %-18s last contact %s; we lack %lld commit(s), they lack %lld\n", name, state, when,
+                (long long)sqlite3_column_int64(st, 4), (long long)unsent);
+      }
+      first = 0;
+    }
+    if (first && !json) fprintf(o, "  none yet (run 'linli serve')\n");
+    sqlite3_finalize(st);
+  }
+  if (json) {
+    int64_t held = 0;
+    if (sqlite3_prepare_v2(r->db, "SELECT n FROM linli_rejects WHERE reason='clock_ahead'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      held = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    fprintf(o, "],\"held_clock_ahead\":%lld", (long long)held);
+  }
+  if (json) fprintf(o, ",\"rejected\":{");
   else fprintf(o, "rejected inputs:\n");
   if (sqlite3_prepare_v2(r->db, "SELECT reason, n FROM linli_rejects ORDER BY reason", -1, &st, NULL) == SQLITE_OK) {
     int first = 1;
@@ -550,6 +613,149 @@ static int cmd_conflicts(const char *dir, int argc, char **argv) {
   return 0;
 }
 
+/* ---- digest ---- */
+
+/* Per-scope content hash of every tracked table: what convergence checks
+ * compare between replicas. Rows in primary-key order, every column quoted. */
+static int cmd_digest(const char *dir, int argc, char **argv) {
+  const char *only = NULL;
+  static const struct option opts[] = {{"scope", 1, 0, 's'}, {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 's') only = optarg;
+    else return s_usage("digest", "digest [--scope CODE]", NULL);
+  }
+  if (optind != argc) return s_usage("digest", "digest [--scope CODE]", "unexpected argument");
+  li_node n;
+  li_errbuf eb = {{0}};
+  li_err e = li_node_open(&n, dir, &eb);
+  if (e) return s_fail(e, &eb);
+  sqlite3_stmt *sc = NULL;
+  /* every scope present in any tracked table */
+  char *sql = sqlite3_mprintf("SELECT DISTINCT scope FROM linli_clock WHERE (%Q IS NULL OR scope = %Q) ORDER BY scope", only, only);
+  if (!sql || sqlite3_prepare_v2(n.r->db, sql, -1, &sc, NULL) != SQLITE_OK) {
+    sqlite3_free(sql);
+    e = li_db_fail(n.r, &eb, "digest");
+    li_node_close(&n);
+    return s_fail(e, &eb);
+  }
+  sqlite3_free(sql);
+  while (e == LI_OK && sqlite3_step(sc) == SQLITE_ROW) {
+    const char *scope = (const char *)sqlite3_column_text(sc, 0);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    long long rows = 0;
+    for (int t = 0; t < n.r->ntables && e == LI_OK; t++) {
+      li_table *tb = &n.r->tables[t];
+      char *q = sqlite3_mprintf("SELECT %Q", tb->name);
+      for (int k = 0; k < tb->ncols; k++) {
+        char *q2 = sqlite3_mprintf("%s || '|' || quote(\"%w\")", q, tb->cols[k]);
+        sqlite3_free(q);
+        q = q2;
+      }
+      char *order = sqlite3_mprintf("\"%w\"", tb->cols[tb->pk[0]]);
+      for (int k = 1; k < tb->npk; k++) {
+        char *o2 = sqlite3_mprintf("%s, \"%w\"", order, tb->cols[tb->pk[k]]);
+        sqlite3_free(order);
+        order = o2;
+      }
+      char *full = sqlite3_mprintf("%s FROM \"%w\" WHERE scope = ?1 ORDER BY %s", q, tb->name, order);
+      sqlite3_free(q);
+      sqlite3_free(order);
+      sqlite3_stmt *st = NULL;
+      if (!full || sqlite3_prepare_v2(n.r->db, full, -1, &st, NULL) != SQLITE_OK) {
+        e = li_db_fail(n.r, &eb, "digest");
+      } else {
+        sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+          crypto_generichash_update(&h, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+          crypto_generichash_update(&h, (const unsigned char *)"\n", 1);
+          rows++;
+        }
+      }
+      sqlite3_finalize(st);
+      sqlite3_free(full);
+    }
+    unsigned char out[32];
+    char hex[65];
+    crypto_generichash_final(&h, out, sizeof out);
+    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+    if (e == LI_OK) printf("%s %s %lld\n", scope, hex, rows);
+  }
+  sqlite3_finalize(sc);
+  li_node_close(&n);
+  return e ? s_fail(e, &eb) : 0;
+}
+
+/* ---- serve / sync ---- */
+
+static volatile sig_atomic_t s_stop;
+static void s_on_signal(int sig) {
+  (void)sig;
+  s_stop = 1;
+}
+
+static int s_serve_run(const char *dir, bool once, int timeout_s) {
+  li_node n;
+  li_errbuf eb = {{0}};
+  li_err e = li_node_open(&n, dir, &eb);
+  if (e) return s_fail(e, &eb);
+  if (once && n.cfg.role != LI_ROLE_COMMITTEE) {
+    li_node_close(&n);
+    return s_fail(li_fail(&eb, LI_ERR_ROLE, "sync --once is for committees; the hub runs 'linli serve'"), &eb);
+  }
+  li_log_init(n.cfg.log_level, true);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = s_on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  li_serve_opts o = {.stop = &s_stop, .once = once, .once_timeout_ms = timeout_s * 1000};
+  e = li_serve(&n, &o, &eb);
+  li_node_close(&n);
+  return e ? s_fail(e, &eb) : 0;
+}
+
+static int cmd_serve(const char *dir, int argc, char **argv) {
+  if (argc > 1) return s_usage("serve", "serve", "serve takes no arguments (settings are in linli.conf)");
+  return s_serve_run(dir, false, 0);
+}
+
+static int cmd_sync(const char *dir, int argc, char **argv) {
+  static const struct option opts[] = {{"once", 0, 0, 'o'}, {"timeout", 1, 0, 't'}, {0, 0, 0, 0}};
+  int once = 0, timeout = 60, c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'o') once = 1;
+    else if (c == 't') timeout = atoi(optarg);
+    else return s_usage("sync", "sync --once [--timeout SECONDS]", NULL);
+  }
+  if (!once || optind != argc || timeout < 1 || timeout > 86400)
+    return s_usage("sync", "sync --once [--timeout SECONDS]", "sync needs --once (use 'serve' to stay connected)");
+  return s_serve_run(dir, true, timeout);
+}
+
+static int cmd_report(const char *dir, int argc, char **argv) {
+  li_report_format fmt = LI_REPORT_TEXT;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0) fmt = LI_REPORT_JSON;
+    else if (strcmp(argv[i], "--csv") == 0) fmt = LI_REPORT_CSV;
+    else return s_usage("report", "report [--json|--csv]", "unknown option");
+  }
+  li_node n;
+  li_errbuf eb = {{0}};
+  li_err e = li_node_open(&n, dir, &eb);
+  if (e) return s_fail(e, &eb);
+  char today[16];
+  time_t t = time(NULL);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  e = li_report(n.r, fmt, li_wall_ms(), today, stdout, &eb);
+  li_node_close(&n);
+  return e ? s_fail(e, &eb) : 0;
+}
+
 /* ---- bundle ---- */
 
 static int cmd_bundle(const char *dir, int argc, char **argv) {
@@ -616,6 +822,20 @@ static const s_cmd s_cmds[] = {
     {"log", cmd_log, "log [--table T] [--pk K]", "Audit: every change, who made it and when, with its signature checked."},
     {"verify", cmd_verify, "verify", "Re-checks every stored commit's signature and chain; names any that was altered."},
     {"conflicts", cmd_conflicts, "conflicts [--json]", "Lists values that lost to a concurrent write, for review."},
+    {"digest", cmd_digest, "digest [--scope CODE]",
+     "Prints, per scope, a hash of every tracked row (all columns, in key order) and the row count:\n"
+     "two replicas hold the same data of a scope exactly when the lines are equal."},
+    {"serve", cmd_serve, "serve",
+     "Runs the node: a hub listens, a committee connects to its hub; both seal local writes every\n"
+     "seal_interval_ms, push new commits at once, catch up after any outage, and stop cleanly on\n"
+     "SIGTERM/SIGINT. Settings: linli.conf [sync]."},
+    {"sync", cmd_sync, "sync --once [--timeout SECONDS]",
+     "Committee: connects, exchanges until both sides are caught up, and exits (0), or exits 1\n"
+     "when no complete exchange happened within the timeout (default 60 s)."},
+    {"report", cmd_report, "report [--json|--csv]",
+     "The street's report per committee: open hazards by stage and overdue, hotline cases open,\n"
+     "overdue and satisfaction, care visits this month, open disputes, unacknowledged notices,\n"
+     "last contact and lag. CSV is UTF-8 with a BOM for spreadsheets."},
     {"bundle", cmd_bundle, "bundle export [--for NODE] FILE | bundle import FILE",
      "Writes commits to a file (for NODE: only the scopes it reads) or applies a bundle file,\n"
      "all or nothing, after verifying every commit."},

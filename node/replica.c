@@ -747,13 +747,14 @@ li_err li_roster_may_write(li_replica *r, const uint8_t key[LI_PK_BYTES], const 
                          NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "roster");
   sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-  int any = 0;
+  int any = 0, revoked = 0;
   li_err e = LI_ERR_UNKNOWN_SIGNER;
   while (sqlite3_step(st) == SQLITE_ROW) {
     any = 1;
     const char *ms = (const char *)sqlite3_column_text(st, 1);
     if (!ms || strcmp(ms, scope) != 0) continue;
     if (sqlite3_column_type(st, 2) != SQLITE_NULL && (int64_t)seq > sqlite3_column_int64(st, 2)) {
+      revoked = 1;
       e = li_fail(eb, LI_ERR_UNKNOWN_SIGNER, "signer %s (%s) was removed from the roster after its commit %lld",
                   text, (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 2));
       continue;
@@ -764,7 +765,7 @@ li_err li_roster_may_write(li_replica *r, const uint8_t key[LI_PK_BYTES], const 
   sqlite3_finalize(st);
   if (e == LI_ERR_UNKNOWN_SIGNER && !any)
     return li_fail(eb, e, "signer %s is not in the roster (the hub adds it with 'linli roster add')", text);
-  if (e == LI_ERR_UNKNOWN_SIGNER && any && eb && !strstr(eb->msg, "removed"))
+  if (e == LI_ERR_UNKNOWN_SIGNER && any && !revoked)
     return li_fail(eb, LI_ERR_SCOPE, "signer %s may not write scope '%s'", text, scope);
   return e;
 }

@@ -109,6 +109,7 @@ typedef enum {
   LI_EV_REFUSED,      /* the peer refused the exchange (code, message) */
   LI_EV_PROTOCOL,     /* the peer sent something malformed (message) */
   LI_EV_PEER_LOST,    /* no message within peer_timeout_ms */
+  LI_EV_STORE,        /* our own store failed (code, message): the exchange ends, retried later */
 } li_event_kind;
 
 typedef struct {

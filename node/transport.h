@@ -35,8 +35,10 @@
  *   committee:  li_transport_committee_new --> CONNECTING
  *     CONNECTING --poll: HANDSHAKE_SUCCEEDED--> CONNECTED (li_transport_connected)
  *     CONNECTED  --poll: DISCONNECTED (heartbeat, hub gone)--> CONNECTING
- *     CONNECTING --poll: HANDSHAKE_FAILED_AUTH--> CONNECTING (logged, retried
- *                  by libzmq or, when libzmq gives up, by poll after a backoff)
+ *     CONNECTING --poll: HANDSHAKE_FAILED_AUTH--> REFUSED (logged; libzmq
+ *                  never retries a refused key)
+ *     REFUSED    --poll, after 5 s doubling to 60 s--> CONNECTING (so a key
+ *                  added to the hub's roster later gets in without a restart)
  *   any --li_transport_destroy--> closed */
 #ifndef LI_TRANSPORT_H
 #define LI_TRANSPORT_H
@@ -106,7 +108,7 @@ typedef struct {
   uint64_t admitted;           /* hub: ZAP admissions */
   uint64_t refused;            /* hub: ZAP refusals (key not in the roster) */
   uint64_t connects;           /* handshakes that succeeded */
-  uint64_t disconnects;        /* established connections lost */
+  uint64_t disconnects;        /* connections closed (refused ones included) */
   uint64_t auth_failures;      /* committee: the hub refused our key */
   uint64_t handshake_failures; /* other handshake failures (protocol, keys) */
 } li_transport_stats;

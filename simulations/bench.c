@@ -63,6 +63,26 @@ static double s_peak_mib(void) {
   return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
 }
 
+/* user + system CPU seconds of the process so far */
+static double s_cpu(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* bytes the process has passed to write(2)/pwrite(2) so far (/proc/self/io
+ * wchar): shows the write amplification of each phase */
+static double s_written_mib(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  if (!f) return 0;
+  char line[128];
+  unsigned long long v = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "wchar: %llu", &v) == 1) break;
+  fclose(f);
+  return (double)v / (1024.0 * 1024.0);
+}
+
 static double s_cur_mib(void) {
   long pages = 0, rss = 0;
   FILE *f = fopen("/proc/self/statm", "r");
@@ -201,6 +221,8 @@ typedef struct {
   const char *name;
   int64_t rows;
   double secs;
+  double cpu; /* user + system seconds */
+  double wr_mib; /* MiB passed to write(2) */
   double bytes_per_row; /* < 0: not applicable */
   double peak_mib, cur_mib;
 } s_phase;
@@ -224,13 +246,13 @@ static void s_phase_line(const s_phase *p, double plain_rate) {
   snprintf(ratio, sizeof ratio, "%.2fx", plain_rate > 0 ? r / plain_rate : 0);
   if (p->bytes_per_row >= 0) snprintf(bpr, sizeof bpr, "%.1f", p->bytes_per_row);
   else snprintf(bpr, sizeof bpr, "-");
-  printf("%-24s %10lld %9.3f %12s %9s %9s %10.1f %9.1f\n", p->name, (long long)p->rows, p->secs, rate, ratio, bpr,
-         p->peak_mib, p->cur_mib);
+  printf("%-24s %9lld %8.3f %7.2f %11s %8s %9s %8.0f %8.1f %7.1f\n", p->name, (long long)p->rows, p->secs, p->cpu,
+         rate, ratio, bpr, p->wr_mib, p->peak_mib, p->cur_mib);
 }
 
 static void s_header(void) {
-  printf("%-24s %10s %9s %12s %9s %9s %10s %9s\n", "phase", "rows", "seconds", "rows/s", "vs plain", "bytes/row",
-         "peak MiB", "RSS MiB");
+  printf("%-24s %9s %8s %7s %11s %8s %9s %8s %8s %7s\n", "phase", "rows", "seconds", "cpu s", "rows/s", "vs plain",
+         "bytes/row", "wr MiB", "peak MiB", "RSS MiB");
 }
 
 static void s_mark(s_phase *p) {
@@ -314,7 +336,10 @@ int main(int argc, char **argv) {
       s_die("plain db setup: %s", sqlite3_errmsg(db));
     free(schema);
     ph[0].name = "1 plain insert";
+    double c0 = s_cpu(), w0 = s_written_mib();
     ph[0].secs = s_insert_rows(db, "care_visits_plain", n);
+    ph[0].cpu = s_cpu() - c0;
+    ph[0].wr_mib = s_written_mib() - w0;
     if (s_count(db, "SELECT count(*) FROM care_visits_plain") != n) s_die("plain table does not hold %lld rows", (long long)n);
     sqlite3_close_v2(db);
     s_mark(&ph[0]);
@@ -340,7 +365,12 @@ int main(int argc, char **argv) {
 
   /* 2. capture */
   ph[1].name = "2 tracked insert";
-  ph[1].secs = s_insert_rows(com.r->db, "care_visits", n);
+  {
+    double c0 = s_cpu(), w0 = s_written_mib();
+    ph[1].secs = s_insert_rows(com.r->db, "care_visits", n);
+    ph[1].cpu = s_cpu() - c0;
+    ph[1].wr_mib = s_written_mib() - w0;
+  }
   s_mark(&ph[1]);
   s_phase_line(&ph[1], plain_rate);
   fflush(stdout);
@@ -352,9 +382,11 @@ int main(int argc, char **argv) {
   /* 3. seal */
   li_seal_stats sst;
   {
-    double t0 = s_now();
+    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_seal(com.r, li_wall_ms(), &sst, &eb);
     ph[2].secs = s_now() - t0;
+    ph[2].cpu = s_cpu() - c0;
+    ph[2].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_seal");
   }
   ph[2].name = "3 seal";
@@ -367,9 +399,11 @@ int main(int argc, char **argv) {
   /* 4. export */
   li_bundle_export_stats est;
   {
-    double t0 = s_now();
+    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_bundle_export(com.r, bundle, NULL, NULL, li_wall_ms(), &est, &eb);
     ph[3].secs = s_now() - t0;
+    ph[3].cpu = s_cpu() - c0;
+    ph[3].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_bundle_export");
   }
   if (stat(bundle, &sb) != 0) s_die("bundle %s missing after export: %s", bundle, strerror(errno));
@@ -383,11 +417,14 @@ int main(int argc, char **argv) {
   /* 5. import on the hub */
   s_check(li_roster_add(&hub, "c07", com_key, SCOPE, &eb), &eb, "li_roster_add");
   li_bundle_import_stats ist;
+  if (getenv("XP_PRAGMA")) sqlite3_exec(hub.r->db, getenv("XP_PRAGMA"), NULL, NULL, NULL); /* XXX experiment */
   {
     li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
-    double t0 = s_now();
+    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_bundle_import(hub.r, bundle, &opts, &ist, &eb);
     ph[4].secs = s_now() - t0;
+    ph[4].cpu = s_cpu() - c0;
+    ph[4].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_bundle_import");
   }
   ph[4].name = "5 import (verify+merge)";
@@ -404,7 +441,8 @@ int main(int argc, char **argv) {
   s_header();
   for (int i = 0; i < 5; i++) s_phase_line(&ph[i], plain_rate);
   {
-    s_phase both = {.name = "2+3 capture+seal", .rows = n, .secs = ph[1].secs + ph[2].secs, .bytes_per_row = -1,
+    s_phase both = {.name = "2+3 capture+seal", .rows = n, .secs = ph[1].secs + ph[2].secs,
+                    .cpu = ph[1].cpu + ph[2].cpu, .wr_mib = ph[1].wr_mib + ph[2].wr_mib, .bytes_per_row = -1,
                     .peak_mib = ph[2].peak_mib, .cur_mib = ph[2].cur_mib};
     s_phase_line(&both, plain_rate);
   }

@@ -1,0 +1,379 @@
+/* serve: the event loop of `linli serve`. See serve.h. */
+#include "serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hlc.h"
+#include "log.h"
+#include "seal.h"
+#include "session.h"
+#include "store.h"
+#include "transport.h"
+
+#define S_SAVE_MS 500
+#define S_FORGET_MS (10 * 60 * 1000) /* a silent hub peer's session is dropped */
+
+typedef struct {
+  bool used;
+  li_peer_id rid;
+  uint8_t key[LI_PK_BYTES];
+  char name[LI_NAME_MAX + 1];
+  li_session *s;
+  bool connected;
+  uint64_t last_recv_ms;
+  uint64_t rejected_in, rejected_out;
+  char last_error[160];
+} s_peer;
+
+typedef struct {
+  li_node *n;
+  li_transport *t;
+  li_store store;
+  s_peer *peers;
+  int npeers;
+  uint64_t next_seal, next_save;
+} s_serve;
+
+/* ---- hub admission: active committee keys of the roster ---- */
+
+static int s_admit(void *ctx, const uint8_t curve_pk[32], uint8_t ed_out[LI_PK_BYTES]) {
+  s_serve *sv = ctx;
+  sqlite3_stmt *st = NULL;
+  int ok = -1;
+  if (sqlite3_prepare_v2(sv->n->r->db,
+                         "SELECT pubkey FROM roster WHERE revoked_after_seq IS NULL AND role = 'committee'", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  while (ok != 0 && sqlite3_step(st) == SQLITE_ROW) {
+    uint8_t ed[LI_PK_BYTES], cv[32];
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (!t || li_pk_from_text(t, ed, NULL) != LI_OK || li_curve_pk_from_ed(ed, cv) != LI_OK) continue;
+    if (memcmp(cv, curve_pk, 32) == 0) {
+      memcpy(ed_out, ed, LI_PK_BYTES);
+      ok = 0;
+    }
+  }
+  sqlite3_finalize(st);
+  return ok;
+}
+
+static void s_session_cfg(const li_node *n, li_session_cfg *c) {
+  memset(c, 0, sizeof *c);
+  memcpy(c->network, n->cfg.network, LI_PK_BYTES);
+  memcpy(c->self, n->id.pk, LI_PK_BYTES);
+  c->batch_rows_max = n->cfg.batch_rows_max;
+  c->batch_bytes_max = n->cfg.batch_bytes_max;
+  c->window = n->cfg.window;
+  c->heartbeat_ms = n->cfg.heartbeat_ms;
+  c->peer_timeout_ms = n->cfg.peer_timeout_ms;
+  c->retry_ms = 1000;
+}
+
+/* The hub's session for an authenticated key: found by key (a reconnect
+ * gets a new routing id), or created for an active roster member. */
+static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
+  s_peer *free_slot = NULL;
+  for (int i = 0; i < sv->npeers; i++) {
+    s_peer *p = &sv->peers[i];
+    if (!p->used) {
+      if (!free_slot) free_slot = p;
+      continue;
+    }
+    if (memcmp(p->key, m->peer_key, LI_PK_BYTES) == 0) {
+      p->rid = m->peer;
+      return p;
+    }
+  }
+  if (!free_slot) {
+    if (sv->npeers >= LI_PEERS_MAX) {
+      log_warnx("refusing a peer: already serving %d (LI_PEERS_MAX)", LI_PEERS_MAX);
+      return NULL;
+    }
+    free_slot = &sv->peers[sv->npeers++];
+  }
+  char text[LI_PK_TEXT_LEN + 1], name[LI_NAME_MAX + 1] = "", scope[LI_SCOPE_MAX + 1] = "";
+  li_pk_to_text(m->peer_key, text);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(sv->n->r->db,
+                         "SELECT name, member_scope FROM roster WHERE pubkey=? AND revoked_after_seq IS NULL AND "
+                         "role='committee' LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
+      snprintf(scope, sizeof scope, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+  }
+  sqlite3_finalize(st);
+  if (!scope[0] || !li_valid_scope(scope)) {
+    log_warnx("ignoring %s: no longer an active roster member", text);
+    return NULL;
+  }
+  li_session_cfg c;
+  s_session_cfg(sv->n, &c);
+  memcpy(c.peer, m->peer_key, LI_PK_BYTES);
+  c.initiator = false;
+  c.peer_reads.all = false;
+  c.peer_reads.n = 2;
+  snprintf(c.peer_reads.list[0], sizeof c.peer_reads.list[0], "%s", scope);
+  snprintf(c.peer_reads.list[1], sizeof c.peer_reads.list[1], "street");
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->s = li_session_new(&c, &li_store_replica_vt, &sv->store);
+  if (!free_slot->s) return NULL;
+  free_slot->used = true;
+  free_slot->rid = m->peer;
+  memcpy(free_slot->key, m->peer_key, LI_PK_BYTES);
+  snprintf(free_slot->name, sizeof free_slot->name, "%s", name);
+  log_info("peer %s (scope %s) connected", name, scope);
+  return free_slot;
+}
+
+static void s_flush(s_serve *sv, s_peer *p) {
+  uint8_t *msg;
+  size_t len;
+  while (li_session_next_out(p->s, &msg, &len)) {
+    li_errbuf eb = {{0}};
+    li_err e = li_transport_send(sv->t, sv->n->cfg.role == LI_ROLE_HUB ? &p->rid : NULL, msg, len, &eb);
+    if (e) log_debug("send to %s: %s", p->name, li_errmsg(&eb, e));
+    free(msg);
+  }
+}
+
+static void s_events(s_serve *sv, s_peer *p, bool *synced) {
+  li_event ev;
+  while (li_session_next_event(p->s, &ev)) {
+    switch (ev.kind) {
+    case LI_EV_SYNCED:
+      log_info("sync %s: sent %llu commit(s), received %llu; caught up", p->name, (unsigned long long)ev.sent_commits,
+               (unsigned long long)ev.recv_commits);
+      if (synced) *synced = true;
+      break;
+    case LI_EV_REJECTED:
+      p->rejected_out++;
+      snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
+      log_warnx("%s rejected our commits (%s): %s", p->name, li_errname(ev.code), ev.message);
+      break;
+    case LI_EV_REJECTED_IN:
+      p->rejected_in++;
+      snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
+      log_warnx("rejected commits from %s (%s): %s", p->name, li_errname(ev.code), ev.message);
+      break;
+    case LI_EV_FORK:
+      log_warnx("FORK with %s: %s", p->name, ev.message);
+      break;
+    case LI_EV_REFUSED:
+      snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
+      log_warnx("%s refused the exchange (%s): %s", p->name, li_errname(ev.code), ev.message);
+      break;
+    case LI_EV_PROTOCOL:
+      p->rejected_in++;
+      snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
+      log_warnx("malformed message from %s: %s", p->name, ev.message);
+      break;
+    case LI_EV_STORE:
+      snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
+      log_warnx("replica error during sync with %s (%s): %s", p->name, li_errname(ev.code), ev.message);
+      break;
+    case LI_EV_PEER_LOST:
+      if (p->connected) log_info("%s unreachable (no message in %u ms)", p->name, sv->n->cfg.peer_timeout_ms);
+      p->connected = false;
+      break;
+    }
+  }
+}
+
+static void s_save(s_serve *sv, uint64_t now) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(sv->n->r->db,
+                         "INSERT OR REPLACE INTO linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us,"
+                         " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms)"
+                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_exec(sv->n->r->db, "BEGIN", NULL, NULL, NULL);
+  for (int i = 0; i < sv->npeers; i++) {
+    s_peer *p = &sv->peers[i];
+    if (!p->used) continue;
+    li_session_info in;
+    li_session_info_get(p->s, &in);
+    sqlite3_bind_blob(st, 1, p->key, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, p->connected && in.state != LI_SESSION_IDLE);
+    if (in.last_recv_ms) sqlite3_bind_int64(st, 4, (int64_t)in.last_recv_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)in.behind_them);
+    sqlite3_bind_int64(st, 6, (int64_t)in.behind_us);
+    sqlite3_bind_int64(st, 7, (int64_t)in.commits_sent);
+    sqlite3_bind_int64(st, 8, (int64_t)in.commits_recv);
+    sqlite3_bind_int64(st, 9, (int64_t)p->rejected_in);
+    sqlite3_bind_int64(st, 10, (int64_t)p->rejected_out);
+    if (p->last_error[0]) sqlite3_bind_text(st, 11, p->last_error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, (int64_t)now);
+    if (sqlite3_step(st) != SQLITE_DONE) log_debug("saving peer state: %s", sqlite3_errmsg(sv->n->r->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  sqlite3_exec(sv->n->r->db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_finalize(st);
+}
+
+static void s_changed(s_serve *sv, const s_peer *except, uint64_t now) {
+  for (int i = 0; i < sv->npeers; i++)
+    if (sv->peers[i].used && &sv->peers[i] != except) li_session_local_changed(sv->peers[i].s, now);
+}
+
+static void s_seal(s_serve *sv, uint64_t now) {
+  li_seal_stats ss;
+  li_errbuf eb = {{0}};
+  li_err e = li_seal(sv->n->r, now, &ss, &eb);
+  if (e) {
+    log_warnx("seal: %s", li_errmsg(&eb, e));
+    return;
+  }
+  if (ss.commits) {
+    log_info("sealed %lld row change(s) into %d commit(s)", (long long)ss.rows, ss.commits);
+    s_changed(sv, NULL, now);
+  }
+}
+
+li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
+  s_serve sv;
+  memset(&sv, 0, sizeof sv);
+  sv.n = n;
+  sv.store.r = n->r;
+  sv.store.max_skew_ms = n->cfg.max_clock_skew_ms;
+  sv.peers = calloc(n->cfg.role == LI_ROLE_HUB ? LI_PEERS_MAX : 1, sizeof *sv.peers);
+  if (!sv.peers) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  bool hub = n->cfg.role == LI_ROLE_HUB;
+  if (hub) {
+    if (!n->cfg.listen[0]) {
+      free(sv.peers);
+      return li_fail(eb, LI_ERR_CONFIG, "%s: [sync] listen is not set (e.g. listen = tcp://0.0.0.0:7700)", n->conf_path);
+    }
+    sv.t = li_transport_hub_new(&n->id, n->cfg.listen, s_admit, &sv, eb);
+  } else {
+    if (!n->cfg.hub[0]) {
+      free(sv.peers);
+      return li_fail(eb, LI_ERR_CONFIG, "%s: [sync] hub is not set (e.g. hub = tcp://HUB:7700)", n->conf_path);
+    }
+    sv.t = li_transport_committee_new(&n->id, n->cfg.hub, n->cfg.hub_key, eb);
+  }
+  if (!sv.t) {
+    free(sv.peers);
+    return eb && eb->msg[0] ? LI_ERR_IO : li_fail(eb, LI_ERR_IO, "cannot start the transport");
+  }
+  uint64_t now = li_wall_ms();
+  if (!hub) {
+    li_session_cfg c;
+    s_session_cfg(n, &c);
+    memcpy(c.peer, n->cfg.hub_key, LI_PK_BYTES);
+    c.initiator = true;
+    c.peer_reads.all = true;
+    s_peer *p = &sv.peers[0];
+    p->s = li_session_new(&c, &li_store_replica_vt, &sv.store);
+    if (!p->s) {
+      li_transport_destroy(&sv.t);
+      free(sv.peers);
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    }
+    p->used = true;
+    memcpy(p->key, n->cfg.hub_key, LI_PK_BYTES);
+    snprintf(p->name, sizeof p->name, "hub");
+    sv.npeers = 1;
+  }
+  log_info("%s %s serving (%s %s)", li_role_name(n->cfg.role), n->cfg.name, hub ? "listening on" : "hub at",
+           li_transport_endpoint(sv.t));
+  sv.next_seal = now;
+  li_err result = LI_OK;
+  bool was_connected = false, synced = false;
+  uint64_t deadline = o->once ? now + (uint64_t)o->once_timeout_ms : 0;
+  while (!*o->stop) {
+    now = li_wall_ms();
+    uint64_t next = sv.next_seal < now + 1000 ? sv.next_seal : now + 1000;
+    for (int i = 0; i < sv.npeers; i++)
+      if (sv.peers[i].used) {
+        uint64_t d = li_session_next_deadline(sv.peers[i].s);
+        if (d && d < next) next = d;
+      }
+    int timeout = next > now ? (int)(next - now) : 0;
+    li_transport_msg m;
+    li_errbuf teb = {{0}};
+    int rc = li_transport_poll(sv.t, timeout, &m, &teb);
+    now = li_wall_ms();
+    if (rc < 0) {
+      log_warnx("transport: %s", teb.msg);
+    } else if (rc == 1) {
+      s_peer *p = hub ? s_hub_peer(&sv, &m) : &sv.peers[0];
+      if (p) {
+        uint64_t before = sv.store.applied_total;
+        li_errbuf seb = {{0}};
+        p->connected = true;
+        li_err e = li_session_recv(p->s, m.data, m.len, now, &seb);
+        if (e) log_debug("from %s: %s", p->name, li_errmsg(&seb, e));
+        if (sv.store.applied_total != before) s_changed(&sv, p, now);
+      }
+      li_transport_msg_free(&m);
+    }
+    if (!hub) {
+      bool c = li_transport_connected(sv.t);
+      li_session_info in;
+      li_session_info_get(sv.peers[0].s, &in);
+      /* start an exchange when the link comes up; afterwards the session
+       * paces its own retries (retry_ms) */
+      if (c && !was_connected) {
+        li_errbuf seb = {{0}};
+        log_info("connected to the hub");
+        if (in.state == LI_SESSION_IDLE) li_session_start(sv.peers[0].s, now, &seb);
+        sv.peers[0].connected = true;
+      }
+      if (!c && was_connected) {
+        log_info("hub unreachable; working offline, will catch up when the link returns");
+        sv.peers[0].connected = false;
+      }
+      was_connected = c;
+    }
+    for (int i = 0; i < sv.npeers; i++) {
+      s_peer *p = &sv.peers[i];
+      if (!p->used) continue;
+      li_session_tick(p->s, now);
+      s_flush(&sv, p);
+      s_events(&sv, p, &synced);
+      if (hub) {
+        li_session_info in;
+        li_session_info_get(p->s, &in);
+        if (in.state == LI_SESSION_IDLE && in.last_recv_ms && now - in.last_recv_ms > S_FORGET_MS) {
+          li_session_destroy(&p->s);
+          p->used = false;
+        }
+      }
+    }
+    if (now >= sv.next_seal) {
+      s_seal(&sv, now);
+      sv.next_seal = now + n->cfg.seal_interval_ms;
+      for (int i = 0; i < sv.npeers; i++)
+        if (sv.peers[i].used) s_flush(&sv, &sv.peers[i]);
+    }
+    if (now >= sv.next_save) {
+      s_save(&sv, now);
+      sv.next_save = now + S_SAVE_MS;
+    }
+    if (o->once && synced) break;
+    if (o->once && now >= deadline) {
+      result = li_fail(eb, LI_ERR_TIMEOUT, "no complete exchange with the hub at %s within %d s (hub down, or this "
+                       "committee not in its roster?)", n->cfg.hub, o->once_timeout_ms / 1000);
+      break;
+    }
+  }
+  /* shutdown: seal what is pending, give the transport a moment to send */
+  now = li_wall_ms();
+  s_seal(&sv, now);
+  for (int i = 0; i < sv.npeers; i++)
+    if (sv.peers[i].used) s_flush(&sv, &sv.peers[i]);
+  s_save(&sv, now);
+  for (int i = 0; i < sv.npeers; i++) li_session_destroy(&sv.peers[i].s);
+  li_transport_destroy(&sv.t);
+  free(sv.peers);
+  log_info("stopped");
+  return result;
+}

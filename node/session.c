@@ -1,0 +1,1041 @@
+/* session: the sync protocol with one peer as a sans-IO state machine
+ * (DESIGN 7, 8); the exchange and its states are described in session.h.
+ *
+ * What it owns: the queue of encoded envelopes to send, the queue of events,
+ * the peer's heads from its current Hello ("theirs"), our chains the peer may
+ * read with how far each has been sent in this exchange ("ours"), the ranges
+ * still to send, and the batches in flight. Storage is the store's.
+ *
+ *   IDLE --start()--> HELLO_SENT --s_on_hello()--> SYNCING     (initiator)
+ *   IDLE|SYNCING --s_on_hello(): answers with ours--> SYNCING  (responder)
+ *   SYNCING --s_on_hello() of a new peer exchange--> SYNCING   (initiator: reset, no answer)
+ *   HELLO_SENT|SYNCING --tick: silence > peer_timeout_ms--> IDLE (PEER_LOST)
+ *   any --recv(Refuse) | s_refuse() | s_store_failed()--> IDLE
+ *   IDLE --tick: retry_at reached--> start()                   (initiator)
+ *
+ * Exchange numbers: start() and every answered Hello increment `exchange`;
+ * our Hello, Batches and Heartbeats carry it and the peer's Acks echo it, so
+ * an Ack of an older exchange is recognised and ignored. Batches of the peer
+ * carry its number, which our Acks echo. Batch ids count from 1 within an
+ * exchange; an Ack naming an id we never sent is a protocol error, one naming
+ * a batch no longer in flight (a duplicate, or abandoned) is ignored.
+ *
+ * Recovery is always "a new exchange": the initiator schedules one retry_ms
+ * after a rejection either way, a Refuse, a lost peer or a stall (no Hello,
+ * no Ack, or no progress towards the peer's heads within peer_timeout_ms).
+ * The responder never starts one; when its own batches stall it ends the
+ * exchange with a Refuse so the initiator starts again. Batches are applied
+ * in HELLO_SENT too (a reordered network delivers them before the Hello);
+ * only in IDLE is a batch refused. Commits the peer sent us count as held by
+ * it, so they are never sent back.
+ *
+ * Invariants (s_check):
+ *  1. in_flight <= window, and every id in flight is < next_batch_id.
+ *  2. out-queue length <= window + S_OUT_EXTRA: batches are not produced
+ *     without room, and a control message finding the queue full is dropped
+ *     as a lossy network would drop it (the adapter drains after each call).
+ *  3. every queued message is <= LI_MSG_BYTES_MAX bytes (asserted at pack).
+ *  4. ours and theirs are sorted by (origin, scope).
+ *  5. in IDLE nothing is in flight and no range is pending. */
+#include "session.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "li_limits.h"
+#include "linli.pb-c.h"
+#include "sync.pb-c.h"
+
+/* Heads in one Hello: a street has tens of committees with a few origins
+ * each; 100000 chains is far beyond that and bounds the work of one Hello. */
+#define S_HELLO_HEADS_MAX 100000u
+/* Out-queue room beyond the window: a Hello, two ForkReports and one Ack,
+ * Refuse or Heartbeat. */
+#define S_OUT_EXTRA 4u
+/* ForkReports sent per exchange (every fork still gets an event). */
+#define S_FORK_REPORTS_MAX 2u
+/* Events kept until the adapter takes them; later ones are dropped. */
+#define S_EVENTS_MAX 256u
+/* A caught-up initiator re-runs a full exchange this often, so commits whose
+ * batches were lost after the last check still arrive. */
+#define S_ANTI_ENTROPY_MS 30000u
+
+typedef struct {
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;                 /* the chain's head: ours, or the peer's from its Hello */
+  uint64_t sent;                /* ours: what the peer has or was sent in this exchange */
+  uint8_t hash[LI_HASH_BYTES];  /* hash at seq */
+  bool forked;                  /* head hashes disagree: neither sent nor awaited */
+} s_chain;
+
+typedef struct {
+  s_chain *v;
+  size_t n;
+} s_chains;
+
+typedef struct {
+  uint64_t id;
+  uint32_t commits;
+  uint64_t sent_ms;
+} s_flight;
+
+typedef struct {
+  uint8_t *data;
+  size_t len;
+} s_msg;
+
+struct li_session {
+  li_session_cfg cfg;
+  li_store_vt store;
+  void *store_ctx;
+  li_session_state state;
+
+  uint64_t exchange;        /* ours; 0 before the first */
+  uint64_t peer_exchange;   /* the peer's, from its Hello in this exchange; 0: none yet */
+  uint64_t next_batch_id;
+  uint64_t hello_sent_ms, started_ms, last_send_ms, last_recv_ms, recv_progress_ms;
+  uint64_t retry_at_ms;     /* 0: no retry scheduled */
+  bool stalled;             /* a retry is scheduled for this exchange */
+  bool send_stopped;        /* the peer rejected one of our batches */
+  bool recv_done;           /* we hold every commit of the peer's Hello heads */
+  bool synced_reported;
+  uint32_t fork_reports;
+  uint64_t ex_sent, ex_recv;
+
+  s_chains ours, theirs;
+  li_range *ranges;
+  size_t nranges, ranges_cap;
+  s_flight flight[LI_WINDOW_MAX];
+  uint32_t in_flight;
+
+  s_msg *out;               /* ring of out_cap */
+  size_t out_head, out_n, out_cap;
+  li_event *events;         /* events[ev_head .. ev_n) */
+  size_t ev_head, ev_n, ev_cap;
+
+  li_session_info info;     /* counters; state and derived fields filled by li_session_info_get */
+  li_arena arena;           /* decodes of fetched commits */
+};
+
+/* ---- helpers on chains ---- */
+
+static int s_key_cmp(const uint8_t *oa, const char *sa, const uint8_t *ob, const char *sb) {
+  int c = memcmp(oa, ob, LI_PK_BYTES);
+  return c ? c : strcmp(sa, sb);
+}
+
+static int s_chain_cmp(const void *a, const void *b) {
+  const s_chain *x = a, *y = b;
+  return s_key_cmp(x->origin, x->scope, y->origin, y->scope);
+}
+
+static s_chain *s_find(const s_chains *c, const uint8_t *origin, const char *scope) {
+  size_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int r = s_key_cmp(origin, scope, c->v[mid].origin, c->v[mid].scope);
+    if (r == 0) return &c->v[mid];
+    if (r < 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return NULL;
+}
+
+static void s_chains_free(s_chains *c) {
+  free(c->v);
+  c->v = NULL;
+  c->n = 0;
+}
+
+/* Sorted copy of store heads. */
+static li_err s_chains_from_heads(s_chains *out, const li_heads *h, li_errbuf *eb) {
+  out->v = NULL;
+  out->n = 0;
+  if (h->n == 0) return LI_OK;
+  out->v = calloc(h->n, sizeof *out->v);
+  if (!out->v) return li_fail(eb, LI_ERR_NOMEM, "out of memory for %zu chain heads", h->n);
+  for (size_t i = 0; i < h->n; i++) {
+    s_chain *c = &out->v[i];
+    memcpy(c->origin, h->v[i].origin, LI_PK_BYTES);
+    snprintf(c->scope, sizeof c->scope, "%s", h->v[i].scope);
+    c->seq = h->v[i].seq;
+    memcpy(c->hash, h->v[i].hash, LI_HASH_BYTES);
+  }
+  out->n = h->n;
+  qsort(out->v, out->n, sizeof *out->v, s_chain_cmp);
+  return LI_OK;
+}
+
+static bool s_sorted(const s_chains *c) {
+  for (size_t i = 1; i < c->n; i++)
+    if (s_chain_cmp(&c->v[i - 1], &c->v[i]) > 0) return false;
+  return true;
+}
+
+static bool s_check(const li_session *s) {
+  if (s->in_flight > s->cfg.window || s->out_n > s->out_cap) return false;
+  for (uint32_t i = 0; i < s->in_flight; i++)
+    if (s->flight[i].id == 0 || s->flight[i].id >= s->next_batch_id) return false;
+  if (s->state == LI_SESSION_IDLE && (s->in_flight || s->nranges)) return false;
+  return s_sorted(&s->ours) && s_sorted(&s->theirs);
+}
+
+/* ---- queues ---- */
+
+/* Queues an event; NULL (dropped) when the adapter has left S_EVENTS_MAX unread. */
+static li_event *s_event(li_session *s, li_event_kind kind, li_err code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static li_event *s_event(li_session *s, li_event_kind kind, li_err code, const char *fmt, ...) {
+  if (s->ev_head == s->ev_n) s->ev_head = s->ev_n = 0;
+  if (s->ev_n == s->ev_cap && s->ev_head > 0) {
+    memmove(s->events, s->events + s->ev_head, (s->ev_n - s->ev_head) * sizeof *s->events);
+    s->ev_n -= s->ev_head;
+    s->ev_head = 0;
+  }
+  if (s->ev_n == s->ev_cap) {
+    if (s->ev_cap >= S_EVENTS_MAX) return NULL; /* the adapter is not reading them */
+    size_t cap = s->ev_cap ? s->ev_cap * 2 : 8;
+    li_event *p = realloc(s->events, cap * sizeof *p);
+    if (!p) return NULL;
+    s->events = p;
+    s->ev_cap = cap;
+  }
+  li_event *ev = &s->events[s->ev_n++];
+  memset(ev, 0, sizeof *ev);
+  ev->kind = kind;
+  ev->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ev->message, sizeof ev->message, fmt, ap);
+  va_end(ap);
+  return ev;
+}
+
+static bool s_out_room(const li_session *s) { return s->out_n < s->out_cap; }
+
+/* Packs and queues one envelope; false if there was no room or memory (the
+ * message is then lost, which the protocol survives like any loss). */
+static bool s_push(li_session *s, const Linli__Envelope *env, uint64_t now) {
+  s->last_send_ms = now;
+  if (!s_out_room(s)) return false;
+  size_t len = linli__envelope__get_packed_size(env);
+  assert(len <= LI_MSG_BYTES_MAX);
+  uint8_t *buf = malloc(len ? len : 1);
+  if (!buf) return false;
+  size_t packed = linli__envelope__pack(env, buf);
+  assert(packed == len);
+  s->out[(s->out_head + s->out_n) % s->out_cap] = (s_msg){buf, len};
+  s->out_n++;
+  assert(s->out_n <= s->cfg.window + S_OUT_EXTRA);
+  return true;
+}
+
+static void s_push_refuse(li_session *s, li_err e, const char *msg, uint64_t now) {
+  Linli__Refuse r = LINLI__REFUSE__INIT;
+  r.code = (char *)li_errname(e);
+  r.message = (char *)msg;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_REFUSE;
+  env.refuse = &r;
+  s_push(s, &env, now);
+}
+
+/* ---- exchange life ---- */
+
+/* Forgets everything of the current exchange but its number. */
+static void s_reset_exchange(li_session *s) {
+  s_chains_free(&s->ours);
+  s_chains_free(&s->theirs);
+  s->nranges = 0;
+  s->in_flight = 0;
+  s->stalled = false;
+  s->send_stopped = false;
+  s->recv_done = false;
+  s->synced_reported = false;
+  s->fork_reports = 0;
+  s->ex_sent = s->ex_recv = 0;
+  s->info.behind_them = 0;
+}
+
+static void s_new_exchange(li_session *s, uint64_t now) {
+  s_reset_exchange(s);
+  s->exchange++;
+  s->info.exchanges++;
+  s->next_batch_id = 1;
+  s->peer_exchange = 0;
+  s->retry_at_ms = 0;
+  s->started_ms = now;
+}
+
+static void s_schedule_retry(li_session *s, uint64_t now) {
+  if (s->cfg.initiator && s->retry_at_ms == 0) s->retry_at_ms = now + s->cfg.retry_ms;
+}
+
+/* The exchange ends: IDLE, and the initiator tries again after retry_ms. */
+static void s_end_exchange(li_session *s, uint64_t now) {
+  s_reset_exchange(s);
+  s->state = LI_SESSION_IDLE;
+  s_schedule_retry(s, now);
+}
+
+/* Input from the peer we cannot accept: Refuse (unless it was a Refuse
+ * itself), an event, and the exchange ends. Returns e. */
+static li_err s_refuse(li_session *s, uint64_t now, li_err e, const li_errbuf *eb, bool answer) {
+  const char *msg = li_errmsg(eb, e);
+  if (answer) s_push_refuse(s, e, msg, now);
+  s_event(s, LI_EV_PROTOCOL, e, "%s", msg);
+  s_end_exchange(s, now);
+  return e;
+}
+
+/* Our store failed: the exchange cannot go on; the peer is told so it need
+ * not wait for a timeout. Returns e. */
+static li_err s_store_failed(li_session *s, uint64_t now, li_err e, const li_errbuf *eb) {
+  const char *msg = li_errmsg(eb, e);
+  s_event(s, LI_EV_STORE, e, "store: %s", msg);
+  s_push_refuse(s, e, "the peer's store failed; try again later", now);
+  s_end_exchange(s, now);
+  return e;
+}
+
+/* No progress: the initiator starts again after retry_ms; the responder,
+ * which cannot, ends the exchange so that the initiator does. */
+static void s_stall(li_session *s, uint64_t now, const char *why) {
+  if (s->cfg.initiator) {
+    s->stalled = true;
+    s_schedule_retry(s, now);
+  } else {
+    s_push_refuse(s, LI_ERR_TIMEOUT, why, now);
+    s_end_exchange(s, now);
+  }
+}
+
+static li_err s_heads(li_session *s, const li_scopes *sc, li_heads *out, li_errbuf *eb) {
+  memset(out, 0, sizeof *out);
+  li_err e = s->store.heads(s->store_ctx, sc, out, eb);
+  if (e == LI_OK && out->n > S_HELLO_HEADS_MAX)
+    e = li_fail(eb, LI_ERR_LIMIT, "store holds %zu chains, over the %u a Hello may carry", out->n, S_HELLO_HEADS_MAX);
+  if (e) li_heads_clear(out);
+  return e;
+}
+
+static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
+  li_heads h;
+  li_err e = s_heads(s, &s->cfg.peer_reads, &h, eb);
+  if (e) return e;
+  Linli__Head *hs = calloc(h.n ? h.n : 1, sizeof *hs);
+  Linli__Head **hp = calloc(h.n ? h.n : 1, sizeof *hp);
+  if (!hs || !hp) {
+    free(hs);
+    free(hp);
+    li_heads_clear(&h);
+    return li_fail(eb, LI_ERR_NOMEM, "out of memory for a Hello of %zu heads", h.n);
+  }
+  for (size_t i = 0; i < h.n; i++) {
+    linli__head__init(&hs[i]);
+    hs[i].origin = (ProtobufCBinaryData){LI_PK_BYTES, h.v[i].origin};
+    hs[i].scope = h.v[i].scope;
+    hs[i].seq = h.v[i].seq;
+    hs[i].hash = (ProtobufCBinaryData){LI_HASH_BYTES, h.v[i].hash};
+    hp[i] = &hs[i];
+  }
+  Linli__Hello hello = LINLI__HELLO__INIT;
+  hello.protocol = LI_PROTOCOL_VERSION;
+  hello.network = (ProtobufCBinaryData){LI_PK_BYTES, s->cfg.network};
+  hello.node = (ProtobufCBinaryData){LI_PK_BYTES, s->cfg.self};
+  hello.n_heads = h.n;
+  hello.heads = hp;
+  hello.exchange = s->exchange;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_HELLO;
+  env.hello = &hello;
+  s_push(s, &env, now);
+  s->hello_sent_ms = now;
+  free(hp);
+  free(hs);
+  li_heads_clear(&h);
+  return LI_OK;
+}
+
+/* ---- sending ---- */
+
+static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
+  s->nranges = 0;
+  for (size_t i = 0; i < s->ours.n; i++) {
+    const s_chain *c = &s->ours.v[i];
+    if (c->forked || c->seq <= c->sent) continue;
+    if (s->nranges == s->ranges_cap) {
+      size_t cap = s->ranges_cap ? s->ranges_cap * 2 : 16;
+      li_range *p = realloc(s->ranges, cap * sizeof *p);
+      if (!p) {
+        s->nranges = 0;
+        return li_fail(eb, LI_ERR_NOMEM, "out of memory for %zu ranges", cap);
+      }
+      s->ranges = p;
+      s->ranges_cap = cap;
+    }
+    li_range *r = &s->ranges[s->nranges++];
+    memcpy(r->origin, c->origin, LI_PK_BYTES);
+    memcpy(r->scope, c->scope, sizeof r->scope);
+    r->from_seq = c->sent + 1;
+    r->to_seq = c->seq;
+  }
+  return LI_OK;
+}
+
+/* Chain position of SignedCommit bytes, read with protobuf-c (the store's
+ * commits were verified when stored; this only routes them). */
+static bool s_commit_pos(li_session *s, const li_blob *b, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
+                         uint64_t *seq) {
+  li_arena_reset(&s->arena);
+  Linli__SignedCommit *sc = linli__signed_commit__unpack(&s->arena.pb, b->len, b->sc);
+  if (!sc) return false;
+  Linli__Commit *c = linli__commit__unpack(&s->arena.pb, sc->commit.len, sc->commit.data);
+  if (!c || c->origin.len != LI_PK_BYTES || !c->scope || strlen(c->scope) > LI_SCOPE_MAX) return false;
+  memcpy(origin, c->origin.data, LI_PK_BYTES);
+  snprintf(scope, LI_SCOPE_MAX + 1, "%s", c->scope);
+  *seq = c->seq;
+  return true;
+}
+
+/* How many of the fetched commits go into the next batch: a prefix that
+ * continues each chain exactly where it was sent up to, within the batch
+ * bounds. Advances ours[].sent over it. */
+static size_t s_take_prefix(li_session *s, const li_blobs *got) {
+  size_t k = 0, bytes = 0;
+  for (; k < got->n && k < s->cfg.batch_rows_max; k++) {
+    const li_blob *b = &got->v[k];
+    if (b->len > LI_COMMIT_BYTES_MAX || (k > 0 && bytes + b->len > s->cfg.batch_bytes_max)) break;
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    if (!s_commit_pos(s, b, origin, scope, &seq)) break;
+    s_chain *c = s_find(&s->ours, origin, scope);
+    if (!c || c->forked || seq != c->sent + 1 || seq > c->seq) break;
+    c->sent = seq;
+    bytes += b->len;
+  }
+  return k;
+}
+
+static void s_send_batch(li_session *s, const li_blobs *got, size_t k, uint64_t now) {
+  ProtobufCBinaryData *cs = calloc(k, sizeof *cs);
+  Linli__Batch b = LINLI__BATCH__INIT;
+  b.exchange = s->exchange;
+  b.id = s->next_batch_id++;
+  if (cs) {
+    for (size_t i = 0; i < k; i++) cs[i] = (ProtobufCBinaryData){got->v[i].len, (uint8_t *)got->v[i].sc};
+    b.n_commits = k;
+    b.commits = cs;
+    Linli__Envelope env = LINLI__ENVELOPE__INIT;
+    env.m_case = LINLI__ENVELOPE__M_BATCH;
+    env.batch = &b;
+    /* bytes <= batch_bytes_max <= LI_BATCH_BYTES_MAX (or one commit <=
+     * LI_COMMIT_BYTES_MAX) plus a few bytes of framing per commit: under
+     * LI_MSG_BYTES_MAX, which s_push asserts. */
+    s_push(s, &env, now);
+  }
+  /* Sent or lost (no memory), it is in flight: a missing Ack times out. */
+  free(cs);
+  s->flight[s->in_flight++] = (s_flight){b.id, (uint32_t)k, now};
+  s->info.batches_sent++;
+}
+
+/* Sends what the peer lacks while the window and the out queue have room. */
+static void s_pump(li_session *s, uint64_t now) {
+  li_errbuf eb = {{0}};
+  while (s->state == LI_SESSION_SYNCING && !s->send_stopped && s->nranges > 0 && s->in_flight < s->cfg.window &&
+         s_out_room(s)) {
+    li_blobs got = {0};
+    li_err e = s->store.fetch(s->store_ctx, s->ranges, s->nranges, s->cfg.batch_rows_max, s->cfg.batch_bytes_max,
+                              &got, &eb);
+    size_t k = e ? 0 : s_take_prefix(s, &got);
+    if (e == LI_OK && k == 0)
+      e = li_fail(&eb, LI_ERR_TAMPERED, "store returned %zu commits, none continuing the %zu ranges asked for", got.n,
+                  s->nranges);
+    if (e == LI_OK) {
+      s_send_batch(s, &got, k, now);
+      e = s_rebuild_ranges(s, &eb);
+    }
+    li_blobs_clear(&got);
+    if (e) {
+      s_store_failed(s, now, e, &eb);
+      return;
+    }
+  }
+}
+
+static bool s_done_sending(const li_session *s) {
+  return s->state == LI_SESSION_SYNCING && !s->send_stopped && s->nranges == 0 && s->in_flight == 0;
+}
+
+static void s_check_synced(li_session *s) {
+  if (s->synced_reported || !s->recv_done || !s_done_sending(s)) return;
+  s->synced_reported = true;
+  li_event *ev = s_event(s, LI_EV_SYNCED, LI_OK, "synced: sent %llu, received %llu commits",
+                         (unsigned long long)s->ex_sent, (unsigned long long)s->ex_recv);
+  if (ev) {
+    ev->sent_commits = s->ex_sent;
+    ev->recv_commits = s->ex_recv;
+  }
+}
+
+/* ---- comparing heads ---- */
+
+static void s_fork(li_session *s, s_chain *t, const uint8_t ours[LI_HASH_BYTES], uint64_t now) {
+  t->forked = true;
+  s_chain *mine = s_find(&s->ours, t->origin, t->scope);
+  if (mine) mine->forked = true;
+  char pk[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(t->origin, pk);
+  s_event(s, LI_EV_FORK, LI_ERR_FORK, "fork: the peer's %s#%llu by %.10s differs from ours; chain not synced",
+          t->scope, (unsigned long long)t->seq, pk);
+  if (s->fork_reports >= S_FORK_REPORTS_MAX) return;
+  s->fork_reports++;
+  Linli__Head h = LINLI__HEAD__INIT;
+  h.origin = (ProtobufCBinaryData){LI_PK_BYTES, t->origin};
+  h.scope = t->scope;
+  h.seq = t->seq;
+  h.hash = (ProtobufCBinaryData){LI_HASH_BYTES, t->hash};
+  Linli__ForkReport f = LINLI__FORK_REPORT__INIT;
+  f.theirs = &h;
+  f.ours = (ProtobufCBinaryData){LI_HASH_BYTES, (uint8_t *)ours};
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_FORK;
+  env.fork = &f;
+  s_push(s, &env, now);
+}
+
+/* Commits of the peer's Hello heads we still lack; 0 means caught up. */
+static li_err s_behind(li_session *s, const s_chains *have, uint64_t *behind) {
+  *behind = 0;
+  for (size_t i = 0; i < s->theirs.n; i++) {
+    const s_chain *t = &s->theirs.v[i];
+    if (t->forked) continue;
+    const s_chain *h = s_find(have, t->origin, t->scope);
+    uint64_t mine = h ? h->seq : 0;
+    if (t->seq > mine) *behind += t->seq - mine;
+  }
+  return LI_OK;
+}
+
+static li_err s_recheck_recv(li_session *s, li_errbuf *eb) {
+  li_heads h;
+  li_scopes all = {.all = true};
+  li_err e = s_heads(s, &all, &h, eb);
+  if (e) return e;
+  s_chains have;
+  e = s_chains_from_heads(&have, &h, eb);
+  li_heads_clear(&h);
+  if (e) return e;
+  uint64_t behind;
+  s_behind(s, &have, &behind);
+  s_chains_free(&have);
+  s->info.behind_them = behind;
+  s->recv_done = behind == 0;
+  return LI_OK;
+}
+
+/* Ours from the store (keeping what was sent of known chains), then ranges. */
+static li_err s_refresh_ours(li_session *s, li_errbuf *eb) {
+  li_heads h;
+  li_err e = s_heads(s, &s->cfg.peer_reads, &h, eb);
+  if (e) return e;
+  s_chains fresh;
+  e = s_chains_from_heads(&fresh, &h, eb);
+  li_heads_clear(&h);
+  if (e) return e;
+  for (size_t i = 0; i < fresh.n; i++) {
+    s_chain *c = &fresh.v[i];
+    const s_chain *old = s_find(&s->ours, c->origin, c->scope);
+    const s_chain *t = s_find(&s->theirs, c->origin, c->scope);
+    uint64_t sent = old ? old->sent : 0;
+    c->sent = t && t->seq > sent ? t->seq : sent;
+    c->forked = (old && old->forked) || (t && t->forked);
+  }
+  s_chains_free(&s->ours);
+  s->ours = fresh;
+  return s_rebuild_ranges(s, eb);
+}
+
+/* After the peer's Hello: what to send, forks, how far behind we are. */
+static li_err s_compare_heads(li_session *s, uint64_t now, li_errbuf *eb) {
+  li_err e = s_refresh_ours(s, eb);
+  if (e) return e;
+  li_heads h;
+  li_scopes all = {.all = true};
+  if ((e = s_heads(s, &all, &h, eb))) return e;
+  s_chains have;
+  e = s_chains_from_heads(&have, &h, eb);
+  li_heads_clear(&h);
+  if (e) return e;
+  for (size_t i = 0; i < s->theirs.n && e == LI_OK; i++) {
+    s_chain *t = &s->theirs.v[i];
+    const s_chain *mine = s_find(&have, t->origin, t->scope);
+    if (!mine || mine->seq < t->seq) continue;
+    uint8_t hash[LI_HASH_BYTES];
+    bool found = true;
+    if (mine->seq == t->seq) memcpy(hash, mine->hash, LI_HASH_BYTES);
+    else e = s->store.hash_at(s->store_ctx, t->origin, t->scope, t->seq, hash, &found, eb);
+    if (e == LI_OK && found && memcmp(hash, t->hash, LI_HASH_BYTES) != 0) s_fork(s, t, hash, now);
+  }
+  if (e == LI_OK) {
+    uint64_t behind;
+    s_behind(s, &have, &behind);
+    s->info.behind_them = behind;
+    s->recv_done = behind == 0;
+    e = s_rebuild_ranges(s, eb); /* forks may have removed chains */
+  }
+  s_chains_free(&have);
+  return e;
+}
+
+/* ---- receiving ---- */
+
+static li_err s_parse_heads(const Linli__Hello *h, s_chains *out, li_errbuf *eb) {
+  out->v = NULL;
+  out->n = 0;
+  if (h->n_heads > S_HELLO_HEADS_MAX)
+    return li_fail(eb, LI_ERR_LIMIT, "hello carries %zu heads, over %u", h->n_heads, S_HELLO_HEADS_MAX);
+  if (h->n_heads == 0) return LI_OK;
+  out->v = calloc(h->n_heads, sizeof *out->v);
+  if (!out->v) return li_fail(eb, LI_ERR_NOMEM, "out of memory for %zu heads", h->n_heads);
+  for (size_t i = 0; i < h->n_heads; i++) {
+    const Linli__Head *x = h->heads[i];
+    if (x->base.n_unknown_fields) return li_fail(eb, LI_ERR_DECODE, "hello head %zu has unknown fields", i);
+    if (x->origin.len != LI_PK_BYTES || x->hash.len != LI_HASH_BYTES)
+      return li_fail(eb, LI_ERR_DECODE, "hello head %zu: origin or hash is not 32 bytes", i);
+    if (!li_valid_scope(x->scope)) return li_fail(eb, LI_ERR_DECODE, "hello head %zu: invalid scope", i);
+    if (x->seq < 1 || x->seq > (uint64_t)INT64_MAX)
+      return li_fail(eb, LI_ERR_DECODE, "hello head %zu: seq out of range", i);
+    s_chain *c = &out->v[i];
+    memcpy(c->origin, x->origin.data, LI_PK_BYTES);
+    snprintf(c->scope, sizeof c->scope, "%s", x->scope);
+    c->seq = x->seq;
+    memcpy(c->hash, x->hash.data, LI_HASH_BYTES);
+  }
+  out->n = h->n_heads;
+  qsort(out->v, out->n, sizeof *out->v, s_chain_cmp);
+  for (size_t i = 1; i < out->n; i++)
+    if (s_chain_cmp(&out->v[i - 1], &out->v[i]) == 0)
+      return li_fail(eb, LI_ERR_PROTOCOL, "hello names chain %s twice", out->v[i].scope);
+  return LI_OK;
+}
+
+static li_err s_check_hello(const li_session *s, const Linli__Hello *h, li_errbuf *eb) {
+  if (h->protocol != LI_PROTOCOL_VERSION)
+    return li_fail(eb, LI_ERR_PROTOCOL, "peer speaks protocol %u, we speak %u", h->protocol, LI_PROTOCOL_VERSION);
+  if (h->network.len != LI_PK_BYTES || memcmp(h->network.data, s->cfg.network, LI_PK_BYTES) != 0)
+    return li_fail(eb, LI_ERR_WRONG_NETWORK, "peer belongs to another network (street hub key differs)");
+  if (h->node.len != LI_PK_BYTES || memcmp(h->node.data, s->cfg.peer, LI_PK_BYTES) != 0)
+    return li_fail(eb, LI_ERR_PROTOCOL, "hello names a node key other than the connection's");
+  if (h->exchange == 0) return li_fail(eb, LI_ERR_PROTOCOL, "hello with exchange 0");
+  return LI_OK;
+}
+
+static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_errbuf *eb) {
+  li_err e = s_check_hello(s, h, eb);
+  s_chains theirs = {0};
+  if (e == LI_OK) e = s_parse_heads(h, &theirs, eb);
+  if (e) {
+    s_chains_free(&theirs);
+    return s_refuse(s, now, e, eb, true);
+  }
+  if (s->state == LI_SESSION_SYNCING && h->exchange == s->peer_exchange) {
+    s_chains_free(&theirs); /* a duplicate */
+    return LI_OK;
+  }
+  if (!s->cfg.initiator || s->state == LI_SESSION_IDLE) {
+    /* A new exchange of the peer: answer with ours. The initiator answers
+     * only when idle, so two Hellos never chase each other. */
+    s_new_exchange(s, now);
+    e = s_send_hello(s, now, eb);
+  } else if (s->state == LI_SESSION_SYNCING) {
+    /* The responder answered a later Hello of ours: start over from its heads,
+     * keeping our exchange (Acks of earlier batches are then unknown ids). */
+    s_reset_exchange(s);
+    s->started_ms = now;
+  }
+  if (s->cfg.initiator) {
+    s->stalled = false; /* answered: a retry scheduled for want of this Hello is moot */
+    s->retry_at_ms = 0;
+  }
+  s->theirs = theirs;
+  if (e) return s_store_failed(s, now, e, eb);
+  s->peer_exchange = h->exchange;
+  s->state = LI_SESSION_SYNCING;
+  s->recv_progress_ms = now;
+  if ((e = s_compare_heads(s, now, eb))) return s_store_failed(s, now, e, eb);
+  s_pump(s, now);
+  s_check_synced(s);
+  return LI_OK;
+}
+
+/* The peer holds the commits it sent us that our store accepted (applied or
+ * duplicates, the first n): never send those back. */
+static li_err s_peer_has(li_session *s, const Linli__Batch *b, size_t n, li_errbuf *eb) {
+  bool added = false;
+  for (size_t i = 0; i < n; i++) {
+    li_blob blob = {b->commits[i].data, b->commits[i].len};
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    if (!s_commit_pos(s, &blob, origin, scope, &seq)) continue;
+    s_chain *c = s_find(&s->ours, origin, scope);
+    if (c) {
+      if (seq > c->sent) c->sent = seq;
+      continue;
+    }
+    s_chain *p = realloc(s->ours.v, (s->ours.n + 1) * sizeof *p);
+    if (!p) return li_fail(eb, LI_ERR_NOMEM, "out of memory for a chain");
+    s->ours.v = p;
+    c = &s->ours.v[s->ours.n++];
+    memset(c, 0, sizeof *c);
+    memcpy(c->origin, origin, LI_PK_BYTES);
+    memcpy(c->scope, scope, sizeof c->scope);
+    c->seq = c->sent = seq;
+    added = true;
+  }
+  if (added) qsort(s->ours.v, s->ours.n, sizeof *s->ours.v, s_chain_cmp);
+  return s_rebuild_ranges(s, eb);
+}
+
+static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_errbuf *eb) {
+  if (b->n_commits > LI_BATCH_ROWS_MAX)
+    return s_refuse(s, now,
+                    li_fail(eb, LI_ERR_LIMIT, "batch of %zu commits is over LI_BATCH_ROWS_MAX (%u)", b->n_commits,
+                            LI_BATCH_ROWS_MAX),
+                    eb, true);
+  /* In HELLO_SENT the batch belongs to an exchange we just left (or overtook
+   * the peer's Hello): applying it is as safe as ever, and acknowledging it
+   * spares the peer a timeout. */
+  if (s->state == LI_SESSION_IDLE)
+    return s_refuse(s, now, li_fail(eb, LI_ERR_PROTOCOL, "batch outside an exchange"), eb, true);
+  li_blob *blobs = calloc(b->n_commits ? b->n_commits : 1, sizeof *blobs);
+  li_merge_stats st;
+  memset(&st, 0, sizeof st);
+  st.rejected_at = -1;
+  li_errbuf aeb = {{0}};
+  li_err e;
+  if (!blobs) {
+    e = li_fail(&aeb, LI_ERR_NOMEM, "out of memory for a batch of %zu commits", b->n_commits);
+  } else {
+    for (size_t i = 0; i < b->n_commits; i++) blobs[i] = (li_blob){b->commits[i].data, b->commits[i].len};
+    e = s->store.apply(s->store_ctx, blobs, b->n_commits, now, &st, &aeb);
+  }
+  free(blobs);
+  li_err reject = st.reject != LI_OK ? st.reject : e;
+  uint32_t applied = st.applied > 0 ? (uint32_t)st.applied : 0;
+  uint32_t dups = st.duplicates > 0 ? (uint32_t)st.duplicates : 0;
+  s->info.batches_recv++;
+  s->info.commits_recv += applied;
+  s->ex_recv += applied;
+  if (applied + dups > 0) s->recv_progress_ms = now;
+
+  Linli__Ack a = LINLI__ACK__INIT;
+  a.exchange = b->exchange;
+  a.id = b->id;
+  a.applied = applied;
+  a.duplicates = dups;
+  a.reject = (char *)(reject ? li_errname(reject) : "");
+  a.message = (char *)(reject ? li_errmsg(&aeb, reject) : "");
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_ACK;
+  env.ack = &a;
+  s_push(s, &env, now);
+
+  if (reject) {
+    s->info.rejected[(unsigned)reject < LI_ERR__COUNT ? reject : LI_ERR_PROTOCOL]++;
+    s_event(s, LI_EV_REJECTED_IN, reject, "rejected commit %d of a batch of %zu: %s", st.rejected_at, b->n_commits,
+            li_errmsg(&aeb, reject));
+    if (s->cfg.initiator && s->state == LI_SESSION_SYNCING) {
+      s->stalled = true; /* the rest of the peer's batches will not fit: start over */
+      s_schedule_retry(s, now);
+    }
+  }
+  size_t accepted = !reject ? b->n_commits : st.rejected_at > 0 ? (size_t)st.rejected_at : 0;
+  if (accepted > b->n_commits) accepted = b->n_commits;
+  if ((e = s_peer_has(s, b, accepted, eb))) return s_store_failed(s, now, e, eb);
+  if (s->state == LI_SESSION_SYNCING && !s->recv_done && (e = s_recheck_recv(s, eb)))
+    return s_store_failed(s, now, e, eb);
+  s_check_synced(s);
+  return LI_OK;
+}
+
+static li_err s_err_from_name(const char *name) {
+  for (int i = 0; i < LI_ERR__COUNT; i++)
+    if (strcmp(li_errname((li_err)i), name) == 0) return (li_err)i;
+  return LI_ERR_PROTOCOL;
+}
+
+static li_err s_on_ack(li_session *s, const Linli__Ack *a, uint64_t now, li_errbuf *eb) {
+  if (a->exchange != s->exchange) return LI_OK; /* of an earlier exchange */
+  if (a->id == 0 || a->id >= s->next_batch_id)
+    return s_refuse(s, now, li_fail(eb, LI_ERR_PROTOCOL, "ack of batch %llu, which was never sent",
+                                    (unsigned long long)a->id), eb, true);
+  uint32_t i = 0;
+  while (i < s->in_flight && s->flight[i].id != a->id) i++;
+  if (i == s->in_flight) return LI_OK; /* a duplicate, or a batch given up on */
+  uint32_t n = s->flight[i].commits;
+  memmove(&s->flight[i], &s->flight[i + 1], (s->in_flight - i - 1) * sizeof s->flight[0]);
+  s->in_flight--;
+  uint32_t applied = a->applied < n ? a->applied : n;
+  s->info.commits_sent += applied;
+  s->ex_sent += applied;
+  if (a->reject && a->reject[0]) {
+    li_err code = s_err_from_name(a->reject);
+    s->info.rejected[code]++;
+    s_event(s, LI_EV_REJECTED, code, "peer rejected our batch (%s): %s", a->reject, a->message ? a->message : "");
+    s->send_stopped = true;
+    s->nranges = 0;
+    s->stalled = s->cfg.initiator;
+    s_schedule_retry(s, now);
+    return LI_OK;
+  }
+  s_pump(s, now);
+  s_check_synced(s);
+  return LI_OK;
+}
+
+static li_err s_on_refuse(li_session *s, const Linli__Refuse *r, uint64_t now) {
+  li_err code = s_err_from_name(r->code ? r->code : "");
+  s_event(s, LI_EV_REFUSED, code, "peer refused (%s): %s", r->code ? r->code : "", r->message ? r->message : "");
+  s_end_exchange(s, now);
+  return LI_OK;
+}
+
+static li_err s_on_fork(li_session *s, const Linli__ForkReport *f, uint64_t now, li_errbuf *eb) {
+  const Linli__Head *h = f->theirs;
+  if (!h || h->base.n_unknown_fields || h->origin.len != LI_PK_BYTES || h->hash.len != LI_HASH_BYTES ||
+      f->ours.len != LI_HASH_BYTES || !li_valid_scope(h->scope))
+    return s_refuse(s, now, li_fail(eb, LI_ERR_DECODE, "malformed fork report"), eb, true);
+  char pk[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(h->origin.data, pk);
+  s_event(s, LI_EV_FORK, LI_ERR_FORK, "peer reports a fork at %s#%llu by %.10s", h->scope,
+          (unsigned long long)h->seq, pk);
+  return LI_OK;
+}
+
+static bool s_has_unknown(const Linli__Envelope *env) {
+  const ProtobufCMessage *inner = NULL;
+  switch (env->m_case) {
+  case LINLI__ENVELOPE__M_HELLO: inner = &env->hello->base; break;
+  case LINLI__ENVELOPE__M_BATCH: inner = &env->batch->base; break;
+  case LINLI__ENVELOPE__M_ACK: inner = &env->ack->base; break;
+  case LINLI__ENVELOPE__M_HEARTBEAT: inner = &env->heartbeat->base; break;
+  case LINLI__ENVELOPE__M_REFUSE: inner = &env->refuse->base; break;
+  case LINLI__ENVELOPE__M_FORK: inner = &env->fork->base; break;
+  default: break;
+  }
+  return env->base.n_unknown_fields || (inner && inner->n_unknown_fields);
+}
+
+li_err li_session_recv(li_session *s, const uint8_t *msg, size_t len, uint64_t now_ms, li_errbuf *eb) {
+  static const uint8_t empty[1] = {0};
+  li_errbuf tmp;
+  if (!eb) eb = &tmp;
+  eb->msg[0] = '\0';
+  if (len > LI_MSG_BYTES_MAX)
+    return s_refuse(s, now_ms,
+                    li_fail(eb, LI_ERR_TOO_BIG, "message of %zu bytes is over LI_MSG_BYTES_MAX (%u)", len,
+                            (unsigned)LI_MSG_BYTES_MAX),
+                    eb, true);
+  Linli__Envelope *env = linli__envelope__unpack(NULL, len, msg ? msg : empty);
+  if (!env)
+    return s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "message of %zu bytes is not an envelope", len), eb, true);
+  s->last_recv_ms = now_ms;
+  li_err e;
+  if (s_has_unknown(env)) {
+    e = s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "message has fields this version does not know"), eb,
+                 env->m_case != LINLI__ENVELOPE__M_REFUSE);
+  } else {
+    switch (env->m_case) {
+    case LINLI__ENVELOPE__M_HELLO: e = s_on_hello(s, env->hello, now_ms, eb); break;
+    case LINLI__ENVELOPE__M_BATCH: e = s_on_batch(s, env->batch, now_ms, eb); break;
+    case LINLI__ENVELOPE__M_ACK: e = s_on_ack(s, env->ack, now_ms, eb); break;
+    case LINLI__ENVELOPE__M_HEARTBEAT: e = LI_OK; break;
+    case LINLI__ENVELOPE__M_REFUSE: e = s_on_refuse(s, env->refuse, now_ms); break;
+    case LINLI__ENVELOPE__M_FORK: e = s_on_fork(s, env->fork, now_ms, eb); break;
+    default: e = s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "envelope holds no message"), eb, true); break;
+    }
+  }
+  linli__envelope__free_unpacked(env, NULL);
+  assert(s_check(s));
+  return e;
+}
+
+/* ---- the public rest ---- */
+
+li_session *li_session_new(const li_session_cfg *cfg, const li_store_vt *store, void *store_ctx) {
+  assert(cfg && store && store->heads && store->hash_at && store->fetch && store->apply);
+  assert(cfg->window >= 1 && cfg->window <= LI_WINDOW_MAX);
+  assert(cfg->batch_rows_max >= 1 && cfg->batch_rows_max <= LI_BATCH_ROWS_MAX);
+  assert(cfg->batch_bytes_max >= 1 && cfg->batch_bytes_max <= LI_BATCH_BYTES_MAX);
+  assert(cfg->heartbeat_ms > 0 && cfg->peer_timeout_ms > 0);
+  assert(cfg->peer_reads.all || (cfg->peer_reads.n >= 0 && cfg->peer_reads.n <= 2));
+  li_session *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->cfg = *cfg;
+  s->store = *store;
+  s->store_ctx = store_ctx;
+  s->out_cap = cfg->window + S_OUT_EXTRA;
+  s->out = calloc(s->out_cap, sizeof *s->out);
+  if (!s->out) {
+    free(s);
+    return NULL;
+  }
+  li_arena_init(&s->arena);
+  s->next_batch_id = 1;
+  return s;
+}
+
+void li_session_destroy(li_session **sp) {
+  if (!sp || !*sp) return;
+  li_session *s = *sp;
+  for (size_t i = 0; i < s->out_n; i++) free(s->out[(s->out_head + i) % s->out_cap].data);
+  free(s->out);
+  free(s->events);
+  free(s->ranges);
+  s_chains_free(&s->ours);
+  s_chains_free(&s->theirs);
+  li_arena_free(&s->arena);
+  free(s);
+  *sp = NULL;
+}
+
+li_err li_session_start(li_session *s, uint64_t now_ms, li_errbuf *eb) {
+  li_errbuf tmp;
+  if (!eb) eb = &tmp;
+  eb->msg[0] = '\0';
+  s_new_exchange(s, now_ms);
+  s->state = LI_SESSION_HELLO_SENT;
+  li_err e = s_send_hello(s, now_ms, eb);
+  if (e) return s_store_failed(s, now_ms, e, eb);
+  assert(s_check(s));
+  return LI_OK;
+}
+
+void li_session_local_changed(li_session *s, uint64_t now_ms) {
+  if (s->state == LI_SESSION_IDLE) {
+    if (s->cfg.initiator && s->retry_at_ms == 0) li_session_start(s, now_ms, NULL);
+    return;
+  }
+  if (s->state != LI_SESSION_SYNCING || s->send_stopped) return;
+  li_errbuf eb = {{0}};
+  li_err e = s_refresh_ours(s, &eb);
+  if (e) {
+    s_store_failed(s, now_ms, e, &eb);
+    return;
+  }
+  s_pump(s, now_ms);
+  assert(s_check(s));
+}
+
+static uint64_t s_heard_ms(const li_session *s) {
+  return s->last_recv_ms > s->hello_sent_ms ? s->last_recv_ms : s->hello_sent_ms;
+}
+
+static bool s_caught_up(const li_session *s) { return s->recv_done && s_done_sending(s); }
+
+void li_session_tick(li_session *s, uint64_t now_ms) {
+  const uint64_t pt = s->cfg.peer_timeout_ms;
+  if (s->retry_at_ms && now_ms >= s->retry_at_ms) {
+    li_session_start(s, now_ms, NULL);
+    return;
+  }
+  if (s->state == LI_SESSION_IDLE) return;
+  if (now_ms >= s_heard_ms(s) + pt) {
+    s_event(s, LI_EV_PEER_LOST, LI_ERR_TIMEOUT, "no message from the peer for %llu ms",
+            (unsigned long long)(now_ms - s_heard_ms(s)));
+    s_end_exchange(s, now_ms);
+    return;
+  }
+  if (!s->stalled) {
+    if (s->state == LI_SESSION_HELLO_SENT && now_ms >= s->hello_sent_ms + pt)
+      s_stall(s, now_ms, "no answer to our hello");
+    else if (s->in_flight && now_ms >= s->flight[0].sent_ms + pt)
+      s_stall(s, now_ms, "no ack of our batch within the peer timeout");
+    else if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->recv_done && now_ms >= s->recv_progress_ms + pt)
+      s_stall(s, now_ms, "no progress towards the peer's heads");
+    if (s->state == LI_SESSION_IDLE) return;
+  }
+  if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->stalled && s_caught_up(s) &&
+      now_ms >= s->started_ms + S_ANTI_ENTROPY_MS) {
+    li_session_start(s, now_ms, NULL);
+    return;
+  }
+  if (now_ms >= s->last_send_ms + s->cfg.heartbeat_ms) {
+    Linli__Heartbeat hb = LINLI__HEARTBEAT__INIT;
+    hb.exchange = s->exchange;
+    Linli__Envelope env = LINLI__ENVELOPE__INIT;
+    env.m_case = LINLI__ENVELOPE__M_HEARTBEAT;
+    env.heartbeat = &hb;
+    s_push(s, &env, now_ms);
+  }
+  s_pump(s, now_ms);
+  assert(s_check(s));
+}
+
+static uint64_t s_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+uint64_t li_session_next_deadline(const li_session *s) {
+  const uint64_t pt = s->cfg.peer_timeout_ms;
+  uint64_t d = s->retry_at_ms ? s->retry_at_ms : UINT64_MAX;
+  if (s->state == LI_SESSION_IDLE) return d;
+  d = s_min(d, s_heard_ms(s) + pt);
+  d = s_min(d, s->last_send_ms + s->cfg.heartbeat_ms);
+  if (!s->stalled) {
+    if (s->state == LI_SESSION_HELLO_SENT) d = s_min(d, s->hello_sent_ms + pt);
+    if (s->in_flight) d = s_min(d, s->flight[0].sent_ms + pt);
+    if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->recv_done) d = s_min(d, s->recv_progress_ms + pt);
+    if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && s_caught_up(s))
+      d = s_min(d, s->started_ms + S_ANTI_ENTROPY_MS);
+  }
+  return d;
+}
+
+bool li_session_next_out(li_session *s, uint8_t **msg, size_t *len) {
+  if (s->out_n == 0) return false;
+  s_msg m = s->out[s->out_head];
+  s->out_head = (s->out_head + 1) % s->out_cap;
+  s->out_n--;
+  *msg = m.data;
+  *len = m.len;
+  return true;
+}
+
+bool li_session_next_event(li_session *s, li_event *ev) {
+  if (s->ev_head == s->ev_n) return false;
+  *ev = s->events[s->ev_head++];
+  return true;
+}
+
+void li_session_info_get(const li_session *s, li_session_info *out) {
+  *out = s->info;
+  out->state = s->state;
+  out->last_recv_ms = s->last_recv_ms;
+  out->in_flight = s->in_flight;
+  out->caught_up = s_caught_up(s);
+  uint64_t behind = 0;
+  for (size_t i = 0; i < s->ours.n; i++)
+    if (!s->ours.v[i].forked && s->ours.v[i].seq > s->ours.v[i].sent) behind += s->ours.v[i].seq - s->ours.v[i].sent;
+  for (uint32_t i = 0; i < s->in_flight; i++) behind += s->flight[i].commits;
+  out->behind_us = behind;
+}
+
+void li_heads_clear(li_heads *h) {
+  free(h->v);
+  memset(h, 0, sizeof *h);
+}
+
+void li_blobs_clear(li_blobs *b) {
+  for (size_t i = 0; i < b->n; i++) free((void *)b->v[i].sc);
+  free(b->v);
+  memset(b, 0, sizeof *b);
+}
