@@ -54,18 +54,21 @@ $(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h node/*.h)
 	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/liblinli.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(B)/linli: $(B)/obj/node/main.o $(B)/liblinli.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/liblinli.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS) -lcmocka
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(B)/sim/%: simulations/%.c $(B)/liblinli.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isimulations -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -Isimulations -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
 
 check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN)
 

@@ -11,6 +11,8 @@ pass=0; fail=0; failed=""
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LINLI="$root/$B/linli"
 export LINLI_BUILD="$root/$B"
+export LINLI_PROXY="$root/$B/sim/proxy"
+export LINLI_SCRIPTS="$root/scripts"
 for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue
   out=$("$t" 2>&1); rc=$?
