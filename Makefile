@@ -31,9 +31,10 @@ LIB_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/linli.pb-c.o $(B)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SIM_SRC = $(wildcard simulations/*.c)
+SIMX_SRC = $(wildcard simulations/sim/*.c)
 SIM_BIN = $(patsubst simulations/%.c,$(B)/sim/%,$(SIM_SRC))
 
-.PHONY: all deps test test-normal test-asan demo demo-offline bench clean check-build
+.PHONY: all deps test test-normal test-asan demo demo-offline bench clean check-build sim
 all: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 
@@ -70,7 +71,26 @@ $(B)/sim/%: simulations/%.c $(B)/liblinli.a
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) -Isimulations -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
 
-check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN)
+check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN) $(B)/linli-sim $(if $(filter 1,$(SAN)),,$(B)/linli-sim-bug-lww $(B)/linli-sim-bug-cl)
+
+# The deterministic simulator (issue: simulation harness).
+$(B)/linli-sim: $(SIMX_SRC) simulations/sim/sim.h $(B)/liblinli.a
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -Isimulations/sim -o $@ $(SIMX_SRC) $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
+
+# Deliberate-bug builds: the simulator must catch each (tests/sim_bugs.t.sh).
+BUGDEF_lww = LI_BUG_LWW_TIEBREAK
+BUGDEF_cl = LI_BUG_CAUSAL_LENGTH
+BUG_SRC = $(LIB_SRC) $(GEN_C) $(B)/gen/street_sql.c $(SIMX_SRC)
+$(B)/linli-sim-bug-%: $(LIB_SRC) $(SIMX_SRC) $(GEN_H) $(B)/gen/street_sql.c simulations/sim/sim.h $(wildcard common/*.h node/*.h)
+	@echo "  LD  $@ (deliberate bug $(BUGDEF_$*))"
+	@$(CC) $(CFLAGS) -Wno-shadow -D$(BUGDEF_$*) -Isimulations/sim -o $@ $(BUG_SRC) $(LDFLAGS) $(LDLIBS)
+
+# make sim SEEDS=N: the simulator over seeds 1..N (the long run: SEEDS=10000)
+SEEDS ?= 300
+sim: deps
+	@$(MAKE) --no-print-directory $(B)/linli-sim
+	@$(B)/linli-sim --seeds 1..$(SEEDS)
 
 # The test command of the README: normal build, then the same tests under
 # ASan/UBSan. tests/run.sh prints the closing "N passed, N failed" line.

@@ -133,6 +133,11 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
 static int s_newer(li_replica *r, uint64_t h1, int o1, uint64_t h2, int o2) {
   if (o2 == 0) return 1;
   if (h1 != h2) return h1 > h2;
+#ifdef LI_BUG_LWW_TIEBREAK
+  /* deliberate bug, only in the simulator's self-test build: ties broken by
+   * the local origin index, which differs between replicas */
+  return o1 > o2;
+#endif
   const uint8_t *k1 = li_replica_origin_key(r, o1), *k2 = li_replica_origin_key(r, o2);
   if (!k1 || !k2) return o1 > o2;
   return memcmp(k1, k2, LI_PK_BYTES) > 0;
@@ -261,6 +266,11 @@ static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Lin
     return li_fail(eb, LI_ERR_SCOPE, "table %s: the row belongs to scope %s, not to the commit's scope %s", t->name,
                    rc.scope, m->c->scope);
   int64_t cl_in = (int64_t)ch->cl;
+#ifdef LI_BUG_CAUSAL_LENGTH
+  /* deliberate bug, only in the simulator's self-test build: a stale delete
+   * (lower causal length) still deletes */
+  if (cl_in < rc.cl && cl_in % 2 == 0 && rc.cl % 2 == 1) cl_in = rc.cl + 1;
+#endif
   if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
   m->st->rows++;
   if (cl_in > rc.cl) {
@@ -448,7 +458,19 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
   li_arena_init(&m.a);
   /* inside a caller's transaction (bundle import), the caller commits or rolls back */
   bool own = sqlite3_get_autocommit(r->db) != 0;
-  li_err e = own ? li_replica_begin(r, eb) : LI_OK;
+  /* Rolled back, the transaction takes its new linli_origins rows with it:
+   * the origin cache must forget them too (indexes are reused). */
+  const int norigins0 = r->norigins;
+  /* KEEP_PREFIX in our own transaction: see the rejection below. */
+  size_t limit = n;
+  li_err redo = LI_OK;
+  int redo_at = -1;
+  bool redo_fork = false;
+  uint64_t redo_fork_seq = 0;
+  char redo_msg[LI_ERRBUF_SIZE] = "";
+  li_err e;
+again:
+  e = own ? li_replica_begin(r, eb) : LI_OK;
   if (e) return e;
   if (r->id) {
     li_seal_stats ss;
@@ -461,10 +483,21 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
   if ((e = li_exec(r, "INSERT INTO linli_applying VALUES(1)", eb))) goto fail;
   li_commit c;
   size_t i;
-  for (i = 0; i < n; i++) {
+  /* A savepoint per commit lets KEEP_PREFIX undo a rejected commit alone.
+   * All-or-nothing discards the whole batch on a rejection anyway (we roll
+   * back, or the caller does), so it goes without: while a savepoint is open
+   * SQLite cannot truncate its sub-journal, and every row statement (they
+   * use statement journals: triggers, OR REPLACE) appends the pages it
+   * touches to it, ~14 KB of temp-file writes per row applied.
+   * KEEP_PREFIX in our own transaction goes without too: on a rejection it
+   * rolls everything back and applies the commits before it again (a second
+   * pass only when something is rejected). Only KEEP_PREFIX inside a
+   * caller's transaction, which we may not roll back, uses savepoints. */
+  const bool sp = o->mode != LI_MERGE_ALL_OR_NOTHING && !own;
+  for (i = 0; i < limit; i++) {
     li_arena_reset(&m.a);
     m.fork = false;
-    if ((e = li_exec(r, "SAVEPOINT linli_one", eb))) goto fail;
+    if (sp && (e = li_exec(r, "SAVEPOINT linli_one", eb))) goto fail;
     e = li_commit_open(r->network, commits[i].sc, commits[i].len, &m.a, &c, eb);
     if (e == LI_OK) {
       m.c = &c;
@@ -474,16 +507,31 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
       if (e == LI_OK) st->applied++;
       else st->duplicates++;
       e = LI_OK;
-      if (li_exec(r, "RELEASE linli_one", eb) != LI_OK) goto fail_db;
+      if (sp && li_exec(r, "RELEASE linli_one", eb) != LI_OK) goto fail_db;
       continue;
     }
     if (e == LI_ERR_DB || e == LI_ERR_NOMEM) goto fail;
     /* a rejection */
     li_errbuf tmp;
-    li_exec(r, "ROLLBACK TO linli_one; RELEASE linli_one", &tmp);
+    if (sp) li_exec(r, "ROLLBACK TO linli_one; RELEASE linli_one", &tmp);
     st->rejected_at = (int)i;
     st->reject = e;
     if (o->mode == LI_MERGE_ALL_OR_NOTHING) goto fail;
+    if (!sp) {
+      /* commit i may have written rows before its rejection: start over and
+       * keep commits[0..i) only (limit shrinks, so this ends) */
+      redo = e;
+      redo_at = (int)i;
+      redo_fork = m.fork;
+      redo_fork_seq = m.fork_seq;
+      if (eb) memcpy(redo_msg, eb->msg, sizeof redo_msg);
+      li_replica_rollback(r);
+      r->norigins = norigins0;
+      limit = i;
+      memset(st, 0, sizeof *st);
+      st->rejected_at = -1;
+      goto again;
+    }
     break;
   }
   {
@@ -493,6 +541,17 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
       e = e2;
       goto fail;
     }
+  }
+  if (redo) { /* the prefix is committed: report the rejection of the first pass */
+    st->reject = redo;
+    st->rejected_at = redo_at;
+    m.fork = redo_fork;
+    m.fork_seq = redo_fork_seq;
+    if (eb) memcpy(eb->msg, redo_msg, sizeof eb->msg);
+    li_arena_reset(&m.a); /* c again, for the fork evidence */
+    li_errbuf tmp;
+    if (m.fork && li_commit_open(r->network, commits[redo_at].sc, commits[redo_at].len, &m.a, &c, &tmp) != LI_OK)
+      m.fork = false;
   }
   if (st->reject && own) {
     li_replica_count_reject(r, st->reject);
@@ -508,6 +567,7 @@ fail:
     return e;
   }
   li_replica_rollback(r);
+  r->norigins = norigins0;
   if (st->reject) {
     li_replica_count_reject(r, st->reject);
     if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
