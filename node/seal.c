@@ -196,9 +196,6 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   if (e) return e;
   li_rowclock rc;
   if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
-  if (rc.exists && strcmp(rc.scope, s->scope) != 0)
-    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
-                   t->name, rc.scope, s->scope);
   for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
   int step = sqlite3_step(t->sel);
   if (step != SQLITE_ROW && step != SQLITE_DONE) {
@@ -206,6 +203,21 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
     return li_db_fail(r, eb, t->name);
   }
   bool exists = step == SQLITE_ROW;
+  const unsigned char *now_sc = exists ? sqlite3_column_text(t->sel, t->scope_col) : NULL;
+  bool published_here = rc.exists && strcmp(rc.scope, s->scope) == 0;
+  if (!published_here && !(now_sc && strcmp((const char *)now_sc, s->scope) == 0)) {
+    /* a marker of this scope for a row never published in it and not in it
+     * now (inserted, deleted and inserted in another scope between two
+     * seals): nothing to publish here; its own scope's markers publish it */
+    sqlite3_reset(t->sel);
+    sqlite3_clear_bindings(t->sel);
+    return LI_OK;
+  }
+  if (rc.exists && !published_here) {
+    sqlite3_reset(t->sel);
+    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
+                   t->name, rc.scope, s->scope);
+  }
   int64_t cl = rc.cl;
   uint64_t emit = 0;
   if (exists) {

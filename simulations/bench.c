@@ -330,7 +330,7 @@ int main(int argc, char **argv) {
     /* the PRAGMAs of s_open_db in node/replica.c */
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536;",
+                     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
       s_die("plain db setup: %s", sqlite3_errmsg(db));
@@ -417,7 +417,6 @@ int main(int argc, char **argv) {
   /* 5. import on the hub */
   s_check(li_roster_add(&hub, "c07", com_key, SCOPE, &eb), &eb, "li_roster_add");
   li_bundle_import_stats ist;
-  if (getenv("XP_PRAGMA")) sqlite3_exec(hub.r->db, getenv("XP_PRAGMA"), NULL, NULL, NULL); /* XXX experiment */
   {
     li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
     double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();

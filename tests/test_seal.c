@@ -357,7 +357,13 @@ static void test_scope_triggers(void **state) {
   /* a committee writes only its own scope */
   s_exec_refused(c, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('x1','c08','R-1','2025-03-01')");
   s_exec_refused(c, "INSERT INTO notices(id, scope, title) VALUES('n0','street','not ours')");
-  s_exec_refused(c, "INSERT INTO care_visits(id, resident_ref, visited_on, scope) VALUES('x2','R-1','2025-03-01',NULL)");
+  /* a NULL scope: the schema's NOT NULL refuses it before any trigger runs */
+  {
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->r->db, "INSERT INTO care_visits(id, resident_ref, visited_on, scope) VALUES('x2','R-1','2025-03-01',NULL)", NULL, NULL, &msg);
+    assert_int_equal(rc & 0xff, SQLITE_CONSTRAINT);
+    sqlite3_free(msg);
+  }
   assert_int_equal(s_int(c, "SELECT count(*) FROM care_visits"), 0);
   s_exec(c, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-001','2025-03-01')");
   /* no row changes scope, on the committee or the hub */
@@ -389,6 +395,43 @@ static void test_scope_triggers(void **state) {
   s_seal(c);
   s_xfer(f, c, h);
   assert_string_equal(s_text(h, "SELECT stage FROM hazards WHERE id='h1'"), "整改");
+  s_assert_same_tables(h, c);
+}
+
+/* A key stays in the scope it was published in; a row inserted and deleted
+ * between two seals may come back in another scope. */
+static void test_key_bound_to_scope(void **state) {
+  fx *f = *state;
+  li_node *c = f->c07, *h = f->hub;
+  s_roster_add(h, "c07", c, "c07");
+  s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n1','street','t1'), ('k1','c07','k')");
+  s_seal(h);
+  /* delete, then the same key in another scope: refused, nothing captured */
+  s_exec(h, "DELETE FROM notices WHERE id='n1'");
+  s_exec_refused(h, "INSERT INTO notices(id, scope, title) VALUES('n1','c07','t2')");
+  /* nor by changing a key to one of another scope */
+  s_exec_refused(h, "UPDATE notices SET id='n1' WHERE id='k1'");
+  li_seal_stats st = s_seal(h);
+  assert_int_equal(st.commits, 1);
+  assert_int_equal(st.rows, 1);
+  /* back in its own scope it is fine */
+  s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n1','street','t3')");
+  st = s_seal(h);
+  assert_int_equal(st.rows, 1);
+  /* never published: inserted, deleted and inserted elsewhere before a seal */
+  s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n2','street','t'); DELETE FROM notices WHERE id='n2';"
+            "INSERT INTO notices(id, scope, title) VALUES('n2','c07','moved')");
+  st = s_seal(h);
+  assert_int_equal(st.commits, 1);
+  assert_int_equal(st.rows, 1);
+  s_xfer(f, h, c);
+  assert_string_equal(s_text(c, "SELECT scope || title FROM notices WHERE id='n2'"), "c07moved");
+  assert_string_equal(s_text(c, "SELECT title FROM notices WHERE id='n1'"), "t3");
+  /* the committee may not take over a key the hub used in street */
+  s_exec(h, "DELETE FROM notices WHERE id='n1'");
+  s_seal(h);
+  s_xfer(f, h, c);
+  s_exec_refused(c, "INSERT INTO notices(id, scope, title) VALUES('n1','c07','mine')");
   s_assert_same_tables(h, c);
 }
 
@@ -694,6 +737,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_seal_counts, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_seal_coalesces, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_scope_triggers, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_key_bound_to_scope, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_track_refusals, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_track_user_table, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_roster_gate, fx_setup, fx_teardown),
