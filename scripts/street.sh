@@ -12,6 +12,8 @@ street_start_bg() { # name cmd...: runs in the background, logs to $W/name.log
   name=$1; shift
   "$@" >>"$W/$name.log" 2>&1 &
   echo "$! $name" >>"$W/pids"
+  # bash would report each kill -9 of ours as a job notice
+  if [ -n "${BASH_VERSION:-}" ]; then disown $! 2>/dev/null || true; fi
 }
 
 street_pid() { awk -v n="$1" '$2 == n { p = $1 } END { print p }' "$W/pids"; }

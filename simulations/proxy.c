@@ -1,11 +1,15 @@
 /* proxy: a small fault-injecting TCP proxy for real-process split tests.
  *
- *   proxy --listen PORT --to PORT [--pidfile FILE]
+ *   proxy --listen PORT --to PORT [--mode FILE] [--seed N]
  *
  * Relays every connection made to 127.0.0.1:LISTEN to 127.0.0.1:TO.
  * SIGUSR1 cuts the link: every relayed connection is closed and new ones are
  * accepted and closed at once (a network split as the endpoints see it).
- * SIGUSR2 heals it. SIGTERM/SIGINT stop the proxy. Loopback only, by design. */
+ * SIGUSR2 heals it. SIGTERM/SIGINT stop the proxy. Loopback only, by design.
+ * --mode FILE is re-read whenever it changes; its lines:
+ *   delay MS     hold each burst of bytes MS milliseconds before relaying it
+ *   reset PM     every second, reset each connection with probability PM/1000
+ *                (a lossy link as TCP endpoints see it: the stream breaks) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_CONNS 64
@@ -25,7 +31,37 @@ typedef struct {
   int fd[2];          /* 0: accepted client side, 1: upstream */
   char buf[2][S_BUF]; /* buf[i]: bytes read from fd[i], to write to fd[1-i] */
   size_t len[2];
+  long long ready_ms[2]; /* buf[i] may be written from then on (delay) */
 } s_pair;
+
+static long long s_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift, seeded: the proxy's only randomness */
+static unsigned long long s_rng = 88172645463325252ull;
+static unsigned s_rand(void) {
+  s_rng ^= s_rng << 13, s_rng ^= s_rng >> 7, s_rng ^= s_rng << 17;
+  return (unsigned)(s_rng >> 11);
+}
+
+static void s_read_mode(const char *path, long long *mtime, int *delay_ms, int *reset_pm) {
+  struct stat st;
+  if (!path || stat(path, &st) != 0 || (long long)st.st_mtime * 1000000000ll + st.st_mtim.tv_nsec == *mtime) return;
+  *mtime = (long long)st.st_mtime * 1000000000ll + st.st_mtim.tv_nsec;
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char key[32];
+  int v;
+  *delay_ms = 0, *reset_pm = 0;
+  while (fscanf(f, "%31s %d", key, &v) == 2) {
+    if (strcmp(key, "delay") == 0 && v >= 0 && v <= 60000) *delay_ms = v;
+    if (strcmp(key, "reset") == 0 && v >= 0 && v <= 1000) *reset_pm = v;
+  }
+  fclose(f);
+}
 
 static volatile sig_atomic_t s_cut, s_stop;
 static void s_sig(int sig) {
@@ -62,16 +98,20 @@ static void s_close(s_pair *p) {
 
 int main(int argc, char **argv) {
   int listen_port = -1, to_port = -1;
-  const char *pidfile = NULL;
+  const char *pidfile = NULL, *mode = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--listen") == 0) listen_port = s_port(argv[i + 1]);
     else if (strcmp(argv[i], "--to") == 0) to_port = s_port(argv[i + 1]);
     else if (strcmp(argv[i], "--pidfile") == 0) pidfile = argv[i + 1];
+    else if (strcmp(argv[i], "--mode") == 0) mode = argv[i + 1];
+    else if (strcmp(argv[i], "--seed") == 0) s_rng ^= strtoull(argv[i + 1], NULL, 10) * 2654435761ull;
   }
   if (listen_port < 0 || to_port < 0) {
-    fprintf(stderr, "usage: proxy --listen PORT --to PORT [--pidfile FILE]\n");
+    fprintf(stderr, "usage: proxy --listen PORT --to PORT [--mode FILE] [--seed N] [--pidfile FILE]\n");
     return 2;
   }
+  long long mode_mtime = -1, last_reset_check = s_now_ms();
+  int delay_ms = 0, reset_pm = 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = s_sig;
@@ -103,6 +143,13 @@ int main(int argc, char **argv) {
     if (s_cut && !was_cut)
       for (int i = 0; i < S_CONNS; i++) s_close(&pairs[i]);
     was_cut = s_cut;
+    s_read_mode(mode, &mode_mtime, &delay_ms, &reset_pm);
+    long long now = s_now_ms();
+    if (now - last_reset_check >= 1000) {
+      last_reset_check = now;
+      for (int i = 0; i < S_CONNS; i++)
+        if (pairs[i].fd[0] >= 0 && reset_pm && (int)(s_rand() % 1000) < reset_pm) s_close(&pairs[i]);
+    }
     struct pollfd pf[1 + 2 * S_CONNS];
     int np = 0;
     pf[np++] = (struct pollfd){.fd = ls, .events = POLLIN};
@@ -112,11 +159,12 @@ int main(int argc, char **argv) {
         short ev = 0;
         if (p->fd[k] >= 0) {
           if (p->len[k] < S_BUF) ev |= POLLIN;
-          if (p->len[1 - k] > 0) ev |= POLLOUT;
+          if (p->len[1 - k] > 0 && now >= p->ready_ms[1 - k]) ev |= POLLOUT;
         }
         pf[np++] = (struct pollfd){.fd = p->fd[k], .events = ev};
       }
-    if (poll(pf, (nfds_t)np, 200) < 0) continue;
+    if (poll(pf, (nfds_t)np, delay_ms ? 20 : 200) < 0) continue;
+    now = s_now_ms();
     if (pf[0].revents & POLLIN) {
       int c = accept(ls, NULL, NULL);
       if (c >= 0) {
@@ -143,9 +191,12 @@ int main(int argc, char **argv) {
             s_close(p);
             break;
           }
-          if (r > 0) p->len[k] += (size_t)r;
+          if (r > 0) {
+            if (p->len[k] == 0) p->ready_ms[k] = now + delay_ms;
+            p->len[k] += (size_t)r;
+          }
         }
-        if (p->len[1 - k] > 0 && (re & POLLOUT)) {
+        if (p->len[1 - k] > 0 && (re & POLLOUT) && now >= p->ready_ms[1 - k]) {
           ssize_t w = write(p->fd[k], p->buf[1 - k], p->len[1 - k]);
           if (w < 0 && errno != EAGAIN) {
             s_close(p);
