@@ -90,11 +90,11 @@ $(B)/linli-sim-bug-%: $(LIB_SRC) $(SIMX_SRC) $(GEN_H) $(B)/gen/street_sql.c simu
 SEEDS ?= 300
 sim: deps
 	@$(MAKE) --no-print-directory $(B)/linli-sim
-	@$(B)/linli-sim --seeds 1..$(SEEDS)
+	@$(B)/linli-sim --seeds 1..$(SEEDS) --jobs 2
 
 # The test command of the README: normal build, then the same tests under
 # ASan/UBSan. tests/run.sh prints the closing "N passed, N failed" line.
-test: deps
+test: deps-clang
 	@$(MAKE) --no-print-directory test-normal
 	@$(MAKE) --no-print-directory test-asan
 	@sh tests/summary.sh build/test-normal.log build/asan/test-asan.log
@@ -132,3 +132,44 @@ $(B)/gen/street_sql.c: config/schema/street.sql
 $(B)/obj/gen/street_sql.o: $(B)/gen/street_sql.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# ---- fuzzing (issue: hardening): libFuzzer harnesses of tests/fuzz/ ----
+#   make fuzz [FUZZ_SECONDS=60]   each harness for FUZZ_SECONDS on a copy of its corpus
+#   make fuzz-build               the library and harnesses, clang + ASan/UBSan, in build/fuzz
+#   make fuzz-corpus              regenerates the seed corpora (tests/fuzz/gen_corpus.c)
+# The library objects get -fsanitize=fuzzer-no-link (coverage, no main);
+# the harnesses are linked with -fsanitize=fuzzer. docs/fuzzing.md says more.
+FUZZ_B = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_util.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OPT = -O1 -fno-omit-frame-pointer -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_BIN = $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
+
+.PHONY: deps-clang fuzz fuzz-build fuzz-bins fuzz-corpus
+
+# deps with clang and the libFuzzer runtime (make test needs them for tests/fuzz_smoke.t.sh)
+deps-clang:
+	@LINLI_NEED_CLANG=1 sh scripts/deps.sh
+
+fuzz: deps-clang
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang OPT='$(FUZZ_OPT)' fuzz-bins
+
+fuzz-bins: $(FUZZ_BIN)
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h $(B)/liblinli.a
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< tests/fuzz/fuzz_util.c $(B)/liblinli.a $(LDLIBS)
+
+$(B)/tests/fuzz_gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h $(B)/liblinli.a
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/fuzz_util.c $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-corpus: deps
+	@$(MAKE) --no-print-directory $(B)/tests/fuzz_gen_corpus
+	@$(B)/tests/fuzz_gen_corpus tests/fuzz/corpus

@@ -6,7 +6,7 @@
 set -eu
 SIM="$LINLI_BUILD/linli-sim"
 case "$LINLI_BUILD" in *asan*) N=${LINLI_SIM_SEEDS_ASAN:-25} ;; *) N=${LINLI_SIM_SEEDS:-200} ;; esac
-out=$("$SIM" --seeds "1..$N" 2>&1) || { echo "$out" | tail -n 40; exit 1; }
+out=$("$SIM" --seeds "1..$N" --jobs 2 2>&1) || { echo "$out" | tail -n 40; exit 1; }
 echo "$out" | tail -n 25
 # every fault kind was injected at least once
 bad=$(echo "$out" | awk '/^  [a-z_]+ +[0-9]+$/ && $2 == 0 { print $1 }')

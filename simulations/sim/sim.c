@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "commit.h"
@@ -737,6 +738,21 @@ static uint32_t s_parse_faults(const char *s) {
   return m;
 }
 
+typedef struct {
+  uint64_t seed, trace, conv;
+  int failed;
+  uint64_t faults[F__COUNT];
+} s_record;
+
+static void s_account(const s_record *r, uint64_t from, bool print, uint64_t *conv, uint64_t *totals, uint64_t *failed) {
+  conv[r->seed - from] = r->conv;
+  for (int k = 0; k < F__COUNT; k++) totals[k] += r->faults[k];
+  if (r->failed) (*failed)++;
+  if (print)
+    printf("seed %llu: trace %016llx, converged %llu ms after the final heal\n", (unsigned long long)r->seed,
+           (unsigned long long)r->trace, (unsigned long long)r->conv);
+}
+
 static int s_cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -745,12 +761,13 @@ static int s_cmp_u64(const void *a, const void *b) {
 static void s_usage(FILE *f) {
   fprintf(f,
           "usage: linli-sim [--seed N | --seeds FROM..TO] [--nodes N] [--steps N] [--faults LIST] [--no-hostile]\n"
-          "                 [--verbose] [--dir DIR]\n"
+          "                 [--verbose] [--dir DIR] [--jobs J]\n"
           "  --nodes N     hub + committees (+ the hostile node), 3..%d (default 5)\n"
           "  --steps N     virtual steps of 1-20 ms with workload and faults (default 1500)\n"
           "  --faults L    all (default), none, or a comma list of: net, partition, crash, clock, hostile,\n"
           "                or single kinds (drop, duplicate, reorder, delay, partition_hub_isolated, ...)\n"
           "  --verbose     print the trace\n"
+          "  --jobs J      run seeds in J processes (results do not depend on J)\n"
           "The same seed gives the same trace hash. A failing seed prints the command that replays it.\n",
           SIM_NODES_MAX);
 }
@@ -758,10 +775,11 @@ static void s_usage(FILE *f) {
 int main(int argc, char **argv) {
   sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = (1u << F__COUNT) - 1};
   uint64_t from = 1, to = 1;
+  int jobs = 1;
   const char *faults_arg = "all";
   static const struct option lo[] = {{"seed", 1, 0, 's'},    {"seeds", 1, 0, 'S'},   {"nodes", 1, 0, 'n'},
                                      {"steps", 1, 0, 't'},   {"faults", 1, 0, 'f'},  {"verbose", 0, 0, 'v'},
-                                     {"dir", 1, 0, 'd'},     {"no-hostile", 0, 0, 'H'}, {"help", 0, 0, 'h'},
+                                     {"dir", 1, 0, 'd'},     {"no-hostile", 0, 0, 'H'}, {"help", 0, 0, 'h'}, {"jobs", 1, 0, 'j'},
                                      {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -779,11 +797,12 @@ int main(int argc, char **argv) {
     case 'v': o.verbose = true; break;
     case 'd': o.dir = optarg; break;
     case 'H': o.hostile = false; break;
+    case 'j': jobs = atoi(optarg); break;
     case 'h': s_usage(stdout); return 0;
     default: s_usage(stderr); return 2;
     }
   }
-  if (o.nodes < 3 || o.nodes > SIM_NODES_MAX || o.steps < 0) {
+  if (o.nodes < 3 || o.nodes > SIM_NODES_MAX || o.steps < 0 || jobs < 1 || jobs > 64) {
     s_usage(stderr);
     return 2;
   }
@@ -805,18 +824,55 @@ int main(int argc, char **argv) {
   uint64_t nseeds = to - from + 1, failed = 0, totals[F__COUNT] = {0};
   uint64_t *conv = calloc(nseeds, sizeof *conv);
   if (!conv) return 2;
-  for (uint64_t s = from; s <= to; s++) {
-    o.seed = s;
-    uint64_t trace = 0, cm = 0, f[F__COUNT];
-    int rc = s_run_seed(&o, &trace, &cm, f);
-    conv[s - from] = cm;
-    for (int k = 0; k < F__COUNT; k++) totals[k] += f[k];
-    if (nseeds == 1 || o.verbose) printf("seed %llu: trace %016llx, converged %llu ms after the final heal\n",
-                                         (unsigned long long)s, (unsigned long long)trace, (unsigned long long)cm);
-    if (rc) {
-      failed++;
-      fprintf(stderr, "replay: %s --seed %llu --nodes %d --steps %d --faults %s%s\n", argv[0], (unsigned long long)s,
-              o.nodes, o.steps, faults_arg, o.hostile ? "" : " --no-hostile");
+  if (jobs > (int)nseeds) jobs = (int)nseeds;
+  /* jobs > 1: children run seeds from+j, from+j+jobs, ... and report each
+   * seed's record through a pipe; every seed is still a world of its own,
+   * so the results do not depend on the number of jobs */
+  int fds[2] = {-1, -1};
+  pid_t kids[64];
+  if (jobs > 1 && pipe(fds) != 0) jobs = 1;
+  for (int j = 0; j < jobs; j++) {
+    pid_t pid = jobs > 1 ? fork() : 0;
+    if (pid < 0) return 2;
+    if (pid > 0) {
+      kids[j] = pid;
+      continue;
+    }
+    if (jobs > 1) close(fds[0]);
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/j%d", o.dir, j);
+    mkdir(sub, 0700);
+    sim_opts oj = o;
+    oj.dir = sub;
+    for (uint64_t s = from + (uint64_t)j; s <= to; s += (uint64_t)jobs) {
+      oj.seed = s;
+      s_record rec = {.seed = s};
+      rec.failed = s_run_seed(&oj, &rec.trace, &rec.conv, rec.faults);
+      if (rec.failed)
+        fprintf(stderr, "replay: %s --seed %llu --nodes %d --steps %d --faults %s%s\n", argv[0], (unsigned long long)s,
+                o.nodes, o.steps, faults_arg, o.hostile ? "" : " --no-hostile");
+      if (jobs > 1) {
+        if (write(fds[1], &rec, sizeof rec) != (ssize_t)sizeof rec) _exit(3);
+      } else {
+        s_account(&rec, from, nseeds == 1 || o.verbose, conv, totals, &failed);
+      }
+    }
+    rmdir(sub);
+    if (jobs > 1) _exit(0);
+  }
+  if (jobs > 1) {
+    close(fds[1]);
+    s_record rec;
+    while (read(fds[0], &rec, sizeof rec) == (ssize_t)sizeof rec)
+      s_account(&rec, from, nseeds == 1 || o.verbose, conv, totals, &failed);
+    close(fds[0]);
+    for (int j = 0; j < jobs; j++) {
+      int st = 0;
+      waitpid(kids[j], &st, 0);
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "linli-sim: job %d died (status %d)\n", j, st);
+        failed++;
+      }
     }
   }
   if (o.dir == dirbuf) rmdir(dirbuf);
