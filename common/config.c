@@ -203,7 +203,8 @@ int li_valid_endpoint(const char *s) {
 }
 
 /* A path that survives an INI round trip: no control characters, no
- * leading or trailing blank, no inline comment (" ;"). */
+ * leading or trailing blank, no inline comment (" ;"), and no leading ';',
+ * which li_config_write's "key = value" would turn into one. */
 static bool s_valid_path(const char *s, size_t cap) {
   size_t n = strnlen(s, cap);
   if (n == 0 || n >= cap || s[0] == ' ' || s[n - 1] == ' ')
@@ -212,7 +213,7 @@ static bool s_valid_path(const char *s, size_t cap) {
     unsigned char ch = (unsigned char)s[i];
     if (ch < 0x20 || ch == 0x7f)
       return false;
-    if (ch == ';' && i > 0 && s[i - 1] == ' ')
+    if (ch == ';' && (i == 0 || s[i - 1] == ' '))
       return false;
   }
   return true;
@@ -280,13 +281,13 @@ static void s_set_value(parse_ctx *x, const key_spec *k, const char *v) {
   switch (k->kind) {
   case K_NAME:
     if (!li_valid_name(v))
-      s_ctx_fail(x, line, "name '%s' must be 1 to %d of A-Z a-z 0-9 _ -", v, LI_NAME_MAX);
+      s_ctx_fail(x, line, "name '%s' must be 1 to %d (LI_NAME_MAX) of A-Z a-z 0-9 _ -", v, LI_NAME_MAX);
     else
       snprintf(field, k->size, "%s", v);
     return;
   case K_SCOPE:
     if (!li_valid_scope(v))
-      s_ctx_fail(x, line, "scope '%s' must be 1 to %d of a-z 0-9 _ -", v, LI_SCOPE_MAX);
+      s_ctx_fail(x, line, "scope '%s' must be 1 to %d (LI_SCOPE_MAX) of a-z 0-9 _ -", v, LI_SCOPE_MAX);
     else
       snprintf(field, k->size, "%s", v);
     return;
@@ -306,15 +307,15 @@ static void s_set_value(parse_ctx *x, const key_spec *k, const char *v) {
   }
   case K_PATH:
     if (!s_valid_path(v, k->size))
-      s_ctx_fail(x, line, "%s must be a path of 1 to %zu printable characters", k->name,
+      s_ctx_fail(x, line, "%s must be a path of 1 to %zu printable characters (LI_PATH_MAX)", k->name,
                  k->size - 1);
     else
       snprintf(field, k->size, "%s", v);
     return;
   case K_ENDPOINT:
     if (!li_valid_endpoint(v))
-      s_ctx_fail(x, line, "%s '%s' must be tcp://HOST:PORT (port 1-65535) or ipc://PATH",
-                 k->name, v);
+      s_ctx_fail(x, line, "%s '%s' must be tcp://HOST:PORT (port 1-65535) or ipc://PATH, at most %d characters "
+                 "(LI_ENDPOINT_MAX)", k->name, v, LI_ENDPOINT_MAX - 1);
     else
       snprintf(field, k->size, "%s", v);
     return;
@@ -480,7 +481,7 @@ li_err li_config_load(li_config *c, const char *path, li_errbuf *eb) {
   }
   if (st.st_size > (off_t)LI_CONFIG_BYTES_MAX) {
     close(fd);
-    return li_fail(eb, LI_ERR_CONFIG, "config file %s is %lld bytes; the limit is %u", path,
+    return li_fail(eb, LI_ERR_CONFIG, "config file %s is %lld bytes; the limit is %u (LI_CONFIG_BYTES_MAX)", path,
                    (long long)st.st_size, LI_CONFIG_BYTES_MAX);
   }
   /* One byte more than the limit, in case the file grew since fstat. */
@@ -509,7 +510,7 @@ li_err li_config_load(li_config *c, const char *path, li_errbuf *eb) {
   li_err err;
   const char *nul = memchr(text, '\0', len);
   if (len > LI_CONFIG_BYTES_MAX) {
-    err = li_fail(eb, LI_ERR_CONFIG, "config file %s is larger than the limit of %u bytes", path,
+    err = li_fail(eb, LI_ERR_CONFIG, "config file %s is larger than the limit of %u bytes (LI_CONFIG_BYTES_MAX)", path,
                   LI_CONFIG_BYTES_MAX);
   } else if (nul != NULL) {
     int line = 1;

@@ -30,14 +30,12 @@
 #include <stdint.h>
 #include "err.h"
 #include "keys.h"
+#include "li_limits.h"
 #include "log.h"
 
 typedef enum { LI_ROLE_COMMITTEE = 1, LI_ROLE_HUB = 2 } li_role;
 
-#define LI_NAME_MAX 32
-#define LI_SCOPE_MAX 32
-#define LI_ENDPOINT_MAX 256
-#define LI_PATH_MAX 1024
+/* LI_NAME_MAX, LI_SCOPE_MAX, LI_ENDPOINT_MAX, LI_PATH_MAX: li_limits.h */
 
 typedef struct {
   char name[LI_NAME_MAX + 1];
@@ -59,7 +57,7 @@ typedef struct {
   li_log_level log_level;
 } li_config;
 
-/* Defaults for every optional key (see limits.h for the bounds). */
+/* Defaults for every optional key (see li_limits.h for the bounds). */
 void li_config_defaults(li_config *c);
 li_err li_config_load(li_config *c, const char *path, li_errbuf *eb);
 /* Same, from a NUL-terminated string (fuzzing, tests); origin names it in errors. */

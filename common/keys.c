@@ -29,8 +29,8 @@
 #define KEY_B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define KEY_SK_TEXT_LEN (sodium_base64_ENCODED_LEN(LI_SK_BYTES, KEY_B64_VARIANT) - 1)
 #define KEY_LINE_LEN (KEY_MAGIC_LEN + KEY_SK_TEXT_LEN + 1) /* with '\n' */
-/* Anything longer than a key line plus slack is not a key file. */
-#define KEY_FILE_READ_MAX 512
+/* Anything longer than LI_KEY_FILE_BYTES_MAX (li_limits.h) is not a key file. */
+_Static_assert(KEY_LINE_LEN <= LI_KEY_FILE_BYTES_MAX, "a key line fits the key file limit");
 
 static const uint8_t s_domain[16] = "linli/commit/v1"; /* 15 chars + NUL */
 #define DOMAIN_LEN sizeof s_domain
@@ -191,7 +191,7 @@ li_err li_identity_load(li_identity *id, const char *path, li_errbuf *eb) {
                    "run  chmod 600 %s",
                    path, (unsigned)(st.st_mode & 07777), path);
   }
-  char text[KEY_FILE_READ_MAX];
+  char text[LI_KEY_FILE_BYTES_MAX + 2]; /* one byte more than allowed, and the NUL */
   size_t len = 0;
   int rd = s_read_small(fd, text, sizeof text, &len);
   int e = errno;
@@ -199,6 +199,11 @@ li_err li_identity_load(li_identity *id, const char *path, li_errbuf *eb) {
   if (rd != 0) {
     sodium_memzero(text, sizeof text);
     return li_fail(eb, LI_ERR_KEY, "cannot read key file %s: %s", path, strerror(e));
+  }
+  if (len > LI_KEY_FILE_BYTES_MAX) {
+    sodium_memzero(text, sizeof text);
+    return li_fail(eb, LI_ERR_KEY, "key file %s is over %u bytes (LI_KEY_FILE_BYTES_MAX): not a linli key", path,
+                   (unsigned)LI_KEY_FILE_BYTES_MAX);
   }
   int ok = s_parse_key_text(text, len, id->sk) == 0 && s_check_consistent(id->sk, id->pk) == 0;
   sodium_memzero(text, sizeof text);

@@ -1,5 +1,11 @@
 /* limits: every limit of linli in one place, each with its reason.
- * Exceeding one is an LI_ERR_LIMIT or LI_ERR_TOO_BIG naming it. */
+ * Exceeding one is an error (LI_ERR_LIMIT or LI_ERR_TOO_BIG for sizes and
+ * counts, LI_ERR_CONFIG / LI_ERR_KEY / LI_ERR_USAGE where the input is a
+ * file or an argument) whose message names the limit, e.g. "... over 100000
+ * (LI_HELLO_HEADS_MAX)". Tunables (timeouts, intervals, defaults) live with
+ * their code; only what bounds input, memory or work is here. Values are
+ * part of the format where they bound what a peer may send: lowering one
+ * can make an older peer's input refused. */
 #ifndef LI_LIMITS_H
 #define LI_LIMITS_H
 
@@ -48,9 +54,78 @@
 #define LI_WINDOW_MAX 64u
 /* One ZeroMQ message: a batch plus envelope; ZMQ_MAXMSGSIZE is set to it. */
 #define LI_MSG_BYTES_MAX (LI_BATCH_BYTES_MAX + LI_COMMIT_BYTES_MAX + 4096)
-/* Peers a hub serves at once. */
+/* Peers a hub serves at once: the peer table is allocated whole at start
+ * (a street has tens of committees); a peer beyond it is refused and logged. */
 #define LI_PEERS_MAX 256
 /* Config file size: a config is a few hundred bytes. */
 #define LI_CONFIG_BYTES_MAX (64u << 10)
+
+/* ---- names and paths (config, roster, chains) ---- */
+/* Node and roster names: short enough for a status line and a file name. */
+#define LI_NAME_MAX 32
+/* Scope codes (committee codes, "street"): stored in every commit and chain
+ * head, so kept short; fixed-size buffers everywhere hold them. */
+#define LI_SCOPE_MAX 32
+/* Endpoint text "tcp://HOST:PORT" or "ipc://PATH": a host name is at most
+ * 253 characters. */
+#define LI_ENDPOINT_MAX 256
+/* Paths of the node directory and the files named in linli.conf. */
+#define LI_PATH_MAX 1024
+/* Key file: one line "linli-key-v1 <86 characters>\n" is 100 bytes; reading
+ * stops at this many, so anything larger is not a key file. */
+#define LI_KEY_FILE_BYTES_MAX 512
+/* Schema file given to `linli init --schema`: read whole into memory; the
+ * street schema is ~20 KiB. */
+#define LI_SCHEMA_BYTES_MAX (1u << 20)
+/* Table name of a tracked table: held in fixed buffers while a schema is
+ * tracked at init. */
+#define LI_TABLE_NAME_MAX 127
+
+/* ---- commits and chains ---- */
+/* A SignedCommit: the commit plus its signature, signer and network (each
+ * with protobuf framing, ~140 bytes); checked before anything is decoded. */
+#define LI_SIGNED_COMMIT_BYTES_MAX (LI_COMMIT_BYTES_MAX + 256)
+/* Distinct origins (signing keys) a replica knows: each gets a local index
+ * stored in linli_clock; a street has tens of PCs, so a million is far
+ * beyond any real roster and keeps the index in an int. */
+#define LI_ORIGINS_MAX 1000000
+/* Bytes of commits applied per SQLite transaction when importing a bundle
+ * (with LI_IMPORT_BATCH_COMMITS): bounds the memory held for one batch. */
+#define LI_IMPORT_BATCH_BYTES (16u << 20)
+
+/* ---- sync session ---- */
+/* Chain heads in one Hello: a street has tens of committees with a few
+ * origins each; 100000 chains is far beyond that and bounds the work and
+ * memory of one Hello (a peer sending more is refused). */
+#define LI_HELLO_HEADS_MAX 100000u
+/* ForkReports a session sends per exchange (every fork still gets an
+ * event): a peer's chains cannot make us flood it. */
+#define LI_FORK_REPORTS_MAX 2u
+/* Events a session keeps until the adapter takes them; later ones are
+ * dropped, so a peer cannot grow our memory through events. */
+#define LI_SESSION_EVENTS_MAX 256u
+
+/* ---- transport (ZeroMQ) ---- */
+/* Per-peer queue bound, each way: the session keeps at most
+ * LI_WINDOW_MAX + 4 messages in flight (session.h), so a deeper queue would
+ * only hold memory (messages may be ~12 MiB). */
+#define LI_TRANSPORT_HWM 68
+/* ROUTER routing ids are at most 255 bytes in ZeroMQ. */
+#define LI_PEER_ID_MAX 256
+/* ZAP requests and monitor events handled per wake-up before the data
+ * socket gets its turn, so a flood of handshakes cannot starve the data. */
+#define LI_ZAP_BATCH_MAX 64
+#define LI_MONITOR_BATCH_MAX 64
+/* Frames drained from one malformed multi-frame message before giving up
+ * on it (a well-formed message is one frame). */
+#define LI_DRAIN_FRAMES_MAX 1024
+
+/* ---- reports ---- */
+/* Committees in one hub report: a street has tens; the bound stops a
+ * corrupt roster from making the report unbounded. */
+#define LI_REPORT_COMMITTEES_MAX 4096
+/* Bytes kept of a roster name or scope read from the database (a valid one
+ * has at most 32); longer text is cut at a character boundary. */
+#define LI_REPORT_TEXT_MAX 256
 
 #endif

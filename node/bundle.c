@@ -13,7 +13,6 @@
 #include "linli.pb-c.h"
 
 static const char s_magic[8] = {'L', 'I', 'N', 'L', 'I', 'B', 'N', '1'};
-#define S_BATCH_BYTES (16u << 20)
 
 static int s_write_frame(FILE *f, crypto_generichash_state *h, char kind, const uint8_t *p, size_t n) {
   uint8_t hdr[5] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, (uint8_t)kind};
@@ -227,7 +226,7 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
         sl->data = p;
         sl->cap = len;
       }
-      memcpy(sl->data, buf, len);
+      if (len) memcpy(sl->data, buf, len); /* an empty frame: sl->data may still be NULL */
       sl->len = len;
       blobs[nb].sc = sl->data;
       blobs[nb].len = len;
@@ -239,7 +238,7 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
                   (unsigned long long)rd.off);
       break;
     }
-    if (nb && (kind == 'E' || nb == LI_IMPORT_BATCH_COMMITS || batch_bytes >= S_BATCH_BYTES)) {
+    if (nb && (kind == 'E' || nb == LI_IMPORT_BATCH_COMMITS || batch_bytes >= LI_IMPORT_BATCH_BYTES)) {
       li_merge_stats ms;
       li_merge_opts mo = *o;
       mo.mode = LI_MERGE_ALL_OR_NOTHING;

@@ -57,7 +57,7 @@ static li_err s_check_commit(const Linli__Commit *c, const uint8_t *signer, size
     const Linli__TableChanges *t = c->tables[i];
     if (!t->table || !t->table[0]) return li_fail(eb, LI_ERR_DECODE, "table change without a table name");
     if (t->n_columns > LI_TABLE_COLS_MAX)
-      return li_fail(eb, LI_ERR_LIMIT, "table %s: over %d columns", t->table, LI_TABLE_COLS_MAX);
+      return li_fail(eb, LI_ERR_LIMIT, "table %s: over %d columns (LI_TABLE_COLS_MAX)", t->table, LI_TABLE_COLS_MAX);
     for (size_t k = 0; k < t->n_columns; k++)
       if (!t->columns[k] || !t->columns[k][0]) return li_fail(eb, LI_ERR_DECODE, "empty column name");
     rows += t->n_rows;
@@ -66,7 +66,9 @@ static li_err s_check_commit(const Linli__Commit *c, const uint8_t *signer, size
     for (size_t j = 0; j < t->n_rows; j++) {
       const Linli__RowChange *rc = t->rows[j];
       li_err e;
-      if (rc->n_pk == 0 || rc->n_pk > LI_PK_COLS_MAX) return li_fail(eb, LI_ERR_DECODE, "row with a bad key");
+      if (rc->n_pk == 0) return li_fail(eb, LI_ERR_DECODE, "row with no key");
+      if (rc->n_pk > LI_PK_COLS_MAX)
+        return li_fail(eb, LI_ERR_LIMIT, "row key of %zu columns, over %d (LI_PK_COLS_MAX)", rc->n_pk, LI_PK_COLS_MAX);
       for (size_t k = 0; k < rc->n_pk; k++)
         if ((e = s_check_value(rc->pk[k], eb))) return e;
       if (rc->cl < 1 || rc->cl > (uint64_t)INT64_MAX) return li_fail(eb, LI_ERR_DECODE, "row causal length out of range");
@@ -88,9 +90,9 @@ static li_err s_check_commit(const Linli__Commit *c, const uint8_t *signer, size
 li_err li_commit_open(const uint8_t network[LI_PK_BYTES], const uint8_t *sc, size_t len, li_arena *a,
                       li_commit *out, li_errbuf *eb) {
   memset(out, 0, sizeof *out);
-  if (len > LI_COMMIT_BYTES_MAX + 256)
-    return li_fail(eb, LI_ERR_TOO_BIG, "signed commit of %zu bytes is over the %u-byte cap (LI_COMMIT_BYTES_MAX)", len,
-                   LI_COMMIT_BYTES_MAX);
+  if (len > LI_SIGNED_COMMIT_BYTES_MAX)
+    return li_fail(eb, LI_ERR_TOO_BIG, "signed commit of %zu bytes is over the %u-byte cap (LI_SIGNED_COMMIT_BYTES_MAX)",
+                   len, LI_SIGNED_COMMIT_BYTES_MAX);
   Linli__SignedCommit *w = linli__signed_commit__unpack(&a->pb, len, sc);
   if (!w) return li_fail(eb, LI_ERR_DECODE, "signed commit does not decode (truncated or not a commit)");
   if (w->base.n_unknown_fields)

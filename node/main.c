@@ -13,6 +13,7 @@
 #include "bundle.h"
 #include "commit.h"
 #include "hlc.h"
+#include "li_limits.h"
 #include "log.h"
 #include "merge.h"
 #include "node.h"
@@ -106,12 +107,15 @@ static int cmd_init(const char *dir, int argc, char **argv) {
   if (schema_file) {
     FILE *f = fopen(schema_file, "rb");
     if (!f) return s_fail(li_fail(&eb, LI_ERR_IO, "cannot read schema %s", schema_file), &eb);
-    schema = calloc(1, 1 << 20);
-    size_t n = schema ? fread(schema, 1, (1 << 20) - 1, f) : 0;
+    schema = calloc(1, LI_SCHEMA_BYTES_MAX);
+    size_t n = schema ? fread(schema, 1, LI_SCHEMA_BYTES_MAX - 1, f) : 0;
     fclose(f);
-    if (!schema || n == (1 << 20) - 1) {
+    if (!schema) return s_fail(li_fail(&eb, LI_ERR_NOMEM, "out of memory reading %s", schema_file), &eb);
+    if (n == LI_SCHEMA_BYTES_MAX - 1) {
       free(schema);
-      return s_fail(li_fail(&eb, LI_ERR_TOO_BIG, "schema file over 1 MiB"), &eb);
+      return s_fail(li_fail(&eb, LI_ERR_TOO_BIG, "schema file %s is over %u bytes (LI_SCHEMA_BYTES_MAX)", schema_file,
+                            LI_SCHEMA_BYTES_MAX - 1),
+                    &eb);
     }
     o.schema_sql = schema;
   }
@@ -152,15 +156,20 @@ static int cmd_roster(const char *dir, int argc, char **argv) {
   if (argc < 2) return s_usage("roster", usage, "which roster command?");
   const char *sub = argv[1];
   const char *scope = NULL;
-  static const struct option opts[] = {{"scope", 1, 0, 's'}, {0, 0, 0, 0}};
-  optind = 2;
-  int c;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 's') scope = optarg;
-    else return s_usage("roster", usage, NULL);
+  /* by hand, not getopt: a public key is base64url and begins with '-' one
+   * time in 64 ("-Wx..."), which getopt would take for options */
+  const char *pos[3] = {NULL, NULL, NULL};
+  int npos = 0;
+  bool rest = false;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!rest && strcmp(a, "--") == 0) rest = true;
+    else if (!rest && strcmp(a, "--scope") == 0 && i + 1 < argc) scope = argv[++i];
+    else if (!rest && strncmp(a, "--scope=", 8) == 0) scope = a + 8;
+    else if (!rest && strncmp(a, "--", 2) == 0) return s_usage("roster", usage, "unknown option or --scope without CODE");
+    else if (npos < 3) pos[npos++] = a;
+    else npos++;
   }
-  int npos = argc - optind;
-  char **pos = argv + optind;
   li_node n;
   li_errbuf eb = {{0}};
   li_err e;

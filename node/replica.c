@@ -187,7 +187,8 @@ li_err li_replica_origin_idx(li_replica *r, const uint8_t key[LI_PK_BYTES], int 
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return li_db_fail(r, eb, "origins");
   int64_t id = sqlite3_last_insert_rowid(r->db);
-  if (id <= 0 || id > 1000000) return li_fail(eb, LI_ERR_LIMIT, "too many origins");
+  if (id <= 0 || id > LI_ORIGINS_MAX)
+    return li_fail(eb, LI_ERR_LIMIT, "over %d origins (signing keys) in one replica (LI_ORIGINS_MAX)", LI_ORIGINS_MAX);
   if (s_origins_push(r, (int)id, key) != LI_OK) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
   *idx = (int)id;
   return LI_OK;
@@ -206,7 +207,7 @@ static li_err s_load_origins(li_replica *r, li_errbuf *eb) {
   li_err e = LI_OK;
   while (sqlite3_step(st) == SQLITE_ROW) {
     int64_t idx = sqlite3_column_int64(st, 0);
-    if (idx <= 0 || idx > 1000000 || sqlite3_column_bytes(st, 1) != LI_PK_BYTES) {
+    if (idx <= 0 || idx > LI_ORIGINS_MAX || sqlite3_column_bytes(st, 1) != LI_PK_BYTES) {
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_origins row %lld is malformed", (long long)idx);
       break;
     }
@@ -307,7 +308,8 @@ static li_err s_table_describe(li_replica *r, const char *name, li_table *t, li_
     for (int i = 0; i < t->ncols; i++)
       if (pkpos[i] == k) {
         if (t->npk >= LI_PK_COLS_MAX)
-          return li_fail(eb, LI_ERR_TRACK, "table '%s' has more than %d key columns", name, LI_PK_COLS_MAX);
+          return li_fail(eb, LI_ERR_TRACK, "table '%s' has more than %d key columns (LI_PK_COLS_MAX)", name,
+                         LI_PK_COLS_MAX);
         t->pk[t->npk++] = i;
       }
   if (t->npk == 0)
@@ -677,7 +679,7 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
 
 static li_err s_track_all(li_replica *r, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
-  char names[LI_TABLES_MAX][128];
+  char names[LI_TABLES_MAX][LI_TABLE_NAME_MAX + 1];
   int n = 0;
   if (sqlite3_prepare_v2(r->db,
                          "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'linli\\_%' ESCAPE '\\'"
@@ -688,7 +690,8 @@ static li_err s_track_all(li_replica *r, li_errbuf *eb) {
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *nm = (const char *)sqlite3_column_text(st, 0);
     if (n >= LI_TABLES_MAX || strlen(nm) >= sizeof names[0]) {
-      e = li_fail(eb, LI_ERR_LIMIT, "schema has too many tables or too long a table name");
+      e = li_fail(eb, LI_ERR_LIMIT, "schema has over %d tables (LI_TABLES_MAX) or a table name over %d bytes (LI_TABLE_NAME_MAX)",
+                  LI_TABLES_MAX, LI_TABLE_NAME_MAX);
       break;
     }
     snprintf(names[n++], sizeof names[0], "%s", nm);

@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "err.h"
+#include "li_limits.h"
 #include "replica.h"
 
 typedef enum {
@@ -51,12 +52,8 @@ typedef enum {
   LI_REPORT_CSV,      /* UTF-8 BOM, header, one line per committee and TOTAL, CRLF */
 } li_report_format;
 
-/* Committees in one report: a street has tens; the bound stops a corrupt
- * roster from making the report unbounded. Over it: LI_ERR_LIMIT. */
-#define LI_REPORT_COMMITTEES_MAX 4096
-/* Bytes kept of a roster name or scope read from the database (a valid one
- * has at most 32); longer text is cut at a character boundary. */
-#define LI_REPORT_TEXT_MAX 256
+/* LI_REPORT_COMMITTEES_MAX (over it: LI_ERR_LIMIT) and LI_REPORT_TEXT_MAX
+ * are in li_limits.h. */
 
 /* Writes the report of replica r to out.
  * now_ms: wall clock (generated time, ages); today: the caller's local date

@@ -297,7 +297,8 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   /* append to the open commit, opening a TableChanges when the table changes */
   if (s->ntables == 0 || strcmp(s->tables[s->ntables - 1]->table, t->name) != 0) {
     s_close_table(s);
-    if (s->ntables >= LI_COMMIT_TABLES_MAX) return li_fail(eb, LI_ERR_LIMIT, "too many tables in one commit");
+    if (s->ntables >= LI_COMMIT_TABLES_MAX)
+      return li_fail(eb, LI_ERR_LIMIT, "over %d tables in one commit (LI_COMMIT_TABLES_MAX)", LI_COMMIT_TABLES_MAX);
     Linli__TableChanges *tc = li_arena_alloc(&s->a, sizeof *tc);
     if (!tc) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
     linli__table_changes__init(tc);

@@ -14,6 +14,7 @@
 
 #define S_SAVE_MS 500
 #define S_FORGET_MS (10 * 60 * 1000) /* a silent hub peer's session is dropped */
+#define S_CONNECT_POLL_MS 50         /* committee: poll timeout until connected */
 
 typedef struct {
   bool used;
@@ -24,6 +25,7 @@ typedef struct {
   bool connected;
   uint64_t last_recv_ms;
   uint64_t rejected_in, rejected_out;
+  uint64_t behind_at_recv; /* commits of ours the peer lacked when it last sent something */
   char last_error[160];
 } s_peer;
 
@@ -34,6 +36,7 @@ typedef struct {
   s_peer *peers;
   int npeers;
   uint64_t next_seal, next_save;
+  bool link_up; /* committee: the loop saw the link up (and started an exchange on it) */
 } s_serve;
 
 /* ---- hub admission: active committee keys of the roster ---- */
@@ -75,6 +78,8 @@ static void s_session_cfg(const li_node *n, li_session_cfg *c) {
  * gets a new routing id), or created for an active roster member. */
 static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
   s_peer *free_slot = NULL;
+  uint64_t kept_in = 0, kept_out = 0;
+  char kept_error[sizeof free_slot->last_error] = "";
   for (int i = 0; i < sv->npeers; i++) {
     s_peer *p = &sv->peers[i];
     if (!p->used) {
@@ -82,8 +87,19 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
       continue;
     }
     if (memcmp(p->key, m->peer_key, LI_PK_BYTES) == 0) {
-      p->rid = m->peer;
-      return p;
+      if (p->rid.len == m->peer.len && memcmp(p->rid.id, m->peer.id, m->peer.len) == 0) return p;
+      /* the key on a new connection (a reconnect, a restarted daemon, a
+       * `sync --once`): the committee numbers its exchanges afresh, and the
+       * old session, still in the previous connection's exchange, would take
+       * its Hello #n for a duplicate and ignore it until a timeout. A new
+       * session (the roster is checked again); the rejection counts stay. */
+      kept_in = p->rejected_in;
+      kept_out = p->rejected_out;
+      snprintf(kept_error, sizeof kept_error, "%s", p->last_error);
+      li_session_destroy(&p->s);
+      p->used = false;
+      free_slot = p;
+      break;
     }
   }
   if (!free_slot) {
@@ -126,6 +142,9 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
   free_slot->rid = m->peer;
   memcpy(free_slot->key, m->peer_key, LI_PK_BYTES);
   snprintf(free_slot->name, sizeof free_slot->name, "%s", name);
+  free_slot->rejected_in = kept_in;
+  free_slot->rejected_out = kept_out;
+  snprintf(free_slot->last_error, sizeof free_slot->last_error, "%s", kept_error);
   log_info("peer %s (scope %s) connected", name, scope);
   return free_slot;
 }
@@ -133,9 +152,15 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
 static void s_flush(s_serve *sv, s_peer *p) {
   uint8_t *msg;
   size_t len;
+  bool hub = sv->n->cfg.role == LI_ROLE_HUB;
   while (li_session_next_out(p->s, &msg, &len)) {
     li_errbuf eb = {{0}};
-    li_err e = li_transport_send(sv->t, sv->n->cfg.role == LI_ROLE_HUB ? &p->rid : NULL, msg, len, &eb);
+    /* a committee sends nothing until the loop has seen the link come up
+     * and started a fresh exchange on it: messages of the exchange that was
+     * running when the link dropped would reach a restarted hub as a
+     * protocol error ("batch outside an exchange") and end the fresh one */
+    li_err e = !hub && !sv->link_up ? li_fail(&eb, LI_ERR_TIMEOUT, "hub not connected")
+                                     : li_transport_send(sv->t, hub ? &p->rid : NULL, msg, len, &eb);
     if (e) log_debug("send to %s: %s", p->name, li_errmsg(&eb, e));
     free(msg);
   }
@@ -203,7 +228,12 @@ static void s_save(s_serve *sv, uint64_t now) {
     sqlite3_bind_int(st, 3, p->connected && in.state != LI_SESSION_IDLE);
     if (in.last_recv_ms) sqlite3_bind_int64(st, 4, (int64_t)in.last_recv_ms);
     sqlite3_bind_int64(st, 5, (int64_t)in.behind_them);
-    sqlite3_bind_int64(st, 6, (int64_t)in.behind_us);
+    /* status adds the commits sealed since the last contact to what the
+     * peer lacked then: once the link is down, saving the live count (which
+     * grows with every commit sealed and queued meanwhile) counted those
+     * twice */
+    bool up = p->connected && in.state != LI_SESSION_IDLE;
+    sqlite3_bind_int64(st, 6, (int64_t)(up ? in.behind_us : p->behind_at_recv));
     sqlite3_bind_int64(st, 7, (int64_t)in.commits_sent);
     sqlite3_bind_int64(st, 8, (int64_t)in.commits_recv);
     sqlite3_bind_int64(st, 9, (int64_t)p->rejected_in);
@@ -297,6 +327,10 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
         if (d && d < next) next = d;
       }
     int timeout = next > now ? (int)(next - now) : 0;
+    /* li_transport_poll waits out its timeout when only a monitor event
+     * (the handshake) arrives: until connected, look again soon, so the
+     * exchange starts within S_CONNECT_POLL_MS of the link, not ~1 s later */
+    if (!hub && !was_connected && timeout > S_CONNECT_POLL_MS) timeout = S_CONNECT_POLL_MS;
     li_transport_msg m;
     li_errbuf teb = {{0}};
     int rc = li_transport_poll(sv.t, timeout, &m, &teb);
@@ -306,32 +340,37 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
     } else if (rc == 1) {
       s_peer *p = hub ? s_hub_peer(&sv, &m) : &sv.peers[0];
       if (p) {
-        uint64_t before = sv.store.applied_total;
+        uint64_t before = sv.store.applied_total, sealed_before = sv.store.sealed_total;
         li_errbuf seb = {{0}};
         p->connected = true;
         li_err e = li_session_recv(p->s, m.data, m.len, now, &seb);
         if (e) log_debug("from %s: %s", p->name, li_errmsg(&seb, e));
-        if (sv.store.applied_total != before) s_changed(&sv, p, now);
+        li_session_info pin;
+        li_session_info_get(p->s, &pin);
+        p->behind_at_recv = pin.behind_us;
+        if (sv.store.sealed_total != sealed_before) s_changed(&sv, NULL, now); /* our own new commits: everyone */
+        else if (sv.store.applied_total != before) s_changed(&sv, p, now);
       }
       li_transport_msg_free(&m);
     }
     if (!hub) {
       bool c = li_transport_connected(sv.t);
-      li_session_info in;
-      li_session_info_get(sv.peers[0].s, &in);
-      /* start an exchange when the link comes up; afterwards the session
-       * paces its own retries (retry_ms) */
+      /* start an exchange when the link comes up, whatever the session's
+       * state: a Hello sent while unconnected was dropped (ZMQ_IMMEDIATE;
+       * e.g. the first seal runs before the handshake), and what was in
+       * flight on a lost link will never be answered. Afterwards the
+       * session paces its own retries (retry_ms). */
       if (c && !was_connected) {
         li_errbuf seb = {{0}};
         log_info("connected to the hub");
-        if (in.state == LI_SESSION_IDLE) li_session_start(sv.peers[0].s, now, &seb);
+        li_session_start(sv.peers[0].s, now, &seb);
         sv.peers[0].connected = true;
       }
       if (!c && was_connected) {
         log_info("hub unreachable; working offline, will catch up when the link returns");
         sv.peers[0].connected = false;
       }
-      was_connected = c;
+      was_connected = sv.link_up = c;
     }
     for (int i = 0; i < sv.npeers; i++) {
       s_peer *p = &sv.peers[i];

@@ -45,21 +45,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
 #include "li_limits.h"
 #include "linli.pb-c.h"
 #include "sync.pb-c.h"
 
-/* Heads in one Hello: a street has tens of committees with a few origins
- * each; 100000 chains is far beyond that and bounds the work of one Hello. */
-#define S_HELLO_HEADS_MAX 100000u
-/* Out-queue room beyond the window: a Hello, two ForkReports and one Ack,
- * Refuse or Heartbeat. */
-#define S_OUT_EXTRA 4u
-/* ForkReports sent per exchange (every fork still gets an event). */
-#define S_FORK_REPORTS_MAX 2u
-/* Events kept until the adapter takes them; later ones are dropped. */
-#define S_EVENTS_MAX 256u
+/* Limits (LI_HELLO_HEADS_MAX, LI_FORK_REPORTS_MAX, LI_SESSION_EVENTS_MAX) are
+ * in li_limits.h. */
+/* Out-queue room beyond the window: a Hello, LI_FORK_REPORTS_MAX
+ * ForkReports and one Ack, Refuse or Heartbeat. */
+#define S_OUT_EXTRA (2u + LI_FORK_REPORTS_MAX)
+_Static_assert(LI_WINDOW_MAX + S_OUT_EXTRA <= LI_TRANSPORT_HWM, "the transport queue holds a full out-queue");
 /* A caught-up initiator re-runs a full exchange this often, so commits whose
  * batches were lost after the last check still arrive. */
 #define S_ANTI_ENTROPY_MS 30000u
@@ -119,7 +114,6 @@ struct li_session {
   size_t ev_head, ev_n, ev_cap;
 
   li_session_info info;     /* counters; state and derived fields filled by li_session_info_get */
-  li_arena arena;           /* decodes of fetched commits */
 };
 
 /* ---- helpers on chains ---- */
@@ -187,7 +181,7 @@ static bool s_check(const li_session *s) {
 
 /* ---- queues ---- */
 
-/* Queues an event; NULL (dropped) when the adapter has left S_EVENTS_MAX unread. */
+/* Queues an event; NULL (dropped) when the adapter has left LI_SESSION_EVENTS_MAX unread. */
 static li_event *s_event(li_session *s, li_event_kind kind, li_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -199,7 +193,7 @@ static li_event *s_event(li_session *s, li_event_kind kind, li_err code, const c
     s->ev_head = 0;
   }
   if (s->ev_n == s->ev_cap) {
-    if (s->ev_cap >= S_EVENTS_MAX) return NULL; /* the adapter is not reading them */
+    if (s->ev_cap >= LI_SESSION_EVENTS_MAX) return NULL; /* the adapter is not reading them */
     size_t cap = s->ev_cap ? s->ev_cap * 2 : 8;
     li_event *p = realloc(s->events, cap * sizeof *p);
     if (!p) return NULL;
@@ -319,8 +313,9 @@ static void s_stall(li_session *s, uint64_t now, const char *why) {
 static li_err s_heads(li_session *s, const li_scopes *sc, li_heads *out, li_errbuf *eb) {
   memset(out, 0, sizeof *out);
   li_err e = s->store.heads(s->store_ctx, sc, out, eb);
-  if (e == LI_OK && out->n > S_HELLO_HEADS_MAX)
-    e = li_fail(eb, LI_ERR_LIMIT, "store holds %zu chains, over the %u a Hello may carry", out->n, S_HELLO_HEADS_MAX);
+  if (e == LI_OK && out->n > LI_HELLO_HEADS_MAX)
+    e = li_fail(eb, LI_ERR_LIMIT, "store holds %zu chains, over the %u a Hello may carry (LI_HELLO_HEADS_MAX)", out->n,
+                LI_HELLO_HEADS_MAX);
   if (e) li_heads_clear(out);
   return e;
 }
@@ -389,18 +384,79 @@ static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* Chain position of SignedCommit bytes, read with protobuf-c (the store's
- * commits were verified when stored; this only routes them). */
+/* One field of a protobuf message at *p (wire format): its number and wire
+ * type, the value of a varint, the bytes of a length-delimited field.
+ * false on malformed input or a group (never used by linli). */
+static bool s_pb_field(const uint8_t **p, const uint8_t *end, uint64_t *field, int *wt, uint64_t *val,
+                       const uint8_t **data, size_t *len) {
+  uint64_t x[2] = {0, 0};
+  for (int k = 0; k < 2; k++) { /* the key, then a varint value or a length */
+    if (k == 1 && (*wt == 1 || *wt == 5)) {
+      size_t n = *wt == 1 ? 8 : 4;
+      if ((size_t)(end - *p) < n) return false;
+      *p += n;
+      return true;
+    }
+    if (k == 1 && *wt != 0 && *wt != 2) return false;
+    int shift = 0;
+    for (;;) {
+      if (*p >= end || shift > 63) return false;
+      uint8_t byte = *(*p)++;
+      x[k] |= (uint64_t)(byte & 0x7f) << shift;
+      shift += 7;
+      if (!(byte & 0x80)) break;
+    }
+    if (k == 0) {
+      *field = x[0] >> 3;
+      *wt = (int)(x[0] & 7);
+    }
+  }
+  if (*wt == 0) {
+    *val = x[1];
+    return true;
+  }
+  if (x[1] > (uint64_t)(end - *p)) return false;
+  *data = *p;
+  *len = (size_t)x[1];
+  *p += x[1];
+  return true;
+}
+
+/* Chain position of SignedCommit bytes: SignedCommit.commit (1), then
+ * Commit.origin (1), scope (2) and seq (3), read straight from the wire
+ * format (last occurrence wins, as in protobuf-c) without decoding the
+ * commit's rows: the store's commits were verified when stored, and the
+ * peer's were just verified by apply; this only routes them. A full decode
+ * here cost as much as the commit's rows and kept arena memory the size of
+ * the largest commit in every session (hubs: one session per committee). */
 static bool s_commit_pos(li_session *s, const li_blob *b, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
                          uint64_t *seq) {
-  li_arena_reset(&s->arena);
-  Linli__SignedCommit *sc = linli__signed_commit__unpack(&s->arena.pb, b->len, b->sc);
-  if (!sc) return false;
-  Linli__Commit *c = linli__commit__unpack(&s->arena.pb, sc->commit.len, sc->commit.data);
-  if (!c || c->origin.len != LI_PK_BYTES || !c->scope || strlen(c->scope) > LI_SCOPE_MAX) return false;
-  memcpy(origin, c->origin.data, LI_PK_BYTES);
-  snprintf(scope, LI_SCOPE_MAX + 1, "%s", c->scope);
-  *seq = c->seq;
+  (void)s;
+  const uint8_t *p = b->sc, *end = b->sc + b->len, *d = NULL, *commit = NULL, *o = NULL, *sp = NULL;
+  size_t n = 0, commit_len = 0, o_len = 0, sp_len = 0;
+  uint64_t f, v = 0;
+  int wt;
+  while (p < end) {
+    if (!s_pb_field(&p, end, &f, &wt, &v, &d, &n)) return false;
+    if (f == 1 && wt != 2) return false;
+    if (f == 1) commit = d, commit_len = n;
+  }
+  if (!commit) return false;
+  *seq = 0;
+  p = commit;
+  end = commit + commit_len;
+  while (p < end) {
+    if (!s_pb_field(&p, end, &f, &wt, &v, &d, &n)) return false;
+    if ((f == 1 || f == 2) && wt != 2) return false;
+    if (f == 3 && wt != 0) return false;
+    if (f == 1) o = d, o_len = n;
+    else if (f == 2) sp = d, sp_len = n;
+    else if (f == 3) *seq = v;
+  }
+  if (!o || o_len != LI_PK_BYTES || sp_len > LI_SCOPE_MAX || (sp_len && memchr(sp, 0, sp_len))) return false;
+  memcpy(origin, o, LI_PK_BYTES);
+  if (sp_len) memcpy(scope, sp, sp_len);
+  scope[sp_len] = 0;
   return true;
 }
 
@@ -496,7 +552,7 @@ static void s_fork(li_session *s, s_chain *t, const uint8_t ours[LI_HASH_BYTES],
   li_pk_to_text(t->origin, pk);
   s_event(s, LI_EV_FORK, LI_ERR_FORK, "fork: the peer's %s#%llu by %.10s differs from ours; chain not synced",
           t->scope, (unsigned long long)t->seq, pk);
-  if (s->fork_reports >= S_FORK_REPORTS_MAX) return;
+  if (s->fork_reports >= LI_FORK_REPORTS_MAX) return;
   s->fork_reports++;
   Linli__Head h = LINLI__HEAD__INIT;
   h.origin = (ProtobufCBinaryData){LI_PK_BYTES, t->origin};
@@ -601,8 +657,9 @@ static li_err s_compare_heads(li_session *s, uint64_t now, li_errbuf *eb) {
 static li_err s_parse_heads(const Linli__Hello *h, s_chains *out, li_errbuf *eb) {
   out->v = NULL;
   out->n = 0;
-  if (h->n_heads > S_HELLO_HEADS_MAX)
-    return li_fail(eb, LI_ERR_LIMIT, "hello carries %zu heads, over %u", h->n_heads, S_HELLO_HEADS_MAX);
+  if (h->n_heads > LI_HELLO_HEADS_MAX)
+    return li_fail(eb, LI_ERR_LIMIT, "hello carries %zu heads, over %u (LI_HELLO_HEADS_MAX)", h->n_heads,
+                   LI_HELLO_HEADS_MAX);
   if (h->n_heads == 0) return LI_OK;
   out->v = calloc(h->n_heads, sizeof *out->v);
   if (!out->v) return li_fail(eb, LI_ERR_NOMEM, "out of memory for %zu heads", h->n_heads);
@@ -890,7 +947,6 @@ li_session *li_session_new(const li_session_cfg *cfg, const li_store_vt *store, 
     free(s);
     return NULL;
   }
-  li_arena_init(&s->arena);
   s->next_batch_id = 1;
   return s;
 }
@@ -904,7 +960,6 @@ void li_session_destroy(li_session **sp) {
   free(s->ranges);
   s_chains_free(&s->ours);
   s_chains_free(&s->theirs);
-  li_arena_free(&s->arena);
   free(s);
   *sp = NULL;
 }
@@ -943,6 +998,22 @@ static uint64_t s_heard_ms(const li_session *s) {
 
 static bool s_caught_up(const li_session *s) { return s->recv_done && s_done_sending(s); }
 
+/* When the Ack of our oldest batch in flight is overdue. The initiator
+ * counts from the send. The responder counts from the later of the send and
+ * the last message from the peer: the peer's Ack queues behind everything it
+ * sent before, so a responder still receiving from the peer (a hub working
+ * through the batches of many committees) is looking at its own inbound
+ * backlog, not at a lost batch. Giving up then made it refuse every batch
+ * still queued ("batch outside an exchange") and the committee send them all
+ * again, growing the backlog. The responder thus gives up only on a silent
+ * peer (as PEER_LOST would); a batch of ours really lost is recovered by the
+ * initiator (no progress towards our heads, or its anti-entropy exchange). */
+static uint64_t s_ack_due(const li_session *s) {
+  uint64_t from = s->flight[0].sent_ms;
+  if (!s->cfg.initiator && s->last_recv_ms > from) from = s->last_recv_ms;
+  return from + s->cfg.peer_timeout_ms;
+}
+
 void li_session_tick(li_session *s, uint64_t now_ms) {
   const uint64_t pt = s->cfg.peer_timeout_ms;
   if (s->retry_at_ms && now_ms >= s->retry_at_ms) {
@@ -959,7 +1030,7 @@ void li_session_tick(li_session *s, uint64_t now_ms) {
   if (!s->stalled) {
     if (s->state == LI_SESSION_HELLO_SENT && now_ms >= s->hello_sent_ms + pt)
       s_stall(s, now_ms, "no answer to our hello");
-    else if (s->in_flight && now_ms >= s->flight[0].sent_ms + pt)
+    else if (s->in_flight && now_ms >= s_ack_due(s))
       s_stall(s, now_ms, "no ack of our batch within the peer timeout");
     else if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->recv_done && now_ms >= s->recv_progress_ms + pt)
       s_stall(s, now_ms, "no progress towards the peer's heads");
@@ -992,7 +1063,7 @@ uint64_t li_session_next_deadline(const li_session *s) {
   d = s_min(d, s->last_send_ms + s->cfg.heartbeat_ms);
   if (!s->stalled) {
     if (s->state == LI_SESSION_HELLO_SENT) d = s_min(d, s->hello_sent_ms + pt);
-    if (s->in_flight) d = s_min(d, s->flight[0].sent_ms + pt);
+    if (s->in_flight) d = s_min(d, s_ack_due(s));
     if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->recv_done) d = s_min(d, s->recv_progress_ms + pt);
     if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && s_caught_up(s))
       d = s_min(d, s->started_ms + S_ANTI_ENTROPY_MS);

@@ -181,6 +181,7 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, uint64_t now_
   li_merge_opts o = {.wall_ms = now_ms, .max_skew_ms = s->max_skew_ms, .mode = LI_MERGE_KEEP_PREFIX};
   li_err e = li_merge_batch(s->r, commits, n, &o, st, eb);
   s->applied_total += (uint64_t)st->applied;
+  s->sealed_total += (uint64_t)st->sealed;
   if (e != LI_OK && st->reject == e) return LI_OK; /* a rejection, described in st */
   return e;
 }

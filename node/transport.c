@@ -19,11 +19,7 @@
 #define LI_MONITOR_ENDPOINT "inproc://linli-transport-monitor"
 /* A ZAP request has 7 frames for CURVE (RFC 27); more is malformed. */
 #define LI_ZAP_FRAMES 7
-/* Work done per wake-up before the data socket gets its turn. */
-#define LI_ZAP_BATCH_MAX 64
-#define LI_MONITOR_BATCH_MAX 64
-/* Frames drained from one malformed message before giving up on it. */
-#define LI_DRAIN_FRAMES_MAX 1024
+/* LI_ZAP_BATCH_MAX, LI_MONITOR_BATCH_MAX, LI_DRAIN_FRAMES_MAX: li_limits.h */
 /* Committee: libzmq gives up on an endpoint whose handshake the hub refused
  * (ZAP status 400) and never retries it; we reconnect ourselves after a
  * backoff from MIN doubling to MAX, so a committee added to the roster later
@@ -59,9 +55,17 @@ static int s_set_int(void *sock, int opt, int value) {
   return zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
+/* libzmq applies ZMQ_MAXMSGSIZE to the frame on the wire, which under CURVE
+ * is the MESSAGE command wrapping ours ("\x07MESSAGE", 8-byte nonce, 16-byte
+ * MAC, flags byte: 33 bytes in libzmq 4.3). Without room for it a message of
+ * the last 33 bytes up to LI_MSG_BYTES_MAX, which send accepts, cost the
+ * receiver the connection. Anything over LI_MSG_BYTES_MAX that fits the
+ * slack is dropped (and logged) by s_recv. */
+#define LI_CURVE_MSG_SLACK 64
+
 /* Options common to both ends; -1 with errno set if libzmq refuses one. */
 static int s_set_common(void *sock) {
-  int64_t max = (int64_t)LI_MSG_BYTES_MAX;
+  int64_t max = (int64_t)LI_MSG_BYTES_MAX + LI_CURVE_MSG_SLACK;
   if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0) return -1;
   if (s_set_int(sock, ZMQ_SNDHWM, LI_TRANSPORT_HWM) != 0) return -1;
   if (s_set_int(sock, ZMQ_RCVHWM, LI_TRANSPORT_HWM) != 0) return -1;
@@ -194,7 +198,7 @@ li_transport *li_transport_committee_new(const li_identity *id, const char *endp
                                          const uint8_t hub_ed_pk[LI_PK_BYTES], li_errbuf *eb) {
   assert(id && endpoint && hub_ed_pk);
   if (strlen(endpoint) >= LI_ENDPOINT_MAX) {
-    li_fail(eb, LI_ERR_CONFIG, "hub endpoint is longer than %d characters", LI_ENDPOINT_MAX - 1);
+    li_fail(eb, LI_ERR_CONFIG, "hub endpoint is longer than %d characters (LI_ENDPOINT_MAX)", LI_ENDPOINT_MAX - 1);
     return NULL;
   }
   uint8_t hub_curve[32];
@@ -465,9 +469,13 @@ static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
     return 0;
   }
   size_t len = zmq_msg_size(&m);
-  if (len > LI_MSG_BYTES_MAX) { /* libzmq enforces ZMQ_MAXMSGSIZE; belt and braces */
+  if (len > LI_MSG_BYTES_MAX) { /* up to LI_CURVE_MSG_SLACK over; libzmq cuts the rest */
+    const char *user = t->hub ? zmq_msg_gets(&m, "User-Id") : "the hub";
+    char why[160];
+    snprintf(why, sizeof why, "%zu bytes from %s, over LI_MSG_BYTES_MAX (%u)", len, user ? user : "an unknown key",
+             (unsigned)LI_MSG_BYTES_MAX);
     zmq_msg_close(&m);
-    s_drop(t, "over LI_MSG_BYTES_MAX");
+    s_drop(t, why);
     return 0;
   }
   uint8_t key[LI_PK_BYTES];

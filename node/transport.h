@@ -20,8 +20,10 @@
  *     pinned with ZMQ_CURVE_SERVERKEY.
  *  3. A delivered message is exactly one frame of 0..LI_MSG_BYTES_MAX bytes
  *     (plus the routing id on the hub). Larger messages make libzmq drop the
- *     connection (ZMQ_MAXMSGSIZE); multi-part messages are drained, logged
- *     and counted in stats.dropped, never delivered.
+ *     connection (ZMQ_MAXMSGSIZE, set with room for CURVE's framing), or,
+ *     a few bytes over, are dropped and logged with the sender's key;
+ *     multi-part messages are drained, logged and counted in stats.dropped,
+ *     never delivered.
  *  4. Sends never block: a full queue or an unconnected hub is
  *     LI_ERR_TIMEOUT (retry later), a vanished peer LI_ERR_NOT_FOUND.
  *  5. Handshakes stall unless someone calls li_transport_poll: the ZAP
@@ -48,11 +50,10 @@
 #include <stdint.h>
 #include "err.h"
 #include "keys.h"
+#include "li_limits.h"
 
-/* Per-peer queue bound, each way: the session keeps at most
- * LI_WINDOW_MAX + 4 messages in flight (session.h), so a deeper queue would
- * only hold memory (messages may be ~12 MiB). */
-#define LI_TRANSPORT_HWM 68
+/* Limits (LI_TRANSPORT_HWM, LI_PEER_ID_MAX, LI_ENDPOINT_MAX) are in
+ * li_limits.h; what follows are tunables. */
 /* Unsent messages at close are kept this long, then dropped. */
 #define LI_TRANSPORT_LINGER_MS 1000
 /* A CURVE handshake that has not finished by then is dropped. */
@@ -63,10 +64,6 @@
 /* Committee reconnect backoff (libzmq doubles from MIN up to MAX). */
 #define LI_TRANSPORT_RECONNECT_MIN_MS 200
 #define LI_TRANSPORT_RECONNECT_MAX_MS 5000
-/* Routing ids are at most 255 bytes in ZeroMQ. */
-#define LI_PEER_ID_MAX 256
-/* Bound endpoint text, e.g. "tcp://127.0.0.1:40123". */
-#define LI_ENDPOINT_MAX 256
 
 typedef struct li_transport li_transport;
 
