@@ -14,7 +14,9 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/linli-demo.XXXXXX")
 . "$(dirname "$0")/street.sh"
 trap 'street_stop; rm -rf "$W"' EXIT INT TERM
 say() { printf '\n== %s\n' "$*"; }
-q() { sqlite3 -bail "$W/$1/replica.db" "$2"; }
+# .timeout: the daemon holds the write lock for a moment every 0.5 s (seal, peer
+# state); without a busy timeout the sqlite3 shell fails with "database is locked"
+q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
 t0=$(date +%s)
 
 say "a street hub and committees c01 c02 c03 (keys, roster, CURVE on loopback)"

@@ -1,0 +1,535 @@
+/* rawpeer: a tiny hostile client for the integration tests. It speaks as an
+ * admitted committee (its real key file, so the hub's ZAP admits it) but
+ * sends what no linli node would, and prints what the hub answered.
+ *
+ *   rawpeer --dir NODEDIR --hub ENDPOINT --hub-key KEY --send garbage|oversized|badhello
+ *
+ *   garbage    256 random bytes behind a protobuf tag of field 0 (never a
+ *              valid Envelope); the hub should answer Refuse.
+ *   badhello   a Hello of protocol 99; the hub should answer Refuse.
+ *   oversized  four messages too big in one way or another:
+ *              1. after a valid Hello, a Batch of LI_BATCH_ROWS_MAX + 1
+ *                 (empty) commits: refused by the session (over the limit);
+ *              2. after a new Hello, an Envelope of exactly LI_MSG_BYTES_MAX
+ *                 bytes (the most li_transport_send lets through) carrying one
+ *                 commit far over LI_COMMIT_BYTES_MAX: its Ack names the
+ *                 rejection;
+ *              3. on a raw DEALER with the same CURVE keys (bypassing
+ *                 li_transport_send's own check), LI_MSG_BYTES_MAX + 1 bytes:
+ *                 libzmq on the hub drops the connection (ZMQ_MAXMSGSIZE), so
+ *                 nothing is answered.
+ *
+ *   hello-loop, garbage-loop, flood [--count N]: load modes (see "load
+ *              modes" below): N valid Hellos, N garbage messages, or a Hello
+ *              and N Batches of exactly LI_MSG_BYTES_MAX bytes.
+ *
+ * Every step prints one line "STEP: sent N bytes -> REPLY" where REPLY is
+ * "refuse CODE: MESSAGE", "ack applied=A reject=CODE: MESSAGE", "hello" or
+ * "none". Exit status: 0 when every message was sent (whatever the answers),
+ * 1 when the key, the endpoint or the connection failed, 2 on bad usage.
+ * Loopback tests only; it never retries. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "err.h"
+#include "keys.h"
+#include "li_limits.h"
+#include "linli.pb-c.h"
+#include "log.h"
+#include "sync.pb-c.h"
+#include "transport.h"
+
+#define S_CONNECT_MS 10000
+#define S_REPLY_MS 5000
+
+static li_identity g_id;
+static uint8_t g_hub[LI_PK_BYTES];
+
+static int64_t s_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Packs an envelope into a malloc'd buffer. */
+static uint8_t *s_pack(const Linli__Envelope *env, size_t *len) {
+  *len = linli__envelope__get_packed_size(env);
+  uint8_t *buf = malloc(*len ? *len : 1);
+  if (!buf) {
+    fprintf(stderr, "rawpeer: out of memory for %zu bytes\n", *len);
+    exit(1);
+  }
+  linli__envelope__pack(env, buf);
+  return buf;
+}
+
+static bool s_send(li_transport *t, const uint8_t *msg, size_t len) {
+  li_errbuf eb = {{0}};
+  li_err e = li_transport_send(t, NULL, msg, len, &eb);
+  if (e) fprintf(stderr, "rawpeer: send of %zu bytes: %s\n", len, li_errmsg(&eb, e));
+  return e == LI_OK;
+}
+
+/* Waits up to ms for an envelope of kind want (for an Ack: of batch id
+ * ack_id); others (the hub's batches, heartbeats) are skipped. Prints the
+ * reply after "-> " and returns it (caller frees), or NULL after "none". */
+static Linli__Envelope *s_expect(li_transport *t, Linli__Envelope__MCase want, uint64_t ack_id, int ms) {
+  int64_t end = s_now_ms() + ms;
+  while (s_now_ms() < end) {
+    li_transport_msg m = {0};
+    li_errbuf eb = {{0}};
+    int rc = li_transport_poll(t, 50, &m, &eb);
+    if (rc < 0) {
+      fprintf(stderr, "rawpeer: poll: %s\n", eb.msg);
+      break;
+    }
+    if (rc == 0) continue;
+    Linli__Envelope *env = linli__envelope__unpack(NULL, m.len, m.data);
+    li_transport_msg_free(&m);
+    if (!env) {
+      printf("-> undecodable reply\n");
+      return NULL;
+    }
+    bool match = env->m_case == want || env->m_case == LINLI__ENVELOPE__M_REFUSE;
+    if (match && env->m_case == LINLI__ENVELOPE__M_ACK && env->ack->id != ack_id) match = false;
+    if (!match) {
+      linli__envelope__free_unpacked(env, NULL);
+      continue;
+    }
+    switch (env->m_case) {
+    case LINLI__ENVELOPE__M_REFUSE:
+      printf("-> refuse %s: %s\n", env->refuse->code, env->refuse->message);
+      break;
+    case LINLI__ENVELOPE__M_ACK:
+      printf("-> ack applied=%u reject=%s: %s\n", env->ack->applied, env->ack->reject[0] ? env->ack->reject : "none",
+             env->ack->message);
+      break;
+    case LINLI__ENVELOPE__M_HELLO:
+      printf("-> hello (exchange %llu, %zu heads)\n", (unsigned long long)env->hello->exchange, env->hello->n_heads);
+      break;
+    default:
+      printf("-> message of kind %d\n", (int)env->m_case);
+      break;
+    }
+    fflush(stdout);
+    return env;
+  }
+  printf("-> none\n");
+  fflush(stdout);
+  return NULL;
+}
+
+static void s_hello(li_transport *t, uint32_t protocol, uint64_t exchange, const char *step) {
+  Linli__Hello h = LINLI__HELLO__INIT;
+  h.protocol = protocol;
+  h.network = (ProtobufCBinaryData){LI_PK_BYTES, g_hub};
+  h.node = (ProtobufCBinaryData){LI_PK_BYTES, g_id.pk};
+  h.exchange = exchange;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_HELLO;
+  env.hello = &h;
+  size_t len;
+  uint8_t *buf = s_pack(&env, &len);
+  printf("%s: sent %zu bytes ", step, len);
+  fflush(stdout);
+  bool ok = s_send(t, buf, len);
+  free(buf);
+  if (!ok) exit(1);
+}
+
+static void s_free(Linli__Envelope *env) {
+  if (env) linli__envelope__free_unpacked(env, NULL);
+}
+
+static void s_garbage(li_transport *t) {
+  uint8_t buf[256];
+  randombytes_buf(buf, sizeof buf);
+  buf[0] = 0x07; /* field 0, wire type 7: no protobuf decoder accepts it */
+  printf("garbage: sent %zu bytes ", sizeof buf);
+  fflush(stdout);
+  if (!s_send(t, buf, sizeof buf)) exit(1);
+  s_free(s_expect(t, LINLI__ENVELOPE__M_REFUSE, 0, S_REPLY_MS));
+}
+
+static void s_badhello(li_transport *t) {
+  s_hello(t, 99, 1, "badhello");
+  s_free(s_expect(t, LINLI__ENVELOPE__M_HELLO, 0, S_REPLY_MS));
+}
+
+/* A Batch of n commits, each of clen bytes (zeros). */
+static uint8_t *s_batch(uint64_t exchange, size_t n, size_t clen, size_t *len) {
+  ProtobufCBinaryData *cs = calloc(n, sizeof *cs);
+  uint8_t *body = calloc(1, clen ? clen : 1);
+  if (!cs || !body) {
+    fprintf(stderr, "rawpeer: out of memory\n");
+    exit(1);
+  }
+  for (size_t i = 0; i < n; i++) cs[i] = (ProtobufCBinaryData){clen, body};
+  Linli__Batch b = LINLI__BATCH__INIT;
+  b.exchange = exchange;
+  b.id = 1;
+  b.n_commits = n;
+  b.commits = cs;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_BATCH;
+  env.batch = &b;
+  uint8_t *buf = s_pack(&env, len);
+  free(cs);
+  free(body);
+  return buf;
+}
+
+static void s_oversized(li_transport *t, const char *endpoint) {
+  size_t len;
+  uint8_t *buf;
+
+  /* 1. too many commits for one batch */
+  s_hello(t, 1, 1, "hello1");
+  s_free(s_expect(t, LINLI__ENVELOPE__M_HELLO, 0, S_REPLY_MS));
+  buf = s_batch(1, LI_BATCH_ROWS_MAX + 1, 0, &len);
+  printf("batch-rows: sent %zu bytes (%u commits) ", len, LI_BATCH_ROWS_MAX + 1);
+  fflush(stdout);
+  if (!s_send(t, buf, len)) exit(1);
+  free(buf);
+  s_free(s_expect(t, LINLI__ENVELOPE__M_ACK, 1, S_REPLY_MS));
+
+  /* 2. exactly LI_MSG_BYTES_MAX bytes: one commit far over LI_COMMIT_BYTES_MAX */
+  s_hello(t, 1, 2, "hello2");
+  s_free(s_expect(t, LINLI__ENVELOPE__M_HELLO, 0, S_REPLY_MS));
+  size_t clen = LI_MSG_BYTES_MAX - 32;
+  for (int i = 0; i < 8; i++) {
+    buf = s_batch(2, 1, clen, &len);
+    if (len == LI_MSG_BYTES_MAX) break;
+    free(buf);
+    buf = NULL;
+    clen = clen + LI_MSG_BYTES_MAX - len;
+  }
+  if (!buf) {
+    fprintf(stderr, "rawpeer: cannot size an envelope to exactly %u bytes\n", (unsigned)LI_MSG_BYTES_MAX);
+    exit(1);
+  }
+  printf("batch-bytes: sent %zu bytes (a commit of %zu) ", len, clen);
+  fflush(stdout);
+  if (!s_send(t, buf, len)) exit(1);
+  free(buf);
+  s_free(s_expect(t, LINLI__ENVELOPE__M_ACK, 1, S_REPLY_MS));
+
+  /* 3. over LI_MSG_BYTES_MAX on a raw DEALER with our CURVE keys */
+  uint8_t pk[32], sk[32], server[32];
+  if (li_curve_keys(&g_id, pk, sk) != LI_OK || li_curve_pk_from_ed(g_hub, server) != LI_OK) {
+    fprintf(stderr, "rawpeer: cannot derive CURVE keys\n");
+    exit(1);
+  }
+  void *ctx = zmq_ctx_new();
+  void *raw = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+  int zero = 0, timeout = S_REPLY_MS;
+  if (!raw || zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+      zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, pk, 32) != 0 || zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, sk, 32) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, server, 32) != 0 || zmq_connect(raw, endpoint) != 0) {
+    fprintf(stderr, "rawpeer: raw DEALER: %s\n", zmq_strerror(zmq_errno()));
+    exit(1);
+  }
+  sodium_memzero(sk, sizeof sk);
+  len = (size_t)LI_MSG_BYTES_MAX + 1;
+  buf = calloc(1, len);
+  if (!buf) exit(1);
+  buf[0] = 0x07;
+  printf("raw-over-max: sent %zu bytes ", len);
+  fflush(stdout);
+  int rc = zmq_send(raw, buf, len, 0);
+  free(buf);
+  if (rc < 0) {
+    fprintf(stderr, "rawpeer: raw send: %s\n", zmq_strerror(zmq_errno()));
+    exit(1);
+  }
+  char reply[256];
+  rc = zmq_recv(raw, reply, sizeof reply, 0);
+  if (rc < 0) printf("-> none\n");
+  else printf("-> a reply of %d bytes\n", rc);
+  fflush(stdout);
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
+}
+
+/* ---- load modes (tests/exhaust.t.sh): hello-loop, garbage-loop, flood ----
+ * Added for the resource-exhaustion scenario; of the code above they use
+ * only the key, the endpoint and s_now_ms, s_pack, s_batch. Each sends --count
+ * messages as fast as the send queue takes them, counts the hub's answers
+ * on the way (never waiting for one), waits S_REPLY_MS for the last ones and
+ * prints one line:
+ *   MODE: sent N of N messages of B bytes in T ms -> R replies (H hello, A ack, F refuse, O other)
+ * A send that stays refused (queue full) for S_LOAD_STUCK_MS ends the loop
+ * early; N then says how far it got. */
+#define S_LOAD_STUCK_MS 20000
+#define S_FLOOD_HWM 4 /* messages queued in rawpeer itself: each is ~12 MiB */
+
+static unsigned long g_count = 100;
+
+typedef struct {
+  uint64_t replies, hellos, acks, refusals, other;
+} s_tally;
+
+static void s_tally_one(s_tally *ty, const uint8_t *data, size_t len) {
+  ty->replies++;
+  Linli__Envelope *env = linli__envelope__unpack(NULL, len, data);
+  if (!env) {
+    ty->other++;
+    return;
+  }
+  switch (env->m_case) {
+  case LINLI__ENVELOPE__M_HELLO: ty->hellos++; break;
+  case LINLI__ENVELOPE__M_ACK: ty->acks++; break;
+  case LINLI__ENVELOPE__M_REFUSE: ty->refusals++; break;
+  default: ty->other++; break;
+  }
+  linli__envelope__free_unpacked(env, NULL);
+}
+
+/* Counts what arrives on the transport within ms (0: only what is there). */
+static void s_load_drain(li_transport *t, int ms, s_tally *ty) {
+  int64_t end = s_now_ms() + ms;
+  for (;;) {
+    int64_t left = end - s_now_ms();
+    li_transport_msg m = {0};
+    li_errbuf eb = {{0}};
+    int rc = li_transport_poll(t, left <= 0 ? 0 : left < 5 ? (int)left : 5, &m, &eb);
+    if (rc == 1) {
+      s_tally_one(ty, m.data, m.len);
+      li_transport_msg_free(&m);
+      continue;
+    }
+    if (rc < 0 || s_now_ms() >= end) return;
+  }
+}
+
+/* Sends one message, waiting (and counting replies) while the queue is full. */
+static bool s_load_send(li_transport *t, const uint8_t *buf, size_t len, s_tally *ty) {
+  int64_t give_up = s_now_ms() + S_LOAD_STUCK_MS;
+  for (;;) {
+    li_errbuf eb = {{0}};
+    li_err e = li_transport_send(t, NULL, buf, len, &eb);
+    if (e == LI_OK) return true;
+    if (e != LI_ERR_TIMEOUT || s_now_ms() >= give_up) {
+      fprintf(stderr, "rawpeer: send of %zu bytes: %s\n", len, li_errmsg(&eb, e));
+      return false;
+    }
+    s_load_drain(t, 10, ty);
+  }
+}
+
+static void s_load_report(const char *mode, unsigned long sent, size_t len, int64_t t0, const s_tally *ty) {
+  printf("%s: sent %lu of %lu messages of %zu bytes in %lld ms -> %llu replies (%llu hello, %llu ack, %llu refuse, "
+         "%llu other)\n",
+         mode, sent, g_count, len, (long long)(s_now_ms() - t0), (unsigned long long)ty->replies,
+         (unsigned long long)ty->hellos, (unsigned long long)ty->acks, (unsigned long long)ty->refusals,
+         (unsigned long long)ty->other);
+  fflush(stdout);
+}
+
+/* A valid Hello (protocol 1, our key, no heads) of the given exchange. */
+static uint8_t *s_load_hello(uint64_t exchange, size_t *len) {
+  Linli__Hello h = LINLI__HELLO__INIT;
+  h.protocol = 1;
+  h.network = (ProtobufCBinaryData){LI_PK_BYTES, g_hub};
+  h.node = (ProtobufCBinaryData){LI_PK_BYTES, g_id.pk};
+  h.exchange = exchange;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_HELLO;
+  env.hello = &h;
+  return s_pack(&env, len);
+}
+
+/* hello-loop: --count valid Hellos, each of a new exchange, so the hub
+ * answers every one with its own Hello and starts the exchange afresh. */
+static void s_hello_loop(li_transport *t) {
+  s_tally ty = {0};
+  int64_t t0 = s_now_ms();
+  unsigned long sent = 0;
+  size_t len = 0;
+  for (; sent < g_count; sent++) {
+    uint8_t *buf = s_load_hello(sent + 1, &len);
+    bool ok = s_load_send(t, buf, len, &ty);
+    free(buf);
+    if (!ok) break;
+    s_load_drain(t, 0, &ty);
+  }
+  s_load_drain(t, S_REPLY_MS, &ty);
+  s_load_report("hello-loop", sent, len, t0, &ty);
+}
+
+/* garbage-loop: --count messages of 256 random bytes (never an Envelope). */
+static void s_garbage_loop(li_transport *t) {
+  s_tally ty = {0};
+  int64_t t0 = s_now_ms();
+  unsigned long sent = 0;
+  uint8_t buf[256];
+  for (; sent < g_count; sent++) {
+    randombytes_buf(buf, sizeof buf);
+    buf[0] = 0x07;
+    if (!s_load_send(t, buf, sizeof buf, &ty)) break;
+    s_load_drain(t, 0, &ty);
+  }
+  s_load_drain(t, S_REPLY_MS, &ty);
+  s_load_report("garbage-loop", sent, sizeof buf, t0, &ty);
+}
+
+static void s_flood_free(void *data, void *hint) {
+  (void)data;
+  (void)hint;
+}
+
+/* flood: a Hello, then --count Batches of exactly LI_MSG_BYTES_MAX bytes
+ * (one commit far over LI_COMMIT_BYTES_MAX: the hub reads, decodes and
+ * rejects each, and acks it). Sent on a raw DEALER with our CURVE keys and a
+ * send queue of S_FLOOD_HWM, zero-copy from one buffer, so rawpeer itself
+ * holds little; the hub's inbound queue is what is under test. */
+static void s_flood(const char *endpoint) {
+  uint8_t pk[32], sk[32], server[32];
+  if (li_curve_keys(&g_id, pk, sk) != LI_OK || li_curve_pk_from_ed(g_hub, server) != LI_OK) {
+    fprintf(stderr, "rawpeer: cannot derive CURVE keys\n");
+    exit(1);
+  }
+  void *ctx = zmq_ctx_new();
+  void *raw = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+  int zero = 0, hwm = S_FLOOD_HWM;
+  if (!raw || zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+      zmq_setsockopt(raw, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, pk, 32) != 0 || zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, sk, 32) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, server, 32) != 0 || zmq_connect(raw, endpoint) != 0) {
+    fprintf(stderr, "rawpeer: raw DEALER: %s\n", zmq_strerror(zmq_errno()));
+    exit(1);
+  }
+  sodium_memzero(sk, sizeof sk);
+  s_tally ty = {0};
+  int64_t t0 = s_now_ms();
+  size_t hlen;
+  uint8_t *hello = s_load_hello(1, &hlen);
+  int rc = zmq_send(raw, hello, hlen, 0); /* queued until the handshake is done */
+  free(hello);
+  if (rc < 0) {
+    fprintf(stderr, "rawpeer: raw send: %s\n", zmq_strerror(zmq_errno()));
+    exit(1);
+  }
+  /* one envelope of exactly LI_MSG_BYTES_MAX bytes, as in --send oversized */
+  uint8_t *buf = NULL;
+  size_t len = 0, clen = LI_MSG_BYTES_MAX - 32;
+  for (int i = 0; i < 8; i++) {
+    buf = s_batch(1, 1, clen, &len);
+    if (len == LI_MSG_BYTES_MAX) break;
+    free(buf);
+    buf = NULL;
+    clen = clen + LI_MSG_BYTES_MAX - len;
+  }
+  if (!buf) {
+    fprintf(stderr, "rawpeer: cannot size an envelope to exactly %u bytes\n", (unsigned)LI_MSG_BYTES_MAX);
+    exit(1);
+  }
+  uint8_t reply[4096];
+  unsigned long sent = 0;
+  int64_t give_up = s_now_ms() + S_LOAD_STUCK_MS;
+  while (sent < g_count && s_now_ms() < give_up) {
+    zmq_msg_t m;
+    zmq_msg_init_data(&m, buf, len, s_flood_free, NULL);
+    if (zmq_msg_send(&m, raw, ZMQ_DONTWAIT) >= 0) {
+      sent++;
+      give_up = s_now_ms() + S_LOAD_STUCK_MS;
+    } else {
+      zmq_msg_close(&m);
+      if (zmq_errno() != EAGAIN) {
+        fprintf(stderr, "rawpeer: raw send: %s\n", zmq_strerror(zmq_errno()));
+        break;
+      }
+      zmq_pollitem_t it = {.socket = raw, .events = ZMQ_POLLIN | ZMQ_POLLOUT};
+      zmq_poll(&it, 1, 10);
+    }
+    int n;
+    while ((n = zmq_recv(raw, reply, sizeof reply, ZMQ_DONTWAIT)) >= 0)
+      s_tally_one(&ty, reply, (size_t)n < sizeof reply ? (size_t)n : sizeof reply);
+  }
+  /* wait for the answers, and until the last batch has left our queue */
+  int timeout = 200;
+  zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  int64_t end = s_now_ms() + 4 * S_REPLY_MS;
+  while (s_now_ms() < end && ty.acks + ty.refusals < sent) {
+    int n = zmq_recv(raw, reply, sizeof reply, 0);
+    if (n >= 0) s_tally_one(&ty, reply, (size_t)n < sizeof reply ? (size_t)n : sizeof reply);
+  }
+  s_load_report("flood", sent, len, t0, &ty);
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
+  free(buf);
+}
+
+static int s_usage(void) {
+  fprintf(stderr, "usage: rawpeer --dir NODEDIR --hub ENDPOINT --hub-key KEY --send garbage|oversized|badhello\n"
+                  "       rawpeer --dir NODEDIR --hub ENDPOINT --hub-key KEY --send hello-loop|garbage-loop|flood"
+                  " [--count N]\n");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  const char *dir = NULL, *hub = NULL, *hub_key = NULL, *what = NULL;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    else if (strcmp(argv[i], "--hub") == 0) hub = argv[i + 1];
+    else if (strcmp(argv[i], "--hub-key") == 0) hub_key = argv[i + 1];
+    else if (strcmp(argv[i], "--send") == 0) what = argv[i + 1];
+    else if (strcmp(argv[i], "--count") == 0) g_count = strtoul(argv[i + 1], NULL, 10); /* load modes */
+    else return s_usage();
+  }
+  if (!dir || !hub || !hub_key || !what || argc % 2 == 0) return s_usage();
+  bool load = strcmp(what, "hello-loop") == 0 || strcmp(what, "garbage-loop") == 0 || strcmp(what, "flood") == 0;
+  if (strcmp(what, "garbage") != 0 && strcmp(what, "oversized") != 0 && strcmp(what, "badhello") != 0 && !load)
+    return s_usage();
+  if (load && g_count == 0) return s_usage();
+  li_log_init(LI_LOG_WARN, false);
+  li_errbuf eb = {{0}};
+  li_err e = li_crypto_init(&eb);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/node.key", dir);
+  if (!e) e = li_identity_load(&g_id, path, &eb);
+  if (!e) e = li_pk_from_text(hub_key, g_hub, &eb);
+  if (e) {
+    fprintf(stderr, "rawpeer: %s\n", li_errmsg(&eb, e));
+    return 1;
+  }
+  if (strcmp(what, "flood") == 0) { /* its own raw socket */
+    s_flood(hub);
+    li_identity_wipe(&g_id);
+    return 0;
+  }
+  li_transport *t = li_transport_committee_new(&g_id, hub, g_hub, &eb);
+  if (!t) {
+    fprintf(stderr, "rawpeer: %s\n", eb.msg);
+    li_identity_wipe(&g_id);
+    return 1;
+  }
+  int64_t end = s_now_ms() + S_CONNECT_MS;
+  while (!li_transport_connected(t) && s_now_ms() < end) {
+    li_transport_msg m = {0};
+    if (li_transport_poll(t, 50, &m, &eb) == 1) li_transport_msg_free(&m);
+  }
+  if (!li_transport_connected(t)) {
+    fprintf(stderr, "rawpeer: not connected to %s within %d s\n", hub, S_CONNECT_MS / 1000);
+    li_transport_destroy(&t);
+    li_identity_wipe(&g_id);
+    return 1;
+  }
+  printf("connected to %s\n", hub);
+  if (strcmp(what, "garbage") == 0) s_garbage(t);
+  else if (strcmp(what, "badhello") == 0) s_badhello(t);
+  else if (strcmp(what, "hello-loop") == 0) s_hello_loop(t);
+  else if (strcmp(what, "garbage-loop") == 0) s_garbage_loop(t);
+  else s_oversized(t, hub);
+  li_transport_destroy(&t);
+  li_identity_wipe(&g_id);
+  return 0;
+}
