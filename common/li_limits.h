@@ -110,6 +110,14 @@
  * LI_WINDOW_MAX + 4 messages in flight (session.h), so a deeper queue would
  * only hold memory (messages may be ~12 MiB). */
 #define LI_TRANSPORT_HWM 68
+/* The hub's inbound queue per peer: past it the hub stops reading that
+ * peer's connection until it has caught up (TCP pushes back on the sender;
+ * nothing is lost). With LI_TRANSPORT_HWM messages of up to LI_MSG_BYTES_MAX
+ * (~12 MiB) one admitted peer flooding max-size messages made a busy hub
+ * hold ~400-500 MiB (tests/exhaust.t.sh); this bounds it to ~100 MiB. A
+ * committee of the default window (4 batches and a Hello, Ack or Heartbeat)
+ * fits in it; a larger window is only paced by it. */
+#define LI_TRANSPORT_HUB_RCVHWM (LI_WINDOW_DEFAULT + 4)
 /* ROUTER routing ids are at most 255 bytes in ZeroMQ. */
 #define LI_PEER_ID_MAX 256
 /* ZAP requests and monitor events handled per wake-up before the data

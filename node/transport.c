@@ -171,7 +171,7 @@ li_transport *li_transport_hub_new(const li_identity *id, const char *endpoint,
     li_fail(eb, LI_ERR_IO, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
     goto fail;
   }
-  if (s_set_int(t->sock, ZMQ_CURVE_SERVER, 1) != 0 ||
+  if (s_set_int(t->sock, ZMQ_CURVE_SERVER, 1) != 0 || s_set_int(t->sock, ZMQ_RCVHWM, LI_TRANSPORT_HUB_RCVHWM) != 0 ||
       zmq_setsockopt(t->sock, ZMQ_ZAP_DOMAIN, LI_ZAP_DOMAIN, strlen(LI_ZAP_DOMAIN)) != 0 ||
       s_set_int(t->sock, ZMQ_ROUTER_MANDATORY, 1) != 0) {
     li_fail(eb, LI_ERR_IO, "cannot set up the hub socket: %s", zmq_strerror(zmq_errno()));

@@ -265,7 +265,8 @@ static void s_oversized(li_transport *t, const char *endpoint) {
  * messages as fast as the send queue takes them, counts the hub's answers
  * on the way (never waiting for one), waits S_REPLY_MS for the last ones and
  * prints one line:
- *   MODE: sent N of N messages of B bytes in T ms -> R replies (H hello, A ack, F refuse, O other)
+ *   MODE: sent N of N messages of B bytes in T ms -> R replies (H hello, A ack, J of them rejecting,
+ *         F refuse, O other)
  * A send that stays refused (queue full) for S_LOAD_STUCK_MS ends the loop
  * early; N then says how far it got. */
 #define S_LOAD_STUCK_MS 20000
@@ -274,7 +275,7 @@ static void s_oversized(li_transport *t, const char *endpoint) {
 static unsigned long g_count = 100;
 
 typedef struct {
-  uint64_t replies, hellos, acks, refusals, other;
+  uint64_t replies, hellos, acks, rejected, refusals, other;
 } s_tally;
 
 static void s_tally_one(s_tally *ty, const uint8_t *data, size_t len) {
@@ -286,7 +287,10 @@ static void s_tally_one(s_tally *ty, const uint8_t *data, size_t len) {
   }
   switch (env->m_case) {
   case LINLI__ENVELOPE__M_HELLO: ty->hellos++; break;
-  case LINLI__ENVELOPE__M_ACK: ty->acks++; break;
+  case LINLI__ENVELOPE__M_ACK:
+    ty->acks++;
+    if (env->ack->reject && env->ack->reject[0]) ty->rejected++;
+    break;
   case LINLI__ENVELOPE__M_REFUSE: ty->refusals++; break;
   default: ty->other++; break;
   }
@@ -326,11 +330,11 @@ static bool s_load_send(li_transport *t, const uint8_t *buf, size_t len, s_tally
 }
 
 static void s_load_report(const char *mode, unsigned long sent, size_t len, int64_t t0, const s_tally *ty) {
-  printf("%s: sent %lu of %lu messages of %zu bytes in %lld ms -> %llu replies (%llu hello, %llu ack, %llu refuse, "
-         "%llu other)\n",
+  printf("%s: sent %lu of %lu messages of %zu bytes in %lld ms -> %llu replies (%llu hello, %llu ack, %llu of them "
+         "rejecting, %llu refuse, %llu other)\n",
          mode, sent, g_count, len, (long long)(s_now_ms() - t0), (unsigned long long)ty->replies,
-         (unsigned long long)ty->hellos, (unsigned long long)ty->acks, (unsigned long long)ty->refusals,
-         (unsigned long long)ty->other);
+         (unsigned long long)ty->hellos, (unsigned long long)ty->acks, (unsigned long long)ty->rejected,
+         (unsigned long long)ty->refusals, (unsigned long long)ty->other);
   fflush(stdout);
 }
 
