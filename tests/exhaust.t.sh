@@ -24,6 +24,7 @@ set -eu
 T=exhaust
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$LINLI_SCRIPTS/street.sh"
+. "$(dirname "$0")/lib.sh"
 trap 'street_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 t0=$(date +%s)
@@ -40,7 +41,6 @@ RSS_MAX_MIB=300
 PROBE_MAX_S=20
 LOG_LINES_MAX=200 # per attack
 
-q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
 fail() {
   echo "FAIL $T: $*"
   for f in "$W"/*.log "$W"/*.out; do [ -f "$f" ] && { echo "--- tail $f"; tail -n 15 "$f"; }; done

@@ -10,25 +10,12 @@ set -eu
 T=sync_catchup
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$LINLI_SCRIPTS/street.sh"
+. "$(dirname "$0")/lib.sh"
 trap 'street_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 t0=$(date +%s)
 N=10000
 
-q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
-fail() {
-  echo "FAIL $T: $*"
-  for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- tail $f"; tail -n 25 "$f"; }; done
-  exit 1
-}
-wait_until() { # SECONDS CMD...: true as soon as CMD is, false after SECONDS
-  wu_end=$(($(date +%s) + $1)); shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$wu_end" ] || return 1
-    sleep 0.2
-  done
-}
 # "REACHABLE WE_LACK THEY_LACK" of the hub in a committee's status --json
 hub_view() {
   "$LINLI" --dir "$W/$1" status --json | python3 -c '

@@ -12,25 +12,17 @@ set -eu
 T=sync_malformed
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$LINLI_SCRIPTS/street.sh"
+. "$(dirname "$0")/lib.sh"
 trap 'street_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 t0=$(date +%s)
 RAWPEER=${LINLI_BUILD:-$(dirname "$LINLI")}/sim/rawpeer
 [ -x "$RAWPEER" ] || { echo "FAIL $T: no $RAWPEER (make check-build)"; exit 1; }
 
-q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
 fail() {
   echo "FAIL $T: $*"
   for f in "$W"/*.log "$W"/*.out; do [ -f "$f" ] && { echo "--- tail $f"; tail -n 25 "$f"; }; done
   exit 1
-}
-wait_until() { # SECONDS CMD...: true as soon as CMD is, false after SECONDS
-  wu_end=$(($(date +%s) + $1)); shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$wu_end" ] || return 1
-    sleep 0.2
-  done
 }
 logged() { grep -q "$2" "$W/$1.log" 2>/dev/null; }
 hub_alive() { kill -0 "$(street_pid hub)" 2>/dev/null || fail "the hub died ($1)"; }

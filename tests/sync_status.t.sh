@@ -10,24 +10,11 @@ set -eu
 T=sync_status
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$LINLI_SCRIPTS/street.sh"
+. "$(dirname "$0")/lib.sh"
 trap 'street_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 t0=$(date +%s)
 
-q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
-fail() {
-  echo "FAIL $T: $*"
-  for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- tail $f"; tail -n 25 "$f"; }; done
-  exit 1
-}
-wait_until() { # SECONDS CMD...: true as soon as CMD is, false after SECONDS
-  wu_end=$(($(date +%s) + $1)); shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$wu_end" ] || return 1
-    sleep 0.2
-  done
-}
 # "STATE REACHABLE WE_LACK THEY_LACK" of peer $2 in node $1's status --json
 peer_view() {
   "$LINLI" --dir "$W/$1" status --json | python3 -c '

@@ -10,24 +10,11 @@ set -eu
 T=sync_zap
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$LINLI_SCRIPTS/street.sh"
+. "$(dirname "$0")/lib.sh"
 trap 'street_stop; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 t0=$(date +%s)
 
-q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
-fail() {
-  echo "FAIL $T: $*"
-  for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- tail $f"; tail -n 25 "$f"; }; done
-  exit 1
-}
-wait_until() { # SECONDS CMD...: true as soon as CMD is, false after SECONDS
-  wu_end=$(($(date +%s) + $1)); shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$wu_end" ] || return 1
-    sleep 0.2
-  done
-}
 keyhex() { # the node's public key as the hex of linli_log.origin
   python3 -c 'import base64, sys; k = sys.argv[1]; print(base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)).hex().upper())' \
     "$("$LINLI" --dir "$W/$1" id)"
