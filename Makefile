@@ -118,8 +118,9 @@ demo-offline: deps
 
 N ?= 1000000
 bench: deps
-	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench
+	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench $(B)/sim/bench_sync
 	@$(B)/sim/bench --rows $(N)
+	@$(B)/sim/bench_sync --rows $(N) --fanin-committees 50 --fanin-rows $$(( $(N) / 50 > 0 ? $(N) / 50 : 1 ))
 
 clean:
 	rm -rf build

@@ -15,6 +15,21 @@
 #define S_SAVE_MS 500
 #define S_FORGET_MS (10 * 60 * 1000) /* a silent hub peer's session is dropped */
 #define S_CONNECT_POLL_MS 50         /* committee: poll timeout until connected */
+#define S_WAL_CHECKPOINT_PAGES 10000 /* auto-checkpoint: WAL of ~40 MiB (plus one transaction) */
+/* Warnings a peer's input causes (malformed messages, rejected commits,
+ * refusals, fork reports) are logged at most S_WARN_BURST times per
+ * S_WARN_WINDOW_MS per peer; the rest are counted (rejected_in still counts
+ * each) and summed up in one line when the window is over. A line per
+ * message let an admitted peer sending garbage in a loop grow the hub's log
+ * by ~3,000 lines (300 KB) a second (tests/exhaust.t.sh). */
+#define S_WARN_BURST 20
+#define S_WARN_WINDOW_MS 60000
+
+typedef struct {
+  uint64_t from_ms;  /* start of the current window */
+  uint32_t logged;   /* warnings logged in it */
+  uint64_t unlogged; /* warnings counted but not logged in it */
+} s_warns;
 
 typedef struct {
   bool used;
@@ -27,6 +42,7 @@ typedef struct {
   uint64_t rejected_in, rejected_out;
   uint64_t behind_at_recv; /* commits of ours the peer lacked when it last sent something */
   char last_error[160];
+  s_warns warns; /* kept across the key's reconnects, like the rejection counts */
 } s_peer;
 
 typedef struct {
@@ -79,6 +95,7 @@ static void s_session_cfg(const li_node *n, li_session_cfg *c) {
 static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
   s_peer *free_slot = NULL;
   uint64_t kept_in = 0, kept_out = 0;
+  s_warns kept_warns = {0};
   char kept_error[sizeof free_slot->last_error] = "";
   for (int i = 0; i < sv->npeers; i++) {
     s_peer *p = &sv->peers[i];
@@ -95,6 +112,7 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
        * session (the roster is checked again); the rejection counts stay. */
       kept_in = p->rejected_in;
       kept_out = p->rejected_out;
+      kept_warns = p->warns;
       snprintf(kept_error, sizeof kept_error, "%s", p->last_error);
       li_session_destroy(&p->s);
       p->used = false;
@@ -144,6 +162,7 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
   snprintf(free_slot->name, sizeof free_slot->name, "%s", name);
   free_slot->rejected_in = kept_in;
   free_slot->rejected_out = kept_out;
+  free_slot->warns = kept_warns;
   snprintf(free_slot->last_error, sizeof free_slot->last_error, "%s", kept_error);
   log_info("peer %s (scope %s) connected", name, scope);
   return free_slot;
@@ -166,6 +185,26 @@ static void s_flush(s_serve *sv, s_peer *p) {
   }
 }
 
+/* The warnings not logged in a window that is over (or, with force, now). */
+static void s_warn_flush(s_peer *p, uint64_t now, bool force) {
+  if (!force && now < p->warns.from_ms + S_WARN_WINDOW_MS) return;
+  if (p->warns.unlogged)
+    log_warnx("%s: %llu more warning(s) about its input not logged (at most %d a minute)", p->name,
+              (unsigned long long)p->warns.unlogged, S_WARN_BURST);
+  p->warns = (s_warns){.from_ms = now};
+}
+
+/* Whether to log a warning the peer's input caused (S_WARN_BURST). */
+static bool s_warn(s_peer *p) {
+  s_warn_flush(p, li_wall_ms(), false);
+  if (p->warns.logged < S_WARN_BURST) {
+    p->warns.logged++;
+    return true;
+  }
+  p->warns.unlogged++;
+  return false;
+}
+
 static void s_events(s_serve *sv, s_peer *p, bool *synced) {
   li_event ev;
   while (li_session_next_event(p->s, &ev)) {
@@ -178,24 +217,24 @@ static void s_events(s_serve *sv, s_peer *p, bool *synced) {
     case LI_EV_REJECTED:
       p->rejected_out++;
       snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
-      log_warnx("%s rejected our commits (%s): %s", p->name, li_errname(ev.code), ev.message);
+      if (s_warn(p)) log_warnx("%s rejected our commits (%s): %s", p->name, li_errname(ev.code), ev.message);
       break;
     case LI_EV_REJECTED_IN:
       p->rejected_in++;
       snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
-      log_warnx("rejected commits from %s (%s): %s", p->name, li_errname(ev.code), ev.message);
+      if (s_warn(p)) log_warnx("rejected commits from %s (%s): %s", p->name, li_errname(ev.code), ev.message);
       break;
     case LI_EV_FORK:
-      log_warnx("FORK with %s: %s", p->name, ev.message);
+      if (s_warn(p)) log_warnx("FORK with %s: %s", p->name, ev.message);
       break;
     case LI_EV_REFUSED:
       snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
-      log_warnx("%s refused the exchange (%s): %s", p->name, li_errname(ev.code), ev.message);
+      if (s_warn(p)) log_warnx("%s refused the exchange (%s): %s", p->name, li_errname(ev.code), ev.message);
       break;
     case LI_EV_PROTOCOL:
       p->rejected_in++;
       snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
-      log_warnx("malformed message from %s: %s", p->name, ev.message);
+      if (s_warn(p)) log_warnx("malformed message from %s: %s", p->name, ev.message);
       break;
     case LI_EV_STORE:
       snprintf(p->last_error, sizeof p->last_error, "%s", ev.message);
@@ -273,6 +312,12 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
   sv.n = n;
   sv.store.r = n->r;
   sv.store.max_skew_ms = n->cfg.max_clock_skew_ms;
+  /* Every received batch is one transaction (a default batch is one commit
+   * of up to 4096 rows, 1000+ pages with its index pages): with SQLite's
+   * default auto-checkpoint of 1000 WAL pages the daemon checkpointed after
+   * nearly every batch, copying the same hot index pages into the database
+   * and syncing it each time. */
+  sqlite3_wal_autocheckpoint(n->r->db, S_WAL_CHECKPOINT_PAGES);
   sv.peers = calloc(n->cfg.role == LI_ROLE_HUB ? LI_PEERS_MAX : 1, sizeof *sv.peers);
   if (!sv.peers) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
   bool hub = n->cfg.role == LI_ROLE_HUB;
@@ -378,6 +423,7 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
       li_session_tick(p->s, now);
       s_flush(&sv, p);
       s_events(&sv, p, &synced);
+      if (p->warns.unlogged) s_warn_flush(p, now, false);
       if (hub) {
         li_session_info in;
         li_session_info_get(p->s, &in);
@@ -410,7 +456,10 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
   for (int i = 0; i < sv.npeers; i++)
     if (sv.peers[i].used) s_flush(&sv, &sv.peers[i]);
   s_save(&sv, now);
-  for (int i = 0; i < sv.npeers; i++) li_session_destroy(&sv.peers[i].s);
+  for (int i = 0; i < sv.npeers; i++) {
+    if (sv.peers[i].used && sv.peers[i].warns.unlogged) s_warn_flush(&sv.peers[i], now, true);
+    li_session_destroy(&sv.peers[i].s);
+  }
   li_transport_destroy(&sv.t);
   free(sv.peers);
   log_info("stopped");

@@ -384,41 +384,44 @@ static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* A protobuf varint at *p; false if truncated or over 10 bytes. */
+static bool s_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (*p >= end) return false;
+    uint8_t byte = *(*p)++;
+    x |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *v = x;
+      return true;
+    }
+  }
+  return false;
+}
+
 /* One field of a protobuf message at *p (wire format): its number and wire
  * type, the value of a varint, the bytes of a length-delimited field.
  * false on malformed input or a group (never used by linli). */
 static bool s_pb_field(const uint8_t **p, const uint8_t *end, uint64_t *field, int *wt, uint64_t *val,
                        const uint8_t **data, size_t *len) {
-  uint64_t x[2] = {0, 0};
-  for (int k = 0; k < 2; k++) { /* the key, then a varint value or a length */
-    if (k == 1 && (*wt == 1 || *wt == 5)) {
-      size_t n = *wt == 1 ? 8 : 4;
-      if ((size_t)(end - *p) < n) return false;
-      *p += n;
-      return true;
-    }
-    if (k == 1 && *wt != 0 && *wt != 2) return false;
-    int shift = 0;
-    for (;;) {
-      if (*p >= end || shift > 63) return false;
-      uint8_t byte = *(*p)++;
-      x[k] |= (uint64_t)(byte & 0x7f) << shift;
-      shift += 7;
-      if (!(byte & 0x80)) break;
-    }
-    if (k == 0) {
-      *field = x[0] >> 3;
-      *wt = (int)(x[0] & 7);
-    }
-  }
-  if (*wt == 0) {
-    *val = x[1];
+  uint64_t key, n;
+  if (!s_pb_varint(p, end, &key)) return false;
+  *field = key >> 3;
+  *wt = (int)(key & 7);
+  switch (*wt) {
+  case 0: return s_pb_varint(p, end, val);
+  case 1: n = 8; break;
+  case 5: n = 4; break;
+  case 2:
+    if (!s_pb_varint(p, end, &n) || n > (uint64_t)(end - *p)) return false;
+    *data = *p;
+    *len = (size_t)n;
+    *p += n;
     return true;
+  default: return false;
   }
-  if (x[1] > (uint64_t)(end - *p)) return false;
-  *data = *p;
-  *len = (size_t)x[1];
-  *p += x[1];
+  if (n > (uint64_t)(end - *p)) return false;
+  *p += n;
   return true;
 }
 
