@@ -211,6 +211,8 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
     }
     if (b) linli__bundle__free_unpacked(b, NULL);
   }
+  /* a rollback takes new linli_origins rows with it: the cache must forget them */
+  const int norigins0 = r->norigins;
   if (e == LI_OK) e = li_replica_begin(r, eb);
   in_txn = e == LI_OK;
   while (e == LI_OK) {
@@ -272,7 +274,10 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
   }
   if (in_txn) {
     if (e == LI_OK) e = li_replica_commit(r, eb);
-    else li_replica_rollback(r);
+    if (e) {
+      li_replica_rollback(r); /* no-op when the failed commit already rolled back */
+      r->norigins = norigins0;
+    }
   }
   if (e) {
     st->merge.applied = 0;
