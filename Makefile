@@ -61,7 +61,7 @@ $(B)/linli: $(B)/obj/node/main.o $(B)/liblinli.a
 	@echo "  LD  $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c tests/testutil.h $(B)/liblinli.a
+$(B)/tests/%: tests/%.c tests/testutil.h tests/testnode.h $(B)/liblinli.a
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS) -lcmocka

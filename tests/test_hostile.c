@@ -9,7 +9,7 @@
  * another network, writes outside the signer's scope, gaps, replays, forks,
  * truncated or extended files, clocks from the future, random bytes,
  * unknown tables and columns, values of the wrong type. */
-#include "testutil.h"
+#include "testnode.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -33,16 +33,6 @@ typedef struct {
   int nfiles;
 } fx;
 
-static li_node *s_node_new(const char *dir, li_role role, const char *name, const char *scope, const char *hub_key) {
-  li_node_init_opts o = {.role = role, .name = name, .scope = scope, .hub_key = hub_key};
-  li_errbuf eb = {{0}};
-  li_err e = li_node_init(dir, &o, &eb);
-  if (e) fail_msg("li_node_init %s: %s (%s)", dir, li_errname(e), eb.msg);
-  li_node *n = calloc(1, sizeof *n);
-  assert_non_null(n);
-  if ((e = li_node_open(n, dir, &eb))) fail_msg("li_node_open %s: %s (%s)", dir, li_errname(e), eb.msg);
-  return n;
-}
 
 static void s_exec(li_node *n, const char *sql) {
   char *msg = NULL;
@@ -84,10 +74,10 @@ static int fx_setup(void **state) {
   tu_tmpdir(f->dir);
   char d[300], hub_key[LI_PK_TEXT_LEN + 1], k[LI_PK_TEXT_LEN + 1];
   snprintf(d, sizeof d, "%s/hub", f->dir);
-  f->hub = s_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
+  f->hub = tu_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
   li_pk_to_text(f->hub->id.pk, hub_key);
   snprintf(d, sizeof d, "%s/c07", f->dir);
-  f->c07 = s_node_new(d, LI_ROLE_COMMITTEE, "c07", "c07", hub_key);
+  f->c07 = tu_node_new(d, LI_ROLE_COMMITTEE, "c07", "c07", hub_key);
   li_pk_to_text(f->c07->id.pk, k);
   li_errbuf eb = {{0}};
   assert_int_equal(li_roster_add(f->hub, "c07", k, "c07", &eb), LI_OK);

@@ -19,7 +19,7 @@
  * Clocks are virtual (derived from the seed), keys are fresh each run, so a
  * replay follows the same operations; only ties between equal HLCs can be
  * broken differently (they are broken by key). */
-#include "testutil.h"
+#include "testnode.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -78,29 +78,17 @@ static uint64_t s_tick(s_world *w) {
   return w->vt;
 }
 
-static li_node *s_node_new(const char *dir, li_role role, const char *name, const char *scope, const char *hub_key) {
-  li_node_init_opts o = {.role = role, .name = name, .scope = scope, .hub_key = hub_key};
-  li_errbuf eb = {{0}};
-  li_err e = li_node_init(dir, &o, &eb);
-  if (e) PFAIL("li_node_init %s: %s (%s)", dir, li_errname(e), eb.msg);
-  li_node *n = calloc(1, sizeof *n);
-  if (!n) PFAIL("out of memory");
-  if ((e = li_node_open(n, dir, &eb))) PFAIL("li_node_open %s: %s (%s)", dir, li_errname(e), eb.msg);
-  /* the tests need no durability against power loss */
-  sqlite3_exec(n->r->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
-  return n;
-}
 
 static void s_world_init(s_world *w) {
   memset(w, 0, sizeof *w);
   tu_tmpdir(w->dir);
   char d[300], hub_key[LI_PK_TEXT_LEN + 1];
   snprintf(d, sizeof d, "%s/hub", w->dir);
-  w->n[0] = s_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
+  w->n[0] = tu_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
   li_pk_to_text(w->n[0]->id.pk, hub_key);
   for (int i = 1; i < NNODES; i++) {
     snprintf(d, sizeof d, "%s/%s", w->dir, SCOPES[i]);
-    w->n[i] = s_node_new(d, LI_ROLE_COMMITTEE, SCOPES[i], SCOPES[i], hub_key);
+    w->n[i] = tu_node_new(d, LI_ROLE_COMMITTEE, SCOPES[i], SCOPES[i], hub_key);
     char k[LI_PK_TEXT_LEN + 1];
     li_pk_to_text(w->n[i]->id.pk, k);
     li_errbuf eb = {{0}};

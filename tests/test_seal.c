@@ -8,7 +8,7 @@
  * the roster gate at the hub; identical tables after an exchange; idempotent
  * re-import; concurrent edits of one column converging to the same winner
  * on both sides whatever the import order, with the loser recorded. */
-#include "testutil.h"
+#include "testnode.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -29,29 +29,12 @@ typedef struct {
   int nbundle;
 } fx;
 
-static li_node *s_node_new(const char *dir, li_role role, const char *name, const char *scope, const char *hub_key) {
-  li_node_init_opts o = {.role = role, .name = name, .scope = scope, .hub_key = hub_key};
-  li_errbuf eb = {{0}};
-  li_err e = li_node_init(dir, &o, &eb);
-  if (e) fail_msg("li_node_init %s: %s (%s)", dir, li_errname(e), eb.msg);
-  li_node *n = calloc(1, sizeof *n);
-  assert_non_null(n);
-  e = li_node_open(n, dir, &eb);
-  if (e) fail_msg("li_node_open %s: %s (%s)", dir, li_errname(e), eb.msg);
-  return n;
-}
 
-static void s_node_free(li_node **n) {
-  if (!*n) return;
-  li_node_close(*n);
-  free(*n);
-  *n = NULL;
-}
 
 static li_node *s_committee(fx *f, const char *name, const char *scope) {
   char d[300];
   snprintf(d, sizeof d, "%s/%s", f->dir, name);
-  return s_node_new(d, LI_ROLE_COMMITTEE, name, scope, f->hub_key);
+  return tu_node_new(d, LI_ROLE_COMMITTEE, name, scope, f->hub_key);
 }
 
 static void s_roster_add(li_node *hub, const char *name, li_node *c, const char *scope) {
@@ -68,7 +51,7 @@ static int fx_setup(void **state) {
   tu_tmpdir(f->dir);
   char d[300];
   snprintf(d, sizeof d, "%s/hub", f->dir);
-  f->hub = s_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
+  f->hub = tu_node_new(d, LI_ROLE_HUB, "hub", NULL, NULL);
   li_pk_to_text(f->hub->id.pk, f->hub_key);
   f->c07 = s_committee(f, "c07", "c07");
   li_pk_to_text(f->c07->id.pk, f->c07_key);
@@ -78,8 +61,8 @@ static int fx_setup(void **state) {
 
 static int fx_teardown(void **state) {
   fx *f = *state;
-  s_node_free(&f->hub);
-  s_node_free(&f->c07);
+  tu_node_free(&f->hub);
+  tu_node_free(&f->c07);
   tu_rmdir(f->dir);
   free(f);
   return 0;
@@ -496,7 +479,7 @@ static void test_track_user_table(void **state) {
   /* the table stays tracked after reopening */
   char dir[300];
   snprintf(dir, sizeof dir, "%s/c07", f->dir);
-  s_node_free(&f->c07);
+  tu_node_free(&f->c07);
   f->c07 = calloc(1, sizeof *f->c07);
   assert_int_equal(li_node_open(f->c07, dir, &eb), LI_OK);
   c = f->c07;
