@@ -592,6 +592,10 @@ out:
 
 /* ---- open / create ---- */
 
+const char li_replica_pragmas[] =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+    "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+
 static li_err s_open_db(const char *path, int flags, li_replica **out, li_errbuf *eb) {
   li_replica *r = calloc(1, sizeof *r);
   if (!r) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
@@ -607,10 +611,7 @@ static li_err s_open_db(const char *path, int flags, li_replica **out, li_errbuf
   }
   sqlite3_busy_timeout(r->db, 10000);
   sqlite3_extended_result_codes(r->db, 1);
-  li_err e = li_exec(r,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
-                     eb);
+  li_err e = li_exec(r, li_replica_pragmas, eb);
   if (e) {
     li_replica_close(&r);
     return e;

@@ -131,6 +131,10 @@ void li_replica_count_reject(li_replica *r, li_err reason);
 /* The number of dirty (unsealed) row markers. */
 int64_t li_replica_dirty_count(li_replica *r);
 
+/* The PRAGMAs every replica connection runs (benchmarks use them for their
+ * plain baseline, so it is measured under the same settings). */
+extern const char li_replica_pragmas[];
+
 /* Built-in default schema text. */
 extern const char li_street_sql[];
 

@@ -41,6 +41,7 @@
 #include "keys.h"
 #include "merge.h"
 #include "node.h"
+#include "benchrows.h"
 #include "replica.h"
 #include "seal.h"
 
@@ -50,12 +51,6 @@ static char g_dir[4096];
 static bool g_made_dir; /* the working directory itself was created here */
 
 /* ---- small helpers ---- */
-
-static double s_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double s_peak_mib(void) {
   struct rusage ru;
@@ -109,81 +104,17 @@ static void s_check(li_err e, const li_errbuf *eb, const char *what) {
   if (e != LI_OK) s_die("%s failed: %s (%s)", what, li_errmsg(eb, e), li_errname(e));
 }
 
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)ftw;
-  if ((flag == FTW_DP ? rmdir(p) : unlink(p)) != 0)
-    fprintf(stderr, "bench: cannot remove %s: %s\n", p, strerror(errno));
-  return 0;
-}
+/* ---- the rows (simulations/benchrows.h) ---- */
 
-static void s_rm_rf(const char *p) {
-  struct stat sb;
-  if (lstat(p, &sb) == 0) nftw(p, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* ---- the rows ---- */
-
-typedef struct {
-  char id[32], resident[16], date[16], visitor[16], note[96];
-  const char *kind, *outcome;
-  int follow_up;
-} s_row;
-
-static const char *const s_kinds[] = {"探访", "助餐", "适老化改造", "无障碍"};
-static const char *const s_outcomes[] = {
-    "老人在家，身体状况良好", "已送餐上门，饭菜合口", "扶手安装完成，待验收",
-    "坡道改造方案已确认", "未遇到，已电话联系家属", "血压偏高，已提醒就医",
-};
-
-/* Row i, the same in every phase: deterministic, realistic sizes. */
-static void s_make_row(int64_t i, s_row *r) {
-  static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}; /* 2025 */
-  int d = (int)(i % 365), m = 0;
-  while (d >= mdays[m]) d -= mdays[m++];
-  snprintf(r->id, sizeof r->id, SCOPE "-%08lld", (long long)i);
-  snprintf(r->resident, sizeof r->resident, "R-%05d", (int)((i * 7919) % 100000));
-  snprintf(r->date, sizeof r->date, "2025-%02d-%02d", m + 1, d + 1);
-  snprintf(r->visitor, sizeof r->visitor, "S-%03d", (int)(i % 40));
-  r->kind = s_kinds[i % 4];
-  r->outcome = s_outcomes[(i / 4) % 6];
-  r->follow_up = i % 7 == 0;
-  snprintf(r->note, sizeof r->note, "回访%07lld：血压平稳，饮食正常", (long long)(i % 10000000));
-}
-
-/* N inserts with one prepared statement in one transaction (COMMIT included
- * in the time). Returns seconds. */
+/* N rows of SCOPE with one prepared statement in one transaction; dies on error. */
 static double s_insert_rows(sqlite3 *db, const char *table, int64_t n) {
-  char sql[512];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO %s(id, scope, resident_ref, visited_on, visitor, kind, outcome, follow_up, note)"
-           " VALUES(?,?,?,?,?,?,?,?,?)",
-           table);
-  sqlite3_stmt *st = NULL;
-  double t0 = s_now();
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) s_die("prepare %s: %s", table, sqlite3_errmsg(db));
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    s_die("BEGIN on %s: %s", table, sqlite3_errmsg(db));
-  s_row r;
-  for (int64_t i = 0; i < n; i++) {
-    s_make_row(i, &r);
-    sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, SCOPE, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r.resident, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r.date, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, r.visitor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, r.kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, r.outcome, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 8, r.follow_up);
-    sqlite3_bind_text(st, 9, r.note, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) s_die("insert row %lld into %s: %s", (long long)i, table, sqlite3_errmsg(db));
-    sqlite3_reset(st);
-  }
-  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) s_die("COMMIT on %s: %s", table, sqlite3_errmsg(db));
-  double secs = s_now() - t0;
-  sqlite3_finalize(st);
+  const char *scope = SCOPE;
+  char err[600];
+  double secs = br_insert_rows(db, table, &scope, 1, n, err, sizeof err);
+  if (secs < 0) s_die("%s", err);
   return secs;
 }
+
 
 static int64_t s_count(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st = NULL;
@@ -193,26 +124,6 @@ static int64_t s_count(sqlite3 *db, const char *sql) {
   sqlite3_finalize(st);
   if (n < 0) s_die("%s: %s", sql, sqlite3_errmsg(db));
   return n;
-}
-
-/* The replica's CREATE TABLE care_visits and its index, from the built-in
- * schema, renamed to care_visits_plain. */
-static char *s_plain_schema(void) {
-  const char *a = strstr(li_street_sql, "CREATE TABLE IF NOT EXISTS care_visits (");
-  const char *ix = a ? strstr(a, "CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits(") : NULL;
-  const char *ie = ix ? strstr(ix, ";") : NULL;
-  if (!ie) s_die("cannot find care_visits in the built-in schema (config/schema/street.sql)");
-  const char *te = strstr(a, ");");
-  size_t cap = (size_t)(ie - a) + 256;
-  char *out = malloc(cap);
-  if (!out) s_die("out of memory");
-  const char *tname = a + strlen("CREATE TABLE IF NOT EXISTS care_visits");
-  const char *iname = ix + strlen("CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits");
-  snprintf(out, cap,
-           "CREATE TABLE care_visits_plain%.*s;\n"
-           "CREATE INDEX care_visits_plain_scope_date ON care_visits_plain%.*s;\n",
-           (int)(te + 1 - tname), tname, (int)(ie - iname), iname);
-  return out;
 }
 
 /* ---- report ---- */
@@ -288,7 +199,7 @@ int main(int argc, char **argv) {
       s_usage();
     }
   }
-  double t_start = s_now();
+  double t_start = br_now();
   li_errbuf eb = {{0}};
   s_check(li_crypto_init(&eb), &eb, "li_crypto_init");
 
@@ -323,18 +234,9 @@ int main(int argc, char **argv) {
 
   /* 1. plain */
   {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(plain_db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-      s_die("cannot open %s: %s", plain_db, db ? sqlite3_errmsg(db) : "?");
-    char *schema = s_plain_schema();
-    /* the PRAGMAs of s_open_db in node/replica.c */
-    if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
-      s_die("plain db setup: %s", sqlite3_errmsg(db));
-    free(schema);
+    char err[600];
+    sqlite3 *db = br_plain_open(plain_db, err, sizeof err);
+    if (!db) s_die("%s", err);
     ph[0].name = "1 plain insert";
     double c0 = s_cpu(), w0 = s_written_mib();
     ph[0].secs = s_insert_rows(db, "care_visits_plain", n);
@@ -382,9 +284,9 @@ int main(int argc, char **argv) {
   /* 3. seal */
   li_seal_stats sst;
   {
-    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
+    double t0 = br_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_seal(com.r, li_wall_ms(), &sst, &eb);
-    ph[2].secs = s_now() - t0;
+    ph[2].secs = br_now() - t0;
     ph[2].cpu = s_cpu() - c0;
     ph[2].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_seal");
@@ -399,9 +301,9 @@ int main(int argc, char **argv) {
   /* 4. export */
   li_bundle_export_stats est;
   {
-    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
+    double t0 = br_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_bundle_export(com.r, bundle, NULL, NULL, li_wall_ms(), &est, &eb);
-    ph[3].secs = s_now() - t0;
+    ph[3].secs = br_now() - t0;
     ph[3].cpu = s_cpu() - c0;
     ph[3].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_bundle_export");
@@ -419,9 +321,9 @@ int main(int argc, char **argv) {
   li_bundle_import_stats ist;
   {
     li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
-    double t0 = s_now(), c0 = s_cpu(), w0 = s_written_mib();
+    double t0 = br_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_bundle_import(hub.r, bundle, &opts, &ist, &eb);
-    ph[4].secs = s_now() - t0;
+    ph[4].secs = br_now() - t0;
     ph[4].cpu = s_cpu() - c0;
     ph[4].wr_mib = s_written_mib() - w0;
     s_check(e, &eb, "li_bundle_import");
@@ -435,7 +337,7 @@ int main(int argc, char **argv) {
   if (hub_rows != n) s_die("the hub holds %lld rows in care_visits after the import, expected %lld", (long long)hub_rows, (long long)n);
 
   /* summary */
-  double total = s_now() - t_start;
+  double total = br_now() - t_start;
   printf("\n== summary (ratios: rows/s of the phase / rows/s of plain insert, same run) ==\n");
   s_header();
   for (int i = 0; i < 5; i++) s_phase_line(&ph[i], plain_rate);
@@ -453,9 +355,9 @@ int main(int argc, char **argv) {
   printf("peak RSS: %.1f MiB; total wall time (setup included): %.2f s\n", s_peak_mib(), total);
 
   if (!keep) {
-    s_rm_rf(bundle);
-    s_rm_rf(c07_dir);
-    s_rm_rf(hub_dir);
+    br_rm_rf(bundle);
+    br_rm_rf(c07_dir);
+    br_rm_rf(hub_dir);
     const char *side[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
       char p[4300];

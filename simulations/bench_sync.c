@@ -71,6 +71,7 @@
 #include "hlc.h"
 #include "keys.h"
 #include "node.h"
+#include "benchrows.h"
 #include "replica.h"
 #include "seal.h"
 #include "serve.h"
@@ -110,12 +111,6 @@ static bool g_made_dir, g_keep;
 static pid_t g_parent;
 
 static volatile sig_atomic_t g_child_stop;
-
-static double s_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void s_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -254,19 +249,6 @@ static const char *s_status_text(int st, char *buf, size_t cap) {
 }
 
 /* ---- files ---- */
-
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)ftw;
-  if ((flag == FTW_DP ? rmdir(p) : unlink(p)) != 0)
-    fprintf(stderr, "bench_sync: cannot remove %s: %s\n", p, strerror(errno));
-  return 0;
-}
-
-static void s_rm_rf(const char *p) {
-  struct stat sb;
-  if (lstat(p, &sb) == 0) nftw(p, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* ---- /proc ---- */
 
@@ -443,101 +425,6 @@ static int s_serve_child(void *p) {
 
 /* ---- rows ---- */
 
-typedef struct {
-  char id[48], resident[16], date[16], visitor[16], note[96];
-  const char *kind, *outcome;
-  int follow_up;
-} s_row;
-
-static const char *const s_kinds[] = {"探访", "助餐", "适老化改造", "无障碍"};
-static const char *const s_outcomes[] = {
-    "老人在家，身体状况良好", "已送餐上门，饭菜合口", "扶手安装完成，待验收",
-    "坡道改造方案已确认", "未遇到，已电话联系家属", "血压偏高，已提醒就医",
-};
-
-/* Row i of a scope: deterministic, the sizes of the foundation benchmark. */
-static void s_make_row(const char *scope, int64_t i, s_row *r) {
-  static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}; /* 2025 */
-  int d = (int)(i % 365), m = 0;
-  while (d >= mdays[m]) d -= mdays[m++];
-  snprintf(r->id, sizeof r->id, "%s-%08lld", scope, (long long)i);
-  snprintf(r->resident, sizeof r->resident, "R-%05d", (int)((i * 7919) % 100000));
-  snprintf(r->date, sizeof r->date, "2025-%02d-%02d", m + 1, d + 1);
-  snprintf(r->visitor, sizeof r->visitor, "S-%03d", (int)(i % 40));
-  r->kind = s_kinds[i % 4];
-  r->outcome = s_outcomes[(i / 4) % 6];
-  r->follow_up = i % 7 == 0;
-  snprintf(r->note, sizeof r->note, "回访%07lld：血压平稳，饮食正常", (long long)(i % 10000000));
-}
-
-/* Inserts rows 0..n-1 of each of nscopes scopes (one prepared statement,
- * one transaction, COMMIT included). Returns seconds, or < 0 with err set. */
-static double s_insert_rows(sqlite3 *db, const char *table, const char *const *scopes, int nscopes, int64_t n,
-                            char *err, size_t cap) {
-  char sql[512];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO %s(id, scope, resident_ref, visited_on, visitor, kind, outcome, follow_up, note)"
-           " VALUES(?,?,?,?,?,?,?,?,?)",
-           table);
-  sqlite3_stmt *st = NULL;
-  double t0 = s_now();
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-      sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-    snprintf(err, cap, "insert into %s: %s", table, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return -1;
-  }
-  s_row r;
-  for (int s = 0; s < nscopes; s++)
-    for (int64_t i = 0; i < n; i++) {
-      s_make_row(scopes[s], i, &r);
-      sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, scopes[s], -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 3, r.resident, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 4, r.date, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 5, r.visitor, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 6, r.kind, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 7, r.outcome, -1, SQLITE_STATIC);
-      sqlite3_bind_int(st, 8, r.follow_up);
-      sqlite3_bind_text(st, 9, r.note, -1, SQLITE_STATIC);
-      if (sqlite3_step(st) != SQLITE_DONE) {
-        snprintf(err, cap, "insert row %lld of %s into %s: %s", (long long)i, scopes[s], table, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-      }
-      sqlite3_reset(st);
-    }
-  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-    snprintf(err, cap, "COMMIT on %s: %s", table, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return -1;
-  }
-  double secs = s_now() - t0;
-  sqlite3_finalize(st);
-  return secs;
-}
-
-/* The replica's CREATE TABLE care_visits and its index from the built-in
- * schema, renamed care_visits_plain. NULL if not found. */
-static char *s_plain_schema(void) {
-  const char *a = strstr(li_street_sql, "CREATE TABLE IF NOT EXISTS care_visits (");
-  const char *ix = a ? strstr(a, "CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits(") : NULL;
-  const char *ie = ix ? strstr(ix, ";") : NULL;
-  if (!ie) return NULL;
-  const char *te = strstr(a, ");");
-  size_t cap = (size_t)(ie - a) + 256;
-  char *out = malloc(cap);
-  if (!out) return NULL;
-  const char *tname = a + strlen("CREATE TABLE IF NOT EXISTS care_visits");
-  const char *iname = ix + strlen("CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits");
-  snprintf(out, cap,
-           "CREATE TABLE care_visits_plain%.*s;\n"
-           "CREATE INDEX care_visits_plain_scope_date ON care_visits_plain%.*s;\n",
-           (int)(te + 1 - tname), tname, (int)(ie - iname), iname);
-  return out;
-}
-
 /* ---- setup workers ---- */
 
 typedef struct {
@@ -551,29 +438,11 @@ typedef struct {
 static int s_plain_worker(void *p) {
   s_plain_arg *a = p;
   s_result *res = a->res;
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(a->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-    snprintf(res->err, sizeof res->err, "cannot open %s", a->path);
-    return 1;
-  }
-  char *schema = s_plain_schema();
-  if (!schema) {
-    snprintf(res->err, sizeof res->err, "care_visits not found in the built-in schema");
-    return 1;
-  }
-  /* the PRAGMAs of s_open_db in node/replica.c */
-  if (sqlite3_exec(db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                   "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536;",
-                   NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-    snprintf(res->err, sizeof res->err, "plain db setup: %s", sqlite3_errmsg(db));
-    return 1;
-  }
-  free(schema);
+  sqlite3 *db = br_plain_open(a->path, res->err, sizeof res->err);
+  if (!db) return 1;
   const char *sc[S_FANIN_MAX];
   for (int i = 0; i < a->nscopes; i++) sc[i] = a->scopes[i];
-  double secs = s_insert_rows(db, "care_visits_plain", sc, a->nscopes, a->rows, res->err, sizeof res->err);
+  double secs = br_insert_rows(db, "care_visits_plain", sc, a->nscopes, a->rows, res->err, sizeof res->err);
   if (secs < 0) return 1;
   sqlite3_stmt *st = NULL;
   int64_t cnt = -1;
@@ -662,16 +531,16 @@ static int s_write_worker(void *p) {
     return 1;
   }
   const char *sc[1] = {a->s->names[a->i]};
-  double secs = s_insert_rows(c.r->db, "care_visits", sc, 1, a->s->rows, r->err, sizeof r->err);
+  double secs = br_insert_rows(c.r->db, "care_visits", sc, 1, a->s->rows, r->err, sizeof r->err);
   if (secs < 0) {
     li_node_close(&c);
     return 1;
   }
   r->secs = secs;
   li_seal_stats ss;
-  double t0 = s_now();
+  double t0 = br_now();
   e = li_seal(c.r, li_wall_ms(), &ss, &eb);
-  r->secs2 = s_now() - t0;
+  r->secs2 = br_now() - t0;
   if (e) {
     snprintf(r->err, sizeof r->err, "li_seal %s: %s", a->s->names[a->i], li_errmsg(&eb, e));
     li_node_close(&c);
@@ -780,7 +649,7 @@ static void s_check_alive(const int *kids, int n) {
 static void s_stop_daemons(const int *kids, int n) {
   for (int i = 0; i < n; i++)
     if (g_pids[kids[i]] > 0) kill(g_pids[kids[i]], SIGTERM);
-  double until = s_now() + S_STOP_GRACE_MS / 1000.0;
+  double until = br_now() + S_STOP_GRACE_MS / 1000.0;
   int left = n;
   char bad[256] = "";
   while (left > 0) {
@@ -800,7 +669,7 @@ static void s_stop_daemons(const int *kids, int n) {
         left++;
       }
     }
-    if (left && s_now() > until) s_die("%d daemon(s) did not stop within %d s of SIGTERM", left, S_STOP_GRACE_MS / 1000);
+    if (left && br_now() > until) s_die("%d daemon(s) did not stop within %d s of SIGTERM", left, S_STOP_GRACE_MS / 1000);
     if (left) s_sleep_ms(10);
   }
   if (bad[0]) s_die("%s", bad);
@@ -906,7 +775,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
     s_write_arg *wa = calloc((size_t)k, sizeof *wa);
     int *slot = calloc((size_t)k, sizeof *slot);
     if (!wa || !slot) s_die("out of memory");
-    double t0 = s_now();
+    double t0 = br_now();
     int next = 0, running = 0, done = 0;
     while (done < k) {
       while (running < par && next < k) {
@@ -934,7 +803,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
           done++;
         }
     }
-    rep->ins_wall = s_now() - t0;
+    rep->ins_wall = br_now() - t0;
     for (int i = 0; i < k; i++) {
       rep->ins_secs += g_sh->res[1 + i].secs;
       rep->seal_secs += g_sh->res[1 + i].secs2;
@@ -956,17 +825,17 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   snprintf(g_hub_log, sizeof g_hub_log, "%s", sa[0].log);
   kids[0] = s_spawn("hub", s_serve_child, &sa[0]);
   {
-    double until = s_now() + 30;
+    double until = br_now() + 30;
     while (!s_file_has(sa[0].log, "serving (listening on")) {
       s_check_alive(kids, 1);
-      if (s_now() > until) s_die("the hub did not start listening within 30 s");
+      if (br_now() > until) s_die("the hub did not start listening within 30 s");
       s_sleep_ms(5);
     }
   }
   printf("  hub serving on tcp://127.0.0.1:%d (CURVE); starting %d committee daemon(s)\n", s->port, k);
   fflush(stdout);
   double c0 = s_self_cpu();
-  double t0 = s_now();
+  double t0 = br_now();
   for (int i = 0; i < k; i++) {
     snprintf(sa[1 + i].dir, sizeof sa[1 + i].dir, "%s", s->dirs[i]);
     snprintf(sa[1 + i].log, sizeof sa[1 + i].log, "%s/%s.log", logs, s->names[i]);
@@ -997,7 +866,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
       seqs = sqlite3_column_int64(q, 1);
     }
     sqlite3_reset(q);
-    double now = s_now();
+    double now = br_now();
     if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
       s_die("polling the hub replica: %s", sqlite3_errmsg(db));
     if (chains == k && (uint64_t)seqs == head_sum) {
@@ -1074,7 +943,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   li_node_close(&hub);
   free(kids);
   free(sa);
-  if (!g_keep) s_rm_rf(s->root);
+  if (!g_keep) br_rm_rf(s->root);
   free(s);
 }
 
@@ -1206,7 +1075,7 @@ int main(int argc, char **argv) {
   snprintf(probe, sizeof probe, "%s/fanin", g_dir);
   if (stat(probe, &sb) == 0) s_die("%s already holds a previous run; remove it or choose another --dir", g_dir);
 
-  double t_start = s_now();
+  double t_start = br_now();
   printf("linli bench_sync: real li_serve daemons (hub + committees) in child processes, CURVE over loopback TCP\n");
   printf("SQLite %s; every database journal_mode=WAL, synchronous=FULL; default [sync] settings; %ld CPU(s); "
          "working directory %s\n",
@@ -1241,7 +1110,7 @@ int main(int argc, char **argv) {
     s_fmt_int(c, sizeof c, pr);
     printf("  %-34s %12s %10.2f %12s %12s %8.2fx %7.1f MiB\n", name, a, p->sync_secs, b, c, sr / pr, p->hub.hwm_mib);
   }
-  printf("total wall time (setup included): %.1f s\n", s_now() - t_start);
+  printf("total wall time (setup included): %.1f s\n", br_now() - t_start);
 
   if (!g_keep) {
     if (g_made_dir && rmdir(g_dir) != 0) fprintf(stderr, "bench_sync: cannot remove %s: %s\n", g_dir, strerror(errno));
