@@ -37,48 +37,6 @@ static bool s_banned(li_replica *r, const uint8_t *origin) {
   return b;
 }
 
-static li_err s_vv(li_replica *r, const uint8_t *origin, const char *scope, uint64_t *seq, uint8_t head[32],
-                   li_errbuf *eb) {
-  sqlite3_stmt *st = r->st_vv_get;
-  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  *seq = 0;
-  if (head) memset(head, 0, LI_HASH_BYTES);
-  li_err e = LI_OK;
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *seq = (uint64_t)sqlite3_column_int64(st, 0);
-    if (sqlite3_column_bytes(st, 1) != LI_HASH_BYTES) e = li_fail(eb, LI_ERR_TAMPERED, "linli_vv head malformed");
-    else if (head) memcpy(head, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
-  } else if (rc != SQLITE_DONE) {
-    e = li_db_fail(r, eb, "linli_vv");
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return e;
-}
-
-/* Hash of the stored commit at a chain position; found=false if none. */
-static li_err s_log_hash(li_replica *r, const uint8_t *origin, const char *scope, uint64_t seq, uint8_t out[32],
-                         bool *found, li_errbuf *eb) {
-  sqlite3_stmt *st = r->st_log_get;
-  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)seq);
-  *found = false;
-  li_err e = LI_OK;
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == LI_HASH_BYTES) {
-    memcpy(out, sqlite3_column_blob(st, 0), LI_HASH_BYTES);
-    *found = true;
-  } else if (rc != SQLITE_DONE) {
-    e = li_db_fail(r, eb, "linli_log");
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return e;
-}
-
 static li_err s_check_chain(s_merger *m, li_errbuf *eb) {
   const li_commit *c = m->c;
   char name[128];
@@ -87,12 +45,12 @@ static li_err s_check_chain(s_merger *m, li_errbuf *eb) {
     return li_fail(eb, LI_ERR_BANNED, "%s: its origin equivocated earlier and is no longer accepted", name);
   uint64_t seq_l;
   uint8_t head[LI_HASH_BYTES];
-  li_err e = s_vv(m->r, c->origin, c->scope, &seq_l, head, eb);
+  li_err e = li_replica_vv_get(m->r, c->origin, c->scope, &seq_l, head, eb);
   if (e) return e;
   if (c->seq <= seq_l) {
     uint8_t have[LI_HASH_BYTES];
     bool found;
-    if ((e = s_log_hash(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
+    if ((e = li_replica_log_hash(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
     if (found && memcmp(have, c->hash, LI_HASH_BYTES) == 0)
       return li_fail(eb, LI_ERR_REPLAY, "%s is already applied", name);
     m->fork = true;
@@ -116,7 +74,7 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_deps; i++) {
     uint64_t have;
-    li_err e = s_vv(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
+    li_err e = li_replica_vv_get(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
     if (e) return e;
     if (have < c->deps[i]->seq) {
       char name[128], dep[128];
@@ -385,22 +343,8 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   if ((e = s_check_deps(m, eb))) return e;
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
   if ((e = s_apply_rows(m, eb))) return e;
-  li_replica *r = m->r;
-  sqlite3_stmt *st = r->st_log_put;
-  sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)c->seq);
-  sqlite3_bind_int64(st, 4, (int64_t)c->hlc);
-  sqlite3_bind_blob(st, 5, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 6, c->sc, (int)c->sc_len, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, (int64_t)m->o->wall_ms);
-  if ((e = s_step_done(r, st, "linli_log", eb))) return e;
-  st = r->st_vv_put;
-  sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)c->seq);
-  sqlite3_bind_blob(st, 4, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
-  if ((e = s_step_done(r, st, "linli_vv", eb))) return e;
+  if ((e = li_replica_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->sc, c->sc_len, m->o->wall_ms, eb)))
+    return e;
   li_hlc_recv(&m->clock, c->hlc);
   return LI_OK;
 }

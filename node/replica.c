@@ -835,3 +835,80 @@ int64_t li_replica_dirty_count(li_replica *r) {
   sqlite3_finalize(st);
   return n;
 }
+
+/* ---- chains: the one place linli_log and linli_vv are read and advanced ---- */
+
+li_err li_replica_vv_get(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
+                         uint8_t head[LI_HASH_BYTES], li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_vv_get;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  *seq = 0;
+  if (head) memset(head, 0, LI_HASH_BYTES);
+  li_err e = LI_OK;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) != LI_HASH_BYTES || sqlite3_column_int64(st, 0) < 1)
+      e = li_fail(eb, LI_ERR_TAMPERED, "linli_vv holds a malformed head for scope %s (run 'linli verify')", scope);
+    else if (head) memcpy(head, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
+  } else if (rc != SQLITE_DONE) {
+    e = li_db_fail(r, eb, "linli_vv");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+li_err li_replica_log_hash(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                           uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_log_get;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)seq);
+  *found = false;
+  li_err e = LI_OK;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    if (sqlite3_column_bytes(st, 0) == LI_HASH_BYTES) {
+      memcpy(out, sqlite3_column_blob(st, 0), LI_HASH_BYTES);
+      *found = true;
+    } else {
+      e = li_fail(eb, LI_ERR_TAMPERED, "linli_log holds a malformed hash for %s#%llu (run 'linli verify')", scope,
+                  (unsigned long long)seq);
+    }
+  } else if (rc != SQLITE_DONE) {
+    e = li_db_fail(r, eb, "linli_log");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+static li_err s_step_once(li_replica *r, sqlite3_stmt *st, const char *what, li_errbuf *eb) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, what);
+}
+
+li_err li_replica_append(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                         uint64_t hlc, const uint8_t hash[LI_HASH_BYTES], const uint8_t *sc, size_t sc_len,
+                         uint64_t now_ms, li_errbuf *eb) {
+  sqlite3_stmt *st = r->st_log_put;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)seq);
+  sqlite3_bind_int64(st, 4, (int64_t)hlc);
+  sqlite3_bind_blob(st, 5, hash, LI_HASH_BYTES, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 6, sc, (int)sc_len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, (int64_t)now_ms);
+  li_err e = s_step_once(r, st, "linli_log", eb);
+  if (e) return e;
+  st = r->st_vv_put;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)seq);
+  sqlite3_bind_blob(st, 4, hash, LI_HASH_BYTES, SQLITE_STATIC);
+  return s_step_once(r, st, "linli_vv", eb);
+}

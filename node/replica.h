@@ -125,6 +125,19 @@ li_err li_roster_may_write(li_replica *r, const uint8_t key[LI_PK_BYTES], const 
 li_err li_roster_lookup(li_replica *r, const char *name, uint8_t key[LI_PK_BYTES],
                         char scope[LI_SCOPE_MAX + 1], li_errbuf *eb);
 
+/* Chains (invariant 2). vv_get: the applied head of (origin, scope), seq 0
+ * and a zero head when none; head may be NULL. log_hash: the hash stored at
+ * a position, *found false when none. append: stores a verified commit and
+ * advances the head, in the caller's transaction. Malformed stored rows are
+ * LI_ERR_TAMPERED. */
+li_err li_replica_vv_get(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
+                         uint8_t head[LI_HASH_BYTES], li_errbuf *eb);
+li_err li_replica_log_hash(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                           uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb);
+li_err li_replica_append(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                         uint64_t hlc, const uint8_t hash[LI_HASH_BYTES], const uint8_t *sc, size_t sc_len,
+                         uint64_t now_ms, li_errbuf *eb);
+
 /* Count a rejected input by reason (kept in linli_rejects for status). */
 void li_replica_count_reject(li_replica *r, li_err reason);
 

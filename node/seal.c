@@ -43,26 +43,6 @@ typedef struct {
   li_seal_stats *st;
 } s_sealer;
 
-static li_err s_vv_get(li_replica *r, const uint8_t *origin, const char *scope, uint64_t *seq, uint8_t head[32]) {
-  sqlite3_stmt *st = r->st_vv_get;
-  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  li_err e = LI_OK;
-  *seq = 0;
-  memset(head, 0, LI_HASH_BYTES);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *seq = (uint64_t)sqlite3_column_int64(st, 0);
-    if (sqlite3_column_bytes(st, 1) == LI_HASH_BYTES) memcpy(head, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
-    else e = LI_ERR_TAMPERED;
-  } else if (rc != SQLITE_DONE) {
-    e = LI_ERR_DB;
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return e;
-}
-
 static void s_close_table(s_sealer *s) {
   if (s->ntables == 0) return;
   Linli__TableChanges *tc = s->tables[s->ntables - 1];
@@ -75,8 +55,8 @@ static void s_close_table(s_sealer *s) {
 static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
   li_replica *r = s->r;
   snprintf(s->scope, sizeof s->scope, "%s", scope);
-  li_err e = s_vv_get(r, r->self, scope, &s->seq, s->prev);
-  if (e) return li_fail(eb, e, "cannot read this node's chain head for scope %s", scope);
+  li_err e = li_replica_vv_get(r, r->self, scope, &s->seq, s->prev, eb);
+  if (e) return e;
   s->seq++;
   if ((e = li_hlc_now(&s->clock, s->wall_ms, &s->hlc))) return li_fail(eb, e, "clock overflow");
   s->ntables = 0;
@@ -136,28 +116,9 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   size_t sc_len = 0;
   li_err e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb);
   if (e) return e;
-  sqlite3_stmt *st = r->st_log_put;
-  sqlite3_bind_blob(st, 1, r->self, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, s->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)s->seq);
-  sqlite3_bind_int64(st, 4, (int64_t)s->hlc);
-  sqlite3_bind_blob(st, 5, hash, LI_HASH_BYTES, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 6, sc, (int)sc_len, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, (int64_t)s->wall_ms);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  e = li_replica_append(r, r->self, s->scope, s->seq, s->hlc, hash, sc, sc_len, s->wall_ms, eb);
   free(sc);
-  if (rc != SQLITE_DONE) return li_db_fail(r, eb, "linli_log");
-  st = r->st_vv_put;
-  sqlite3_bind_blob(st, 1, r->self, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, s->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)s->seq);
-  sqlite3_bind_blob(st, 4, hash, LI_HASH_BYTES, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  if (rc != SQLITE_DONE) return li_db_fail(r, eb, "linli_vv");
+  if (e) return e;
   s->st->commits++;
   s->st->rows += (int64_t)s->nrows;
   li_arena_reset(&s->a);

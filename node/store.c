@@ -50,22 +50,7 @@ static li_err s_heads(void *ctx, const li_scopes *scopes, li_heads *out, li_errb
 static li_err s_hash_at(void *ctx, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
                         uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb) {
   li_store *s = ctx;
-  sqlite3_stmt *st = s->r->st_log_get;
-  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)seq);
-  *found = false;
-  int rc = sqlite3_step(st);
-  li_err e = LI_OK;
-  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == LI_HASH_BYTES) {
-    memcpy(out, sqlite3_column_blob(st, 0), LI_HASH_BYTES);
-    *found = true;
-  } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    e = li_db_fail(s->r, eb, "linli_log");
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return e;
+  return li_replica_log_hash(s->r, origin, scope, seq, out, found, eb);
 }
 
 typedef struct {
