@@ -41,7 +41,11 @@ all: deps
 deps:
 	@sh scripts/deps.sh
 
-$(GEN_C) $(GEN_H): $(PROTO)
+# protoc-c writes every output in one run: a grouped target (&:, GNU make
+# 4.3) runs it once, however many of its outputs make -j2 asks for at the
+# same time; a plain rule with several targets ran once per target,
+# concurrently, each run overwriting the others' files.
+$(GEN_C) $(GEN_H) &: $(PROTO)
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen $(PROTO)
 

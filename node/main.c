@@ -18,6 +18,7 @@
 #include "merge.h"
 #include "node.h"
 #include "report.h"
+#include "roster.h"
 #include "seal.h"
 #include "serve.h"
 #include <signal.h>
@@ -62,19 +63,6 @@ static void s_json_str(FILE *f, const char *s) {
 static void s_pk_text(const void *blob, int n, char *out) {
   if (n == LI_PK_BYTES) li_pk_to_text(blob, out);
   else snprintf(out, LI_PK_TEXT_LEN + 1, "?");
-}
-
-/* Roster name of a key, or its first 10 characters. */
-static void s_origin_name(li_replica *r, const uint8_t *key, char *out, size_t cap) {
-  char t[LI_PK_TEXT_LEN + 1];
-  li_pk_to_text(key, t);
-  sqlite3_stmt *st = NULL;
-  snprintf(out, cap, "%.10s", t);
-  if (sqlite3_prepare_v2(r->db, "SELECT name FROM roster WHERE pubkey=? LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-  }
-  sqlite3_finalize(st);
 }
 
 /* ---- init / id ---- */
@@ -176,31 +164,27 @@ static int cmd_roster(const char *dir, int argc, char **argv) {
   if (strcmp(sub, "add") == 0) {
     if (npos != 2 || !scope) return s_usage("roster", usage, "roster add needs NAME PUBKEY --scope CODE");
     if ((e = li_node_open(&n, dir, &eb))) return s_fail(e, &eb);
-    e = li_roster_add(&n, pos[0], pos[1], scope, &eb);
+    e = li_roster_add(n.r, pos[0], pos[1], scope, li_wall_ms(), &eb);
     if (!e) printf("added %s (scope %s)\n", pos[0], scope);
   } else if (strcmp(sub, "remove") == 0) {
     if (npos != 1) return s_usage("roster", usage, "roster remove needs NAME");
     if ((e = li_node_open(&n, dir, &eb))) return s_fail(e, &eb);
-    e = li_roster_remove(&n, pos[0], &eb);
-    if (!e) printf("removed %s: its later commits are no longer accepted\n", pos[0]);
+    uint64_t after = 0;
+    e = li_roster_remove(n.r, pos[0], li_wall_ms(), &after, &eb);
+    if (!e) printf("removed %s: its commits after #%llu are no longer accepted\n", pos[0], (unsigned long long)after);
   } else if (strcmp(sub, "list") == 0) {
     if (npos != 0) return s_usage("roster", usage, "roster list takes no arguments");
     if ((e = li_node_open(&n, dir, &eb))) return s_fail(e, &eb);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(n.r->db,
-                           "SELECT name, role, member_scope, pubkey, revoked_after_seq FROM roster ORDER BY role DESC, name",
-                           -1, &st, NULL) != SQLITE_OK) {
-      e = li_db_fail(n.r, &eb, "roster");
-    } else {
+    li_member *m = NULL;
+    size_t nm = 0;
+    if ((e = li_roster_list(n.r, &m, &nm, &eb)) == LI_OK) {
       printf("%-16s %-10s %-10s %-44s %s\n", "NAME", "ROLE", "SCOPE", "PUBLIC KEY", "STATUS");
-      while (sqlite3_step(st) == SQLITE_ROW) {
+      for (size_t i = 0; i < nm; i++) {
         char status[64] = "active";
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-          snprintf(status, sizeof status, "removed after #%lld", (long long)sqlite3_column_int64(st, 4));
-        printf("%-16s %-10s %-10s %-44s %s\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-               sqlite3_column_text(st, 2), sqlite3_column_text(st, 3), status);
+        if (m[i].revoked) snprintf(status, sizeof status, "removed after #%llu", (unsigned long long)m[i].revoked_after_seq);
+        printf("%-16s %-10s %-10s %-44s %s\n", m[i].name, li_role_name(m[i].role), m[i].scope, m[i].key_text, status);
       }
-      sqlite3_finalize(st);
+      free(m);
     }
   } else {
     return s_usage("roster", usage, "unknown roster command");
@@ -286,7 +270,7 @@ static int cmd_status(const char *dir, int argc, char **argv) {
     while (sqlite3_step(st) == SQLITE_ROW) {
       char k[LI_PK_TEXT_LEN + 1], name[64], when[48];
       s_pk_text(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), k);
-      if (sqlite3_column_bytes(st, 0) == LI_PK_BYTES) s_origin_name(r, sqlite3_column_blob(st, 0), name, sizeof name);
+      if (sqlite3_column_bytes(st, 0) == LI_PK_BYTES) li_roster_name_of(r, sqlite3_column_blob(st, 0), name, sizeof name);
       else snprintf(name, sizeof name, "?");
       li_hlc_format((uint64_t)sqlite3_column_int64(st, 3), when, sizeof when);
       if (json) {
@@ -452,7 +436,7 @@ static int cmd_log(const char *dir, int argc, char **argv) {
     char who[64], when[48];
     li_err ce = li_commit_open(n.r->network, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &a, &cm, &ceb);
     if (ce) {
-      if (sqlite3_column_bytes(st, 1) == LI_PK_BYTES) s_origin_name(n.r, sqlite3_column_blob(st, 1), who, sizeof who);
+      if (sqlite3_column_bytes(st, 1) == LI_PK_BYTES) li_roster_name_of(n.r, sqlite3_column_blob(st, 1), who, sizeof who);
       else snprintf(who, sizeof who, "?");
       printf("TAMPERED %s#%lld by %s: %s\n", sqlite3_column_text(st, 2), (long long)sqlite3_column_int64(st, 3), who,
              li_errmsg(&ceb, ce));
@@ -466,7 +450,7 @@ static int cmd_log(const char *dir, int argc, char **argv) {
       for (size_t j = 0; j < tc->n_rows; j++) {
         if (!s_pk_matches(tc->rows[j], pk)) continue;
         if (!shown) {
-          s_origin_name(n.r, cm.origin, who, sizeof who);
+          li_roster_name_of(n.r, cm.origin, who, sizeof who);
           li_hlc_format(cm.hlc, when, sizeof when);
           printf("%s  %s  %s#%llu  verified\n", when, who, cm.scope, (unsigned long long)cm.seq);
           shown = 1;
@@ -512,7 +496,7 @@ static int cmd_verify(const char *dir, int argc, char **argv) {
     int64_t seq = sqlite3_column_int64(st, 2);
     char who[64] = "?", what[LI_ERRBUF_SIZE] = "";
     int olen = sqlite3_column_bytes(st, 0);
-    if (olen == LI_PK_BYTES) s_origin_name(n.r, origin, who, sizeof who);
+    if (olen == LI_PK_BYTES) li_roster_name_of(n.r, origin, who, sizeof who);
     li_commit cm;
     li_errbuf ceb = {{0}};
     li_err ce = li_commit_open(n.r->network, sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5), &a, &cm, &ceb);
@@ -589,8 +573,8 @@ static int cmd_conflicts(const char *dir, int argc, char **argv) {
   if (json) printf("[");
   while (sqlite3_step(st) == SQLITE_ROW) {
     char lo[64] = "?", wi[64] = "?", lw[48], ww[48];
-    if (sqlite3_column_bytes(st, 4) == LI_PK_BYTES) s_origin_name(n.r, sqlite3_column_blob(st, 4), lo, sizeof lo);
-    if (sqlite3_column_bytes(st, 7) == LI_PK_BYTES) s_origin_name(n.r, sqlite3_column_blob(st, 7), wi, sizeof wi);
+    if (sqlite3_column_bytes(st, 4) == LI_PK_BYTES) li_roster_name_of(n.r, sqlite3_column_blob(st, 4), lo, sizeof lo);
+    if (sqlite3_column_bytes(st, 7) == LI_PK_BYTES) li_roster_name_of(n.r, sqlite3_column_blob(st, 7), wi, sizeof wi);
     li_hlc_format((uint64_t)sqlite3_column_int64(st, 5), lw, sizeof lw);
     li_hlc_format((uint64_t)sqlite3_column_int64(st, 8), ww, sizeof ww);
     if (json) {
@@ -785,12 +769,11 @@ static int cmd_bundle(const char *dir, int argc, char **argv) {
   li_err e = li_node_open(&n, dir, &eb);
   if (e) return s_fail(e, &eb);
   if (strcmp(sub, "export") == 0) {
-    char scope[LI_SCOPE_MAX + 1];
-    uint8_t key[LI_PK_BYTES];
+    li_member m;
     li_bundle_export_stats st;
-    if (for_name) e = li_roster_lookup(n.r, for_name, key, scope, &eb);
+    if (for_name) e = li_roster_by_name(n.r, for_name, true, &m, &eb);
     if (!e) e = li_seal(n.r, li_wall_ms(), NULL, &eb);
-    if (!e) e = li_bundle_export(n.r, file, for_name, for_name ? scope : NULL, li_wall_ms(), &st, &eb);
+    if (!e) e = li_bundle_export(n.r, file, for_name, for_name ? m.scope : NULL, li_wall_ms(), &st, &eb);
     if (!e)
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");

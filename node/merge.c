@@ -9,6 +9,7 @@
 #include "commit.h"
 #include "hlc.h"
 #include "log.h"
+#include "roster.h"
 #include "rowclock.h"
 #include "seal.h"
 #include "value.h"

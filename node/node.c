@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hlc.h"
+#include "roster.h"
 #include "seal.h"
 
 void li_node_path(const li_node *n, const char *file, char *out, size_t cap) {
@@ -36,12 +37,12 @@ li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb) 
   snprintf(n.dir, sizeof n.dir, "%s", dir);
   if (!o->name || !li_valid_name(o->name))
     return li_fail(eb, LI_ERR_USAGE, "--name must be 1-32 characters of A-Z a-z 0-9 _ -");
-  const char *scope = o->scope ? o->scope : (o->role == LI_ROLE_HUB ? "street" : NULL);
+  const char *scope = o->scope ? o->scope : (o->role == LI_ROLE_HUB ? LI_SCOPE_STREET : NULL);
   if (!scope || !li_valid_scope(scope))
     return li_fail(eb, LI_ERR_USAGE, "--scope must be a committee code of 1-32 characters a-z 0-9 _ -");
-  if (o->role == LI_ROLE_HUB && strcmp(scope, "street") != 0)
+  if (o->role == LI_ROLE_HUB && strcmp(scope, LI_SCOPE_STREET) != 0)
     return li_fail(eb, LI_ERR_USAGE, "a hub's scope is 'street'");
-  if (o->role == LI_ROLE_COMMITTEE && strcmp(scope, "street") == 0)
+  if (o->role == LI_ROLE_COMMITTEE && strcmp(scope, LI_SCOPE_STREET) == 0)
     return li_fail(eb, LI_ERR_USAGE, "a committee's scope is its own code, not 'street'");
   li_config c;
   li_config_defaults(&c);
@@ -87,13 +88,7 @@ li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb) 
   if ((e = li_replica_create(dbp, c.role, c.scope, c.network, n.id.pk, o->schema_sql, &n.r, eb))) goto fail_key;
   n.r->id = &n.id;
   if (o->role == LI_ROLE_HUB) {
-    char pk[LI_PK_TEXT_LEN + 1];
-    li_pk_to_text(n.id.pk, pk);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES('%s', 'street', '%s', 'street', 'hub')",
-             c.name, pk);
-    if ((e = li_exec(n.r, sql, eb)) || (e = li_seal(n.r, li_wall_ms(), NULL, eb))) goto fail_db;
+    if ((e = li_roster_add_hub(n.r, c.name, n.id.pk, eb)) || (e = li_seal(n.r, li_wall_ms(), NULL, eb))) goto fail_db;
   }
   if ((e = li_config_write(&c, n.conf_path, eb))) goto fail_db;
   li_replica_close(&n.r);
@@ -149,62 +144,4 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
 void li_node_close(li_node *n) {
   li_replica_close(&n->r);
   li_identity_wipe(&n->id);
-}
-
-li_err li_roster_add(li_node *n, const char *name, const char *pubkey, const char *scope, li_errbuf *eb) {
-  if (n->cfg.role != LI_ROLE_HUB) return li_fail(eb, LI_ERR_ROLE, "only the hub keeps the roster");
-  if (!li_valid_name(name)) return li_fail(eb, LI_ERR_USAGE, "roster name must be 1-32 characters of A-Z a-z 0-9 _ -");
-  if (!li_valid_scope(scope) || strcmp(scope, "street") == 0)
-    return li_fail(eb, LI_ERR_USAGE, "--scope must be a committee code (not 'street')");
-  uint8_t pk[LI_PK_BYTES];
-  li_err e = li_pk_from_text(pubkey, pk, eb);
-  if (e) return e;
-  if (memcmp(pk, n->id.pk, LI_PK_BYTES) == 0) return li_fail(eb, LI_ERR_USAGE, "that is the hub's own key");
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(n->r->db,
-                         "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES(?, 'street', ?, ?, 'committee')",
-                         -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(n->r, eb, "roster");
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, pubkey, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, scope, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    if ((sqlite3_extended_errcode(n->r->db) & 0xff) == SQLITE_CONSTRAINT)
-      return li_fail(eb, LI_ERR_EXISTS, "the roster already has an entry named '%s'", name);
-    return li_db_fail(n->r, eb, "roster");
-  }
-  return li_seal(n->r, li_wall_ms(), NULL, eb);
-}
-
-li_err li_roster_remove(li_node *n, const char *name, li_errbuf *eb) {
-  if (n->cfg.role != LI_ROLE_HUB) return li_fail(eb, LI_ERR_ROLE, "only the hub keeps the roster");
-  /* Revocation keeps the entry: commits up to the last one the hub holds stay
-   * valid everywhere (a replica that meets them later must still accept them). */
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(n->r->db,
-                         "UPDATE roster SET revoked_after_seq = coalesce((SELECT max(v.seq) FROM linli_vv v "
-                         " WHERE v.scope = roster.member_scope AND hex(v.origin) = ?2), 0) "
-                         "WHERE name = ?1 AND revoked_after_seq IS NULL AND role = 'committee'",
-                         -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(n->r, eb, "roster");
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  /* the key's hex, for matching linli_vv.origin */
-  uint8_t pk[LI_PK_BYTES];
-  char hex[2 * LI_PK_BYTES + 1] = "";
-  sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(n->r->db, "SELECT pubkey FROM roster WHERE name=?", -1, &q, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW && li_pk_from_text((const char *)sqlite3_column_text(q, 0), pk, NULL) == LI_OK)
-      for (int i = 0; i < LI_PK_BYTES; i++) snprintf(hex + 2 * i, 3, "%02X", pk[i]);
-  }
-  sqlite3_finalize(q);
-  sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return li_db_fail(n->r, eb, "roster");
-  if (sqlite3_changes(n->r->db) == 0)
-    return li_fail(eb, LI_ERR_NOT_FOUND, "no active committee named '%s' in the roster (see 'linli roster list')", name);
-  return li_seal(n->r, li_wall_ms(), NULL, eb);
 }

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "keys.h"
 #include "replica.h"
+#include "roster.h"
 
 typedef struct {
   char dir[LI_PATH_MAX];
@@ -34,9 +35,5 @@ void li_node_close(li_node *n);
 
 /* Path of a file named in the config, relative to the node directory. */
 void li_node_path(const li_node *n, const char *file, char *out, size_t cap);
-
-/* Hub only: add, list (to a FILE) and revoke roster entries. */
-li_err li_roster_add(li_node *n, const char *name, const char *pubkey, const char *scope, li_errbuf *eb);
-li_err li_roster_remove(li_node *n, const char *name, li_errbuf *eb);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "roster.h"
 
 static const char s_internal_sql[] =
     "CREATE TABLE linli_meta(key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;\n"
@@ -42,14 +43,7 @@ static const char s_internal_sql[] =
     "  last_contact_ms INTEGER, behind_them INTEGER NOT NULL DEFAULT 0, behind_us INTEGER NOT NULL DEFAULT 0,\n"
     "  commits_sent INTEGER NOT NULL DEFAULT 0, commits_recv INTEGER NOT NULL DEFAULT 0,\n"
     "  rejected_in INTEGER NOT NULL DEFAULT 0, rejected_out INTEGER NOT NULL DEFAULT 0,\n"
-    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n"
-    /* The roster: tracked, scope 'street', written by the hub only. */
-    "CREATE TABLE roster(name TEXT PRIMARY KEY NOT NULL,\n"
-    "  scope TEXT NOT NULL DEFAULT 'street' CHECK (scope = 'street'),\n"
-    "  pubkey TEXT NOT NULL, member_scope TEXT NOT NULL,\n"
-    "  role TEXT NOT NULL DEFAULT 'committee' CHECK (role IN ('committee', 'hub')),\n"
-    "  revoked_after_seq INTEGER);\n"
-    "CREATE INDEX roster_pubkey ON roster(pubkey);\n";
+    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n";
 
 li_err li_db_fail(li_replica *r, li_errbuf *eb, const char *what) {
   return li_fail(eb, LI_ERR_DB, "%s: %s", what, r && r->db ? sqlite3_errmsg(r->db) : "no database");
@@ -716,7 +710,7 @@ li_err li_replica_create(const char *path, li_role role, const char *scope, cons
   memcpy(r->self, self, LI_PK_BYTES);
   r->norigins = 1;
   if ((e = li_replica_begin(r, eb))) goto fail;
-  if ((e = li_exec(r, s_internal_sql, eb))) goto fail;
+  if ((e = li_exec(r, s_internal_sql, eb)) || (e = li_exec(r, li_roster_sql, eb))) goto fail;
   if ((e = li_meta_set_int(r, "role", role, eb))) goto fail;
   if ((e = li_meta_set_int(r, "schema_version", LI_SCHEMA_VERSION, eb))) goto fail;
   if ((e = li_meta_set_int(r, "hlc", 0, eb))) goto fail;
@@ -758,61 +752,6 @@ void li_replica_close(li_replica **rp) {
   if (r->db) sqlite3_close_v2(r->db);
   free(r);
   *rp = NULL;
-}
-
-/* ---- roster ---- */
-
-li_err li_roster_may_write(li_replica *r, const uint8_t key[LI_PK_BYTES], const char *scope, uint64_t seq,
-                           li_errbuf *eb) {
-  if (memcmp(key, r->network, LI_PK_BYTES) == 0) return LI_OK; /* the hub writes every scope */
-  char text[LI_PK_TEXT_LEN + 1];
-  li_pk_to_text(key, text);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT name, member_scope, revoked_after_seq FROM roster WHERE pubkey=?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "roster");
-  sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-  int any = 0, revoked = 0;
-  li_err e = LI_ERR_UNKNOWN_SIGNER;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    any = 1;
-    const char *ms = (const char *)sqlite3_column_text(st, 1);
-    if (!ms || strcmp(ms, scope) != 0) continue;
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL && (int64_t)seq > sqlite3_column_int64(st, 2)) {
-      revoked = 1;
-      e = li_fail(eb, LI_ERR_UNKNOWN_SIGNER, "signer %s (%s) was removed from the roster after its commit %lld",
-                  text, (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 2));
-      continue;
-    }
-    e = LI_OK;
-    break;
-  }
-  sqlite3_finalize(st);
-  if (e == LI_ERR_UNKNOWN_SIGNER && !any)
-    return li_fail(eb, e, "signer %s is not in the roster (the hub adds it with 'linli roster add')", text);
-  if (e == LI_ERR_UNKNOWN_SIGNER && any && !revoked)
-    return li_fail(eb, LI_ERR_SCOPE, "signer %s may not write scope '%s'", text, scope);
-  return e;
-}
-
-li_err li_roster_lookup(li_replica *r, const char *name, uint8_t key[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
-                        li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT pubkey, member_scope FROM roster WHERE name=? AND revoked_after_seq IS NULL",
-                         -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "roster");
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  li_err e;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    e = li_pk_from_text((const char *)sqlite3_column_text(st, 0), key, eb);
-    const char *ms = (const char *)sqlite3_column_text(st, 1);
-    if (!e && (!ms || !li_valid_scope(ms))) e = li_fail(eb, LI_ERR_TAMPERED, "roster entry '%s' has a bad scope", name);
-    if (!e) snprintf(scope, LI_SCOPE_MAX + 1, "%s", ms);
-  } else {
-    e = li_fail(eb, LI_ERR_NOT_FOUND, "no active roster entry named '%s' (see 'linli roster list')", name);
-  }
-  sqlite3_finalize(st);
-  return e;
 }
 
 void li_replica_count_reject(li_replica *r, li_err reason) {

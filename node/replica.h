@@ -117,14 +117,6 @@ li_err li_db_fail(li_replica *r, li_errbuf *eb, const char *what);
 /* Executes SQL with no result rows. */
 li_err li_exec(li_replica *r, const char *sql, li_errbuf *eb);
 
-/* Roster: a committee key may write exactly its member scope; revoked keys
- * only up to the seq recorded at revocation. hub: the network key. */
-li_err li_roster_may_write(li_replica *r, const uint8_t key[LI_PK_BYTES], const char *scope,
-                           uint64_t seq, li_errbuf *eb);
-/* Scopes a named roster member reads (its scope and "street"); the hub reads all. */
-li_err li_roster_lookup(li_replica *r, const char *name, uint8_t key[LI_PK_BYTES],
-                        char scope[LI_SCOPE_MAX + 1], li_errbuf *eb);
-
 /* Chains (invariant 2). vv_get: the applied head of (origin, scope), seq 0
  * and a zero head when none; head may be NULL. log_hash: the hash stored at
  * a position, *found false when none. append: stores a verified commit and

@@ -17,6 +17,7 @@
 
 #include "hlc.h"
 #include "keys.h"
+#include "roster.h"
 
 #define S_STAGES 5
 static const char *const s_stage[S_STAGES] = {"排查", "交办", "整改", "复核", "督查"};
@@ -244,13 +245,6 @@ static bool s_pct(int64_t good, int64_t rated, char *buf, size_t cap) {
 
 /* ---- collecting ---- */
 
-static const char s_sql_roster_hub[] =
-    "SELECT name, member_scope, pubkey, revoked_after_seq IS NOT NULL FROM roster "
-    "WHERE role = 'committee' ORDER BY member_scope, name";
-static const char s_sql_roster_committee[] =
-    "SELECT name, member_scope, pubkey, revoked_after_seq IS NOT NULL FROM roster "
-    "WHERE role = 'committee' AND member_scope = ?1 ORDER BY member_scope, name";
-
 /* ?1 scope, ?2 today, ?3 this month ("YYYY-MM"). Each subquery is an
  * aggregate without GROUP BY, so the statement yields exactly one row. */
 static const char s_sql_counts[] =
@@ -302,22 +296,22 @@ static li_err s_prepare(li_replica *r, const char *sql, sqlite3_stmt **st, li_er
 
 static li_err s_collect_roster(li_replica *r, s_report *rep, li_errbuf *eb) {
   bool hub = r->role == LI_ROLE_HUB;
-  sqlite3_stmt *st = NULL;
-  li_err e = s_prepare(r, hub ? s_sql_roster_hub : s_sql_roster_committee, &st, eb);
+  li_roster_row *rows = NULL;
+  size_t n = 0;
+  li_err e = li_roster_rows(r, hub ? NULL : r->scope, LI_REPORT_COMMITTEES_MAX, &rows, &n, eb);
+  if (e == LI_ERR_LIMIT)
+    return li_fail(eb, e, "the roster lists more than %d committees (LI_REPORT_COMMITTEES_MAX)", LI_REPORT_COMMITTEES_MAX);
   if (e) return e;
-  if (!hub) sqlite3_bind_text(st, 1, r->scope, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  for (size_t i = 0; i < n && !e; i++) {
     s_row *row;
     if ((e = s_add_row(rep, &row, eb))) break;
-    s_copy_text(row->name, sizeof row->name, sqlite3_column_text(st, 0));
-    s_copy_text(row->scope, sizeof row->scope, sqlite3_column_text(st, 1));
-    const char *pk = (const char *)sqlite3_column_text(st, 2);
-    row->key_ok = pk && li_pk_from_text(pk, row->key, NULL) == LI_OK;
-    row->revoked = sqlite3_column_int(st, 3) != 0;
+    snprintf(row->name, sizeof row->name, "%s", rows[i].name);
+    snprintf(row->scope, sizeof row->scope, "%s", rows[i].scope);
+    row->key_ok = rows[i].key_ok;
+    memcpy(row->key, rows[i].key, LI_PK_BYTES);
+    row->revoked = rows[i].revoked;
   }
-  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "report: roster");
-  sqlite3_finalize(st);
+  free(rows);
   if (e) return e;
   if (!hub && rep->n == 0) {
     /* The roster has not reached this committee yet: report on itself. */

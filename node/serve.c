@@ -7,6 +7,7 @@
 
 #include "hlc.h"
 #include "log.h"
+#include "roster.h"
 #include "seal.h"
 #include "session.h"
 #include "store.h"
@@ -54,29 +55,6 @@ typedef struct {
   uint64_t next_seal, next_save;
   bool link_up; /* committee: the loop saw the link up (and started an exchange on it) */
 } s_serve;
-
-/* ---- hub admission: active committee keys of the roster ---- */
-
-static int s_admit(void *ctx, const uint8_t curve_pk[32], uint8_t ed_out[LI_PK_BYTES]) {
-  s_serve *sv = ctx;
-  sqlite3_stmt *st = NULL;
-  int ok = -1;
-  if (sqlite3_prepare_v2(sv->n->r->db,
-                         "SELECT pubkey FROM roster WHERE revoked_after_seq IS NULL AND role = 'committee'", -1, &st,
-                         NULL) != SQLITE_OK)
-    return -1;
-  while (ok != 0 && sqlite3_step(st) == SQLITE_ROW) {
-    uint8_t ed[LI_PK_BYTES], cv[32];
-    const char *t = (const char *)sqlite3_column_text(st, 0);
-    if (!t || li_pk_from_text(t, ed, NULL) != LI_OK || li_curve_pk_from_ed(ed, cv) != LI_OK) continue;
-    if (memcmp(cv, curve_pk, 32) == 0) {
-      memcpy(ed_out, ed, LI_PK_BYTES);
-      ok = 0;
-    }
-  }
-  sqlite3_finalize(st);
-  return ok;
-}
 
 static void s_session_cfg(const li_node *n, li_session_cfg *c) {
   memset(c, 0, sizeof *c);
@@ -127,21 +105,11 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
     }
     free_slot = &sv->peers[sv->npeers++];
   }
-  char text[LI_PK_TEXT_LEN + 1], name[LI_NAME_MAX + 1] = "", scope[LI_SCOPE_MAX + 1] = "";
-  li_pk_to_text(m->peer_key, text);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(sv->n->r->db,
-                         "SELECT name, member_scope FROM roster WHERE pubkey=? AND revoked_after_seq IS NULL AND "
-                         "role='committee' LIMIT 1",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
-      snprintf(scope, sizeof scope, "%s", (const char *)sqlite3_column_text(st, 1));
-    }
-  }
-  sqlite3_finalize(st);
-  if (!scope[0] || !li_valid_scope(scope)) {
+  li_member mem;
+  li_errbuf reb = {{0}};
+  if (li_roster_by_key(sv->n->r, m->peer_key, &mem, &reb) != LI_OK || mem.role != LI_ROLE_COMMITTEE) {
+    char text[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(m->peer_key, text);
     log_warnx("ignoring %s: no longer an active roster member", text);
     return NULL;
   }
@@ -149,10 +117,8 @@ static s_peer *s_hub_peer(s_serve *sv, const li_transport_msg *m) {
   s_session_cfg(sv->n, &c);
   memcpy(c.peer, m->peer_key, LI_PK_BYTES);
   c.initiator = false;
-  c.peer_reads.all = false;
-  c.peer_reads.n = 2;
-  snprintf(c.peer_reads.list[0], sizeof c.peer_reads.list[0], "%s", scope);
-  snprintf(c.peer_reads.list[1], sizeof c.peer_reads.list[1], "street");
+  li_roster_reads(&mem, &c.peer_reads);
+  const char *name = mem.name, *scope = mem.scope;
   memset(free_slot, 0, sizeof *free_slot);
   free_slot->s = li_session_new(&c, &li_store_replica_vt, &sv->store);
   if (!free_slot->s) return NULL;
@@ -326,7 +292,7 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
       free(sv.peers);
       return li_fail(eb, LI_ERR_CONFIG, "%s: [sync] listen is not set (e.g. listen = tcp://0.0.0.0:7700)", n->conf_path);
     }
-    sv.t = li_transport_hub_new(&n->id, n->cfg.listen, s_admit, &sv, eb);
+    sv.t = li_transport_hub_new(&n->id, n->cfg.listen, li_roster_admit, n->r, eb);
   } else {
     if (!n->cfg.hub[0]) {
       free(sv.peers);

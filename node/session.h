@@ -34,6 +34,7 @@
 #include "err.h"
 #include "keys.h"
 #include "merge.h"
+#include "scope.h"
 
 #define LI_PROTOCOL_VERSION 1
 
@@ -49,12 +50,6 @@ typedef struct {
   size_t n, cap;
 } li_heads;
 
-/* Scopes a peer may read: all (the hub), or a list (a committee: own + street). */
-typedef struct {
-  bool all;
-  int n;
-  char list[2][LI_SCOPE_MAX + 1];
-} li_scopes;
 
 /* Commits (origin, scope) from_seq..to_seq, inclusive. */
 typedef struct {

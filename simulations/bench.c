@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
   li_node_close(&com);
 
   /* 5. import on the hub */
-  s_check(li_roster_add(&hub, "c07", com_key, SCOPE, &eb), &eb, "li_roster_add");
+  s_check(li_roster_add(hub.r, "c07", com_key, SCOPE, li_wall_ms(), &eb), &eb, "li_roster_add");
   li_bundle_import_stats ist;
   {
     li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};

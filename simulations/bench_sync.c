@@ -503,7 +503,7 @@ static int s_setup_worker(void *p) {
     memcpy(r->pk, c.id.pk, LI_PK_BYTES);
     li_pk_to_text(c.id.pk, r->pk_text);
     li_node_close(&c);
-    if ((e = li_roster_add(&hub, s->names[i], r->pk_text, s->names[i], &eb))) {
+    if ((e = li_roster_add(hub.r, s->names[i], r->pk_text, s->names[i], li_wall_ms(), &eb))) {
       snprintf(g_sh->res[0].err, sizeof g_sh->res[0].err, "roster add %s: %s", s->names[i], li_errmsg(&eb, e));
       li_node_close(&hub);
       return 1;

@@ -80,7 +80,7 @@ static int fx_setup(void **state) {
   f->c07 = tu_node_new(d, LI_ROLE_COMMITTEE, "c07", "c07", hub_key);
   li_pk_to_text(f->c07->id.pk, k);
   li_errbuf eb = {{0}};
-  assert_int_equal(li_roster_add(f->hub, "c07", k, "c07", &eb), LI_OK);
+  assert_int_equal(li_roster_add(f->hub->r, "c07", k, "c07", li_wall_ms(), &eb), LI_OK);
   s_exec(f->hub, "INSERT INTO notices(id, scope, title) VALUES('n1','street','防汛通知')");
   assert_int_equal(li_seal(f->hub->r, li_wall_ms(), NULL, &eb), LI_OK);
   s_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-001','2025-03-01')");

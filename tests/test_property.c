@@ -92,7 +92,7 @@ static void s_world_init(s_world *w) {
     char k[LI_PK_TEXT_LEN + 1];
     li_pk_to_text(w->n[i]->id.pk, k);
     li_errbuf eb = {{0}};
-    li_err e = li_roster_add(w->n[0], SCOPES[i], k, SCOPES[i], &eb);
+    li_err e = li_roster_add(w->n[0]->r, SCOPES[i], k, SCOPES[i], li_wall_ms(), &eb);
     if (e) PFAIL("roster add: %s (%s)", li_errname(e), eb.msg);
   }
   w->vt = li_wall_ms();

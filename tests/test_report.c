@@ -64,7 +64,7 @@ static void s_roster_add(li_node *hub, const char *name, li_identity *id, const 
   char k[LI_PK_TEXT_LEN + 1];
   li_pk_to_text(id->pk, k);
   li_errbuf eb = {{0}};
-  li_err e = li_roster_add(hub, name, k, scope, &eb);
+  li_err e = li_roster_add(hub->r, name, k, scope, li_wall_ms(), &eb);
   if (e) fail_msg("roster add %s: %s (%s)", name, li_errname(e), eb.msg);
 }
 
@@ -170,7 +170,7 @@ static int fx_setup(void **state) {
   s_roster_add(f->hub, "c01", &f->c01, "c01");
   s_roster_add(f->hub, "c02old", &f->c02old, "c02");
   li_errbuf eb = {{0}};
-  assert_int_equal(li_roster_remove(f->hub, "c02old", &eb), LI_OK);
+  assert_int_equal(li_roster_remove(f->hub->r, "c02old", li_wall_ms(), NULL, &eb), LI_OK);
   sqlite3_stmt *st = NULL;
   assert_int_equal(sqlite3_prepare_v2(f->hub->r->db,
                                       "INSERT INTO roster(name, scope, pubkey, member_scope, role) "

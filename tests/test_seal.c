@@ -41,7 +41,7 @@ static void s_roster_add(li_node *hub, const char *name, li_node *c, const char 
   char k[LI_PK_TEXT_LEN + 1];
   li_pk_to_text(c->id.pk, k);
   li_errbuf eb = {{0}};
-  li_err e = li_roster_add(hub, name, k, scope, &eb);
+  li_err e = li_roster_add(hub->r, name, k, scope, li_wall_ms(), &eb);
   if (e) fail_msg("roster add %s: %s (%s)", name, li_errname(e), eb.msg);
 }
 

@@ -16,6 +16,7 @@
 #include "li_limits.h"
 #include "linli.pb-c.h"
 #include "log.h"
+#include "roster.h"
 #include "seal.h"
 #include "sync.pb-c.h"
 
@@ -644,13 +645,11 @@ static int s_run_seed(const sim_opts *o, uint64_t *trace_out, uint64_t *converge
     s_sessions_free(hub); /* made before the committees had keys */
     s_sessions_new(w, hub);
     for (int i = 1; i < w->count; i++) {
-      char pk[LI_PK_TEXT_LEN + 1], sql[512];
+      char pk[LI_PK_TEXT_LEN + 1];
       li_pk_to_text(w->n[i].id.pk, pk);
-      snprintf(sql, sizeof sql,
-               "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES('%s','street','%s','%s','committee')",
-               w->n[i].name, pk, w->n[i].scope);
       li_errbuf eb;
-      if (li_exec(hub->r, sql, &eb) != LI_OK) sim_fail(w, "roster: %s", eb.msg);
+      if (li_roster_add(hub->r, w->n[i].name, pk, w->n[i].scope, s_wall(w, hub), &eb) != LI_OK)
+        sim_fail(w, "roster: %s", eb.msg);
     }
     s_seal_node(w, hub);
     for (int i = 1; i < w->count; i++) s_start_committee(w, &w->n[i]);
