@@ -15,6 +15,12 @@
 #include "keys.h"
 #include "linli.pb-c.h"
 
+/* SignedCommit bytes, borrowed. */
+typedef struct {
+  const uint8_t *sc;
+  size_t len;
+} li_blob;
+
 typedef struct {
   const Linli__Commit *c;   /* decoded, lives in the arena */
   const uint8_t *origin;    /* 32 bytes, inside c */

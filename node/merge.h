@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "commit.h"
 #include "err.h"
 #include "keys.h"
 #include "replica.h"
@@ -41,10 +42,6 @@ typedef struct {
   li_err reject;     /* why, LI_OK if none */
 } li_merge_stats;
 
-typedef struct {
-  const uint8_t *sc;
-  size_t len;
-} li_blob;
 
 /* Applies n SignedCommit blobs in one transaction (see above). Called inside
  * a transaction the caller opened, it neither commits nor rolls back, and

@@ -778,21 +778,25 @@ static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_
   if (s->state == LI_SESSION_IDLE)
     return s_refuse(s, now, li_fail(eb, LI_ERR_PROTOCOL, "batch outside an exchange"), eb, true);
   li_blob *blobs = calloc(b->n_commits ? b->n_commits : 1, sizeof *blobs);
-  li_merge_stats st;
-  memset(&st, 0, sizeof st);
-  st.rejected_at = -1;
+  li_apply_result st = {.rejected_at = -1};
   li_errbuf aeb = {{0}};
   li_err e;
   if (!blobs) {
     e = li_fail(&aeb, LI_ERR_NOMEM, "out of memory for a batch of %zu commits", b->n_commits);
   } else {
     for (size_t i = 0; i < b->n_commits; i++) blobs[i] = (li_blob){b->commits[i].data, b->commits[i].len};
-    e = s->store.apply(s->store_ctx, blobs, b->n_commits, now, &st, &aeb);
+    e = s->store.apply(s->store_ctx, blobs, b->n_commits, &st, &aeb);
   }
   free(blobs);
   li_err reject = st.reject != LI_OK ? st.reject : e;
-  uint32_t applied = st.applied > 0 ? (uint32_t)st.applied : 0;
-  uint32_t dups = st.duplicates > 0 ? (uint32_t)st.duplicates : 0;
+  uint32_t applied = st.applied, dups = st.duplicates;
+  if (applied || st.sealed) {
+    li_event *ev = s_event(s, LI_EV_APPLIED, LI_OK, "applied %u commit(s), sealed %u", applied, st.sealed);
+    if (ev) {
+      ev->applied = applied;
+      ev->sealed = st.sealed;
+    }
+  }
   s->info.batches_recv++;
   s->info.commits_recv += applied;
   s->ex_recv += applied;

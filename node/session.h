@@ -33,7 +33,7 @@
 #include "config.h"
 #include "err.h"
 #include "keys.h"
-#include "merge.h"
+#include "commit.h"
 #include "scope.h"
 
 #define LI_PROTOCOL_VERSION 1
@@ -58,6 +58,15 @@ typedef struct {
   uint64_t from_seq, to_seq;
 } li_range;
 
+/* What the store did with a batch. */
+typedef struct {
+  uint32_t applied;     /* commits applied */
+  uint32_t duplicates;  /* already held */
+  uint32_t sealed;      /* local commits the store sealed first (new for every peer) */
+  int rejected_at;      /* index of the rejected commit, -1 if none */
+  li_err reject;        /* why, LI_OK if none */
+} li_apply_result;
+
 typedef struct {
   li_blob *v; /* each v[i].sc is malloc'd */
   size_t n, cap;
@@ -75,8 +84,10 @@ typedef struct {
   li_err (*fetch)(void *ctx, const li_range *ranges, size_t n, uint32_t max_count, uint32_t max_bytes,
                   li_blobs *out, li_errbuf *eb);
   /* Verifies and durably applies commits, keeping the prefix before a
-   * rejection (li_merge_batch with LI_MERGE_KEEP_PREFIX semantics). */
-  li_err (*apply)(void *ctx, const li_blob *commits, size_t n, uint64_t now_ms, li_merge_stats *st, li_errbuf *eb);
+   * rejection (li_merge_batch with LI_MERGE_KEEP_PREFIX semantics). A
+   * rejection is LI_OK with res->reject set; an error return means the
+   * store itself failed. The store knows its own wall clock (skew guard). */
+  li_err (*apply)(void *ctx, const li_blob *commits, size_t n, li_apply_result *res, li_errbuf *eb);
 } li_store_vt;
 
 typedef struct {
@@ -105,6 +116,7 @@ typedef enum {
   LI_EV_PROTOCOL,     /* the peer sent something malformed (message) */
   LI_EV_PEER_LOST,    /* no message within peer_timeout_ms */
   LI_EV_STORE,        /* our own store failed (code, message): the exchange ends, retried later */
+  LI_EV_APPLIED,      /* the peer's batch gave the store new commits (applied, sealed) */
 } li_event_kind;
 
 typedef struct {
@@ -112,6 +124,7 @@ typedef struct {
   li_err code;
   char message[LI_ERRBUF_SIZE];
   uint64_t sent_commits, recv_commits; /* LI_EV_SYNCED: this exchange's totals */
+  uint32_t applied, sealed;            /* LI_EV_APPLIED: as in li_apply_result */
 } li_event;
 
 typedef struct {

@@ -3,6 +3,9 @@
  * so each batch costs O(ranges + batch) and never scans the whole log. */
 #include "store.h"
 
+#include "merge.h"
+
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,13 +164,18 @@ out:
   return e;
 }
 
-static li_err s_apply(void *ctx, const li_blob *commits, size_t n, uint64_t now_ms, li_merge_stats *st, li_errbuf *eb) {
+static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *res, li_errbuf *eb) {
   li_store *s = ctx;
-  li_merge_opts o = {.wall_ms = now_ms, .max_skew_ms = s->max_skew_ms, .mode = LI_MERGE_KEEP_PREFIX};
-  li_err e = li_merge_batch(s->r, commits, n, &o, st, eb);
-  s->applied_total += (uint64_t)st->applied;
-  s->sealed_total += (uint64_t)st->sealed;
-  if (e != LI_OK && st->reject == e) return LI_OK; /* a rejection, described in st */
+  assert(s->wall_ms > 0);
+  li_merge_opts o = {.wall_ms = s->wall_ms, .max_skew_ms = s->max_skew_ms, .mode = LI_MERGE_KEEP_PREFIX};
+  li_merge_stats st;
+  li_err e = li_merge_batch(s->r, commits, n, &o, &st, eb);
+  *res = (li_apply_result){.applied = st.applied > 0 ? (uint32_t)st.applied : 0,
+                           .duplicates = st.duplicates > 0 ? (uint32_t)st.duplicates : 0,
+                           .sealed = st.sealed > 0 ? (uint32_t)st.sealed : 0,
+                           .rejected_at = st.rejected_at,
+                           .reject = st.reject};
+  if (e != LI_OK && st.reject == e) return LI_OK; /* a rejection, described in res */
   return e;
 }
 

@@ -8,11 +8,7 @@
 typedef struct {
   li_replica *r;
   uint64_t max_skew_ms;
-  /* counted by apply, for the daemon's fan-out and logs */
-  uint64_t applied_total;
-  /* local commits apply sealed first (rows written since the last seal):
-   * every peer must hear of them, the sender of the batch too */
-  uint64_t sealed_total;
+  uint64_t wall_ms; /* the node's wall clock: the owner sets it before feeding a session */
 } li_store;
 
 extern const li_store_vt li_store_replica_vt;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -43,6 +44,14 @@ struct li_transport {
   uint8_t hub_pk[LI_PK_BYTES]; /* committee: the pinned hub key */
   char endpoint[LI_ENDPOINT_MAX];
   li_transport_stats stats;
+  /* hub: the socket of each routing id's last message (ZMQ_SRCFD), so one
+   * connection can be closed (li_transport_drop); forgotten when libzmq
+   * reports that socket disconnected */
+  struct {
+    li_peer_id peer;
+    int fd;
+  } *fds;
+  size_t nfds, next_fd;
 };
 
 static int64_t s_now_ms(void) {
@@ -115,17 +124,17 @@ void li_transport_destroy(li_transport **tp) {
     while (zmq_ctx_term(t->ctx) != 0 && zmq_errno() == EINTR) {
     }
   }
+  free(t->fds);
   free(t);
   *tp = NULL;
 }
 
 /* Context, data socket with keys and common options, and the monitor. */
-static li_transport *s_new(const li_identity *id, int type, li_errbuf *eb) {
+static li_err s_new(const li_identity *id, int type, li_transport **out, li_errbuf *eb) {
+  *out = NULL;
   li_transport *t = calloc(1, sizeof *t);
-  if (!t) {
-    li_fail(eb, LI_ERR_NOMEM, "out of memory for a transport");
-    return NULL;
-  }
+  if (!t) return li_fail(eb, LI_ERR_NOMEM, "out of memory for a transport");
+  li_err e = LI_ERR_IO;
   t->hub = type == ZMQ_ROUTER;
   t->ctx = zmq_ctx_new();
   if (!t->ctx) {
@@ -137,7 +146,7 @@ static li_transport *s_new(const li_identity *id, int type, li_errbuf *eb) {
     li_fail(eb, LI_ERR_IO, "cannot set up the ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
     goto fail;
   }
-  if (s_set_keys(t->sock, id, eb) != LI_OK) goto fail;
+  if ((e = s_set_keys(t->sock, id, eb)) != LI_OK) goto fail;
   int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                ZMQ_EVENT_DISCONNECTED;
@@ -151,17 +160,25 @@ static li_transport *s_new(const li_identity *id, int type, li_errbuf *eb) {
     li_fail(eb, LI_ERR_IO, "cannot connect the socket monitor: %s", zmq_strerror(zmq_errno()));
     goto fail;
   }
-  return t;
+  *out = t;
+  return LI_OK;
 fail:
   li_transport_destroy(&t);
-  return NULL;
+  return e;
 }
 
-li_transport *li_transport_hub_new(const li_identity *id, const char *endpoint,
-                                   li_transport_admit_fn admit, void *admit_ctx, li_errbuf *eb) {
-  assert(id && endpoint && admit);
-  li_transport *t = s_new(id, ZMQ_ROUTER, eb);
-  if (!t) return NULL;
+li_err li_transport_hub_new(const li_identity *id, const char *endpoint, li_transport_admit_fn admit, void *admit_ctx,
+                            li_transport **out, li_errbuf *eb) {
+  assert(id && endpoint && admit && out);
+  li_transport *t = NULL;
+  li_err e = s_new(id, ZMQ_ROUTER, &t, eb);
+  if (e) return e;
+  e = LI_ERR_IO;
+  t->fds = calloc(LI_PEERS_MAX, sizeof *t->fds);
+  if (!t->fds) {
+    e = li_fail(eb, LI_ERR_NOMEM, "out of memory for a transport");
+    goto fail;
+  }
   t->admit = admit;
   t->admit_ctx = admit_ctx;
   t->connected = true;
@@ -188,26 +205,26 @@ li_transport *li_transport_hub_new(const li_identity *id, const char *endpoint,
     goto fail;
   }
   t->endpoint[sizeof t->endpoint - 1] = '\0';
-  return t;
+  *out = t;
+  return LI_OK;
 fail:
   li_transport_destroy(&t);
-  return NULL;
+  return e;
 }
 
-li_transport *li_transport_committee_new(const li_identity *id, const char *endpoint,
-                                         const uint8_t hub_ed_pk[LI_PK_BYTES], li_errbuf *eb) {
-  assert(id && endpoint && hub_ed_pk);
-  if (strlen(endpoint) >= LI_ENDPOINT_MAX) {
-    li_fail(eb, LI_ERR_CONFIG, "hub endpoint is longer than %d characters (LI_ENDPOINT_MAX)", LI_ENDPOINT_MAX - 1);
-    return NULL;
-  }
+li_err li_transport_committee_new(const li_identity *id, const char *endpoint, const uint8_t hub_ed_pk[LI_PK_BYTES],
+                                  li_transport **out, li_errbuf *eb) {
+  assert(id && endpoint && hub_ed_pk && out);
+  *out = NULL;
+  if (strlen(endpoint) >= LI_ENDPOINT_MAX)
+    return li_fail(eb, LI_ERR_CONFIG, "hub endpoint is longer than %d characters (LI_ENDPOINT_MAX)", LI_ENDPOINT_MAX - 1);
   uint8_t hub_curve[32];
-  if (li_curve_pk_from_ed(hub_ed_pk, hub_curve) != LI_OK) {
-    li_fail(eb, LI_ERR_KEY, "the hub key is not a valid Ed25519 public key");
-    return NULL;
-  }
-  li_transport *t = s_new(id, ZMQ_DEALER, eb);
-  if (!t) return NULL;
+  if (li_curve_pk_from_ed(hub_ed_pk, hub_curve) != LI_OK)
+    return li_fail(eb, LI_ERR_KEY, "the hub key is not a valid Ed25519 public key");
+  li_transport *t = NULL;
+  li_err e = s_new(id, ZMQ_DEALER, &t, eb);
+  if (e) return e;
+  e = LI_ERR_IO;
   memcpy(t->hub_pk, hub_ed_pk, LI_PK_BYTES);
   t->auth_retry_ms = LI_AUTH_RETRY_MIN_MS;
   snprintf(t->endpoint, sizeof t->endpoint, "%s", endpoint);
@@ -219,13 +236,14 @@ li_transport *li_transport_committee_new(const li_identity *id, const char *endp
     goto fail;
   }
   if (zmq_connect(t->sock, endpoint) != 0) {
-    li_fail(eb, LI_ERR_CONFIG, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    e = li_fail(eb, LI_ERR_CONFIG, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
     goto fail;
   }
-  return t;
+  *out = t;
+  return LI_OK;
 fail:
   li_transport_destroy(&t);
-  return NULL;
+  return e;
 }
 
 int li_transport_admit_roster(void *roster, const uint8_t curve_pk[32],
@@ -320,6 +338,13 @@ static bool s_zap_serve_one(li_transport *t) {
 
 /* ---- socket monitor ---- */
 
+/* The hub: a socket libzmq closed is no longer any routing id's. */
+static void s_forget_fd(li_transport *t, int fd) {
+  for (size_t i = 0; i < t->nfds; i++)
+    if (t->fds[i].fd == fd) t->fds[i].fd = -1;
+}
+
+
 static void s_monitor_event(li_transport *t, uint16_t event, uint32_t value, const char *addr) {
   switch (event) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
@@ -334,6 +359,7 @@ static void s_monitor_event(li_transport *t, uint16_t event, uint32_t value, con
       break;
     case ZMQ_EVENT_DISCONNECTED:
       t->stats.disconnects++;
+      if (t->hub) s_forget_fd(t, (int)value);
       if (!t->hub && t->connected) {
         t->connected = false;
         log_warnx("lost the hub at %s; reconnecting", addr);
@@ -442,6 +468,31 @@ static void s_drop(li_transport *t, const char *why) {
   log_warnx("dropped a message: %s", why);
 }
 
+/* The hub: the socket a routing id's messages come from. */
+static void s_remember_fd(li_transport *t, const li_peer_id *peer, int fd) {
+  if (fd < 0) return;
+  for (size_t i = 0; i < t->nfds; i++)
+    if (t->fds[i].peer.len == peer->len && memcmp(t->fds[i].peer.id, peer->id, peer->len) == 0) {
+      t->fds[i].fd = fd;
+      return;
+    }
+  size_t slot = t->nfds < LI_PEERS_MAX ? t->nfds++ : t->next_fd++ % LI_PEERS_MAX;
+  t->fds[slot].peer = *peer;
+  t->fds[slot].fd = fd;
+}
+
+void li_transport_drop(li_transport *t, const li_peer_id *peer) {
+  if (!t->hub) return;
+  for (size_t i = 0; i < t->nfds; i++)
+    if (t->fds[i].fd >= 0 && t->fds[i].peer.len == peer->len && memcmp(t->fds[i].peer.id, peer->id, peer->len) == 0) {
+      /* libzmq owns the socket: shutting it down makes its I/O thread see
+       * the connection end and clean up, as if the peer had gone */
+      shutdown(t->fds[i].fd, SHUT_RDWR);
+      t->fds[i].fd = -1;
+      t->stats.drops++;
+    }
+}
+
 /* 1 with *out filled, 0 when nothing (or a dropped message), -1 on error. */
 static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
   li_peer_id peer = {.len = 0};
@@ -479,6 +530,7 @@ static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
     return 0;
   }
   uint8_t key[LI_PK_BYTES];
+  if (t->hub) s_remember_fd(t, &peer, zmq_msg_get(&m, ZMQ_SRCFD));
   if (t->hub) {
     const char *user = zmq_msg_gets(&m, "User-Id");
     if (!user || li_pk_from_text(user, key, NULL) != LI_OK) {

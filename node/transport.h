@@ -108,20 +108,23 @@ typedef struct {
   uint64_t disconnects;        /* connections closed (refused ones included) */
   uint64_t auth_failures;      /* committee: the hub refused our key */
   uint64_t handshake_failures; /* other handshake failures (protocol, keys) */
+  uint64_t drops;              /* hub: connections closed by li_transport_drop */
 } li_transport_stats;
 
 /* Binds a ROUTER at endpoint ("tcp://0.0.0.0:7700"; "tcp://127.0.0.1:*"
  * picks a free port, see li_transport_endpoint). admit and admit_ctx are
- * borrowed for the transport's life. Returns NULL with eb set (LI_ERR_IO:
- * bind failed, e.g. address in use; LI_ERR_KEY: unusable identity). */
-li_transport *li_transport_hub_new(const li_identity *id, const char *endpoint,
-                                   li_transport_admit_fn admit, void *admit_ctx, li_errbuf *eb);
+ * borrowed for the transport's life. On failure *out is NULL and the error
+ * says why: LI_ERR_IO (bind failed, e.g. address in use), LI_ERR_KEY
+ * (unusable identity), LI_ERR_NOMEM. */
+li_err li_transport_hub_new(const li_identity *id, const char *endpoint, li_transport_admit_fn admit, void *admit_ctx,
+                            li_transport **out, li_errbuf *eb);
 
 /* Connects a DEALER to the hub at endpoint, pinning the hub's Ed25519 key.
- * Connection happens in the background (see the diagram). Returns NULL with
- * eb set (LI_ERR_CONFIG: bad endpoint; LI_ERR_KEY: unusable key). */
-li_transport *li_transport_committee_new(const li_identity *id, const char *endpoint,
-                                         const uint8_t hub_ed_pk[LI_PK_BYTES], li_errbuf *eb);
+ * Connection happens in the background (see the diagram). On failure *out
+ * is NULL: LI_ERR_CONFIG (bad endpoint), LI_ERR_KEY (unusable key),
+ * LI_ERR_IO, LI_ERR_NOMEM. */
+li_err li_transport_committee_new(const li_identity *id, const char *endpoint, const uint8_t hub_ed_pk[LI_PK_BYTES],
+                                  li_transport **out, li_errbuf *eb);
 
 /* Closes everything, waiting at most LI_TRANSPORT_LINGER_MS for unsent
  * messages; sets *t to NULL. Safe on NULL and twice. */
@@ -134,6 +137,12 @@ void li_transport_destroy(li_transport **t);
  * otherwise. Nothing is sent on failure. */
 li_err li_transport_send(li_transport *t, const li_peer_id *to, const uint8_t *msg, size_t len,
                          li_errbuf *eb);
+
+/* Hub: closes the connection the peer's last message came from (its key
+ * left the roster). The committee's next handshake meets ZAP again. A peer
+ * whose connection is already gone is ignored; a committee transport
+ * ignores it. Never fails. */
+void li_transport_drop(li_transport *t, const li_peer_id *peer);
 
 /* Waits up to timeout_ms (>= 0) for a message, servicing ZAP requests and
  * monitor events meanwhile. Returns 1 with *out filled (free it with

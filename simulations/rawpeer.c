@@ -510,8 +510,8 @@ int main(int argc, char **argv) {
     li_identity_wipe(&g_id);
     return 0;
   }
-  li_transport *t = li_transport_committee_new(&g_id, hub, g_hub, &eb);
-  if (!t) {
+  li_transport *t = NULL;
+  if (li_transport_committee_new(&g_id, hub, g_hub, &t, &eb) != LI_OK) {
     fprintf(stderr, "rawpeer: %s\n", eb.msg);
     li_identity_wipe(&g_id);
     return 1;

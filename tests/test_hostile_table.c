@@ -712,7 +712,7 @@ static Linli__Envelope *s_take_out(li_session *s, Linli__Envelope__MCase kind) {
 }
 
 static li_err s_feed_session(fx *f, s_input *in, li_errbuf *eb) {
-  li_store store = {.r = f->hub->r, .max_skew_ms = LI_SKEW_DEFAULT_MS};
+  li_store store = {.r = f->hub->r, .max_skew_ms = LI_SKEW_DEFAULT_MS, .wall_ms = li_wall_ms()};
   li_session_cfg cfg = {.initiator = false,
                         .batch_rows_max = LI_BATCH_ROWS_DEFAULT,
                         .batch_bytes_max = LI_BATCH_BYTES_DEFAULT,

@@ -209,9 +209,7 @@ static li_err fs_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max
   return LI_OK;
 }
 
-static li_err fs_apply(void *ctx, const li_blob *commits, size_t n, uint64_t now_ms, li_merge_stats *st,
-                       li_errbuf *eb) {
-  (void)now_ms;
+static li_err fs_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *st, li_errbuf *eb) {
   fstore *f = ctx;
   memset(st, 0, sizeof *st);
   st->rejected_at = -1;
@@ -553,9 +551,15 @@ static void test_converge_both_directions(void **state) {
   /* every commit crossed once, none was echoed back */
   assert_int_equal(n->wire_commits[AB], 50);
   assert_int_equal(n->wire_commits[BA], 30);
-  /* nothing went wrong along the way */
-  for (int i = 0; i < n->a.nev; i++) assert_int_equal(n->a.ev[i].kind, LI_EV_SYNCED);
-  for (int i = 0; i < n->b.nev; i++) assert_int_equal(n->b.ev[i].kind, LI_EV_SYNCED);
+  /* nothing went wrong along the way: only applies and the one sync */
+  for (int i = 0; i < n->a.nev; i++) assert_true(n->a.ev[i].kind == LI_EV_SYNCED || n->a.ev[i].kind == LI_EV_APPLIED);
+  for (int i = 0; i < n->b.nev; i++) assert_true(n->b.ev[i].kind == LI_EV_SYNCED || n->b.ev[i].kind == LI_EV_APPLIED);
+  /* every commit received was reported applied, in as many events as batches */
+  uint32_t got_a = 0, got_b = 0;
+  for (int i = 0; i < n->a.nev; i++) got_a += n->a.ev[i].kind == LI_EV_APPLIED ? n->a.ev[i].applied : 0;
+  for (int i = 0; i < n->b.nev; i++) got_b += n->b.ev[i].kind == LI_EV_APPLIED ? n->b.ev[i].applied : 0;
+  assert_int_equal(got_a, 30);
+  assert_int_equal(got_b, 50);
   net_free(n);
 }
 

@@ -68,7 +68,8 @@ static void s_wait_connected(s_fix *f, li_transport *t) {
 
 static li_transport *s_committee(s_fix *f, const li_identity *id, int slot) {
   li_errbuf eb;
-  li_transport *t = li_transport_committee_new(id, li_transport_endpoint(f->hub), f->hub_id.pk, &eb);
+  li_transport *t = NULL;
+  assert_int_equal(li_transport_committee_new(id, li_transport_endpoint(f->hub), f->hub_id.pk, &t, &eb), LI_OK);
   assert_non_null(t);
   assert_null(f->ts[slot]);
   f->ts[slot] = t;
@@ -93,9 +94,8 @@ static int s_setup(void **state) {
   memcpy(f->roster_keys[1], f->b_id.pk, LI_PK_BYTES); /* admitted only when n = 2 */
   f->roster = (li_transport_roster){.keys = (const uint8_t(*)[LI_PK_BYTES])f->roster_keys, .n = 1};
   li_errbuf eb;
-  f->hub = li_transport_hub_new(&f->hub_id, "tcp://127.0.0.1:*", li_transport_admit_roster,
-                                &f->roster, &eb);
-  if (!f->hub) {
+  if (li_transport_hub_new(&f->hub_id, "tcp://127.0.0.1:*", li_transport_admit_roster, &f->roster, &f->hub, &eb) !=
+      LI_OK) {
     fprintf(stderr, "hub: %s\n", eb.msg);
     free(f);
     return -1;
@@ -132,7 +132,8 @@ static void test_endpoint_is_bound_port(void **state) {
 
   /* A second hub on the same port fails with a sentence, not a crash. */
   li_errbuf eb;
-  li_transport *again = li_transport_hub_new(&f->hub_id, ep, li_transport_admit_roster, &f->roster, &eb);
+  li_transport *again = NULL;
+  assert_int_equal(li_transport_hub_new(&f->hub_id, ep, li_transport_admit_roster, &f->roster, &again, &eb), LI_ERR_IO);
   assert_null(again);
   assert_non_null(strstr(eb.msg, "cannot listen on"));
 }
@@ -317,7 +318,8 @@ static void test_wrong_hub_key_fails_handshake(void **state) {
   s_fix *f = *state;
   li_errbuf eb;
   /* A pins B's key as the hub's: the hub cannot prove it, nothing connects. */
-  li_transport *a = li_transport_committee_new(&f->a_id, li_transport_endpoint(f->hub), f->b_id.pk, &eb);
+  li_transport *a = NULL;
+  assert_int_equal(li_transport_committee_new(&f->a_id, li_transport_endpoint(f->hub), f->b_id.pk, &a, &eb), LI_OK);
   assert_non_null(a);
   f->ts[2] = a;
   li_transport_msg m;
@@ -326,7 +328,9 @@ static void test_wrong_hub_key_fails_handshake(void **state) {
   assert_int_equal(li_transport_send(a, NULL, (const uint8_t *)"x", 1, &eb), LI_ERR_TIMEOUT);
   s_drop_committee(f, 2);
 
-  assert_null(li_transport_committee_new(&f->a_id, "nonsense://x", f->hub_id.pk, &eb));
+  li_transport *bad = NULL;
+  assert_int_equal(li_transport_committee_new(&f->a_id, "nonsense://x", f->hub_id.pk, &bad, &eb), LI_ERR_CONFIG);
+  assert_null(bad);
   assert_non_null(strstr(eb.msg, "cannot connect"));
 }
 

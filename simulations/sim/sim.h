@@ -1,14 +1,25 @@
 /* sim: the deterministic network-split simulator (linli-sim).
  *
  * One process runs a hub and N committees, each with its own real SQLite
- * replica, the real capture triggers, seal, merge and sync session code,
- * over a virtual network with virtual time and one seeded PRNG. Nothing
- * reads the wall clock or an unseeded random source, and nothing depends on
+ * replica, the real capture triggers and the real node driver
+ * (node/driver.c: sessions, seal schedule, fan-out, roster re-checks), fed
+ * by a virtual network with virtual time and one seeded PRNG, exactly as
+ * `linli serve` feeds it from ZeroMQ and the system clock. Nothing reads the
+ * wall clock or an unseeded random source, and nothing depends on
  * hash-table order: the same seed gives the same trace (and trace hash).
  *
- * Parts: sim.c (world, network, faults, main), workload.c (SQL writes of
- * the street schema), oracle.c (independent model of the merge rules and
- * the end-of-run invariants). */
+ * Parts: sim.c (world, nodes, the store wrapper, main), net.c (virtual
+ * network and connections), fault.c (faults, the hostile node), workload.c
+ * (SQL writes of the street schema), oracle.c (independent model of the
+ * merge rules and the end-of-run invariants).
+ *
+ * Connections are modelled as ZeroMQ has them: a committee connects when
+ * the hub is up, the link works both ways and its key passes ZAP (an active
+ * roster member); a cut link keeps the connection (messages are lost) until
+ * it has been cut for SIM_CONN_BREAK_MS, then the committee sees it drop;
+ * a crashed hub drops every connection at once. Every connection has a new
+ * id, so the hub's driver sees a reconnect as a new connection, and messages
+ * of a connection that is gone are never delivered. */
 #ifndef LI_SIM_H
 #define LI_SIM_H
 
@@ -19,6 +30,7 @@
 
 #include "keys.h"
 #include "replica.h"
+#include "driver.h"
 #include "session.h"
 #include "store.h"
 
@@ -29,6 +41,8 @@
 #define SIM_MAX_SKEW_MS 5000u      /* max_clock_skew_ms of every node, scaled down for virtual time */
 #define SIM_AHEAD_MS 20000         /* a clock "far ahead": beyond the skew guard */
 #define SIM_QUIESCE_MS (600u * 1000) /* final phase: virtual time allowed to converge */
+#define SIM_CONN_BREAK_MS 2000     /* a link cut this long drops the connection (ZeroMQ heartbeats) */
+#define SIM_CONNECT_MS 200         /* a committee tries to connect this often (ZeroMQ reconnect) */
 
 typedef enum {
   F_DROP, F_DUP, F_REORDER, F_DELAY,
@@ -51,24 +65,38 @@ uint32_t sim_below(sim_rng *r, uint32_t n);
 /* true with probability per_mille / 1000 */
 bool sim_chance(sim_rng *r, uint32_t per_mille);
 
-typedef struct sim_node {
+typedef struct sim_world sim_world;
+typedef struct sim_node sim_node;
+
+/* What the store wrapper needs to find its node (no static state). */
+typedef struct {
+  sim_world *w;
+  sim_node *nd;
+} sim_store_ctx;
+
+struct sim_node {
   int idx;
   bool hub, hostile, up;
   char name[16], scope[16];
   li_identity id;
   char path[512];
   li_replica *r;
-  li_store store;
-  li_session *sess[SIM_NODES_MAX]; /* hub: per committee; committee: [0] = hub */
+  li_store store;          /* the replica's store, behind the wrapper */
+  sim_store_ctx sctx;
+  li_driver *drv;
+  li_driver_cfg dcfg;      /* drawn once per node from the seed */
+  uint64_t conn;           /* committee: id of its connection to the hub, 0: none */
+  uint64_t cut_since;      /* committee: when its link was last seen cut, 0: not cut */
+  uint64_t next_connect;   /* committee: next connection attempt */
   int64_t skew_ms;
-  uint64_t next_seal_ms;
   uint64_t restart_at_ms;
   int hostile_seq_forged; /* hostile: the seq it equivocated at, 0 if none */
-} sim_node;
+};
 
 typedef struct {
   uint64_t at, order;
   int from, to;
+  uint64_t conn;           /* the connection it travels on */
   uint8_t *data;
   size_t len;
 } sim_msg;
@@ -84,7 +112,12 @@ typedef struct {
   const char *argv0;
 } sim_opts;
 
+/* Counted over every node's driver, restarts included. */
 typedef struct {
+  uint64_t sessions, reconnects, fanouts, seals, drops, conn_breaks;
+} sim_counts;
+
+struct sim_world {
   sim_opts o;
   sim_rng rng;
   uint64_t now;
@@ -104,12 +137,37 @@ typedef struct {
   char failure[1024];
   uint64_t converge_ms;
   uint64_t queue_peak;
-} sim_world;
+  uint64_t next_conn;     /* connection ids, from 1 */
+  sim_counts counts;
+};
 
 /* trace: every event is folded into the trace hash; printed with --verbose */
 void sim_trace(sim_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* marks the run failed (first failure wins) */
 void sim_fail(sim_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sim.c: a node's wall clock (coarse, skewed) and its driver's time */
+uint64_t sim_wall(const sim_world *w, const sim_node *nd);
+li_now sim_now(const sim_world *w, const sim_node *nd);
+bool sim_enabled(const sim_world *w, sim_fault f);
+void sim_crash(sim_world *w, sim_node *nd, sim_fault kind);
+/* takes the node's driver outputs: messages into the network, logs into the trace */
+void sim_flush(sim_world *w, sim_node *nd);
+
+/* net.c */
+bool sim_link_up(const sim_world *w, int c);
+void sim_send(sim_world *w, int from, int to, uint64_t conn, uint8_t *data, size_t len);
+void sim_deliver_due(sim_world *w);
+/* connections: drops those cut too long, connects those that can */
+void sim_connections(sim_world *w);
+/* the connection of committee c ends (its node sees it drop if it is up) */
+void sim_conn_break(sim_world *w, int c, const char *why);
+void sim_partition(sim_world *w);
+void sim_heal(sim_world *w);
+li_conn sim_conn_id(int c, uint64_t conn);
+
+/* fault.c */
+void sim_faults(sim_world *w);
 
 /* workload.c */
 void sim_workload_step(sim_world *w, sim_node *nd);

@@ -1,6 +1,8 @@
 /* fuzz_util: shared fixtures of the fuzz harnesses. See fuzz_util.h. */
 #include "fuzz_util.h"
 
+#include "merge.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,8 +414,7 @@ static li_err s_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max_
 }
 
 /* KEEP_PREFIX semantics over chain positions, as li_merge_batch has them. */
-static li_err s_apply(void *ctx, const li_blob *commits, size_t n, uint64_t now_ms, li_merge_stats *st,
-                      li_errbuf *eb) {
+static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *st, li_errbuf *eb) {
   fz_store *f = ctx;
   memset(st, 0, sizeof *st);
   st->rejected_at = -1;

@@ -1,0 +1,646 @@
+/* driver: the node logic above the sessions; see driver.h for its inputs,
+ * outputs and the peer diagram.
+ *
+ * Invariants (s_check):
+ *  1. peer keys are unique; a committee has exactly one peer, the hub;
+ *  2. a peer has a session iff it is linked;
+ *  3. npeers <= cap (LI_PEERS_MAX on the hub);
+ *  4. every queued SEND or DROP names a connection of at most
+ *     LI_PEER_ID_MAX bytes, every SEND holds data. */
+#include "driver.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster.h"
+#include "seal.h"
+#include "store.h"
+
+#define S_SAVE_MS 500                /* linli_peers refresh: status calls a row older than 5 s stale */
+#define S_FORGET_MS (10 * 60 * 1000) /* hub: a silent peer's session is dropped */
+#define S_ROSTER_CHECK_MS 1000       /* how often the roster is compared with what the peers were given */
+/* Warnings a peer's input causes (malformed messages, rejected commits,
+ * refusals, fork reports) are logged at most S_WARN_BURST times per
+ * S_WARN_WINDOW_MS per peer; the rest are counted (rejected_in still counts
+ * each) and summed up in one line when the window is over. A line per
+ * message let an admitted peer sending garbage in a loop grow the hub's log
+ * by ~3,000 lines (300 KB) a second (tests/exhaust.t.sh). */
+#define S_WARN_BURST 20
+#define S_WARN_WINDOW_MS 60000
+
+typedef struct {
+  uint64_t from_ms;  /* start of the current window */
+  uint32_t logged;   /* warnings logged in it */
+  uint64_t unlogged; /* warnings counted but not logged in it */
+} s_warns;
+
+typedef struct {
+  uint8_t key[LI_PK_BYTES];
+  char name[LI_NAME_MAX + 1];
+  li_scopes reads;
+  bool linked;
+  li_conn conn;
+  li_session *s;
+  bool reachable;              /* its session last heard from it within the peer timeout */
+  uint64_t sessions;
+  uint64_t last_contact_wall_ms; /* 0: never */
+  uint64_t last_recv_ms;
+  uint64_t sent_before, recv_before; /* commits of earlier sessions */
+  uint64_t rejected_in, rejected_out;
+  uint64_t behind_at_recv;     /* commits of ours it lacked when it last sent something */
+  char last_error[160];
+  s_warns warns;               /* kept across sessions, like the rejection counts */
+} s_peer;
+
+struct li_driver {
+  li_driver_cfg cfg;
+  li_replica *r;
+  li_store own;                /* the replica's store, unless cfg.store */
+  const li_store_vt *vt;
+  void *vt_ctx;
+  s_peer *peers;
+  int npeers, cap;
+  li_out *out;                 /* ring */
+  size_t out_head, out_n, out_cap;
+  bool started;
+  uint64_t next_seal_ms, next_save_ms, next_roster_ms;
+  bool roster_known;
+  uint8_t roster[LI_HASH_BYTES];
+  li_now now;
+  li_driver_stats st;
+};
+
+static bool s_check(const li_driver *d) {
+  if (d->npeers > d->cap || (d->cfg.role == LI_ROLE_COMMITTEE && d->npeers != 1)) return false;
+  if (d->cfg.role == LI_ROLE_COMMITTEE && memcmp(d->peers[0].key, d->cfg.network, LI_PK_BYTES) != 0) return false;
+  for (int i = 0; i < d->npeers; i++) {
+    if (d->peers[i].linked != (d->peers[i].s != NULL)) return false;
+    for (int j = i + 1; j < d->npeers; j++)
+      if (memcmp(d->peers[i].key, d->peers[j].key, LI_PK_BYTES) == 0) return false;
+  }
+  for (size_t i = 0; i < d->out_n; i++) {
+    const li_out *o = &d->out[(d->out_head + i) % d->out_cap];
+    if ((o->kind == LI_OUT_SEND || o->kind == LI_OUT_DROP) && o->conn.len > LI_PEER_ID_MAX) return false;
+    if (o->kind == LI_OUT_SEND && !o->data) return false;
+  }
+  return true;
+}
+
+/* ---- outputs ---- */
+
+/* A new output at the tail, zeroed; NULL when out of memory (the output is
+ * lost: a lost SEND is a lost message, which the protocol survives). */
+static li_out *s_out(li_driver *d, li_out_kind kind) {
+  if (d->out_n == d->out_cap) {
+    size_t cap = d->out_cap ? d->out_cap * 2 : 64;
+    li_out *p = malloc(cap * sizeof *p);
+    if (!p) return NULL;
+    for (size_t i = 0; i < d->out_n; i++) p[i] = d->out[(d->out_head + i) % d->out_cap];
+    free(d->out);
+    d->out = p;
+    d->out_cap = cap;
+    d->out_head = 0;
+  }
+  li_out *o = &d->out[(d->out_head + d->out_n++) % d->out_cap];
+  memset(o, 0, sizeof *o);
+  o->kind = kind;
+  return o;
+}
+
+static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) {
+  li_out *o = s_out(d, LI_OUT_LOG);
+  if (!o) return;
+  o->level = level;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(o->text, sizeof o->text, fmt, ap);
+  va_end(ap);
+}
+
+static void s_peer_out(li_driver *d, const s_peer *p, li_peer_change change) {
+  li_out *o = s_out(d, LI_OUT_PEER);
+  if (!o) return;
+  o->change = change;
+  memcpy(o->key, p->key, LI_PK_BYTES);
+  snprintf(o->text, sizeof o->text, "%s", p->name);
+}
+
+static void s_drop_out(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES]) {
+  li_out *o = s_out(d, LI_OUT_DROP);
+  if (!o) return;
+  o->conn = *conn;
+  memcpy(o->key, key, LI_PK_BYTES);
+  d->st.drops++;
+}
+
+/* ---- warnings a peer's input causes ---- */
+
+/* The warnings not logged in a window that is over (or, with force, now). */
+static void s_warn_flush(li_driver *d, s_peer *p, bool force) {
+  if (!force && d->now.ms < p->warns.from_ms + S_WARN_WINDOW_MS) return;
+  if (p->warns.unlogged)
+    s_log(d, LI_LOG_WARN, "%s: %llu more warning(s) about its input not logged (at most %d a minute)", p->name,
+          (unsigned long long)p->warns.unlogged, S_WARN_BURST);
+  p->warns = (s_warns){.from_ms = d->now.ms};
+}
+
+/* Whether to log a warning the peer's input caused (S_WARN_BURST). */
+static bool s_warn(li_driver *d, s_peer *p) {
+  s_warn_flush(d, p, false);
+  if (p->warns.logged < S_WARN_BURST) {
+    p->warns.logged++;
+    return true;
+  }
+  p->warns.unlogged++;
+  return false;
+}
+
+/* ---- peers and their sessions ---- */
+
+static s_peer *s_find(li_driver *d, const uint8_t key[LI_PK_BYTES]) {
+  for (int i = 0; i < d->npeers; i++)
+    if (memcmp(d->peers[i].key, key, LI_PK_BYTES) == 0) return &d->peers[i];
+  return NULL;
+}
+
+static bool s_conn_eq(const li_conn *a, const li_conn *b) {
+  return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
+}
+
+static void s_unlink(li_driver *d, s_peer *p) {
+  if (!p->linked) return;
+  li_session_info in;
+  li_session_info_get(p->s, &in);
+  p->sent_before += in.commits_sent;
+  p->recv_before += in.commits_recv;
+  li_session_destroy(&p->s);
+  p->linked = false;
+  p->reachable = false;
+}
+
+/* A new session for a new connection of p. */
+static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
+  s_unlink(d, p);
+  li_session_cfg c;
+  memset(&c, 0, sizeof c);
+  memcpy(c.network, d->cfg.network, LI_PK_BYTES);
+  memcpy(c.self, d->cfg.self, LI_PK_BYTES);
+  memcpy(c.peer, p->key, LI_PK_BYTES);
+  c.peer_reads = p->reads;
+  c.initiator = d->cfg.role == LI_ROLE_COMMITTEE;
+  c.batch_rows_max = d->cfg.batch_rows_max;
+  c.batch_bytes_max = d->cfg.batch_bytes_max;
+  c.window = d->cfg.window;
+  c.heartbeat_ms = d->cfg.heartbeat_ms;
+  c.peer_timeout_ms = d->cfg.peer_timeout_ms;
+  c.retry_ms = d->cfg.retry_ms;
+  p->s = li_session_new(&c, d->vt, d->vt_ctx);
+  if (!p->s) {
+    s_log(d, LI_LOG_ERROR, "out of memory for a session with %s", p->name);
+    return false;
+  }
+  p->linked = true;
+  p->reachable = true;
+  p->conn = *conn;
+  d->st.sessions++;
+  if (p->sessions++) d->st.reconnects++;
+  if (d->cfg.role == LI_ROLE_COMMITTEE) {
+    s_log(d, LI_LOG_INFO, "connected to the hub");
+    li_errbuf eb = {{0}};
+    li_session_start(p->s, d->now.ms, &eb);
+  } else {
+    s_log(d, LI_LOG_INFO, "peer %s (scope %s) connected", p->name, p->reads.n ? p->reads.list[0] : "?");
+  }
+  s_peer_out(d, p, LI_PEER_CONNECTED);
+  return true;
+}
+
+/* The hub's entry for an active committee key; NULL (and the connection
+ * dropped) for a key that is not one. */
+static s_peer *s_hub_peer(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES]) {
+  li_member m;
+  li_errbuf eb = {{0}};
+  if (li_roster_by_key(d->r, key, &m, &eb) != LI_OK || m.role != LI_ROLE_COMMITTEE) {
+    char text[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(key, text);
+    d->st.refused++;
+    s_log(d, LI_LOG_WARN, "ignoring %s: not an active roster member; connection dropped", text);
+    s_drop_out(d, conn, key);
+    return NULL;
+  }
+  s_peer *p = s_find(d, key);
+  if (!p) {
+    if (d->npeers >= d->cap) {
+      s_log(d, LI_LOG_WARN, "refusing a peer: already serving %d (LI_PEERS_MAX)", d->cap);
+      return NULL;
+    }
+    p = &d->peers[d->npeers++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->key, key, LI_PK_BYTES);
+  }
+  snprintf(p->name, sizeof p->name, "%s", m.name);
+  li_roster_reads(&m, &p->reads);
+  return p;
+}
+
+/* ---- events and fan-out ---- */
+
+static void s_drain_out(li_driver *d, s_peer *p) {
+  uint8_t *msg;
+  size_t len;
+  while (p->linked && li_session_next_out(p->s, &msg, &len)) {
+    li_out *o = s_out(d, LI_OUT_SEND);
+    if (!o) {
+      free(msg);
+      continue;
+    }
+    o->conn = p->conn;
+    memcpy(o->key, p->key, LI_PK_BYTES);
+    o->data = msg;
+    o->len = len;
+  }
+}
+
+/* New local commits (sealed here, or applied from the peer `except`): every
+ * other session offers them to its peer now. */
+static void s_fan_out(li_driver *d, const s_peer *except) {
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    if (!p->linked || p == except) continue;
+    li_session_local_changed(p->s, d->now.ms);
+    s_drain_out(d, p);
+    if (except) d->st.fanouts++;
+  }
+}
+
+static void s_note_error(s_peer *p, const li_event *ev) {
+  snprintf(p->last_error, sizeof p->last_error, "%s", ev->message);
+}
+
+/* One session event: counters, a log line, and fan-out after an apply. */
+static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
+  switch (ev->kind) {
+  case LI_EV_SYNCED:
+    s_log(d, LI_LOG_INFO, "sync %s: sent %llu commit(s), received %llu; caught up", p->name,
+          (unsigned long long)ev->sent_commits, (unsigned long long)ev->recv_commits);
+    s_peer_out(d, p, LI_PEER_SYNCED);
+    break;
+  case LI_EV_APPLIED:
+    /* our own rows sealed first are new to everyone, the sender included */
+    if (ev->sealed) s_fan_out(d, NULL);
+    else s_fan_out(d, p);
+    break;
+  case LI_EV_REJECTED:
+    p->rejected_out++;
+    s_note_error(p, ev);
+    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "%s rejected our commits (%s): %s", p->name, li_errname(ev->code), ev->message);
+    break;
+  case LI_EV_REJECTED_IN:
+    p->rejected_in++;
+    s_note_error(p, ev);
+    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "rejected commits from %s (%s): %s", p->name, li_errname(ev->code), ev->message);
+    break;
+  case LI_EV_FORK:
+    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "FORK with %s: %s", p->name, ev->message);
+    break;
+  case LI_EV_REFUSED:
+    s_note_error(p, ev);
+    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "%s refused the exchange (%s): %s", p->name, li_errname(ev->code), ev->message);
+    break;
+  case LI_EV_PROTOCOL:
+    p->rejected_in++;
+    s_note_error(p, ev);
+    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "malformed message from %s: %s", p->name, ev->message);
+    break;
+  case LI_EV_STORE:
+    s_note_error(p, ev);
+    s_log(d, LI_LOG_WARN, "replica error during sync with %s (%s): %s", p->name, li_errname(ev->code), ev->message);
+    break;
+  case LI_EV_PEER_LOST:
+    if (p->reachable) {
+      s_log(d, LI_LOG_INFO, "%s unreachable (no message in %u ms)", p->name, d->cfg.peer_timeout_ms);
+      s_peer_out(d, p, LI_PEER_LOST);
+    }
+    p->reachable = false;
+    break;
+  }
+}
+
+/* Everything the sessions queued, until none has anything left: an event
+ * may fan out, which queues messages in other sessions (never events that
+ * fan out again: local_changed applies nothing). */
+static void s_drain(li_driver *d) {
+  bool more = true;
+  for (int round = 0; more && round < 4; round++) {
+    more = false;
+    for (int i = 0; i < d->npeers; i++) {
+      s_peer *p = &d->peers[i];
+      s_drain_out(d, p);
+      li_event ev;
+      while (p->linked && li_session_next_event(p->s, &ev)) {
+        s_event(d, p, &ev);
+        more = true;
+      }
+    }
+  }
+  assert(s_check(d));
+}
+
+/* ---- the seal schedule and the roster ---- */
+
+static void s_seal(li_driver *d) {
+  li_seal_stats ss;
+  li_errbuf eb = {{0}};
+  li_err e = li_seal(d->r, d->now.wall_ms, &ss, &eb);
+  d->st.seals++;
+  if (e) {
+    d->st.seal_failures++;
+    s_log(d, LI_LOG_WARN, "seal: %s", li_errmsg(&eb, e));
+    return;
+  }
+  if (ss.commits) {
+    d->st.sealed_commits += (uint64_t)ss.commits;
+    s_log(d, LI_LOG_INFO, "sealed %lld row change(s) into %d commit(s)", (long long)ss.rows, ss.commits);
+    s_fan_out(d, NULL);
+  }
+}
+
+/* The hub: a peer whose key is no longer an active member loses its
+ * session and its connection at once, with no further data either way. */
+static void s_roster_check(li_driver *d) {
+  uint8_t now[LI_HASH_BYTES];
+  li_errbuf eb = {{0}};
+  if (li_roster_digest(d->r, now, &eb) != LI_OK) {
+    s_log(d, LI_LOG_WARN, "roster: %s", eb.msg);
+    return;
+  }
+  bool changed = d->roster_known && memcmp(now, d->roster, LI_HASH_BYTES) != 0;
+  memcpy(d->roster, now, LI_HASH_BYTES);
+  d->roster_known = true;
+  if (!changed || d->cfg.role != LI_ROLE_HUB) return;
+  d->st.roster_changes++;
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    li_member m;
+    if (!p->linked) continue;
+    if (li_roster_by_key(d->r, p->key, &m, &eb) == LI_OK && m.role == LI_ROLE_COMMITTEE) {
+      li_scopes reads;
+      li_roster_reads(&m, &reads);
+      if (li_scopes_equal(&reads, &p->reads)) continue;
+    }
+    s_log(d, LI_LOG_WARN, "%s is no longer an active roster member: session ended, connection dropped", p->name);
+    s_drop_out(d, &p->conn, p->key);
+    s_peer_out(d, p, LI_PEER_REMOVED);
+    s_unlink(d, p);
+  }
+}
+
+/* ---- status for `linli status` and `linli report` ---- */
+
+static void s_save(li_driver *d) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(d->r->db,
+                         "INSERT OR REPLACE INTO linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us,"
+                         " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms)"
+                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_exec(d->r->db, "BEGIN", NULL, NULL, NULL);
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    li_session_info in;
+    memset(&in, 0, sizeof in);
+    if (p->linked) li_session_info_get(p->s, &in);
+    bool up = p->linked && p->reachable && in.state != LI_SESSION_IDLE;
+    sqlite3_bind_blob(st, 1, p->key, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, up);
+    if (p->last_contact_wall_ms) sqlite3_bind_int64(st, 4, (int64_t)p->last_contact_wall_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)in.behind_them);
+    /* status adds the commits sealed since the last contact to what the
+     * peer lacked then: once the link is down, saving the live count (which
+     * grows with every commit sealed and queued meanwhile) counted those
+     * twice */
+    sqlite3_bind_int64(st, 6, (int64_t)(up ? in.behind_us : p->behind_at_recv));
+    sqlite3_bind_int64(st, 7, (int64_t)(p->sent_before + in.commits_sent));
+    sqlite3_bind_int64(st, 8, (int64_t)(p->recv_before + in.commits_recv));
+    sqlite3_bind_int64(st, 9, (int64_t)p->rejected_in);
+    sqlite3_bind_int64(st, 10, (int64_t)p->rejected_out);
+    if (p->last_error[0]) sqlite3_bind_text(st, 11, p->last_error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, (int64_t)d->now.wall_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) s_log(d, LI_LOG_DEBUG, "saving peer state: %s", sqlite3_errmsg(d->r->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  sqlite3_exec(d->r->db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_finalize(st);
+}
+
+/* ---- inputs ---- */
+
+static void s_set_now(li_driver *d, li_now now) {
+  d->now = now;
+  d->own.wall_ms = now.wall_ms;
+  if (!d->started) {
+    d->started = true;
+    d->next_seal_ms = d->next_save_ms = d->next_roster_ms = now.ms;
+  }
+}
+
+void li_driver_link(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES], bool up, li_now now) {
+  assert(d->cfg.role == LI_ROLE_COMMITTEE && conn->len <= LI_PEER_ID_MAX);
+  s_set_now(d, now);
+  s_peer *p = s_find(d, key);
+  if (!p) return; /* not the hub: the transport pins the hub's key */
+  if (up && !(p->linked && s_conn_eq(&p->conn, conn))) {
+    s_link(d, p, conn);
+  } else if (!up && p->linked && s_conn_eq(&p->conn, conn)) {
+    s_log(d, LI_LOG_INFO, "hub unreachable; working offline, will catch up when the link returns");
+    s_peer_out(d, p, LI_PEER_LOST);
+    s_unlink(d, p);
+  }
+  s_drain(d);
+}
+
+void li_driver_recv(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES], const uint8_t *msg,
+                    size_t len, li_now now) {
+  assert(conn->len <= LI_PEER_ID_MAX);
+  s_set_now(d, now);
+  s_peer *p = NULL;
+  if (d->cfg.role == LI_ROLE_HUB) {
+    p = s_find(d, key);
+    if (!p || !p->linked || !s_conn_eq(&p->conn, conn)) {
+      /* a new connection of the key (a reconnect, a restarted daemon, a
+       * `sync --once`): the committee numbers its exchanges afresh, and the
+       * old session, still in the previous connection's exchange, would take
+       * its Hello #n for a duplicate; the roster is checked again */
+      p = s_hub_peer(d, conn, key);
+      if (p && !s_link(d, p, conn)) p = NULL;
+    }
+  } else {
+    p = s_find(d, key);
+    if (p && !p->linked) s_link(d, p, conn);            /* a message proves the link is up */
+    else if (p && !s_conn_eq(&p->conn, conn)) p = NULL; /* from a connection that is gone */
+  }
+  if (p && p->linked) {
+    li_errbuf eb = {{0}};
+    li_err e = li_session_recv(p->s, msg, len, now.ms, &eb);
+    if (e) s_log(d, LI_LOG_DEBUG, "from %s: %s", p->name, li_errmsg(&eb, e));
+    p->last_contact_wall_ms = now.wall_ms;
+    p->last_recv_ms = now.ms;
+    if (!p->reachable) s_peer_out(d, p, LI_PEER_CONNECTED);
+    p->reachable = true;
+    if (p->linked) {
+      li_session_info in;
+      li_session_info_get(p->s, &in);
+      p->behind_at_recv = in.behind_us;
+    }
+  }
+  s_drain(d);
+}
+
+void li_driver_tick(li_driver *d, li_now now) {
+  s_set_now(d, now);
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    if (p->warns.unlogged) s_warn_flush(d, p, false);
+    if (!p->linked) continue;
+    li_session_tick(p->s, now.ms);
+    li_session_info in;
+    li_session_info_get(p->s, &in);
+    if (d->cfg.role == LI_ROLE_HUB && in.state == LI_SESSION_IDLE && now.ms - p->last_recv_ms > S_FORGET_MS) {
+      s_drain(d);
+      s_unlink(d, p);
+    }
+  }
+  s_drain(d);
+  if (now.ms >= d->next_roster_ms) {
+    s_roster_check(d);
+    d->next_roster_ms = now.ms + S_ROSTER_CHECK_MS;
+  }
+  if (now.ms >= d->next_seal_ms) {
+    s_seal(d);
+    d->next_seal_ms = now.ms + d->cfg.seal_interval_ms;
+  }
+  if (now.ms >= d->next_save_ms) {
+    s_save(d);
+    d->next_save_ms = now.ms + S_SAVE_MS;
+  }
+  s_drain(d);
+}
+
+void li_driver_stop(li_driver *d, li_now now) {
+  s_set_now(d, now);
+  s_seal(d);
+  s_drain(d);
+  s_save(d);
+  for (int i = 0; i < d->npeers; i++)
+    if (d->peers[i].warns.unlogged) s_warn_flush(d, &d->peers[i], true);
+}
+
+/* ---- the rest ---- */
+
+void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]) {
+  memset(dc, 0, sizeof *dc);
+  dc->role = c->role;
+  memcpy(dc->self, self, LI_PK_BYTES);
+  memcpy(dc->network, c->role == LI_ROLE_COMMITTEE ? c->hub_key : c->network, LI_PK_BYTES);
+  dc->seal_interval_ms = c->seal_interval_ms;
+  dc->batch_rows_max = c->batch_rows_max;
+  dc->batch_bytes_max = c->batch_bytes_max;
+  dc->window = c->window;
+  dc->heartbeat_ms = c->heartbeat_ms;
+  dc->peer_timeout_ms = c->peer_timeout_ms;
+  dc->retry_ms = 1000;
+  dc->max_skew_ms = c->max_clock_skew_ms;
+}
+
+li_driver *li_driver_new(const li_driver_cfg *cfg, li_replica *r, li_errbuf *eb) {
+  assert(r && r->id);
+  if (cfg->window < 1 || cfg->window > LI_WINDOW_MAX || cfg->batch_rows_max < 1 ||
+      cfg->batch_rows_max > LI_BATCH_ROWS_MAX || cfg->batch_bytes_max < 1 || cfg->batch_bytes_max > LI_BATCH_BYTES_MAX ||
+      cfg->heartbeat_ms == 0 || cfg->peer_timeout_ms == 0 || cfg->seal_interval_ms == 0) {
+    li_fail(eb, LI_ERR_CONFIG, "driver settings out of range (window, batch, heartbeat, timeout, seal interval)");
+    return NULL;
+  }
+  li_driver *d = calloc(1, sizeof *d);
+  if (!d) {
+    li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  d->cfg = *cfg;
+  d->r = r;
+  d->own = (li_store){.r = r, .max_skew_ms = cfg->max_skew_ms, .wall_ms = 1};
+  d->vt = cfg->store ? cfg->store : &li_store_replica_vt;
+  d->vt_ctx = cfg->store ? cfg->store_ctx : &d->own;
+  d->cap = cfg->role == LI_ROLE_HUB ? LI_PEERS_MAX : 1;
+  d->peers = calloc((size_t)d->cap, sizeof *d->peers);
+  if (!d->peers) {
+    free(d);
+    li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (cfg->role == LI_ROLE_COMMITTEE) {
+    s_peer *p = &d->peers[d->npeers++];
+    memcpy(p->key, cfg->network, LI_PK_BYTES);
+    snprintf(p->name, sizeof p->name, "hub");
+    p->reads.all = true;
+  }
+  assert(s_check(d));
+  return d;
+}
+
+void li_driver_destroy(li_driver **dp) {
+  if (!dp || !*dp) return;
+  li_driver *d = *dp;
+  for (int i = 0; i < d->npeers; i++) li_session_destroy(&d->peers[i].s);
+  for (size_t i = 0; i < d->out_n; i++) {
+    li_out *o = &d->out[(d->out_head + i) % d->out_cap];
+    if (o->kind == LI_OUT_SEND) free(o->data);
+  }
+  free(d->out);
+  free(d->peers);
+  free(d);
+  *dp = NULL;
+}
+
+bool li_driver_next_out(li_driver *d, li_out *out) {
+  if (d->out_n == 0) return false;
+  *out = d->out[d->out_head];
+  d->out_head = (d->out_head + 1) % d->out_cap;
+  d->out_n--;
+  return true;
+}
+
+uint64_t li_driver_next_deadline(const li_driver *d) {
+  if (!d->started) return 0;
+  uint64_t next = d->next_seal_ms;
+  if (d->next_save_ms < next) next = d->next_save_ms;
+  if (d->next_roster_ms < next) next = d->next_roster_ms;
+  for (int i = 0; i < d->npeers; i++)
+    if (d->peers[i].linked) {
+      uint64_t s = li_session_next_deadline(d->peers[i].s);
+      if (s < next) next = s;
+    }
+  return next;
+}
+
+void li_driver_stats_get(const li_driver *d, li_driver_stats *out) { *out = d->st; }
+
+bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out) {
+  for (int i = 0; i < d->npeers; i++) {
+    const s_peer *p = &d->peers[i];
+    if (memcmp(p->key, key, LI_PK_BYTES) != 0) continue;
+    memset(out, 0, sizeof *out);
+    out->linked = p->linked;
+    snprintf(out->name, sizeof out->name, "%s", p->name);
+    if (p->linked) li_session_info_get(p->s, &out->session);
+    out->last_contact_wall_ms = p->last_contact_wall_ms;
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,179 @@
+/* fault: the faults linli-sim injects (see sim_fault in sim.h): partitions,
+ * the network's mood, crashes, clock skew, and the hostile node, which
+ * holds a valid admitted key and sends forged, out-of-scope, equivocating,
+ * replayed and garbage input on its own connection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit.h"
+#include "hlc.h"
+#include "linli.pb-c.h"
+#include "sim.h"
+#include "sync.pb-c.h"
+
+/* A signed commit of the hostile node: scope and seq of its choosing. */
+static uint8_t *s_hostile_commit(sim_world *w, sim_node *nd, const char *scope, uint64_t seq, const uint8_t *prev,
+                                 size_t *len) {
+  Linli__Value vid = LINLI__VALUE__INIT, vscope = LINLI__VALUE__INIT, vref = LINLI__VALUE__INIT,
+               vdate = LINLI__VALUE__INIT;
+  char id[48];
+  snprintf(id, sizeof id, "%s-forged-%llu", scope, (unsigned long long)sim_rand(&w->rng) % 1000);
+  vid.v_case = LINLI__VALUE__V_T, vid.t = id;
+  vscope.v_case = LINLI__VALUE__V_T, vscope.t = (char *)scope;
+  vref.v_case = LINLI__VALUE__V_T, vref.t = "R-FORGED";
+  vdate.v_case = LINLI__VALUE__V_T, vdate.t = "2025-01-01";
+  Linli__Value *pk[1] = {&vid}, *vals[3] = {&vscope, &vref, &vdate};
+  uint32_t cols[3] = {1, 2, 3};
+  Linli__RowChange rc = LINLI__ROW_CHANGE__INIT;
+  rc.pk = pk, rc.n_pk = 1, rc.cl = 1, rc.cols = cols, rc.n_cols = 3, rc.values = vals, rc.n_values = 3;
+  Linli__RowChange *rows[1] = {&rc};
+  char *colnames[4] = {"id", "scope", "resident_ref", "visited_on"};
+  Linli__TableChanges tc = LINLI__TABLE_CHANGES__INIT;
+  tc.table = "care_visits", tc.columns = colnames, tc.n_columns = 4, tc.rows = rows, tc.n_rows = 1;
+  Linli__TableChanges *tables[1] = {&tc};
+  Linli__Commit c = LINLI__COMMIT__INIT;
+  c.origin.data = nd->id.pk, c.origin.len = LI_PK_BYTES;
+  c.scope = (char *)scope;
+  c.seq = seq;
+  if (seq > 1) c.prev.data = (uint8_t *)prev, c.prev.len = LI_HASH_BYTES;
+  c.hlc = LI_HLC_MAKE(sim_wall(w, nd), 7);
+  c.schema_version = LI_SCHEMA_VERSION;
+  c.tables = tables, c.n_tables = 1;
+  uint8_t *out = NULL, hash[LI_HASH_BYTES];
+  li_errbuf eb;
+  if (li_commit_seal(&nd->id, w->n[SIM_HUB].id.pk, &c, &out, len, hash, &eb) != LI_OK) return NULL;
+  return out;
+}
+
+static uint8_t *s_batch_env(const uint8_t *commit, size_t clen, size_t *len) {
+  ProtobufCBinaryData b = {.len = clen, .data = (uint8_t *)commit};
+  Linli__Batch batch = LINLI__BATCH__INIT;
+  batch.exchange = 1, batch.id = 1, batch.commits = &b, batch.n_commits = 1;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_BATCH, env.batch = &batch;
+  *len = linli__envelope__get_packed_size(&env);
+  uint8_t *out = malloc(*len);
+  if (out) linli__envelope__pack(&env, out);
+  return out;
+}
+
+/* The hub's head of the hostile's chain in its own scope (0 if none). */
+static uint64_t s_hub_head(sim_world *w, const uint8_t *origin, const char *scope, uint8_t prev[LI_HASH_BYTES],
+                           uint8_t prevprev[LI_HASH_BYTES]) {
+  sqlite3_stmt *st = NULL;
+  uint64_t seq = 0;
+  if (sqlite3_prepare_v2(w->n[SIM_HUB].r->db, "SELECT seq, hash FROM linli_log WHERE origin=? AND scope=? ORDER BY seq DESC LIMIT 2", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  int row = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (row == 0) seq = (uint64_t)sqlite3_column_int64(st, 0), memcpy(prev, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
+    else memcpy(prevprev, sqlite3_column_blob(st, 1), LI_HASH_BYTES);
+    row++;
+  }
+  sqlite3_finalize(st);
+  return seq;
+}
+
+static void s_hostile(sim_world *w, sim_node *nd) {
+  sim_node *hub = &w->n[SIM_HUB];
+  li_driver_peer_info in;
+  if (!nd->up || !hub->up || !sim_link_up(w, nd->idx) || !nd->conn || !li_driver_peer(hub->drv, nd->id.pk, &in) ||
+      !in.linked)
+    return;
+  if (in.session.state == LI_SESSION_IDLE) return; /* a batch would just be refused as out of place */
+  sim_fault f = F_HOSTILE_FORGE + (sim_fault)sim_below(&w->rng, 5);
+  if (!sim_enabled(w, f)) return;
+  uint8_t *msg = NULL, *commit = NULL;
+  size_t len = 0, clen = 0;
+  uint8_t prev[LI_HASH_BYTES] = {0}, prevprev[LI_HASH_BYTES] = {0};
+  uint64_t head = s_hub_head(w, nd->id.pk, nd->scope, prev, prevprev);
+  switch (f) {
+  case F_HOSTILE_FORGE:
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, &clen);
+    if (commit && clen > 10) commit[clen - 3] ^= 0x55; /* inside the signature */
+    break;
+  case F_HOSTILE_SCOPE: {
+    const char *victim = w->n[1].scope;
+    commit = s_hostile_commit(w, nd, victim, 1, NULL, &clen);
+    break;
+  }
+  case F_HOSTILE_EQUIVOCATE:
+    if (head == 0) return;
+    commit = s_hostile_commit(w, nd, nd->scope, head, prevprev, &clen);
+    if (commit) nd->hostile_seq_forged = (int)head;
+    break;
+  case F_HOSTILE_REPLAY: {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(nd->r->db, "SELECT sc FROM linli_log ORDER BY seq LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      clen = (size_t)sqlite3_column_bytes(st, 0);
+      commit = malloc(clen ? clen : 1);
+      if (commit) memcpy(commit, sqlite3_column_blob(st, 0), clen);
+    }
+    sqlite3_finalize(st);
+    break;
+  }
+  default: /* garbage */
+    len = 1 + sim_below(&w->rng, 200);
+    msg = malloc(len);
+    for (size_t i = 0; msg && i < len; i++) msg[i] = (uint8_t)sim_rand(&w->rng);
+  }
+  if (commit) {
+    msg = s_batch_env(commit, clen, &len);
+    free(commit);
+  }
+  if (!msg) return;
+  w->faults[f]++;
+  sim_trace(w, "HOSTILE %s", sim_fault_names[f]);
+  /* on the hostile node's own connection, as if it had sent it */
+  li_conn id = sim_conn_id(nd->idx, nd->conn);
+  li_driver_recv(hub->drv, &id, nd->id.pk, msg, len, sim_now(w, hub));
+  sim_flush(w, hub);
+  free(msg);
+}
+
+void sim_faults(sim_world *w) {
+  sim_rng *r = &w->rng;
+  if (sim_chance(r, 8)) sim_partition(w);
+  if (sim_chance(r, 10)) sim_heal(w);
+  if (sim_chance(r, 6)) {
+    /* the network's mood changes */
+    w->drop_pm = sim_enabled(w, F_DROP) && sim_chance(r, 500) ? sim_below(r, 150) : 0;
+    w->dup_pm = sim_enabled(w, F_DUP) && sim_chance(r, 500) ? sim_below(r, 150) : 0;
+    w->reorder_pm = sim_enabled(w, F_REORDER) && sim_chance(r, 500) ? sim_below(r, 300) : 0;
+    w->delay_pm = sim_enabled(w, F_DELAY) && sim_chance(r, 500) ? sim_below(r, 100) : 0;
+    sim_trace(w, "NET drop %u dup %u reorder %u delay %u", w->drop_pm, w->dup_pm, w->reorder_pm, w->delay_pm);
+  }
+  if (sim_chance(r, 3)) {
+    sim_node *nd = &w->n[sim_below(r, (uint32_t)w->count)];
+    if (nd->up && !nd->hostile) {
+      if (sim_enabled(w, F_CRASH_MID_TXN) && sim_chance(r, 400)) {
+        sim_workload_open_txn(w, nd);
+        sim_crash(w, nd, F_CRASH_MID_TXN);
+      } else if (sim_enabled(w, F_CRASH)) {
+        sim_crash(w, nd, F_CRASH);
+      }
+    }
+  }
+  if (sim_chance(r, 4)) {
+    sim_node *nd = &w->n[1 + sim_below(r, (uint32_t)(w->count - 1))];
+    if (nd->skew_ms == 0 && !nd->hostile) {
+      if (sim_enabled(w, F_SKEW_AHEAD) && sim_chance(r, 500)) {
+        nd->skew_ms = SIM_AHEAD_MS;
+        w->faults[F_SKEW_AHEAD]++;
+      } else if (sim_enabled(w, F_SKEW_BEHIND)) {
+        nd->skew_ms = -(int64_t)(1000 + sim_below(r, 30000));
+        w->faults[F_SKEW_BEHIND]++;
+      }
+      sim_trace(w, "SKEW %s %lld ms", nd->name, (long long)nd->skew_ms);
+    } else if (nd->skew_ms != 0 && sim_chance(r, 300)) {
+      nd->skew_ms = 0;
+      sim_trace(w, "CLOCK FIXED %s", nd->name);
+    }
+  }
+  for (int i = 0; i < w->count; i++)
+    if (w->n[i].hostile && sim_chance(r, 30)) s_hostile(w, &w->n[i]);
+}
+
