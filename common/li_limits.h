@@ -101,6 +101,10 @@
 /* ForkReports a session sends per exchange (every fork still gets an
  * event): a peer's chains cannot make us flood it. */
 #define LI_FORK_REPORTS_MAX 2u
+/* Chains named as rejected in one Ack: a batch's rejected chains beyond it
+ * are only counted (the sender learns of them at the next exchange), so a
+ * batch of one-commit chains all refused cannot make an Ack huge. */
+#define LI_ACK_REJECTS_MAX 64u
 /* Events a session keeps until the adapter takes them; later ones are
  * dropped, so a peer cannot grow our memory through events. */
 #define LI_SESSION_EVENTS_MAX 256u

@@ -58,6 +58,14 @@ _Static_assert(LI_WINDOW_MAX + S_OUT_EXTRA <= LI_TRANSPORT_HWM, "the transport q
 /* A caught-up initiator re-runs a full exchange this often, so commits whose
  * batches were lost after the last check still arrive. */
 #define S_ANTI_ENTROPY_MS 30000u
+/* A chain the peer reports a gap in (its batches were reordered or lost) is
+ * sent again from the peer's head this many times per exchange, then left
+ * out until the next. */
+#define S_REWINDS_MAX 3u
+/* An exchange that left chains out (rejected: a clock ahead, say) is run
+ * again after retry_ms, doubling up to S_ANTI_ENTROPY_MS while chains stay
+ * out and nothing moves: a held chain goes on soon after it can, a refused
+ * one costs a Hello every 30 s. */
 
 typedef struct {
   uint8_t origin[LI_PK_BYTES];
@@ -66,6 +74,8 @@ typedef struct {
   uint64_t sent;                /* ours: what the peer has or was sent in this exchange */
   uint8_t hash[LI_HASH_BYTES];  /* hash at seq */
   bool forked;                  /* head hashes disagree: neither sent nor awaited */
+  bool stuck;                   /* rejected in this exchange: neither sent nor awaited until the next */
+  uint32_t rewinds;             /* ours: resent from a gap the peer reported, in this exchange */
 } s_chain;
 
 typedef struct {
@@ -99,6 +109,7 @@ struct li_session {
   bool send_stopped;        /* the peer rejected one of our batches */
   bool recv_done;           /* we hold every commit of the peer's Hello heads */
   bool synced_reported;
+  uint64_t stuck_retry_ms;  /* initiator: the next wait before re-running an exchange with stuck chains */
   uint32_t fork_reports;
   uint64_t ex_sent, ex_recv;
 
@@ -364,7 +375,7 @@ static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
   s->nranges = 0;
   for (size_t i = 0; i < s->ours.n; i++) {
     const s_chain *c = &s->ours.v[i];
-    if (c->forked || c->seq <= c->sent) continue;
+    if (c->forked || c->stuck || c->seq <= c->sent) continue;
     if (s->nranges == s->ranges_cap) {
       size_t cap = s->ranges_cap ? s->ranges_cap * 2 : 16;
       li_range *p = realloc(s->ranges, cap * sizeof *p);
@@ -476,7 +487,7 @@ static size_t s_take_prefix(li_session *s, const li_blobs *got) {
     uint64_t seq;
     if (!s_commit_pos(s, b, origin, scope, &seq)) break;
     s_chain *c = s_find(&s->ours, origin, scope);
-    if (!c || c->forked || seq != c->sent + 1 || seq > c->seq) break;
+    if (!c || c->forked || c->stuck || seq != c->sent + 1 || seq > c->seq) break;
     c->sent = seq;
     bytes += b->len;
   }
@@ -534,6 +545,12 @@ static bool s_done_sending(const li_session *s) {
   return s->state == LI_SESSION_SYNCING && !s->send_stopped && s->nranges == 0 && s->in_flight == 0;
 }
 
+static uint32_t s_count_stuck(const s_chains *c) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < c->n; i++) n += c->v[i].stuck;
+  return n;
+}
+
 static void s_check_synced(li_session *s) {
   if (s->synced_reported || !s->recv_done || !s_done_sending(s)) return;
   s->synced_reported = true;
@@ -542,6 +559,8 @@ static void s_check_synced(li_session *s) {
   if (ev) {
     ev->sent_commits = s->ex_sent;
     ev->recv_commits = s->ex_recv;
+    ev->stuck_ours = s_count_stuck(&s->ours);
+    ev->stuck_theirs = s_count_stuck(&s->theirs);
   }
 }
 
@@ -576,7 +595,7 @@ static li_err s_behind(li_session *s, const s_chains *have, uint64_t *behind) {
   *behind = 0;
   for (size_t i = 0; i < s->theirs.n; i++) {
     const s_chain *t = &s->theirs.v[i];
-    if (t->forked) continue;
+    if (t->forked || t->stuck) continue;
     const s_chain *h = s_find(have, t->origin, t->scope);
     uint64_t mine = h ? h->seq : 0;
     if (t->seq > mine) *behind += t->seq - mine;
@@ -617,6 +636,8 @@ static li_err s_refresh_ours(li_session *s, li_errbuf *eb) {
     uint64_t sent = old ? old->sent : 0;
     c->sent = t && t->seq > sent ? t->seq : sent;
     c->forked = (old && old->forked) || (t && t->forked);
+    c->stuck = old && old->stuck;
+    c->rewinds = old ? old->rewinds : 0;
   }
   s_chains_free(&s->ours);
   s->ours = fresh;
@@ -737,16 +758,17 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   return LI_OK;
 }
 
-/* The peer holds the commits it sent us that our store accepted (applied or
- * duplicates, the first n): never send those back. */
-static li_err s_peer_has(li_session *s, const Linli__Batch *b, size_t n, li_errbuf *eb) {
+/* The peer holds the commits it sent us that our store took (applied or
+ * duplicates: all but the rejected chains' tails): never send those back. */
+static li_err s_peer_has(li_session *s, const Linli__Batch *b, const li_apply_result *st, li_errbuf *eb) {
   bool added = false;
-  for (size_t i = 0; i < n; i++) {
-    li_blob blob = {b->commits[i].data, b->commits[i].len};
+  for (size_t i = 0; i < b->n_commits; i++) {
     uint8_t origin[LI_PK_BYTES];
     char scope[LI_SCOPE_MAX + 1];
     uint64_t seq;
+    li_blob blob = {b->commits[i].data, b->commits[i].len};
     if (!s_commit_pos(s, &blob, origin, scope, &seq)) continue;
+    if (li_apply_result_skipped(st, origin, scope, seq)) continue;
     s_chain *c = s_find(&s->ours, origin, scope);
     if (c) {
       if (seq > c->sent) c->sent = seq;
@@ -766,6 +788,84 @@ static li_err s_peer_has(li_session *s, const Linli__Batch *b, size_t n, li_errb
   return s_rebuild_ranges(s, eb);
 }
 
+/* Counters and the APPLIED event after the store took a batch. */
+static void s_applied(li_session *s, const li_apply_result *st, uint64_t now) {
+  if (st->applied || st->sealed) {
+    li_event *ev = s_event(s, LI_EV_APPLIED, LI_OK, "applied %u commit(s), sealed %u", st->applied, st->sealed);
+    if (ev) {
+      ev->applied = st->applied;
+      ev->sealed = st->sealed;
+    }
+  }
+  s->info.batches_recv++;
+  s->info.commits_recv += st->applied;
+  s->ex_recv += st->applied;
+  if (st->applied + st->duplicates > 0) s->recv_progress_ms = now;
+}
+
+/* The Ack of a batch: what was applied, and every chain that was not (at
+ * most LI_ACK_REJECTS_MAX named). store_err: the store failed altogether. */
+static void s_ack(li_session *s, const Linli__Batch *b, const li_apply_result *st, li_err store_err,
+                  const li_errbuf *aeb, uint64_t now) {
+  size_t n = st->nrejects < LI_ACK_REJECTS_MAX ? st->nrejects : LI_ACK_REJECTS_MAX;
+  Linli__ChainReject *cr = n ? calloc(n, sizeof *cr) : NULL;
+  Linli__ChainReject **crp = n ? calloc(n, sizeof *crp) : NULL;
+  if (!cr || !crp) n = 0;
+  for (size_t i = 0; i < n; i++) {
+    const li_chain_reject *r = &st->rejects[i];
+    linli__chain_reject__init(&cr[i]);
+    cr[i].origin = (ProtobufCBinaryData){LI_PK_BYTES, (uint8_t *)r->origin};
+    cr[i].scope = (char *)r->scope;
+    cr[i].seq = r->seq;
+    cr[i].code = (char *)li_errname(r->code);
+    cr[i].message = (char *)r->message;
+    crp[i] = &cr[i];
+  }
+  Linli__Ack a = LINLI__ACK__INIT;
+  a.exchange = b->exchange;
+  a.id = b->id;
+  a.applied = st->applied;
+  a.duplicates = st->duplicates;
+  li_err first = store_err ? store_err : st->nrejects ? st->rejects[0].code : LI_OK;
+  a.reject = (char *)(first ? li_errname(first) : "");
+  a.message = (char *)(store_err ? li_errmsg(aeb, store_err) : st->nrejects ? st->rejects[0].message : "");
+  a.n_rejects = n;
+  a.rejects = crp;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_ACK;
+  env.ack = &a;
+  s_push(s, &env, now);
+  free(cr);
+  free(crp);
+}
+
+static li_event *s_chain_event(li_session *s, li_event_kind kind, li_err code, const uint8_t origin[LI_PK_BYTES],
+                               const char *scope, uint64_t seq, const char *msg) {
+  char pk[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(origin, pk);
+  li_event *ev = s_event(s, kind, code, "chain %s by %.10s from #%llu: %s", scope, pk, (unsigned long long)seq, msg);
+  if (ev) {
+    ev->has_chain = true;
+    memcpy(ev->origin, origin, LI_PK_BYTES);
+    snprintf(ev->scope, sizeof ev->scope, "%s", scope);
+    ev->seq = seq;
+  }
+  return ev;
+}
+
+/* Rejections that the sender mends by sending again from our head: the
+ * commits before were reordered or lost on the way. */
+static bool s_resendable(li_err code) { return code == LI_ERR_GAP || code == LI_ERR_MISSING_DEPS; }
+
+/* We could not go on with one of the peer's chains: it is left out of this
+ * exchange (not awaited), and the peer is told in the Ack. */
+static void s_reject_in(li_session *s, const li_chain_reject *r) {
+  s->info.rejected[(unsigned)r->code < LI_ERR__COUNT ? r->code : LI_ERR_PROTOCOL]++;
+  s_chain_event(s, LI_EV_REJECTED_IN, r->code, r->origin, r->scope, r->seq, r->message);
+  s_chain *t = s_find(&s->theirs, r->origin, r->scope);
+  if (t && !s_resendable(r->code)) t->stuck = true; /* a gap is filled in this exchange */
+}
+
 static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_errbuf *eb) {
   if (b->n_commits > LI_BATCH_ROWS_MAX)
     return s_refuse(s, now,
@@ -778,7 +878,7 @@ static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_
   if (s->state == LI_SESSION_IDLE)
     return s_refuse(s, now, li_fail(eb, LI_ERR_PROTOCOL, "batch outside an exchange"), eb, true);
   li_blob *blobs = calloc(b->n_commits ? b->n_commits : 1, sizeof *blobs);
-  li_apply_result st = {.rejected_at = -1};
+  li_apply_result st = {0};
   li_errbuf aeb = {{0}};
   li_err e;
   if (!blobs) {
@@ -788,44 +888,20 @@ static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_
     e = s->store.apply(s->store_ctx, blobs, b->n_commits, &st, &aeb);
   }
   free(blobs);
-  li_err reject = st.reject != LI_OK ? st.reject : e;
-  uint32_t applied = st.applied, dups = st.duplicates;
-  if (applied || st.sealed) {
-    li_event *ev = s_event(s, LI_EV_APPLIED, LI_OK, "applied %u commit(s), sealed %u", applied, st.sealed);
-    if (ev) {
-      ev->applied = applied;
-      ev->sealed = st.sealed;
-    }
+  if (e) { /* the store failed: nothing of the batch was applied */
+    li_apply_result_clear(&st);
+    st = (li_apply_result){0};
   }
-  s->info.batches_recv++;
-  s->info.commits_recv += applied;
-  s->ex_recv += applied;
-  if (applied + dups > 0) s->recv_progress_ms = now;
-
-  Linli__Ack a = LINLI__ACK__INIT;
-  a.exchange = b->exchange;
-  a.id = b->id;
-  a.applied = applied;
-  a.duplicates = dups;
-  a.reject = (char *)(reject ? li_errname(reject) : "");
-  a.message = (char *)(reject ? li_errmsg(&aeb, reject) : "");
-  Linli__Envelope env = LINLI__ENVELOPE__INIT;
-  env.m_case = LINLI__ENVELOPE__M_ACK;
-  env.ack = &a;
-  s_push(s, &env, now);
-
-  if (reject) {
-    s->info.rejected[(unsigned)reject < LI_ERR__COUNT ? reject : LI_ERR_PROTOCOL]++;
-    s_event(s, LI_EV_REJECTED_IN, reject, "rejected commit %d of a batch of %zu: %s", st.rejected_at, b->n_commits,
-            li_errmsg(&aeb, reject));
-    if (s->cfg.initiator && s->state == LI_SESSION_SYNCING) {
-      s->stalled = true; /* the rest of the peer's batches will not fit: start over */
-      s_schedule_retry(s, now);
-    }
+  s_applied(s, &st, now);
+  s_ack(s, b, &st, e, &aeb, now);
+  if (e) {
+    s->info.rejected[(unsigned)e < LI_ERR__COUNT ? e : LI_ERR_PROTOCOL]++;
+    s_event(s, LI_EV_REJECTED_IN, e, "our store could not apply a batch of %zu: %s", b->n_commits, li_errmsg(&aeb, e));
   }
-  size_t accepted = !reject ? b->n_commits : st.rejected_at > 0 ? (size_t)st.rejected_at : 0;
-  if (accepted > b->n_commits) accepted = b->n_commits;
-  if ((e = s_peer_has(s, b, accepted, eb))) return s_store_failed(s, now, e, eb);
+  for (size_t i = 0; i < st.nrejects; i++) s_reject_in(s, &st.rejects[i]);
+  e = e ? LI_OK : s_peer_has(s, b, &st, eb);
+  li_apply_result_clear(&st);
+  if (e) return s_store_failed(s, now, e, eb);
   if (s->state == LI_SESSION_SYNCING && !s->recv_done && (e = s_recheck_recv(s, eb)))
     return s_store_failed(s, now, e, eb);
   s_check_synced(s);
@@ -836,6 +912,20 @@ static li_err s_err_from_name(const char *name) {
   for (int i = 0; i < LI_ERR__COUNT; i++)
     if (strcmp(li_errname((li_err)i), name) == 0) return (li_err)i;
   return LI_ERR_PROTOCOL;
+}
+
+/* The peer could not go on with one of our chains: it is left out of this
+ * exchange (nothing more of it is sent), the others go on. A malformed
+ * entry names no chain of ours and is ignored. */
+static void s_reject_out(li_session *s, const Linli__ChainReject *r) {
+  if (!r || r->origin.len != LI_PK_BYTES || !r->scope || !li_valid_scope(r->scope) || r->seq < 1) return;
+  li_err code = s_err_from_name(r->code ? r->code : "");
+  s->info.rejected[code]++;
+  s_chain_event(s, LI_EV_REJECTED, code, r->origin.data, r->scope, r->seq, r->message ? r->message : "");
+  s_chain *c = s_find(&s->ours, r->origin.data, r->scope);
+  if (!c) return;
+  if (c->sent >= r->seq) c->sent = r->seq - 1; /* the peer lacks them: send again, or count them as lacking */
+  if (!s_resendable(code) || ++c->rewinds > S_REWINDS_MAX) c->stuck = true;
 }
 
 static li_err s_on_ack(li_session *s, const Linli__Ack *a, uint64_t now, li_errbuf *eb) {
@@ -852,16 +942,20 @@ static li_err s_on_ack(li_session *s, const Linli__Ack *a, uint64_t now, li_errb
   uint32_t applied = a->applied < n ? a->applied : n;
   s->info.commits_sent += applied;
   s->ex_sent += applied;
-  if (a->reject && a->reject[0]) {
+  for (size_t k = 0; k < a->n_rejects; k++) s_reject_out(s, a->rejects[k]);
+  if (a->reject && a->reject[0] && a->n_rejects == 0) {
+    /* the peer's store failed on the whole batch: stop and start over later */
     li_err code = s_err_from_name(a->reject);
     s->info.rejected[code]++;
-    s_event(s, LI_EV_REJECTED, code, "peer rejected our batch (%s): %s", a->reject, a->message ? a->message : "");
+    s_event(s, LI_EV_REJECTED, code, "peer could not apply our batch (%s): %s", a->reject, a->message ? a->message : "");
     s->send_stopped = true;
     s->nranges = 0;
     s->stalled = s->cfg.initiator;
     s_schedule_retry(s, now);
     return LI_OK;
   }
+  li_err e = s_rebuild_ranges(s, eb);
+  if (e) return s_store_failed(s, now, e, eb);
   s_pump(s, now);
   s_check_synced(s);
   return LI_OK;
@@ -955,6 +1049,7 @@ li_session *li_session_new(const li_session_cfg *cfg, const li_store_vt *store, 
     return NULL;
   }
   s->next_batch_id = 1;
+  s->stuck_retry_ms = cfg->retry_ms;
   return s;
 }
 
@@ -997,6 +1092,12 @@ void li_session_local_changed(li_session *s, uint64_t now_ms) {
   }
   s_pump(s, now_ms);
   assert(s_check(s));
+}
+
+/* When a caught-up initiator runs the exchange again (see S_ANTI_ENTROPY_MS). */
+static uint64_t s_again_ms(const li_session *s) {
+  if (s_count_stuck(&s->ours) + s_count_stuck(&s->theirs) == 0) return S_ANTI_ENTROPY_MS;
+  return s->stuck_retry_ms < S_ANTI_ENTROPY_MS ? s->stuck_retry_ms : S_ANTI_ENTROPY_MS;
 }
 
 static uint64_t s_heard_ms(const li_session *s) {
@@ -1044,7 +1145,13 @@ void li_session_tick(li_session *s, uint64_t now_ms) {
     if (s->state == LI_SESSION_IDLE) return;
   }
   if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->stalled && s_caught_up(s) &&
-      now_ms >= s->started_ms + S_ANTI_ENTROPY_MS) {
+      now_ms >= s->started_ms + s_again_ms(s)) {
+    /* chains still out: wait longer next time, unless this exchange moved
+     * something (a held chain being let in bit by bit) */
+    if (s_count_stuck(&s->ours) + s_count_stuck(&s->theirs) && s->ex_sent + s->ex_recv == 0)
+      s->stuck_retry_ms = s->stuck_retry_ms * 2 < S_ANTI_ENTROPY_MS ? s->stuck_retry_ms * 2 : S_ANTI_ENTROPY_MS;
+    else
+      s->stuck_retry_ms = s->cfg.retry_ms;
     li_session_start(s, now_ms, NULL);
     return;
   }
@@ -1073,7 +1180,7 @@ uint64_t li_session_next_deadline(const li_session *s) {
     if (s->in_flight) d = s_min(d, s_ack_due(s));
     if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && !s->recv_done) d = s_min(d, s->recv_progress_ms + pt);
     if (s->cfg.initiator && s->state == LI_SESSION_SYNCING && s_caught_up(s))
-      d = s_min(d, s->started_ms + S_ANTI_ENTROPY_MS);
+      d = s_min(d, s->started_ms + s_again_ms(s));
   }
   return d;
 }
@@ -1105,6 +1212,39 @@ void li_session_info_get(const li_session *s, li_session_info *out) {
     if (!s->ours.v[i].forked && s->ours.v[i].seq > s->ours.v[i].sent) behind += s->ours.v[i].seq - s->ours.v[i].sent;
   for (uint32_t i = 0; i < s->in_flight; i++) behind += s->flight[i].commits;
   out->behind_us = behind;
+  out->stuck_ours = s_count_stuck(&s->ours);
+  out->stuck_theirs = s_count_stuck(&s->theirs);
+}
+
+void li_apply_result_clear(li_apply_result *r) {
+  free(r->rejects);
+  r->rejects = NULL;
+  r->nrejects = 0;
+}
+
+bool li_apply_result_skipped(const li_apply_result *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
+                             uint64_t seq) {
+  for (size_t i = 0; i < r->nrejects; i++)
+    if (seq >= r->rejects[i].seq && strcmp(scope, r->rejects[i].scope) == 0 &&
+        memcmp(origin, r->rejects[i].origin, LI_PK_BYTES) == 0)
+      return true;
+  return false;
+}
+
+bool li_apply_result_reject(li_apply_result *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                            li_err code, const char *message) {
+  if (li_apply_result_skipped(r, origin, scope, seq)) return true;
+  li_chain_reject *p = realloc(r->rejects, (r->nrejects + 1) * sizeof *p);
+  if (!p) return false;
+  r->rejects = p;
+  li_chain_reject *c = &p[r->nrejects++];
+  memset(c, 0, sizeof *c);
+  memcpy(c->origin, origin, LI_PK_BYTES);
+  snprintf(c->scope, sizeof c->scope, "%s", scope);
+  c->seq = seq;
+  c->code = code;
+  snprintf(c->message, sizeof c->message, "%s", message ? message : "");
+  return true;
 }
 
 void li_heads_clear(li_heads *h) {

@@ -19,6 +19,10 @@
  * batches unacknowledged, every commit the other lacks, in (hlc, origin,
  * seq) order. A head the other reports whose hash differs from ours at that
  * seq is a fork: reported (ForkReport and event FORK), never resolved here.
+ * Chains are independent: a commit the receiver cannot apply (clock ahead,
+ * a gap, a bad signature ...) stops its own chain, named in the Ack, for
+ * the rest of the exchange; every other chain goes on. The next exchange
+ * (a retry, or the initiator's periodic anti-entropy) offers it again.
  * Reconnects and lost messages need nothing special: a new exchange starts
  * from the heads again, and duplicates are idempotent.
  *
@@ -58,14 +62,33 @@ typedef struct {
   uint64_t from_seq, to_seq;
 } li_range;
 
-/* What the store did with a batch. */
+/* A chain the store could not go on with in a batch: its commits from #seq
+ * on were not applied (the batch's other chains were). */
+typedef struct {
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;
+  li_err code;
+  char message[LI_ERRBUF_SIZE];
+} li_chain_reject;
+
+/* What the store did with a batch. rejects is malloc'd by the store (or
+ * NULL); li_apply_result_clear frees it. */
 typedef struct {
   uint32_t applied;     /* commits applied */
   uint32_t duplicates;  /* already held */
   uint32_t sealed;      /* local commits the store sealed first (new for every peer) */
-  int rejected_at;      /* index of the rejected commit, -1 if none */
-  li_err reject;        /* why, LI_OK if none */
+  li_chain_reject *rejects; /* one per rejected chain, in batch order */
+  size_t nrejects;
 } li_apply_result;
+
+void li_apply_result_clear(li_apply_result *r);
+/* Appends a rejection (the first of its chain only); false when out of memory. */
+bool li_apply_result_reject(li_apply_result *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
+                            li_err code, const char *message);
+/* Whether commit (origin, scope, seq) falls in a rejected chain's tail. */
+bool li_apply_result_skipped(const li_apply_result *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
+                             uint64_t seq);
 
 typedef struct {
   li_blob *v; /* each v[i].sc is malloc'd */
@@ -83,10 +106,11 @@ typedef struct {
    * max_count commits and max_bytes bytes (but at least one if any). */
   li_err (*fetch)(void *ctx, const li_range *ranges, size_t n, uint32_t max_count, uint32_t max_bytes,
                   li_blobs *out, li_errbuf *eb);
-  /* Verifies and durably applies commits, keeping the prefix before a
-   * rejection (li_merge_batch with LI_MERGE_KEEP_PREFIX semantics). A
-   * rejection is LI_OK with res->reject set; an error return means the
-   * store itself failed. The store knows its own wall clock (skew guard). */
+  /* Verifies and durably applies commits chain by chain: a rejected commit
+   * stops its own chain for the rest of the batch (res->rejects names it),
+   * never the others. A rejection is LI_OK; an error return means the
+   * store itself failed and applied nothing. The store knows its own wall
+   * clock (skew guard). */
   li_err (*apply)(void *ctx, const li_blob *commits, size_t n, li_apply_result *res, li_errbuf *eb);
 } li_store_vt;
 
@@ -109,8 +133,9 @@ typedef enum {
 
 typedef enum {
   LI_EV_SYNCED = 1,   /* both directions caught up: counts in the event */
-  LI_EV_REJECTED,     /* our batch was rejected by the peer (code, message) */
-  LI_EV_REJECTED_IN,  /* we rejected commits from the peer (code, message) */
+  LI_EV_REJECTED,     /* the peer could not go on with one of our chains (chain, code, message),
+                         or its store failed (no chain) */
+  LI_EV_REJECTED_IN,  /* we could not go on with one of the peer's chains (chain, code, message) */
   LI_EV_FORK,         /* a fork in head hashes (message) */
   LI_EV_REFUSED,      /* the peer refused the exchange (code, message) */
   LI_EV_PROTOCOL,     /* the peer sent something malformed (message) */
@@ -124,7 +149,12 @@ typedef struct {
   li_err code;
   char message[LI_ERRBUF_SIZE];
   uint64_t sent_commits, recv_commits; /* LI_EV_SYNCED: this exchange's totals */
+  uint32_t stuck_ours, stuck_theirs;   /* LI_EV_SYNCED: chains left out of this exchange (rejected) */
   uint32_t applied, sealed;            /* LI_EV_APPLIED: as in li_apply_result */
+  bool has_chain;                      /* REJECTED, REJECTED_IN: the chain below is named */
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;                        /* the first commit of it not applied */
 } li_event;
 
 typedef struct {
@@ -136,7 +166,9 @@ typedef struct {
   uint64_t behind_us;            /* commits we have that the peer lacks (not yet acked) */
   uint64_t rejected[LI_ERR__COUNT];
   uint32_t in_flight;
-  bool caught_up;                /* both directions done in the current exchange */
+  bool caught_up;                /* both directions done in the current exchange (stuck chains aside) */
+  uint32_t stuck_ours;           /* our chains the peer rejected in this exchange */
+  uint32_t stuck_theirs;         /* the peer's chains we rejected in this exchange */
 } li_session_info;
 
 typedef struct li_session li_session;

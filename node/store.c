@@ -3,6 +3,7 @@
  * so each batch costs O(ranges + batch) and never scans the whole log. */
 #include "store.h"
 
+#include "linli.pb-c.h"
 #include "merge.h"
 
 #include <assert.h>
@@ -164,18 +165,79 @@ out:
   return e;
 }
 
+/* The chain position a commit claims, read without verifying it (only to
+ * name the chain a rejection stops); false when the bytes do not decode. */
+static bool s_claimed_pos(const li_blob *b, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1], uint64_t *seq) {
+  bool ok = false;
+  Linli__SignedCommit *w = linli__signed_commit__unpack(NULL, b->len, b->sc);
+  Linli__Commit *c = w ? linli__commit__unpack(NULL, w->commit.len, w->commit.data) : NULL;
+  if (c && c->origin.len == LI_PK_BYTES && c->scope && li_valid_scope(c->scope) && c->seq >= 1) {
+    memcpy(origin, c->origin.data, LI_PK_BYTES);
+    snprintf(scope, LI_SCOPE_MAX + 1, "%s", c->scope);
+    *seq = c->seq;
+    ok = true;
+  }
+  if (c) linli__commit__free_unpacked(c, NULL);
+  if (w) linli__signed_commit__free_unpacked(w, NULL);
+  return ok;
+}
+
+/* Chain by chain (session.h): merge keeps the prefix before a rejection
+ * durable; the rejected commit's chain is then left out of the rest of the
+ * batch and the others are applied, until nothing is left. A commit whose
+ * chain cannot even be read stops only itself. */
 static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *res, li_errbuf *eb) {
   li_store *s = ctx;
   assert(s->wall_ms > 0);
+  memset(res, 0, sizeof *res);
+  li_blob *rest = malloc((n ? n : 1) * sizeof *rest);
+  if (!rest) return li_fail(eb, LI_ERR_NOMEM, "out of memory for a batch of %zu commits", n);
+  memcpy(rest, commits, n * sizeof *rest);
+  size_t m = n;
+  li_err e = LI_OK;
   li_merge_opts o = {.wall_ms = s->wall_ms, .max_skew_ms = s->max_skew_ms, .mode = LI_MERGE_KEEP_PREFIX};
-  li_merge_stats st;
-  li_err e = li_merge_batch(s->r, commits, n, &o, &st, eb);
-  *res = (li_apply_result){.applied = st.applied > 0 ? (uint32_t)st.applied : 0,
-                           .duplicates = st.duplicates > 0 ? (uint32_t)st.duplicates : 0,
-                           .sealed = st.sealed > 0 ? (uint32_t)st.sealed : 0,
-                           .rejected_at = st.rejected_at,
-                           .reject = st.reject};
-  if (e != LI_OK && st.reject == e) return LI_OK; /* a rejection, described in res */
+  while (m > 0) {
+    li_merge_stats st;
+    li_errbuf reb = {{0}};
+    e = li_merge_batch(s->r, rest, m, &o, &st, &reb);
+    res->applied += st.applied > 0 ? (uint32_t)st.applied : 0;
+    res->duplicates += st.duplicates > 0 ? (uint32_t)st.duplicates : 0;
+    res->sealed += st.sealed > 0 ? (uint32_t)st.sealed : 0;
+    if (e == LI_OK) break;
+    if (st.reject != e || st.rejected_at < 0 || (size_t)st.rejected_at >= m) { /* the store failed */
+      li_fail(eb, e, "%s", reb.msg);
+      break;
+    }
+    size_t at = (size_t)st.rejected_at, k = 0;
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    bool named = s_claimed_pos(&rest[at], origin, scope, &seq);
+    if (named && e == LI_ERR_GAP) { /* name the first commit we lack: the sender resends from there */
+      uint64_t head = 0;
+      li_errbuf veb;
+      if (li_replica_vv_get(s->r, origin, scope, &head, NULL, &veb) == LI_OK && head + 1 < seq) seq = head + 1;
+    }
+    if (!named) { /* a commit that names no chain: reported as such, stops only itself */
+      memset(origin, 0, sizeof origin);
+      scope[0] = 0;
+      seq = 0;
+    }
+    if (!li_apply_result_reject(res, origin, scope, seq, e, reb.msg)) {
+      e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+      break;
+    }
+    for (size_t i = at + 1; i < m; i++) {
+      uint8_t o2[LI_PK_BYTES];
+      char s2[LI_SCOPE_MAX + 1];
+      uint64_t q2;
+      if (named && s_claimed_pos(&rest[i], o2, s2, &q2) && li_apply_result_skipped(res, o2, s2, q2)) continue;
+      rest[k++] = rest[i];
+    }
+    m = k;
+    e = LI_OK;
+  }
+  free(rest);
   return e;
 }
 

@@ -209,36 +209,34 @@ static li_err fs_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max
   return LI_OK;
 }
 
+/* Chain by chain, as store.c does it: a rejected commit stops its own chain
+ * for the rest of the batch; a commit that does not parse stops only itself. */
 static li_err fs_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *st, li_errbuf *eb) {
   fstore *f = ctx;
   memset(st, 0, sizeof *st);
-  st->rejected_at = -1;
   if (f->fail_apply) return li_fail(eb, f->fail_apply, "injected apply failure");
   for (size_t i = 0; i < n; i++) {
     uint8_t origin[32], hash[32];
     char scope[LI_SCOPE_MAX + 1];
     uint64_t seq, hlc;
+    li_errbuf reb = {{0}};
     li_err e = LI_OK;
-    if (!parse_commit(commits[i].sc, commits[i].len, origin, scope, &seq, &hlc)) {
-      e = li_fail(eb, LI_ERR_DECODE, "commit %zu malformed", i);
+    if (!parse_commit(commits[i].sc, commits[i].len, origin, scope, &seq, &hlc)) continue;
+    if (li_apply_result_skipped(st, origin, scope, seq)) continue;
+    uint64_t head = fs_head(f, origin, scope);
+    li_hash(commits[i].sc, commits[i].len, hash);
+    if (seq <= head) {
+      if (memcmp(fs_find(f, origin, scope, seq)->hash, hash, 32) == 0) st->duplicates++;
+      else e = li_fail(&reb, LI_ERR_FORK, "%s#%llu differs", scope, (unsigned long long)seq);
+    } else if (seq == head + 1) {
+      fs_add_bytes(f, commits[i].sc, commits[i].len);
+      st->applied++;
     } else {
-      uint64_t head = fs_head(f, origin, scope);
-      li_hash(commits[i].sc, commits[i].len, hash);
-      if (seq <= head) {
-        if (memcmp(fs_find(f, origin, scope, seq)->hash, hash, 32) == 0) st->duplicates++;
-        else e = li_fail(eb, LI_ERR_FORK, "%s#%llu differs", scope, (unsigned long long)seq);
-      } else if (seq == head + 1) {
-        fs_add_bytes(f, commits[i].sc, commits[i].len);
-        st->applied++;
-      } else {
-        e = li_fail(eb, LI_ERR_GAP, "%s#%llu after %llu", scope, (unsigned long long)seq, (unsigned long long)head);
-      }
+      e = li_fail(&reb, LI_ERR_GAP, "%s#%llu after %llu", scope, (unsigned long long)seq, (unsigned long long)head);
     }
-    if (e) {
-      st->reject = e;
-      st->rejected_at = (int)i;
-      return e;
-    }
+    /* a gap names the first commit lacking, as store.c does */
+    if (e && !li_apply_result_reject(st, origin, scope, e == LI_ERR_GAP ? head + 1 : seq, e, reb.msg))
+      return li_fail(eb, LI_ERR_NOMEM, "oom");
   }
   return LI_OK;
 }

@@ -94,62 +94,72 @@ static li_err s_fetch(void *ctx, const li_range *r, size_t n, uint32_t mc, uint3
   return li_store_replica_vt.fetch(&c->nd->store, r, n, mc, mb, out, eb);
 }
 
-/* HLC of a SignedCommit blob, and whether the replica holds it already. */
-static uint64_t s_blob_hlc(li_replica *r, const li_blob *b, bool *held) {
-  uint64_t h = 0;
-  *held = false;
+/* HLC and chain position of a SignedCommit blob, and whether the replica
+ * holds it already. */
+typedef struct {
+  uint64_t hlc, seq;
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  bool ok, held;
+} s_pos;
+
+static s_pos s_blob_pos(li_replica *r, const li_blob *b) {
+  s_pos p = {0};
   Linli__SignedCommit *w = linli__signed_commit__unpack(NULL, b->len, b->sc);
-  if (w) {
-    Linli__Commit *c = linli__commit__unpack(NULL, w->commit.len, w->commit.data);
-    if (c) {
-      h = c->hlc;
-      sqlite3_stmt *st = NULL;
-      if (c->origin.len == LI_PK_BYTES && c->scope &&
-          sqlite3_prepare_v2(r->db, "SELECT 1 FROM linli_log WHERE origin=? AND scope=? AND seq=?", -1, &st, NULL) ==
-              SQLITE_OK) {
-        sqlite3_bind_blob(st, 1, c->origin.data, LI_PK_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (int64_t)c->seq);
-        *held = sqlite3_step(st) == SQLITE_ROW;
-      }
-      sqlite3_finalize(st);
-      linli__commit__free_unpacked(c, NULL);
+  Linli__Commit *c = w ? linli__commit__unpack(NULL, w->commit.len, w->commit.data) : NULL;
+  if (c && c->origin.len == LI_PK_BYTES && c->scope && strlen(c->scope) <= LI_SCOPE_MAX) {
+    p.ok = true;
+    p.hlc = c->hlc;
+    p.seq = c->seq;
+    memcpy(p.origin, c->origin.data, LI_PK_BYTES);
+    snprintf(p.scope, sizeof p.scope, "%s", c->scope);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM linli_log WHERE origin=? AND scope=? AND seq=?", -1, &st, NULL) ==
+        SQLITE_OK) {
+      sqlite3_bind_blob(st, 1, c->origin.data, LI_PK_BYTES, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, c->scope, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 3, (int64_t)c->seq);
+      p.held = sqlite3_step(st) == SQLITE_ROW;
     }
-    linli__signed_commit__free_unpacked(w, NULL);
+    sqlite3_finalize(st);
   }
-  return h;
+  if (c) linli__commit__free_unpacked(c, NULL);
+  if (w) linli__signed_commit__free_unpacked(w, NULL);
+  return p;
 }
 
+/* The skew guard, checked on every apply: a commit new to the replica is
+ * applied only within the skew limit, and one held for its clock is
+ * beyond it. */
 static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *res, li_errbuf *eb) {
   sim_store_ctx *c = ctx;
   uint64_t wall = sim_wall(c->w, c->nd);
   c->nd->store.wall_ms = wall;
-  /* commits new to this replica: only those can be applied now */
-  bool *fresh = calloc(n ? n : 1, sizeof *fresh);
-  uint64_t *hlc = calloc(n ? n : 1, sizeof *hlc);
-  for (size_t i = 0; fresh && hlc && i < n; i++) {
-    bool held;
-    hlc[i] = s_blob_hlc(c->nd->r, &commits[i], &held);
-    fresh[i] = !held;
-  }
+  s_pos *before = calloc(n ? n : 1, sizeof *before);
+  for (size_t i = 0; before && i < n; i++) before[i] = s_blob_pos(c->nd->r, &commits[i]);
   li_err e = li_store_replica_vt.apply(&c->nd->store, commits, n, res, eb);
-  /* held commits are exactly those beyond the skew limit */
-  size_t applied_upto = res->rejected_at >= 0 ? (size_t)res->rejected_at : n;
-  for (size_t i = 0; fresh && hlc && i < applied_upto; i++)
-    if (fresh[i] && LI_HLC_MS(hlc[i]) > wall + SIM_MAX_SKEW_MS)
+  for (size_t i = 0; before && i < n; i++) {
+    if (!before[i].ok || before[i].held) continue;
+    bool now_held = s_blob_pos(c->nd->r, &commits[i]).held;
+    if (now_held && LI_HLC_MS(before[i].hlc) > wall + SIM_MAX_SKEW_MS)
       sim_fail(c->w, "%s applied a commit %llu ms ahead of its clock (beyond the skew guard)", c->nd->name,
-               (unsigned long long)(LI_HLC_MS(hlc[i]) - wall));
-  if (res->reject == LI_ERR_CLOCK_AHEAD && hlc) {
-    c->w->held_seen++;
-    if (LI_HLC_MS(hlc[res->rejected_at]) <= wall + SIM_MAX_SKEW_MS) {
-      c->w->held_wrong++;
-      sim_fail(c->w, "%s held a commit that is within the skew limit", c->nd->name);
+               (unsigned long long)(LI_HLC_MS(before[i].hlc) - wall));
+    for (size_t k = 0; k < res->nrejects; k++) {
+      const li_chain_reject *r = &res->rejects[k];
+      if (r->code != LI_ERR_CLOCK_AHEAD || r->seq != before[i].seq || strcmp(r->scope, before[i].scope) != 0 ||
+          memcmp(r->origin, before[i].origin, LI_PK_BYTES) != 0)
+        continue;
+      c->w->held_seen++;
+      if (LI_HLC_MS(before[i].hlc) <= wall + SIM_MAX_SKEW_MS) {
+        c->w->held_wrong++;
+        sim_fail(c->w, "%s held a commit that is within the skew limit", c->nd->name);
+      }
     }
   }
-  free(fresh);
-  free(hlc);
-  sim_trace(c->w, "%s apply %zu: applied %u dup %u sealed %u reject %s", c->nd->name, n, res->applied,
-            res->duplicates, res->sealed, res->reject ? li_errname(res->reject) : "-");
+  free(before);
+  sim_trace(c->w, "%s apply %zu: applied %u dup %u sealed %u rejected chains %zu%s%s", c->nd->name, n, res->applied,
+            res->duplicates, res->sealed, res->nrejects, res->nrejects ? " first " : "",
+            res->nrejects ? li_errname(res->rejects[0].code) : "");
   return e;
 }
 

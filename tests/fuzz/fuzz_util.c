@@ -413,34 +413,31 @@ static li_err s_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max_
   return LI_OK;
 }
 
-/* KEEP_PREFIX semantics over chain positions, as li_merge_batch has them. */
+/* Chain by chain, as store.c does it: a rejected commit stops its own
+ * chain for the rest of the batch; one that does not parse stops only itself. */
 static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_result *st, li_errbuf *eb) {
   fz_store *f = ctx;
   memset(st, 0, sizeof *st);
-  st->rejected_at = -1;
   for (size_t i = 0; i < n; i++) {
     s_fcommit c;
+    li_errbuf reb = {{0}};
     li_err e = LI_OK;
-    if (!s_parse(commits[i].sc, commits[i].len, &c)) {
-      e = li_fail(eb, LI_ERR_DECODE, "commit %zu malformed", i);
+    if (!s_parse(commits[i].sc, commits[i].len, &c)) continue;
+    if (li_apply_result_skipped(st, c.origin, c.scope, c.seq)) continue;
+    uint64_t head = s_head(f, c.origin, c.scope);
+    if (c.seq <= head) {
+      if (memcmp(s_find(f, c.origin, c.scope, c.seq)->hash, c.hash, LI_HASH_BYTES) == 0) st->duplicates++;
+      else e = li_fail(&reb, LI_ERR_FORK, "%s#%llu differs", c.scope, (unsigned long long)c.seq);
+    } else if (c.seq != head + 1) {
+      e = li_fail(&reb, LI_ERR_GAP, "%s#%llu after #%llu", c.scope, (unsigned long long)c.seq, (unsigned long long)head);
+    } else if (!s_add(f, commits[i].sc, commits[i].len)) {
+      e = li_fail(&reb, LI_ERR_LIMIT, "fake store full");
     } else {
-      uint64_t head = s_head(f, c.origin, c.scope);
-      if (c.seq <= head) {
-        if (memcmp(s_find(f, c.origin, c.scope, c.seq)->hash, c.hash, LI_HASH_BYTES) == 0) st->duplicates++;
-        else e = li_fail(eb, LI_ERR_FORK, "%s#%llu differs", c.scope, (unsigned long long)c.seq);
-      } else if (c.seq != head + 1) {
-        e = li_fail(eb, LI_ERR_GAP, "%s#%llu after #%llu", c.scope, (unsigned long long)c.seq, (unsigned long long)head);
-      } else if (!s_add(f, commits[i].sc, commits[i].len)) {
-        e = li_fail(eb, LI_ERR_LIMIT, "fake store full");
-      } else {
-        st->applied++;
-      }
+      st->applied++;
     }
-    if (e) {
-      st->reject = e;
-      st->rejected_at = (int)i;
-      return e;
-    }
+    /* a gap names the first commit lacking, as store.c does */
+    if (e && !li_apply_result_reject(st, c.origin, c.scope, e == LI_ERR_GAP ? head + 1 : c.seq, e, reb.msg))
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
   }
   return LI_OK;
 }
