@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "chain.h"
 #include "commit.h"
 #include "hlc.h"
 #include "log.h"
@@ -46,12 +47,12 @@ static li_err s_check_chain(s_merger *m, li_errbuf *eb) {
     return li_fail(eb, LI_ERR_BANNED, "%s: its origin equivocated earlier and is no longer accepted", name);
   uint64_t seq_l;
   uint8_t head[LI_HASH_BYTES];
-  li_err e = li_replica_vv_get(m->r, c->origin, c->scope, &seq_l, head, eb);
+  li_err e = li_chain_head(m->r, c->origin, c->scope, &seq_l, head, eb);
   if (e) return e;
   if (c->seq <= seq_l) {
     uint8_t have[LI_HASH_BYTES];
     bool found;
-    if ((e = li_replica_log_hash(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
+    if ((e = li_chain_hash_at(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
     if (found && memcmp(have, c->hash, LI_HASH_BYTES) == 0)
       return li_fail(eb, LI_ERR_REPLAY, "%s is already applied", name);
     m->fork = true;
@@ -75,7 +76,7 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_deps; i++) {
     uint64_t have;
-    li_err e = li_replica_vv_get(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
+    li_err e = li_chain_head(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
     if (e) return e;
     if (have < c->deps[i]->seq) {
       char name[128], dep[128];
@@ -106,13 +107,13 @@ static int s_newer(li_replica *r, uint64_t h1, int o1, uint64_t h2, int o2) {
 static bool s_concurrent(s_merger *m, int o_l, uint64_t h_l) {
   const uint8_t *k = li_replica_origin_key(m->r, o_l);
   if (!k || o_l == m->origin_idx) return false;
-  sqlite3_stmt *st = m->r->st_log_by_hlc;
-  sqlite3_bind_blob(st, 1, k, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, m->c->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)h_l);
-  int64_t seq_l = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  uint64_t at = 0;
+  bool found = false;
+  li_errbuf tmp;
+  /* a local write whose commit cannot be found counts as unknown to the
+   * incoming commit: its loser is recorded rather than lost */
+  if (li_chain_seq_at_hlc(m->r, k, m->c->scope, h_l, &at, &found, &tmp) != LI_OK) found = false;
+  int64_t seq_l = found ? (int64_t)at : INT64_MAX;
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_deps; i++)
     if (memcmp(c->deps[i]->origin.data, k, LI_PK_BYTES) == 0) return (int64_t)c->deps[i]->seq < seq_l;
@@ -151,35 +152,6 @@ static li_err s_conflict(s_merger *m, const li_table *t, const Linli__Value *key
   if (rc != SQLITE_DONE) return li_db_fail(m->r, eb, "linli_conflicts");
   m->st->conflicts++;
   return LI_OK;
-}
-
-static sqlite3_stmt *s_update_stmt(li_replica *r, li_table *t, uint64_t mask) {
-  for (int i = 0; i < LI_UPD_CACHE; i++)
-    if (t->upd[i].st && t->upd[i].mask == mask) return t->upd[i].st;
-  size_t cap = 8192;
-  char *sql = malloc(cap);
-  if (!sql) return NULL;
-  size_t n = (size_t)snprintf(sql, cap, "UPDATE \"%s\" SET ", t->name);
-  int first = 1;
-  for (int i = 0; i < t->ncols && n < cap; i++)
-    if (mask & (UINT64_C(1) << i)) {
-      n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", first ? "" : ",", t->cols[i]);
-      first = 0;
-    }
-  for (int i = 0; i < t->npk && n < cap; i++)
-    n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", i ? " AND " : " WHERE ", t->cols[t->pk[i]]);
-  sqlite3_stmt *st = NULL;
-  if (n >= cap || strchr(t->name, '"') || sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-    free(sql);
-    return NULL;
-  }
-  free(sql);
-  int slot = t->upd_next;
-  t->upd_next = (t->upd_next + 1) % LI_UPD_CACHE;
-  sqlite3_finalize(t->upd[slot].st);
-  t->upd[slot].st = st;
-  t->upd[slot].mask = mask;
-  return st;
 }
 
 static li_err s_step_done(li_replica *r, sqlite3_stmt *st, const char *what, li_errbuf *eb) {
@@ -282,7 +254,7 @@ static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Lin
   sqlite3_clear_bindings(t->sel);
   if (e) return e;
   if (mask) {
-    sqlite3_stmt *up = s_update_stmt(r, t, mask);
+    sqlite3_stmt *up = li_capture_update_stmt(r, t, mask);
     if (!up) return li_db_fail(r, eb, "cannot prepare an update");
     int n = 1;
     for (int j = 0; j < t->ncols; j++)
@@ -302,7 +274,7 @@ static li_err s_apply_rows(s_merger *m, li_errbuf *eb) {
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_tables; i++) {
     const Linli__TableChanges *tc = c->tables[i];
-    li_table *t = li_replica_table(m->r, tc->table);
+    li_table *t = li_capture_table(m->r, tc->table);
     if (!t || strcmp(tc->table, "linli_applying") == 0)
       return li_fail(eb, LI_ERR_SCHEMA, "commit changes table '%s', which this replica does not track", tc->table);
     int colmap[LI_TABLE_COLS_MAX];
@@ -344,36 +316,40 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   if ((e = s_check_deps(m, eb))) return e;
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
   if ((e = s_apply_rows(m, eb))) return e;
-  if ((e = li_replica_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->sc, c->sc_len, m->o->wall_ms, eb)))
+  if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,
+                           c->sc, c->sc_len, m->o->wall_ms, eb)))
     return e;
   li_hlc_recv(&m->clock, c->hlc);
   return LI_OK;
 }
 
-/* Evidence of an equivocation, in a transaction of its own. */
-static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
-  li_errbuf eb;
-  if (li_replica_begin(r, &eb) != LI_OK) return;
+typedef struct {
+  sqlite3_stmt *st; /* the prepared insert into linli_evidence */
+  uint64_t now;
+  bool ok;
+} s_evidence;
+
+/* One side of an equivocation into linli_evidence. A malformed stored row
+ * is kept as it is: it is evidence too. */
+static li_err s_evidence_put(void *ctx, const li_chain_row *row, li_errbuf *eb) {
+  s_evidence *ev = ctx;
+  sqlite3_bind_blob(ev->st, 1, row->origin, (int)row->origin_len, SQLITE_STATIC);
+  sqlite3_bind_text(ev->st, 2, row->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(ev->st, 3, row->seq);
+  sqlite3_bind_blob(ev->st, 4, row->hash, (int)row->hash_len, SQLITE_STATIC);
+  sqlite3_bind_blob(ev->st, 5, row->sc, (int)row->sc_len, SQLITE_STATIC);
+  sqlite3_bind_int64(ev->st, 6, (int64_t)ev->now);
+  ev->ok = sqlite3_step(ev->st) == SQLITE_DONE;
+  sqlite3_reset(ev->st);
+  sqlite3_clear_bindings(ev->st);
+  return LI_OK;
+}
+
+static bool s_ban(li_replica *r, const li_commit *c, uint64_t seq) {
   sqlite3_stmt *st = NULL;
-  int ok = sqlite3_prepare_v2(r->db,
-                              "INSERT OR IGNORE INTO linli_evidence(origin, scope, seq, hash, sc, seen_ms) "
-                              "SELECT origin, scope, seq, hash, sc, ?1 FROM linli_log WHERE origin=?2 AND scope=?3 AND seq=?4 "
-                              "UNION ALL SELECT ?2, ?3, ?5, ?6, ?7, ?1",
-                              -1, &st, NULL) == SQLITE_OK;
-  if (ok) {
-    sqlite3_bind_int64(st, 1, (int64_t)now);
-    sqlite3_bind_blob(st, 2, c->origin, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)seq);
-    sqlite3_bind_int64(st, 5, (int64_t)c->seq);
-    sqlite3_bind_blob(st, 6, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, theirs->sc, (int)theirs->len, SQLITE_STATIC);
-    ok = sqlite3_step(st) == SQLITE_DONE;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (ok && sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st,
-                               NULL) == SQLITE_OK) {
+  bool ok = false;
+  if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st, NULL) ==
+      SQLITE_OK) {
     char why[96];
     snprintf(why, sizeof why, "equivocation in scope %s at seq %llu", c->scope, (unsigned long long)seq);
     sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
@@ -381,7 +357,29 @@ static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit 
     ok = sqlite3_step(st) == SQLITE_DONE;
   }
   sqlite3_finalize(st);
-  if (ok) li_replica_commit(r, &eb);
+  return ok;
+}
+
+/* Evidence of an equivocation, in a transaction of its own: our commit at
+ * seq (if stored), theirs, and the ban of the origin. */
+static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
+  li_errbuf eb;
+  if (li_replica_begin(r, &eb) != LI_OK) return;
+  s_evidence ev = {.now = now, .ok = true};
+  bool found;
+  if (sqlite3_prepare_v2(r->db,
+                         "INSERT OR IGNORE INTO linli_evidence(origin, scope, seq, hash, sc, seen_ms) VALUES(?,?,?,?,?,?)",
+                         -1, &ev.st, NULL) != SQLITE_OK ||
+      li_chain_commit_at(r, c->origin, c->scope, seq, s_evidence_put, &ev, &found, &eb) != LI_OK)
+    ev.ok = false;
+  if (ev.ok) {
+    li_chain_row row = {.origin = c->origin, .origin_len = LI_PK_BYTES, .scope = c->scope, .seq = (int64_t)c->seq,
+                        .hash = c->hash, .hash_len = LI_HASH_BYTES, .sc = theirs->sc, .sc_len = theirs->len};
+    s_evidence_put(&ev, &row, &eb);
+  }
+  sqlite3_finalize(ev.st);
+  if (ev.ok) ev.ok = s_ban(r, c, seq);
+  if (ev.ok) li_replica_commit(r, &eb);
   else li_replica_rollback(r);
   char t[LI_PK_TEXT_LEN + 1];
   li_pk_to_text(c->origin, t);

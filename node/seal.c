@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "chain.h"
 #include "commit.h"
 #include "hlc.h"
 #include "rowclock.h"
@@ -55,7 +56,7 @@ static void s_close_table(s_sealer *s) {
 static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
   li_replica *r = s->r;
   snprintf(s->scope, sizeof s->scope, "%s", scope);
-  li_err e = li_replica_vv_get(r, r->self, scope, &s->seq, s->prev, eb);
+  li_err e = li_chain_head(r, r->self, scope, &s->seq, s->prev, eb);
   if (e) return e;
   s->seq++;
   if ((e = li_hlc_now(&s->clock, s->wall_ms, &s->hlc))) return li_fail(eb, e, "clock overflow");
@@ -64,6 +65,31 @@ static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
   s->bytes_est = 0;
   s->open = true;
   return LI_OK;
+}
+
+/* deps: every other origin's head of the commit's scope (DESIGN 3). */
+static li_err s_deps(s_sealer *s, Linli__Dep **deps, size_t *n, li_errbuf *eb) {
+  li_chain_dep *heads = malloc(sizeof *heads * LI_DEPS_MAX);
+  if (!heads) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  size_t nheads = 0;
+  li_err e = li_chain_deps(s->r, s->scope, s->r->self, heads, LI_DEPS_MAX, &nheads, eb);
+  *n = 0;
+  for (size_t i = 0; e == LI_OK && i < nheads; i++) {
+    Linli__Dep *d = li_arena_alloc(&s->a, sizeof *d);
+    uint8_t *o = li_arena_alloc(&s->a, LI_PK_BYTES);
+    if (!d || !o) {
+      e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+      break;
+    }
+    linli__dep__init(d);
+    memcpy(o, heads[i].origin, LI_PK_BYTES);
+    d->origin.data = o;
+    d->origin.len = LI_PK_BYTES;
+    d->seq = heads[i].seq;
+    deps[(*n)++] = d;
+  }
+  free(heads);
+  return e;
 }
 
 static li_err s_flush(s_sealer *s, li_errbuf *eb) {
@@ -88,35 +114,15 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   c.schema_version = LI_SCHEMA_VERSION;
   c.tables = s->tables;
   c.n_tables = s->ntables;
-  /* deps: every other origin's head of this scope */
   Linli__Dep *deps[LI_DEPS_MAX];
-  sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT origin, seq FROM linli_vv WHERE scope=? AND origin<>? ORDER BY origin", -1,
-                         &q, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "linli_vv");
-  sqlite3_bind_text(q, 1, s->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 2, r->self, LI_PK_BYTES, SQLITE_STATIC);
-  while (sqlite3_step(q) == SQLITE_ROW && c.n_deps < LI_DEPS_MAX) {
-    Linli__Dep *d = li_arena_alloc(&s->a, sizeof *d);
-    uint8_t *o = li_arena_alloc(&s->a, LI_PK_BYTES);
-    if (!d || !o || sqlite3_column_bytes(q, 0) != LI_PK_BYTES) {
-      sqlite3_finalize(q);
-      return li_fail(eb, LI_ERR_NOMEM, "out of memory or malformed linli_vv");
-    }
-    linli__dep__init(d);
-    memcpy(o, sqlite3_column_blob(q, 0), LI_PK_BYTES);
-    d->origin.data = o;
-    d->origin.len = LI_PK_BYTES;
-    d->seq = (uint64_t)sqlite3_column_int64(q, 1);
-    deps[c.n_deps++] = d;
-  }
-  sqlite3_finalize(q);
+  li_err e = s_deps(s, deps, &c.n_deps, eb);
+  if (e) return e;
   c.deps = deps;
   uint8_t *sc = NULL, hash[LI_HASH_BYTES];
   size_t sc_len = 0;
-  li_err e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb);
-  if (e) return e;
-  e = li_replica_append(r, r->self, s->scope, s->seq, s->hlc, hash, sc, sc_len, s->wall_ms, eb);
+  if ((e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb))) return e;
+  e = li_chain_append(r, r->self, s->scope, s->seq, s->hlc, hash, s->seq > 1 ? s->prev : NULL, sc, sc_len, s->wall_ms,
+                      eb);
   free(sc);
   if (e) return e;
   s->st->commits++;
@@ -309,7 +315,7 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty holds a row without a valid scope");
       break;
     }
-    li_table *t = li_replica_table_by_id(r, tbl);
+    li_table *t = li_capture_table_by_id(r, tbl);
     if (!t) {
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty names table id %d, which is not tracked", tbl);
       break;
