@@ -56,9 +56,6 @@ typedef struct li_replica li_replica;
 /* Declared type affinity of a column, for the type check of remote values. */
 typedef enum { LI_AFF_ANY = 0, LI_AFF_TEXT, LI_AFF_INT, LI_AFF_REAL, LI_AFF_BLOB } li_affinity;
 
-/* UPDATE statements kept per table, by column mask (merge reuses them). */
-#define LI_UPD_CACHE 8
-
 typedef struct {
   int id;
   char *name;

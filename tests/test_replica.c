@@ -280,7 +280,7 @@ static void test_rejected_batch_forgets_its_origin(void **state) {
   tu_street s;
   tu_street_new(f->dir, &s);
   li_errbuf eb = {{0}};
-  tu_exec(s.c07->r->db, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-1','2025-03-01')");
+  tu_exec(li_replica_db(s.c07->r), "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-1','2025-03-01')");
   assert_int_equal(li_seal(s.c07->r, li_wall_ms(), NULL, &eb), LI_OK);
   li_blob batch[2];
   tu_own_commit(s.c07, "c07", 1, &batch[0]);
