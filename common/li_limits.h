@@ -24,6 +24,9 @@
 #define LI_PK_COLS_MAX 8
 /* Tracked tables per replica. */
 #define LI_TABLES_MAX 64
+/* UPDATE statements kept prepared per tracked table, one per column mask
+ * (merge sets the same few column sets again and again; the oldest goes). */
+#define LI_UPD_CACHE 8
 /* Dependencies listed in one commit: one per (origin, scope) chain of its
  * scope; a street has tens of committees, each PC one origin. */
 #define LI_DEPS_MAX 1024

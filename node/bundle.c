@@ -1,6 +1,7 @@
 /* bundle: export and import of commit files. See bundle.h. */
 #include "bundle.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "li_limits.h"
 #include "linli.pb-c.h"
 
@@ -31,25 +33,16 @@ static int s_write_msg(FILE *f, crypto_generichash_state *h, char kind, const Pr
   return rc;
 }
 
-li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,
-                        uint64_t wall_ms, li_bundle_export_stats *st, li_errbuf *eb) {
-  li_bundle_export_stats dummy;
-  if (!st) st = &dummy;
-  memset(st, 0, sizeof *st);
-  char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid()) >= sizeof tmp)
-    return li_fail(eb, LI_ERR_USAGE, "bundle path too long");
-  FILE *f = fopen(tmp, "wbx");
-  if (!f) return li_fail(eb, LI_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+/* ---- export ---- */
+
+typedef struct {
+  FILE *f;
+  const char *tmp;
   crypto_generichash_state h;
-  crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
-  li_err e = LI_OK;
-  sqlite3_stmt *q = NULL;
-  /* a read transaction gives one consistent snapshot of the log */
-  if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-    e = li_db_fail(r, eb, "begin");
-    goto out;
-  }
+  li_bundle_export_stats *st;
+} s_writer;
+
+static li_err s_write_header(li_replica *r, s_writer *w, const char *for_name, uint64_t wall_ms, li_errbuf *eb) {
   Linli__Bundle b = LINLI__BUNDLE__INIT;
   b.version = 1;
   b.network.data = r->network;
@@ -58,53 +51,74 @@ li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, c
   b.creator.len = LI_PK_BYTES;
   b.for_node = (char *)(for_name ? for_name : "");
   b.created_hlc = wall_ms << 16;
-  if (fwrite(s_magic, 1, sizeof s_magic, f) != sizeof s_magic ||
-      s_write_msg(f, &h, 'H', (const ProtobufCMessage *)&b) != 0) {
-    e = li_fail(eb, LI_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    goto out;
-  }
-  if (sqlite3_prepare_v2(r->db,
-                         "SELECT sc FROM linli_log WHERE ?1 IS NULL OR scope = ?1 OR scope = 'street' ORDER BY hlc, origin, seq",
-                         -1, &q, NULL) != SQLITE_OK) {
-    e = li_db_fail(r, eb, "linli_log");
-    goto out;
-  }
-  if (for_scope) sqlite3_bind_text(q, 1, for_scope, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    const uint8_t *p = sqlite3_column_blob(q, 0);
-    size_t n = (size_t)sqlite3_column_bytes(q, 0);
-    if (n == 0 || n > LI_BUNDLE_FRAME_MAX) {
-      e = li_fail(eb, LI_ERR_TAMPERED, "a stored commit has an impossible size (%zu bytes); run 'linli verify'", n);
-      goto out;
-    }
-    if (s_write_frame(f, &h, 'C', p, n) != 0) {
-      e = li_fail(eb, LI_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-      goto out;
-    }
-    st->commits++;
-    st->bytes += n;
-  }
-  if (rc != SQLITE_DONE) {
-    e = li_db_fail(r, eb, "linli_log");
-    goto out;
-  }
+  if (fwrite(s_magic, 1, sizeof s_magic, w->f) != sizeof s_magic ||
+      s_write_msg(w->f, &w->h, 'H', (const ProtobufCMessage *)&b) != 0)
+    return li_fail(eb, LI_ERR_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+  return LI_OK;
+}
+
+/* One stored commit as a frame (li_chain_row_fn). */
+static li_err s_write_commit(void *ctx, const li_chain_row *row, li_errbuf *eb) {
+  s_writer *w = ctx;
+  if (row->sc_len == 0 || row->sc_len > LI_BUNDLE_FRAME_MAX)
+    return li_fail(eb, LI_ERR_TAMPERED, "a stored commit has an impossible size (%zu bytes); run 'linli verify'",
+                   row->sc_len);
+  if (s_write_frame(w->f, &w->h, 'C', row->sc, row->sc_len) != 0)
+    return li_fail(eb, LI_ERR_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+  w->st->commits++;
+  w->st->bytes += row->sc_len;
+  return LI_OK;
+}
+
+/* The trailer (invariant 1) and fsync: the file is complete on disk. */
+static li_err s_write_trailer(s_writer *w, li_errbuf *eb) {
   uint8_t digest[LI_HASH_BYTES];
-  crypto_generichash_final(&h, digest, sizeof digest);
+  crypto_generichash_final(&w->h, digest, sizeof digest);
   Linli__BundleEnd end = LINLI__BUNDLE_END__INIT;
-  end.commits = st->commits;
+  end.commits = w->st->commits;
   end.digest.data = digest;
   end.digest.len = sizeof digest;
   crypto_generichash_state unused;
   crypto_generichash_init(&unused, NULL, 0, LI_HASH_BYTES);
-  if (s_write_msg(f, &unused, 'E', (const ProtobufCMessage *)&end) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    e = li_fail(eb, LI_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    goto out;
-  }
-out:
-  sqlite3_finalize(q);
-  sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
-  if (fclose(f) != 0 && e == LI_OK) e = li_fail(eb, LI_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+  if (s_write_msg(w->f, &unused, 'E', (const ProtobufCMessage *)&end) != 0 || fflush(w->f) != 0 ||
+      fsync(fileno(w->f)) != 0)
+    return li_fail(eb, LI_ERR_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+  return LI_OK;
+}
+
+/* The scopes for_scope reads: its own and the street's (NULL: all). */
+static const li_scopes *s_reads(const char *for_scope, li_scopes *buf) {
+  if (!for_scope) return NULL;
+  memset(buf, 0, sizeof *buf);
+  /* a scope longer than any valid one names no stored commit (they were
+   * all checked at open): only the street's are for it */
+  if (strlen(for_scope) <= LI_SCOPE_MAX) snprintf(buf->list[buf->n++], sizeof buf->list[0], "%s", for_scope);
+  snprintf(buf->list[buf->n++], sizeof buf->list[0], "%s", LI_SCOPE_STREET);
+  return buf;
+}
+
+li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,
+                        uint64_t wall_ms, li_bundle_export_stats *st, li_errbuf *eb) {
+  li_bundle_export_stats dummy;
+  if (!st) st = &dummy;
+  memset(st, 0, sizeof *st);
+  char tmp[4096];
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid()) >= sizeof tmp)
+    return li_fail(eb, LI_ERR_USAGE, "bundle path too long");
+  s_writer w = {.tmp = tmp, .st = st};
+  w.f = fopen(tmp, "wbx");
+  if (!w.f) return li_fail(eb, LI_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+  crypto_generichash_init(&w.h, NULL, 0, LI_HASH_BYTES);
+  li_scopes reads;
+  /* a read transaction gives one consistent snapshot of the log */
+  li_err e = li_replica_begin_read(r, eb);
+  bool began = e == LI_OK;
+  if (e == LI_OK) e = s_write_header(r, &w, for_name, wall_ms, eb);
+  if (e == LI_OK) e = li_chain_each_commit(r, LI_CHAIN_BY_HLC, s_reads(for_scope, &reads), s_write_commit, &w, eb);
+  if (e == LI_OK) e = s_write_trailer(&w, eb);
+  li_errbuf ignored;
+  if (began) li_replica_commit(r, &ignored); /* a read transaction: nothing to lose */
+  if (fclose(w.f) != 0 && e == LI_OK) e = li_fail(eb, LI_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
   if (e == LI_OK && rename(tmp, path) != 0) e = li_fail(eb, LI_ERR_IO, "cannot rename to %s: %s", path, strerror(errno));
   if (e) unlink(tmp);
   return e;
@@ -164,135 +178,187 @@ static void s_add_stats(li_merge_stats *sum, const li_merge_stats *b) {
   sum->sealed += b->sealed;
 }
 
+/* An import in progress. */
+typedef struct {
+  li_replica *r;
+  const li_merge_opts *o;
+  li_bundle_import_stats *st;
+  s_reader rd;
+  uint8_t *buf; /* the frame just read */
+  size_t cap, len;
+  char kind;
+  s_slot slots[LI_IMPORT_BATCH_COMMITS]; /* the batch's commits, copied */
+  li_blob blobs[LI_IMPORT_BATCH_COMMITS];
+  size_t nb, batch_bytes;
+  bool in_txn;
+  int reject_index; /* slot of a rejected commit, to record a fork */
+} s_import;
+
+/* Invariants 3, 4 and 6 of bundle.h. */
+static bool s_check(const s_import *im) {
+  if (im->nb > LI_IMPORT_BATCH_COMMITS) return false;
+  if (im->batch_bytes >= (uint64_t)LI_IMPORT_BATCH_BYTES + LI_BUNDLE_FRAME_MAX) return false;
+  if (im->rd.off > im->rd.size || im->st->commits < im->nb) return false;
+  if (im->reject_index >= (int)LI_IMPORT_BATCH_COMMITS) return false;
+  return im->st->merge.rejected_at < 0 || (uint64_t)im->st->merge.rejected_at < im->st->commits;
+}
+
+/* Opens the file and checks its size and magic; rd.f is open on LI_OK only. */
+static li_err s_open_file(s_reader *rd, const char *path, li_errbuf *eb) {
+  rd->path = path;
+  rd->f = fopen(path, "rb");
+  if (!rd->f) return li_fail(eb, LI_ERR_IO, "cannot open bundle %s: %s", path, strerror(errno));
+  struct stat sb;
+  li_err e = LI_OK;
+  char magic[8];
+  if (fstat(fileno(rd->f), &sb) != 0 || !S_ISREG(sb.st_mode))
+    e = li_fail(eb, LI_ERR_NOT_BUNDLE, "%s is not a regular file", path);
+  else if ((rd->size = (uint64_t)sb.st_size) > LI_BUNDLE_BYTES_MAX)
+    e = li_fail(eb, LI_ERR_TOO_BIG, "%s is over the bundle size cap (LI_BUNDLE_BYTES_MAX)", path);
+  else if (fread(magic, 1, sizeof magic, rd->f) != sizeof magic || memcmp(magic, s_magic, sizeof magic) != 0)
+    e = li_fail(eb, LI_ERR_NOT_BUNDLE, "%s is not a linli bundle (no LINLIBN1 header)", path);
+  if (e) {
+    fclose(rd->f);
+    rd->f = NULL;
+    return e;
+  }
+  rd->off = sizeof magic;
+  crypto_generichash_init(&rd->h, NULL, 0, LI_HASH_BYTES);
+  return LI_OK;
+}
+
+/* The Bundle header frame: version 1, of this replica's network. */
+static li_err s_read_header(s_import *im, li_errbuf *eb) {
+  li_err e = s_read_frame(&im->rd, &im->kind, &im->buf, &im->cap, &im->len, eb);
+  if (e) return e;
+  Linli__Bundle *b = im->kind == 'H' ? linli__bundle__unpack(NULL, im->len, im->buf) : NULL;
+  if (!b || b->version != 1 || b->network.len != LI_PK_BYTES) {
+    e = li_fail(eb, LI_ERR_NOT_BUNDLE, "%s has no valid bundle header", im->rd.path);
+  } else if (memcmp(b->network.data, im->r->network, LI_PK_BYTES) != 0) {
+    char t[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(b->network.data, t);
+    e = li_fail(eb, LI_ERR_WRONG_NETWORK, "%s was made in network %s, not this replica's", im->rd.path, t);
+  }
+  if (b) linli__bundle__free_unpacked(b, NULL);
+  return e;
+}
+
+/* Copies the commit frame just read into the batch. */
+static li_err s_take_commit(s_import *im, li_errbuf *eb) {
+  s_slot *sl = &im->slots[im->nb];
+  if (im->len > sl->cap) {
+    uint8_t *p = realloc(sl->data, im->len);
+    if (!p) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    sl->data = p;
+    sl->cap = im->len;
+  }
+  if (im->len) memcpy(sl->data, im->buf, im->len); /* an empty frame: sl->data may still be NULL */
+  sl->len = im->len;
+  im->blobs[im->nb].sc = sl->data;
+  im->blobs[im->nb].len = im->len;
+  im->nb++;
+  im->batch_bytes += im->len;
+  im->st->commits++;
+  return LI_OK;
+}
+
+/* Merges the batch, all-or-nothing, in our transaction. */
+static li_err s_flush_batch(s_import *im, li_errbuf *eb) {
+  li_merge_stats ms;
+  li_merge_opts mo = *im->o;
+  mo.mode = LI_MERGE_ALL_OR_NOTHING;
+  li_err e = li_merge_batch(im->r, im->blobs, im->nb, &mo, &ms, eb);
+  s_add_stats(&im->st->merge, &ms);
+  if (e) {
+    im->st->merge.reject = ms.reject ? ms.reject : e;
+    im->st->merge.rejected_at = ms.rejected_at >= 0 ? (int)(im->st->commits - im->nb) + ms.rejected_at : -1;
+    im->reject_index = ms.rejected_at;
+    return e;
+  }
+  im->nb = 0;
+  im->batch_bytes = 0;
+  return LI_OK;
+}
+
+/* The BundleEnd frame just read: count, digest, nothing after it. */
+static li_err s_check_trailer(s_import *im, li_errbuf *eb) {
+  const char *path = im->rd.path;
+  Linli__BundleEnd *end = linli__bundle_end__unpack(NULL, im->len, im->buf);
+  uint8_t digest[LI_HASH_BYTES];
+  crypto_generichash_final(&im->rd.h, digest, sizeof digest);
+  li_err e = LI_OK;
+  if (!end || end->digest.len != LI_HASH_BYTES) e = li_fail(eb, LI_ERR_DECODE, "%s: malformed bundle trailer", path);
+  else if (end->commits != im->st->commits)
+    e = li_fail(eb, LI_ERR_TRUNCATED, "%s: trailer announces %llu commits, the file holds %llu", path,
+                (unsigned long long)end->commits, (unsigned long long)im->st->commits);
+  else if (sodium_memcmp(end->digest.data, digest, LI_HASH_BYTES) != 0)
+    e = li_fail(eb, LI_ERR_TAMPERED, "%s: bundle digest does not match its contents (altered in transit)", path);
+  else if (im->rd.off != im->rd.size)
+    e = li_fail(eb, LI_ERR_DECODE, "%s: %llu unexpected bytes after the trailer", path,
+                (unsigned long long)(im->rd.size - im->rd.off));
+  if (end) linli__bundle_end__free_unpacked(end, NULL);
+  return e;
+}
+
+/* Every frame after the header, in our transaction, up to the trailer. */
+static li_err s_read_frames(s_import *im, li_errbuf *eb) {
+  for (;;) {
+    li_err e = s_read_frame(&im->rd, &im->kind, &im->buf, &im->cap, &im->len, eb);
+    if (e) return e;
+    if (im->kind == 'C' && (e = s_take_commit(im, eb))) return e;
+    if (im->kind != 'C' && im->kind != 'E')
+      return li_fail(eb, LI_ERR_DECODE, "%s: unknown frame kind 0x%02x at byte %llu", im->rd.path,
+                     (unsigned char)im->kind, (unsigned long long)im->rd.off);
+    if (im->nb && (im->kind == 'E' || im->nb == LI_IMPORT_BATCH_COMMITS || im->batch_bytes >= LI_IMPORT_BATCH_BYTES) &&
+        (e = s_flush_batch(im, eb)))
+      return e;
+    assert(s_check(im));
+    if (im->kind == 'E') return s_check_trailer(im, eb);
+  }
+}
+
+/* Commits or rolls back (the replica restores its caches, invariant 5);
+ * on failure counts the rejection and lets merge record a fork. */
+static li_err s_finish(s_import *im, li_err e, li_errbuf *eb) {
+  if (im->in_txn) {
+    if (e == LI_OK) e = li_replica_commit(im->r, eb);
+    if (e) li_replica_rollback(im->r); /* a no-op when the failed commit already rolled back */
+  }
+  if (e) {
+    im->st->merge.applied = 0;
+    im->st->merge.rows = 0;
+    li_replica_count_reject(im->r, im->st->merge.reject ? im->st->merge.reject : e);
+    if (e == LI_ERR_FORK && im->reject_index >= 0) {
+      /* alone and outside our rolled-back transaction, merge records the evidence */
+      li_merge_opts mo = *im->o;
+      li_merge_stats ms;
+      li_errbuf tmp;
+      li_merge_batch(im->r, &im->blobs[im->reject_index], 1, &mo, &ms, &tmp);
+    }
+  }
+  return e;
+}
+
 li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_import_stats *st,
                         li_errbuf *eb) {
   li_bundle_import_stats dummy;
   if (!st) st = &dummy;
   memset(st, 0, sizeof *st);
   st->merge.rejected_at = -1;
-  s_reader rd = {.path = path};
-  rd.f = fopen(path, "rb");
-  if (!rd.f) return li_fail(eb, LI_ERR_IO, "cannot open bundle %s: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fileno(rd.f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    fclose(rd.f);
-    return li_fail(eb, LI_ERR_NOT_BUNDLE, "%s is not a regular file", path);
-  }
-  rd.size = (uint64_t)sb.st_size;
-  if (rd.size > LI_BUNDLE_BYTES_MAX) {
-    fclose(rd.f);
-    return li_fail(eb, LI_ERR_TOO_BIG, "%s is over the bundle size cap (LI_BUNDLE_BYTES_MAX)", path);
-  }
-  char magic[8];
-  if (fread(magic, 1, sizeof magic, rd.f) != sizeof magic || memcmp(magic, s_magic, sizeof magic) != 0) {
-    fclose(rd.f);
-    return li_fail(eb, LI_ERR_NOT_BUNDLE, "%s is not a linli bundle (no LINLIBN1 header)", path);
-  }
-  rd.off = sizeof magic;
-  crypto_generichash_init(&rd.h, NULL, 0, LI_HASH_BYTES);
-  uint8_t *buf = NULL;
-  size_t cap = 0, len = 0;
-  char kind;
-  s_slot slots[LI_IMPORT_BATCH_COMMITS];
-  memset(slots, 0, sizeof slots);
-  li_blob blobs[LI_IMPORT_BATCH_COMMITS];
-  size_t nb = 0, batch_bytes = 0;
-  bool in_txn = false;
-  int reject_index = -1; /* slot of a rejected commit, to record a fork */
-  li_err e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb);
+  s_import *im = calloc(1, sizeof *im);
+  if (!im) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  *im = (s_import){.r = r, .o = o, .st = st, .reject_index = -1};
+  li_err e = s_open_file(&im->rd, path, eb);
   if (e == LI_OK) {
-    Linli__Bundle *b = kind == 'H' ? linli__bundle__unpack(NULL, len, buf) : NULL;
-    if (!b || b->version != 1 || b->network.len != LI_PK_BYTES) {
-      e = li_fail(eb, LI_ERR_NOT_BUNDLE, "%s has no valid bundle header", path);
-    } else if (memcmp(b->network.data, r->network, LI_PK_BYTES) != 0) {
-      char t[LI_PK_TEXT_LEN + 1];
-      li_pk_to_text(b->network.data, t);
-      e = li_fail(eb, LI_ERR_WRONG_NETWORK, "%s was made in network %s, not this replica's", path, t);
-    }
-    if (b) linli__bundle__free_unpacked(b, NULL);
+    e = s_read_header(im, eb);
+    if (e == LI_OK) e = li_replica_begin(r, eb);
+    im->in_txn = e == LI_OK;
+    if (e == LI_OK) e = s_read_frames(im, eb);
+    e = s_finish(im, e, eb);
+    fclose(im->rd.f);
   }
-  /* a rollback takes new linli_origins rows with it: the cache must forget them */
-  const int norigins0 = r->norigins;
-  if (e == LI_OK) e = li_replica_begin(r, eb);
-  in_txn = e == LI_OK;
-  while (e == LI_OK) {
-    if ((e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb))) break;
-    if (kind == 'C') {
-      s_slot *sl = &slots[nb];
-      if (len > sl->cap) {
-        uint8_t *p = realloc(sl->data, len);
-        if (!p) {
-          e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
-          break;
-        }
-        sl->data = p;
-        sl->cap = len;
-      }
-      if (len) memcpy(sl->data, buf, len); /* an empty frame: sl->data may still be NULL */
-      sl->len = len;
-      blobs[nb].sc = sl->data;
-      blobs[nb].len = len;
-      nb++;
-      batch_bytes += len;
-      st->commits++;
-    } else if (kind != 'E') {
-      e = li_fail(eb, LI_ERR_DECODE, "%s: unknown frame kind 0x%02x at byte %llu", path, (unsigned char)kind,
-                  (unsigned long long)rd.off);
-      break;
-    }
-    if (nb && (kind == 'E' || nb == LI_IMPORT_BATCH_COMMITS || batch_bytes >= LI_IMPORT_BATCH_BYTES)) {
-      li_merge_stats ms;
-      li_merge_opts mo = *o;
-      mo.mode = LI_MERGE_ALL_OR_NOTHING;
-      e = li_merge_batch(r, blobs, nb, &mo, &ms, eb);
-      s_add_stats(&st->merge, &ms);
-      if (e) {
-        st->merge.reject = ms.reject ? ms.reject : e;
-        st->merge.rejected_at = ms.rejected_at >= 0 ? (int)(st->commits - nb) + ms.rejected_at : -1;
-        reject_index = ms.rejected_at;
-        break;
-      }
-      nb = 0;
-      batch_bytes = 0;
-    }
-    if (kind == 'E') {
-      Linli__BundleEnd *end = linli__bundle_end__unpack(NULL, len, buf);
-      uint8_t digest[LI_HASH_BYTES];
-      crypto_generichash_final(&rd.h, digest, sizeof digest);
-      if (!end || end->digest.len != LI_HASH_BYTES) e = li_fail(eb, LI_ERR_DECODE, "%s: malformed bundle trailer", path);
-      else if (end->commits != st->commits)
-        e = li_fail(eb, LI_ERR_TRUNCATED, "%s: trailer announces %llu commits, the file holds %llu", path,
-                    (unsigned long long)end->commits, (unsigned long long)st->commits);
-      else if (sodium_memcmp(end->digest.data, digest, LI_HASH_BYTES) != 0)
-        e = li_fail(eb, LI_ERR_TAMPERED, "%s: bundle digest does not match its contents (altered in transit)", path);
-      else if (rd.off != rd.size)
-        e = li_fail(eb, LI_ERR_DECODE, "%s: %llu unexpected bytes after the trailer", path,
-                    (unsigned long long)(rd.size - rd.off));
-      if (end) linli__bundle_end__free_unpacked(end, NULL);
-      break;
-    }
-  }
-  if (in_txn) {
-    if (e == LI_OK) e = li_replica_commit(r, eb);
-    if (e) {
-      li_replica_rollback(r); /* no-op when the failed commit already rolled back */
-      r->norigins = norigins0;
-    }
-  }
-  if (e) {
-    st->merge.applied = 0;
-    st->merge.rows = 0;
-    li_replica_count_reject(r, st->merge.reject ? st->merge.reject : e);
-    if (e == LI_ERR_FORK && reject_index >= 0) {
-      /* alone and outside our rolled-back transaction, merge records the evidence */
-      li_merge_opts mo = *o;
-      li_merge_stats ms;
-      li_errbuf tmp;
-      li_merge_batch(r, &blobs[reject_index], 1, &mo, &ms, &tmp);
-    }
-  }
-  for (size_t i = 0; i < LI_IMPORT_BATCH_COMMITS; i++) free(slots[i].data);
-  free(buf);
-  fclose(rd.f);
+  for (size_t i = 0; i < LI_IMPORT_BATCH_COMMITS; i++) free(im->slots[i].data);
+  free(im->buf);
+  free(im);
   return e;
 }

@@ -6,7 +6,27 @@
  * receiver can apply them in file order), one BundleEnd with the count and a
  * BLAKE2b-256 digest of every frame before it. A truncated or extended file
  * is detected by the trailer; every commit is still verified on its own.
- * Reading is streamed: memory is bounded by one frame. */
+ *
+ * What it owns: the file format, the writer and the reader. The commits
+ * come from the chain module (export) and go to merge (import).
+ *
+ *   export: header --s_write_commit() per stored commit--> trailer --fsync, rename--> path
+ *   import: s_open_file() --s_read_header()--> begin --s_read_frames(): batches
+ *           to merge--> trailer checked --s_finish(): commit | rollback + count
+ *
+ * Invariants (s_check on the import state):
+ *  1. Export writes one frame per stored commit the reader may read, in
+ *     (hlc, origin, seq) order; the trailer counts them and hashes every
+ *     frame before it.
+ *  2. A bundle appears at its path only complete (temp file, fsync, rename).
+ *  3. Import memory is bounded by one frame and one batch: at most
+ *     LI_IMPORT_BATCH_COMMITS commits and under LI_IMPORT_BATCH_BYTES plus
+ *     one frame (a batch is merged as soon as it reaches either).
+ *  4. Nothing is read past the size fstat gave (off <= size).
+ *  5. Import is all-or-nothing: every batch is merged in one transaction of
+ *     ours; any failure rolls it all back (the replica restores its own
+ *     caches) and reports zero applied.
+ *  6. A rejected commit's position is within the commits read. */
 #ifndef LI_BUNDLE_H
 #define LI_BUNDLE_H
 

@@ -1,11 +1,42 @@
-/* merge: verify and apply remote commits. See merge.h. */
+/* merge: verify and apply remote commits. merge.h says the order of the
+ * checks, how commits are applied and what each mode keeps.
+ *
+ * What it owns: the batch (its transaction or savepoints, its clock, its
+ * statistics) and the rows it writes besides data: linli_conflicts,
+ * linli_evidence, linli_banned. Chains are chain.c's, the origin cache and
+ * transactions replica.c's, the catalogue capture.c's.
+ *
+ *   li_merge_batch --s_batch_open()--> OPEN --s_apply_one() per commit--> OPEN --s_batch_close()--> done
+ *   OPEN --rejection, ALL_OR_NOTHING--> rolled back (ours) or left to the caller (theirs)
+ *   OPEN --rejection, KEEP_PREFIX, our transaction--> rolled back --s_pass() over the prefix--> OPEN
+ *   OPEN --rejection, KEEP_PREFIX, the caller's--> li_replica_rollback_to() --s_batch_close()--> done
+ *   done|rolled back --s_report()--> rejection counted, fork evidence in a transaction of its own
+ *
+ * Invariants (s_check, and s_check_applying where the database is read):
+ *  1. rejected_at < 0 exactly when reject is LI_OK; no count is negative.
+ *  2. While commits are applied a write transaction is open and
+ *     linli_applying holds a row, so capture records none of it.
+ *  3. While commits are applied linli_dirty is empty when this node can
+ *     seal: local writes are sealed first, in the same transaction
+ *     (invariant 1 of replica.h).
+ *  4. A savepoint per commit only inside a caller's transaction (ours is
+ *     rolled back and the prefix applied again instead; li_merge_batch
+ *     says why).
+ *  5. After a commit is applied the batch's clock is at least its hlc, so
+ *     the HLC stored at close never goes back.
+ *  6. Fork evidence is pending only for an LI_ERR_FORK rejection.
+ *  7. No row is touched before every check of its commit passed
+ *     (s_merge_one), and a rejected commit leaves nothing behind.
+ *  8. Merge never repairs the origin cache: rollbacks restore it. */
 #include "merge.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
+#include "chain.h"
 #include "commit.h"
 #include "hlc.h"
 #include "log.h"
@@ -25,6 +56,10 @@ typedef struct {
   /* fork evidence, filled when a chain check finds one */
   bool fork;
   uint64_t fork_seq;
+  /* the batch */
+  bool own;      /* we opened the transaction (else it is the caller's) */
+  bool sp;       /* a savepoint around each commit */
+  li_commit cur; /* the commit being applied; c points here once opened */
 } s_merger;
 
 static bool s_banned(li_replica *r, const uint8_t *origin) {
@@ -46,12 +81,12 @@ static li_err s_check_chain(s_merger *m, li_errbuf *eb) {
     return li_fail(eb, LI_ERR_BANNED, "%s: its origin equivocated earlier and is no longer accepted", name);
   uint64_t seq_l;
   uint8_t head[LI_HASH_BYTES];
-  li_err e = li_replica_vv_get(m->r, c->origin, c->scope, &seq_l, head, eb);
+  li_err e = li_chain_head(m->r, c->origin, c->scope, &seq_l, head, eb);
   if (e) return e;
   if (c->seq <= seq_l) {
     uint8_t have[LI_HASH_BYTES];
     bool found;
-    if ((e = li_replica_log_hash(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
+    if ((e = li_chain_hash_at(m->r, c->origin, c->scope, c->seq, have, &found, eb))) return e;
     if (found && memcmp(have, c->hash, LI_HASH_BYTES) == 0)
       return li_fail(eb, LI_ERR_REPLAY, "%s is already applied", name);
     m->fork = true;
@@ -75,7 +110,7 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_deps; i++) {
     uint64_t have;
-    li_err e = li_replica_vv_get(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
+    li_err e = li_chain_head(m->r, c->deps[i]->origin.data, c->scope, &have, NULL, eb);
     if (e) return e;
     if (have < c->deps[i]->seq) {
       char name[128], dep[128];
@@ -106,13 +141,13 @@ static int s_newer(li_replica *r, uint64_t h1, int o1, uint64_t h2, int o2) {
 static bool s_concurrent(s_merger *m, int o_l, uint64_t h_l) {
   const uint8_t *k = li_replica_origin_key(m->r, o_l);
   if (!k || o_l == m->origin_idx) return false;
-  sqlite3_stmt *st = m->r->st_log_by_hlc;
-  sqlite3_bind_blob(st, 1, k, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, m->c->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (int64_t)h_l);
-  int64_t seq_l = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  uint64_t at = 0;
+  bool found = false;
+  li_errbuf tmp;
+  /* a local write whose commit cannot be found counts as unknown to the
+   * incoming commit: its loser is recorded rather than lost */
+  if (li_chain_seq_at_hlc(m->r, k, m->c->scope, h_l, &at, &found, &tmp) != LI_OK) found = false;
+  int64_t seq_l = found ? (int64_t)at : INT64_MAX;
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_deps; i++)
     if (memcmp(c->deps[i]->origin.data, k, LI_PK_BYTES) == 0) return (int64_t)c->deps[i]->seq < seq_l;
@@ -153,35 +188,6 @@ static li_err s_conflict(s_merger *m, const li_table *t, const Linli__Value *key
   return LI_OK;
 }
 
-static sqlite3_stmt *s_update_stmt(li_replica *r, li_table *t, uint64_t mask) {
-  for (int i = 0; i < LI_UPD_CACHE; i++)
-    if (t->upd[i].st && t->upd[i].mask == mask) return t->upd[i].st;
-  size_t cap = 8192;
-  char *sql = malloc(cap);
-  if (!sql) return NULL;
-  size_t n = (size_t)snprintf(sql, cap, "UPDATE \"%s\" SET ", t->name);
-  int first = 1;
-  for (int i = 0; i < t->ncols && n < cap; i++)
-    if (mask & (UINT64_C(1) << i)) {
-      n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", first ? "" : ",", t->cols[i]);
-      first = 0;
-    }
-  for (int i = 0; i < t->npk && n < cap; i++)
-    n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", i ? " AND " : " WHERE ", t->cols[t->pk[i]]);
-  sqlite3_stmt *st = NULL;
-  if (n >= cap || strchr(t->name, '"') || sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-    free(sql);
-    return NULL;
-  }
-  free(sql);
-  int slot = t->upd_next;
-  t->upd_next = (t->upd_next + 1) % LI_UPD_CACHE;
-  sqlite3_finalize(t->upd[slot].st);
-  t->upd[slot].st = st;
-  t->upd[slot].mask = mask;
-  return st;
-}
-
 static li_err s_step_done(li_replica *r, sqlite3_stmt *st, const char *what, li_errbuf *eb) {
   int rc = sqlite3_step(st);
   li_err e = LI_OK;
@@ -198,17 +204,14 @@ static void s_bind_pk(sqlite3_stmt *st, int first, const li_table *t, Linli__Val
   for (int i = 0; i < t->npk; i++) li_value_bind(st, first + i, pk[i]);
 }
 
-/* One row change. colmap maps the change's column indexes to the table's. */
-static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Linli__RowChange *ch, li_errbuf *eb) {
-  li_replica *r = m->r;
-  const Linli__Value *key = NULL;
-  li_err e = li_rowclock_key(r, &m->a, t, ch->pk, ch->n_pk, &key, eb);
-  if (e) return e;
+/* A row change's values by table column (vals), after the type and scope
+ * checks every replica makes alike (DESIGN 13: refused per row). */
+static li_err s_row_values(const s_merger *m, const li_table *t, const int *colmap, const Linli__RowChange *ch,
+                           const Linli__Value **vals, li_errbuf *eb) {
   for (int i = 0; i < t->npk; i++)
     if (!li_value_fits(ch->pk[i], t->aff[t->pk[i]]) || ch->pk[i]->v_case == LINLI__VALUE__V_NULL)
       return li_fail(eb, LI_ERR_TYPE, "table %s: key column %s has a value of the wrong type", t->name,
                      t->cols[t->pk[i]]);
-  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
   for (size_t k = 0; k < ch->n_cols; k++) {
     int j = colmap[ch->cols[k]];
     if (!li_value_fits(ch->values[k], t->aff[j]))
@@ -219,8 +222,98 @@ static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Lin
                      m->c->scope);
     vals[j] = ch->values[k];
   }
+  return LI_OK;
+}
+
+/* A new generation of the row (cl_in > rc->cl): the old one goes, and an
+ * odd cl_in brings the row back with only the change's columns versioned. */
+static li_err s_apply_generation(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
+                                 const Linli__Value **vals, int64_t cl_in, li_rowclock *rc, li_errbuf *eb) {
+  li_replica *r = m->r;
+  li_err e;
+  if (rc->cl % 2 == 1) {
+    s_bind_pk(t->del, 1, t, ch->pk);
+    if ((e = s_step_done(r, t->del, t->name, eb))) return e;
+  }
+  for (int i = 0; i < t->ncols; i++) rc->hlc[i] = 0, rc->origin[i] = 0;
+  if (cl_in % 2 == 1) {
+    for (int i = 0; i < t->ncols; i++) {
+      if (vals[i]) {
+        li_value_bind(t->ins, i + 1, vals[i]);
+        rc->hlc[i] = m->c->hlc;
+        rc->origin[i] = (uint32_t)m->origin_idx;
+      } else if (i == t->scope_col) {
+        sqlite3_bind_text(t->ins, i + 1, m->c->scope, -1, SQLITE_STATIC);
+      }
+    }
+    for (int i = 0; i < t->npk; i++) li_value_bind(t->ins, t->pk[i] + 1, ch->pk[i]);
+    if ((e = s_step_done(r, t->ins, t->name, eb))) return e;
+  }
+  rc->cl = cl_in;
+  snprintf(rc->scope, sizeof rc->scope, "%s", m->c->scope);
+  return li_rowclock_put(r, t, key, rc, eb);
+}
+
+/* The same generation, alive: column by column, the greater (hlc, origin)
+ * wins; a losing or overwritten concurrent value goes to linli_conflicts.
+ * *mask gets the columns the incoming change wins. */
+static li_err s_compare_columns(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
+                                const Linli__Value **vals, const li_rowclock *rc, uint64_t *mask, li_errbuf *eb) {
+  s_bind_pk(t->sel, 1, t, ch->pk);
+  if (sqlite3_step(t->sel) != SQLITE_ROW) {
+    sqlite3_reset(t->sel);
+    return li_fail(eb, LI_ERR_TAMPERED, "table %s: a row linli_clock says exists is missing (edited with triggers off?)",
+                   t->name);
+  }
+  li_err e = LI_OK;
+  *mask = 0;
+  for (int j = 0; j < t->ncols && e == LI_OK; j++) {
+    if (!vals[j]) continue;
+    int o_l = (int)rc->origin[j];
+    uint64_t h_l = rc->hlc[j];
+    if (o_l == m->origin_idx && h_l == m->c->hlc) continue; /* the same write */
+    bool wins = s_newer(m->r, m->c->hlc, m->origin_idx, h_l, o_l);
+    bool differs = !li_value_equals_column(vals[j], t->sel, j);
+    if (wins) {
+      *mask |= UINT64_C(1) << j;
+      if (differs && o_l != 0 && s_concurrent(m, o_l, h_l))
+        e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], true, eb);
+    } else if (differs) {
+      e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], false, eb);
+    }
+  }
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  return e;
+}
+
+/* Writes the columns of mask and their versions. */
+static li_err s_update_columns(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
+                               const Linli__Value **vals, uint64_t mask, li_rowclock *rc, li_errbuf *eb) {
+  sqlite3_stmt *up = li_capture_update_stmt(m->r, t, mask);
+  if (!up) return li_db_fail(m->r, eb, "cannot prepare an update");
+  int n = 1;
+  for (int j = 0; j < t->ncols; j++)
+    if (mask & (UINT64_C(1) << j)) {
+      li_value_bind(up, n++, vals[j]);
+      rc->hlc[j] = m->c->hlc;
+      rc->origin[j] = (uint32_t)m->origin_idx;
+    }
+  s_bind_pk(up, n, t, ch->pk);
+  li_err e = s_step_done(m->r, up, t->name, eb);
+  if (e) return e;
+  return li_rowclock_put(m->r, t, key, rc, eb);
+}
+
+/* One row change. colmap maps the change's column indexes to the table's. */
+static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Linli__RowChange *ch, li_errbuf *eb) {
+  const Linli__Value *key = NULL;
+  li_err e = li_rowclock_key(m->r, &m->a, t, ch->pk, ch->n_pk, &key, eb);
+  if (e) return e;
+  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
+  if ((e = s_row_values(m, t, colmap, ch, vals, eb))) return e;
   li_rowclock rc;
-  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
+  if ((e = li_rowclock_get(m->r, t, key, &rc, eb))) return e;
   if (rc.exists && strcmp(rc.scope, m->c->scope) != 0)
     return li_fail(eb, LI_ERR_SCOPE, "table %s: the row belongs to scope %s, not to the commit's scope %s", t->name,
                    rc.scope, m->c->scope);
@@ -232,77 +325,17 @@ static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Lin
 #endif
   if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
   m->st->rows++;
-  if (cl_in > rc.cl) {
-    if (rc.cl % 2 == 1) {
-      s_bind_pk(t->del, 1, t, ch->pk);
-      if ((e = s_step_done(r, t->del, t->name, eb))) return e;
-    }
-    for (int i = 0; i < t->ncols; i++) rc.hlc[i] = 0, rc.origin[i] = 0;
-    if (cl_in % 2 == 1) {
-      for (int i = 0; i < t->ncols; i++) {
-        if (vals[i]) {
-          li_value_bind(t->ins, i + 1, vals[i]);
-          rc.hlc[i] = m->c->hlc;
-          rc.origin[i] = (uint32_t)m->origin_idx;
-        } else if (i == t->scope_col) {
-          sqlite3_bind_text(t->ins, i + 1, m->c->scope, -1, SQLITE_STATIC);
-        }
-      }
-      for (int i = 0; i < t->npk; i++) li_value_bind(t->ins, t->pk[i] + 1, ch->pk[i]);
-      if ((e = s_step_done(r, t->ins, t->name, eb))) return e;
-    }
-    rc.cl = cl_in;
-    snprintf(rc.scope, sizeof rc.scope, "%s", m->c->scope);
-    return li_rowclock_put(r, t, key, &rc, eb);
-  }
-  /* same generation, alive: column by column */
-  s_bind_pk(t->sel, 1, t, ch->pk);
-  if (sqlite3_step(t->sel) != SQLITE_ROW) {
-    sqlite3_reset(t->sel);
-    return li_fail(eb, LI_ERR_TAMPERED, "table %s: a row linli_clock says exists is missing (edited with triggers off?)",
-                   t->name);
-  }
+  if (cl_in > rc.cl) return s_apply_generation(m, t, ch, key, vals, cl_in, &rc, eb);
   uint64_t mask = 0;
-  for (int j = 0; j < t->ncols && e == LI_OK; j++) {
-    if (!vals[j]) continue;
-    int o_l = (int)rc.origin[j];
-    uint64_t h_l = rc.hlc[j];
-    if (o_l == m->origin_idx && h_l == m->c->hlc) continue; /* the same write */
-    bool wins = s_newer(r, m->c->hlc, m->origin_idx, h_l, o_l);
-    bool differs = !li_value_equals_column(vals[j], t->sel, j);
-    if (wins) {
-      mask |= UINT64_C(1) << j;
-      if (differs && o_l != 0 && s_concurrent(m, o_l, h_l))
-        e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], true, eb);
-    } else if (differs) {
-      e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], false, eb);
-    }
-  }
-  sqlite3_reset(t->sel);
-  sqlite3_clear_bindings(t->sel);
-  if (e) return e;
-  if (mask) {
-    sqlite3_stmt *up = s_update_stmt(r, t, mask);
-    if (!up) return li_db_fail(r, eb, "cannot prepare an update");
-    int n = 1;
-    for (int j = 0; j < t->ncols; j++)
-      if (mask & (UINT64_C(1) << j)) {
-        li_value_bind(up, n++, vals[j]);
-        rc.hlc[j] = m->c->hlc;
-        rc.origin[j] = (uint32_t)m->origin_idx;
-      }
-    s_bind_pk(up, n, t, ch->pk);
-    if ((e = s_step_done(r, up, t->name, eb))) return e;
-    return li_rowclock_put(r, t, key, &rc, eb);
-  }
-  return LI_OK;
+  if ((e = s_compare_columns(m, t, ch, key, vals, &rc, &mask, eb))) return e;
+  return mask ? s_update_columns(m, t, ch, key, vals, mask, &rc, eb) : LI_OK;
 }
 
 static li_err s_apply_rows(s_merger *m, li_errbuf *eb) {
   const Linli__Commit *c = m->c->c;
   for (size_t i = 0; i < c->n_tables; i++) {
     const Linli__TableChanges *tc = c->tables[i];
-    li_table *t = li_replica_table(m->r, tc->table);
+    li_table *t = li_capture_table(m->r, tc->table);
     if (!t || strcmp(tc->table, "linli_applying") == 0)
       return li_fail(eb, LI_ERR_SCHEMA, "commit changes table '%s', which this replica does not track", tc->table);
     int colmap[LI_TABLE_COLS_MAX];
@@ -344,36 +377,41 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   if ((e = s_check_deps(m, eb))) return e;
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
   if ((e = s_apply_rows(m, eb))) return e;
-  if ((e = li_replica_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->sc, c->sc_len, m->o->wall_ms, eb)))
+  if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,
+                           c->sc, c->sc_len, m->o->wall_ms, eb)))
     return e;
   li_hlc_recv(&m->clock, c->hlc);
+  assert(m->clock.last >= c->hlc); /* invariant 5 */
   return LI_OK;
 }
 
-/* Evidence of an equivocation, in a transaction of its own. */
-static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
-  li_errbuf eb;
-  if (li_replica_begin(r, &eb) != LI_OK) return;
+typedef struct {
+  sqlite3_stmt *st; /* the prepared insert into linli_evidence */
+  uint64_t now;
+  bool ok;
+} s_evidence;
+
+/* One side of an equivocation into linli_evidence. A malformed stored row
+ * is kept as it is: it is evidence too. */
+static li_err s_evidence_put(void *ctx, const li_chain_row *row, li_errbuf *eb) {
+  s_evidence *ev = ctx;
+  sqlite3_bind_blob(ev->st, 1, row->origin, (int)row->origin_len, SQLITE_STATIC);
+  sqlite3_bind_text(ev->st, 2, row->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(ev->st, 3, row->seq);
+  sqlite3_bind_blob(ev->st, 4, row->hash, (int)row->hash_len, SQLITE_STATIC);
+  sqlite3_bind_blob(ev->st, 5, row->sc, (int)row->sc_len, SQLITE_STATIC);
+  sqlite3_bind_int64(ev->st, 6, (int64_t)ev->now);
+  ev->ok = sqlite3_step(ev->st) == SQLITE_DONE;
+  sqlite3_reset(ev->st);
+  sqlite3_clear_bindings(ev->st);
+  return LI_OK;
+}
+
+static bool s_ban(li_replica *r, const li_commit *c, uint64_t seq) {
   sqlite3_stmt *st = NULL;
-  int ok = sqlite3_prepare_v2(r->db,
-                              "INSERT OR IGNORE INTO linli_evidence(origin, scope, seq, hash, sc, seen_ms) "
-                              "SELECT origin, scope, seq, hash, sc, ?1 FROM linli_log WHERE origin=?2 AND scope=?3 AND seq=?4 "
-                              "UNION ALL SELECT ?2, ?3, ?5, ?6, ?7, ?1",
-                              -1, &st, NULL) == SQLITE_OK;
-  if (ok) {
-    sqlite3_bind_int64(st, 1, (int64_t)now);
-    sqlite3_bind_blob(st, 2, c->origin, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)seq);
-    sqlite3_bind_int64(st, 5, (int64_t)c->seq);
-    sqlite3_bind_blob(st, 6, c->hash, LI_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, theirs->sc, (int)theirs->len, SQLITE_STATIC);
-    ok = sqlite3_step(st) == SQLITE_DONE;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (ok && sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st,
-                               NULL) == SQLITE_OK) {
+  bool ok = false;
+  if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st, NULL) ==
+      SQLITE_OK) {
     char why[96];
     snprintf(why, sizeof why, "equivocation in scope %s at seq %llu", c->scope, (unsigned long long)seq);
     sqlite3_bind_blob(st, 1, c->origin, LI_PK_BYTES, SQLITE_STATIC);
@@ -381,12 +419,161 @@ static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit 
     ok = sqlite3_step(st) == SQLITE_DONE;
   }
   sqlite3_finalize(st);
-  if (ok) li_replica_commit(r, &eb);
+  return ok;
+}
+
+/* Evidence of an equivocation, in a transaction of its own: our commit at
+ * seq (if stored), theirs, and the ban of the origin. */
+static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
+  li_errbuf eb;
+  if (li_replica_begin(r, &eb) != LI_OK) return;
+  s_evidence ev = {.now = now, .ok = true};
+  bool found;
+  if (sqlite3_prepare_v2(r->db,
+                         "INSERT OR IGNORE INTO linli_evidence(origin, scope, seq, hash, sc, seen_ms) VALUES(?,?,?,?,?,?)",
+                         -1, &ev.st, NULL) != SQLITE_OK ||
+      li_chain_commit_at(r, c->origin, c->scope, seq, s_evidence_put, &ev, &found, &eb) != LI_OK)
+    ev.ok = false;
+  if (ev.ok) {
+    li_chain_row row = {.origin = c->origin, .origin_len = LI_PK_BYTES, .scope = c->scope, .seq = (int64_t)c->seq,
+                        .hash = c->hash, .hash_len = LI_HASH_BYTES, .sc = theirs->sc, .sc_len = theirs->len};
+    s_evidence_put(&ev, &row, &eb);
+  }
+  sqlite3_finalize(ev.st);
+  if (ev.ok) ev.ok = s_ban(r, c, seq);
+  if (ev.ok) li_replica_commit(r, &eb);
   else li_replica_rollback(r);
   char t[LI_PK_TEXT_LEN + 1];
   li_pk_to_text(c->origin, t);
   log_warnx("EQUIVOCATION: origin %s signed two different commits at %s#%llu; evidence kept, origin no longer accepted",
             t, c->scope, (unsigned long long)seq);
+}
+
+/* ---- a batch ---- */
+
+/* The transaction is open (ours or the caller's), capture is silenced and
+ * pending local writes are sealed: invariants 2 and 3. Reads the database,
+ * so it runs once a batch, not once a commit. */
+static bool s_check_applying(const s_merger *m) {
+  sqlite3_stmt *st = NULL;
+  int64_t applying = -1;
+  if (sqlite3_prepare_v2(m->r->db, "SELECT count(*) FROM linli_applying", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    applying = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return !sqlite3_get_autocommit(m->r->db) && applying >= 1 && (!m->r->id || li_replica_dirty_count(m->r) == 0);
+}
+
+/* Invariants 1, 4 and 6 on what is in memory. */
+static bool s_check(const s_merger *m) {
+  const li_merge_stats *st = m->st;
+  if ((st->rejected_at < 0) != (st->reject == LI_OK)) return false;
+  if (st->applied < 0 || st->duplicates < 0 || st->rows < 0 || st->conflicts < 0 || st->sealed < 0) return false;
+  if (m->sp && m->own) return false; /* a savepoint only in a caller's transaction */
+  return !m->fork || st->reject == LI_ERR_FORK;
+}
+
+/* OPEN: our transaction (when we own one), local writes sealed, clock
+ * loaded, capture silenced. */
+static li_err s_batch_open(s_merger *m, li_errbuf *eb) {
+  li_replica *r = m->r;
+  li_err e = m->own ? li_replica_begin(r, eb) : LI_OK;
+  if (e) return e;
+  if (r->id) {
+    li_seal_stats ss;
+    if ((e = li_seal_locked(r, m->o->wall_ms, &ss, eb))) return e;
+    m->st->sealed = ss.commits;
+  }
+  uint64_t last = 0;
+  if ((e = li_replica_hlc_load(r, &last, eb))) return e;
+  li_hlc_init(&m->clock, last);
+  if ((e = li_exec(r, "INSERT INTO linli_applying VALUES(1)", eb))) return e;
+  assert(s_check_applying(m));
+  return LI_OK;
+}
+
+/* One commit: LI_OK when applied or already there (counted), the
+ * rejection, or LI_ERR_DB / LI_ERR_NOMEM. With a savepoint, a rejected or
+ * failed commit is undone alone (origins included, by the replica). */
+static li_err s_apply_one(s_merger *m, const li_blob *b, li_errbuf *eb) {
+  li_arena_reset(&m->a);
+  m->fork = false;
+  m->c = NULL;
+  li_err e;
+  if (m->sp && (e = li_replica_savepoint(m->r, eb))) return e;
+  e = li_commit_open(m->r->network, b->sc, b->len, &m->a, &m->cur, eb);
+  if (e == LI_OK) {
+    m->c = &m->cur;
+    e = s_merge_one(m, eb);
+  }
+  if (e == LI_OK || e == LI_ERR_REPLAY) {
+    if (e == LI_OK) m->st->applied++;
+    else m->st->duplicates++;
+    return m->sp ? li_replica_release(m->r, eb) : LI_OK;
+  }
+  if (m->sp) li_replica_rollback_to(m->r);
+  return e;
+}
+
+/* CLOSE: capture back on, the clock stored, our transaction committed. */
+static li_err s_batch_close(s_merger *m, li_errbuf *eb) {
+  assert(s_check_applying(m));
+  li_err e;
+  if ((e = li_exec(m->r, "DELETE FROM linli_applying", eb))) return e;
+  if ((e = li_replica_hlc_store(m->r, m->clock.last, eb))) return e;
+  return m->own ? li_replica_commit(m->r, eb) : LI_OK;
+}
+
+/* One pass over commits[0..limit): open, apply in order, close. A
+ * rejection stops it (st->rejected_at, st->reject); with savepoints the
+ * rejected commit is undone alone and the pass closes with the prefix,
+ * otherwise the rejection is returned with the transaction still open. */
+static li_err s_pass(s_merger *m, const li_blob *commits, size_t limit, li_errbuf *eb) {
+  li_err e = s_batch_open(m, eb);
+  if (e) return e;
+  for (size_t i = 0; i < limit; i++) {
+    e = s_apply_one(m, &commits[i], eb);
+    if (e == LI_ERR_DB || e == LI_ERR_NOMEM) return e;
+    if (e != LI_OK) {
+      m->st->rejected_at = (int)i;
+      m->st->reject = e;
+    }
+    assert(s_check(m));
+    if (e == LI_OK) continue;
+    if (!m->sp) return e;
+    break;
+  }
+  return s_batch_close(m, eb);
+}
+
+/* The first pass's rejection, kept across the second pass. */
+typedef struct {
+  li_err e;
+  int at;
+  bool fork;
+  uint64_t fork_seq;
+  char msg[LI_ERRBUF_SIZE];
+} s_redo;
+
+/* After the second pass committed the prefix: report the first pass's
+ * rejection, and open the rejected commit again for its fork evidence. */
+static void s_redo_report(s_merger *m, const s_redo *redo, const li_blob *commits, li_errbuf *eb) {
+  m->st->reject = redo->e;
+  m->st->rejected_at = redo->at;
+  m->fork = redo->fork;
+  m->fork_seq = redo->fork_seq;
+  if (eb) memcpy(eb->msg, redo->msg, sizeof eb->msg);
+  li_arena_reset(&m->a);
+  li_errbuf tmp;
+  if (m->fork && li_commit_open(m->r->network, commits[redo->at].sc, commits[redo->at].len, &m->a, &m->cur, &tmp) != LI_OK)
+    m->fork = false;
+}
+
+/* Counting and fork evidence for a rejection, outside the batch's
+ * transaction (only when we owned it: otherwise the caller does this). */
+static void s_report(s_merger *m, const li_blob *commits) {
+  li_replica_count_reject(m->r, m->st->reject);
+  if (m->fork) s_record_fork(m->r, &commits[m->st->rejected_at], &m->cur, m->fork_seq, m->o->wall_ms);
 }
 
 li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_merge_opts *o, li_merge_stats *st,
@@ -402,32 +589,7 @@ li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_
   m.st = st;
   li_arena_init(&m.a);
   /* inside a caller's transaction (bundle import), the caller commits or rolls back */
-  bool own = sqlite3_get_autocommit(r->db) != 0;
-  /* Rolled back, the transaction takes its new linli_origins rows with it:
-   * the origin cache must forget them too (indexes are reused). */
-  const int norigins0 = r->norigins;
-  /* KEEP_PREFIX in our own transaction: see the rejection below. */
-  size_t limit = n;
-  li_err redo = LI_OK;
-  int redo_at = -1;
-  bool redo_fork = false;
-  uint64_t redo_fork_seq = 0;
-  char redo_msg[LI_ERRBUF_SIZE] = "";
-  li_err e;
-again:
-  e = own ? li_replica_begin(r, eb) : LI_OK;
-  if (e) return e;
-  if (r->id) {
-    li_seal_stats ss;
-    if ((e = li_seal_locked(r, o->wall_ms, &ss, eb))) goto fail;
-    st->sealed = ss.commits;
-  }
-  uint64_t last = 0;
-  if ((e = li_replica_hlc_load(r, &last, eb))) goto fail;
-  li_hlc_init(&m.clock, last);
-  if ((e = li_exec(r, "INSERT INTO linli_applying VALUES(1)", eb))) goto fail;
-  li_commit c;
-  size_t i;
+  m.own = sqlite3_get_autocommit(r->db) != 0;
   /* A savepoint per commit lets KEEP_PREFIX undo a rejected commit alone.
    * All-or-nothing discards the whole batch on a rejection anyway (we roll
    * back, or the caller does), so it goes without: while a savepoint is open
@@ -438,87 +600,32 @@ again:
    * rolls everything back and applies the commits before it again (a second
    * pass only when something is rejected). Only KEEP_PREFIX inside a
    * caller's transaction, which we may not roll back, uses savepoints. */
-  const bool sp = o->mode != LI_MERGE_ALL_OR_NOTHING && !own;
-  for (i = 0; i < limit; i++) {
-    li_arena_reset(&m.a);
-    m.fork = false;
-    if (sp && (e = li_exec(r, "SAVEPOINT linli_one", eb))) goto fail;
-    e = li_commit_open(r->network, commits[i].sc, commits[i].len, &m.a, &c, eb);
-    if (e == LI_OK) {
-      m.c = &c;
-      e = s_merge_one(&m, eb);
-    }
-    if (e == LI_OK || e == LI_ERR_REPLAY) {
-      if (e == LI_OK) st->applied++;
-      else st->duplicates++;
-      e = LI_OK;
-      if (sp && li_exec(r, "RELEASE linli_one", eb) != LI_OK) goto fail_db;
-      continue;
-    }
-    if (e == LI_ERR_DB || e == LI_ERR_NOMEM) goto fail;
-    /* a rejection */
-    li_errbuf tmp;
-    if (sp) li_exec(r, "ROLLBACK TO linli_one; RELEASE linli_one", &tmp);
-    st->rejected_at = (int)i;
-    st->reject = e;
-    if (o->mode == LI_MERGE_ALL_OR_NOTHING) goto fail;
-    if (!sp) {
-      /* commit i may have written rows before its rejection: start over and
-       * keep commits[0..i) only (limit shrinks, so this ends) */
-      redo = e;
-      redo_at = (int)i;
-      redo_fork = m.fork;
-      redo_fork_seq = m.fork_seq;
-      if (eb) memcpy(redo_msg, eb->msg, sizeof redo_msg);
-      li_replica_rollback(r);
-      r->norigins = norigins0;
-      limit = i;
-      memset(st, 0, sizeof *st);
-      st->rejected_at = -1;
-      goto again;
-    }
-    break;
+  m.sp = o->mode != LI_MERGE_ALL_OR_NOTHING && !m.own;
+  size_t limit = n;
+  s_redo redo = {.e = LI_OK, .at = -1};
+  li_err e;
+  for (;;) {
+    e = s_pass(&m, commits, limit, eb);
+    if (e == LI_OK || e != st->reject || o->mode == LI_MERGE_ALL_OR_NOTHING) break;
+    /* KEEP_PREFIX in our transaction: commit i may have written rows before
+     * its rejection; start over and keep commits[0..i) only (limit shrinks,
+     * so this ends) */
+    redo = (s_redo){.e = e, .at = st->rejected_at, .fork = m.fork, .fork_seq = m.fork_seq};
+    if (eb) memcpy(redo.msg, eb->msg, sizeof redo.msg);
+    li_replica_rollback(r);
+    limit = (size_t)st->rejected_at;
+    memset(st, 0, sizeof *st);
+    st->rejected_at = -1;
   }
-  {
-    li_err e2;
-    if ((e2 = li_exec(r, "DELETE FROM linli_applying", eb)) || (e2 = li_replica_hlc_store(r, m.clock.last, eb)) ||
-        (own && (e2 = li_replica_commit(r, eb)))) {
-      e = e2;
-      goto fail;
-    }
-  }
-  if (redo) { /* the prefix is committed: report the rejection of the first pass */
-    st->reject = redo;
-    st->rejected_at = redo_at;
-    m.fork = redo_fork;
-    m.fork_seq = redo_fork_seq;
-    if (eb) memcpy(eb->msg, redo_msg, sizeof eb->msg);
-    li_arena_reset(&m.a); /* c again, for the fork evidence */
-    li_errbuf tmp;
-    if (m.fork && li_commit_open(r->network, commits[redo_at].sc, commits[redo_at].len, &m.a, &c, &tmp) != LI_OK)
-      m.fork = false;
-  }
-  if (st->reject && own) {
-    li_replica_count_reject(r, st->reject);
-    if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
+  if (e == LI_OK) {
+    if (redo.e) s_redo_report(&m, &redo, commits, eb);
+    if (st->reject && m.own) s_report(&m, commits);
+  } else if (m.own) { /* otherwise the caller rolls back, counts and records */
+    li_replica_rollback(r);
+    if (st->reject) s_report(&m, commits);
+    st->applied = 0;
+    st->rows = 0;
   }
   li_arena_free(&m.a);
-  return st->reject;
-fail_db:
-  e = LI_ERR_DB;
-fail:
-  if (!own) { /* the caller rolls back, counts and records */
-    li_arena_free(&m.a);
-    return e;
-  }
-  li_replica_rollback(r);
-  r->norigins = norigins0;
-  if (st->reject) {
-    li_replica_count_reject(r, st->reject);
-    if (m.fork) s_record_fork(r, &commits[st->rejected_at], &c, m.fork_seq, o->wall_ms);
-  }
-  st->applied = 0;
-  st->rows = 0;
-  li_arena_free(&m.a);
-  return e;
+  return e == LI_OK ? st->reject : e;
 }

@@ -1,42 +1,72 @@
-/* replica: a node's SQLite database and everything linli keeps in it.
+/* replica: a node's SQLite database and what linli keeps in it besides
+ * the data.
  *
- * Owns: opening/creating replica.db (WAL, foreign keys on), the internal
- * tables (linli_*), the tracked-table catalogue and its capture triggers,
- * the origin index, and cached prepared statements.
+ * Owns: opening/creating replica.db (WAL, foreign keys on, the PRAGMAs
+ * below), transactions and savepoints, linli_meta (the node's facts) and
+ * the origin index (linli_origins and its cache), the internal tables
+ * without a module of their own, and the statements of rowclock and seal.
+ * Other modules own the rest of the file:
+ *   capture.h  linli_tables, linli_dirty, linli_applying and the triggers
+ *   chain.h    linli_log, linli_vv
+ *   roster.h   roster
+ *   rowclock.h the rows of linli_clock
  *
  * Internal tables:
  *   linli_meta(key, value)                node facts: role, scope, network, self, hlc, schema_version
- *   linli_tables(id, name, cols)          tracked tables (cols: JSON array, table order)
+ *   linli_tables(id, name, cols)          tracked tables (capture)
  *   linli_dirty(rowid, tbl, scope, pk, op, mask, ms)
- *                                          written by the capture triggers only
+ *                                          written by the capture triggers only, emptied by seal
  *   linli_applying(x)                     one row while remote changes are applied
  *                                          (inside that transaction), silences capture
  *   linli_origins(idx, key)               32-byte origin keys <-> small local indexes
  *   linli_clock(tbl, pk, scope, cl, vers) one row per data row ever seen: its scope,
  *                                          causal length and per-column (hlc, origin idx)
  *                                          as 12 bytes a column (u64 hlc, u32 idx, LE)
- *   linli_log(origin, scope, seq, hlc, hash, sc)   every verified commit (sc: SignedCommit bytes)
- *   linli_vv(origin, scope, seq, head)    applied head of each chain
+ *   linli_log(origin, scope, seq, hlc, hash, sc)   every verified commit (chain)
+ *   linli_vv(origin, scope, seq, head)    applied head of each chain (chain)
  *   linli_conflicts(...)                  losing values of concurrent writes
  *   linli_evidence(...), linli_banned(origin)   equivocations
  *   linli_rejects(reason, n)              rejected inputs by reason (status)
  *   linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us, ...)
  *                                          sync peers as `linli serve` last saw them
  *
+ * Transactions, as this module's functions move between them:
+ *
+ *   none --begin()|begin_read()--> open --commit()--> none
+ *   open --rollback(), or commit() failing--> none   (origins since begin forgotten)
+ *   open --savepoint()--> in savepoint --release()--> open
+ *   in savepoint --rollback_to()--> open              (origins since savepoint forgotten)
+ *   in savepoint --rollback()--> none
+ *
  * Invariants:
  *  1. linli_dirty is empty whenever remote commits are applied (merge seals
  *     pending local writes first, in the same transaction).
  *  2. For every (origin, scope) in linli_vv, linli_log holds seq 1..head
- *     and head is the hash of the last one.
+ *     and head is the hash of the last one (chain.h, invariant 1).
  *  3. A data row exists iff its linli_clock row has an odd cl (for rows
  *     written through linli; rows written before tracking are sealed as new).
- */
+ *  4. The origin cache holds exactly the linli_origins rows this connection
+ *     inserted or loaded and did not roll back: origins[idx] is the key of
+ *     idx for 1 <= idx < norigins. Index 0 means "no origin".
+ *  5. A rollback (to the start of the transaction, or to a savepoint)
+ *     restores norigins to what it was there: the rolled-back rows are gone
+ *     and SQLite gives their indexes out again, so a cache that kept them
+ *     would attribute column versions to the wrong key. Callers never repair
+ *     the cache themselves.
+ *  6. At most one savepoint, inside a transaction; the catalogue holds at
+ *     most LI_TABLES_MAX tables (capture.h).
+ * 1-3 hold in the file; 4-6 are checked by s_check in replica.c.
+ *
+ * Failure: LI_ERR_DB with SQLite's message, LI_ERR_NOT_INIT for a file that
+ * is not a replica, LI_ERR_EXISTS, LI_ERR_CONFIG for a schema that does not
+ * load, LI_ERR_TAMPERED for a malformed internal row, LI_ERR_LIMIT. */
 #ifndef LI_REPLICA_H
 #define LI_REPLICA_H
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "capture.h"
 #include "config.h"
 #include "err.h"
 #include "keys.h"
@@ -44,41 +74,24 @@
 
 #define LI_SCHEMA_VERSION 1
 
-/* Declared type affinity of a column, for the type check of remote values. */
-typedef enum { LI_AFF_ANY = 0, LI_AFF_TEXT, LI_AFF_INT, LI_AFF_REAL, LI_AFF_BLOB } li_affinity;
-
-#define LI_UPD_CACHE 8
-
-typedef struct {
-  int id;
-  char *name;
-  int ncols;
-  char **cols;
-  li_affinity *aff;
-  int npk;
-  int pk[LI_PK_COLS_MAX]; /* column indexes, key order */
-  int scope_col;
-  sqlite3_stmt *sel;      /* SELECT all cols WHERE pk */
-  sqlite3_stmt *ins;      /* INSERT all cols */
-  sqlite3_stmt *del;      /* DELETE WHERE pk */
-  struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
-  int upd_next;
-} li_table;
-
-typedef struct li_replica {
+/* The fields are public for the modules and tests written before the
+ * accessors below; new code uses the accessors. */
+struct li_replica {
   sqlite3 *db;
   const li_identity *id; /* set by the node when it can sign (seal); may be NULL */
   li_role role;
   char scope[LI_SCOPE_MAX + 1];
   uint8_t network[LI_PK_BYTES];
   uint8_t self[LI_PK_BYTES];
-  li_table *tables;
+  li_table *tables;      /* capture's catalogue, LI_TABLES_MAX slots */
   int ntables;
   uint8_t (*origins)[LI_PK_BYTES]; /* idx -> key; idx 0 unused */
   int norigins, origins_cap;
-  sqlite3_stmt *st_clock_get, *st_clock_put, *st_log_put, *st_log_get, *st_vv_get,
-      *st_vv_put, *st_dirty_clear, *st_log_by_hlc;
-} li_replica;
+  int txn_origins;       /* norigins at begin; -1: no transaction of ours */
+  int sp_origins;        /* norigins at the savepoint; -1: none */
+  sqlite3_stmt *st_clock_get, *st_clock_put, *st_dirty_clear;
+  struct li_chain_stmts *chain_st; /* chain.c's */
+};
 
 /* Creates replica.db at path for a new node (fails if it exists), installs
  * the internal tables, the roster and schema_sql (NULL: the built-in
@@ -90,15 +103,17 @@ li_err li_replica_create(const char *path, li_role role, const char *scope,
 li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb);
 void li_replica_close(li_replica **r);
 
-/* Starts tracking an existing user table (capture triggers, catalogue).
- * Refuses (LI_ERR_TRACK) a table without a primary key, whose only key is an
- * INTEGER rowid alias, without a TEXT `scope` column, or with too many columns. */
-li_err li_replica_track(li_replica *r, const char *table, li_errbuf *eb);
+/* Read-only views of what was loaded at open (valid until close). */
+sqlite3 *li_replica_db(li_replica *r);
+li_role li_replica_role(const li_replica *r);
+const char *li_replica_scope(const li_replica *r);
+const uint8_t *li_replica_network(const li_replica *r);
+const uint8_t *li_replica_self(const li_replica *r);
+/* Origins in the cache (invariant 4). */
+int li_replica_origin_count(const li_replica *r);
 
-li_table *li_replica_table(li_replica *r, const char *name);
-li_table *li_replica_table_by_id(li_replica *r, int id);
-
-/* Origin index of a key, adding it when absent. */
+/* Origin index of a key, adding it when absent (in the caller's
+ * transaction: a rollback forgets it again, invariant 5). */
 li_err li_replica_origin_idx(li_replica *r, const uint8_t key[LI_PK_BYTES], int *idx, li_errbuf *eb);
 const uint8_t *li_replica_origin_key(const li_replica *r, int idx);
 
@@ -106,29 +121,29 @@ const uint8_t *li_replica_origin_key(const li_replica *r, int idx);
 li_err li_meta_get_int(li_replica *r, const char *key, int64_t *out);
 li_err li_meta_set_int(li_replica *r, const char *key, int64_t v, li_errbuf *eb);
 
-/* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* Transactions (the diagram above). begin: BEGIN IMMEDIATE, a write
+ * transaction; begin_read: BEGIN, one consistent snapshot for several
+ * reads. commit rolls back when COMMIT fails. rollback is a no-op when
+ * nothing is open. Both restore the origin cache (invariant 5). Asserts:
+ * begin with a transaction of ours already open. */
 li_err li_replica_begin(li_replica *r, li_errbuf *eb);
+li_err li_replica_begin_read(li_replica *r, li_errbuf *eb);
 li_err li_replica_commit(li_replica *r, li_errbuf *eb);
 void li_replica_rollback(li_replica *r);
+
+/* One savepoint inside an open write transaction (merge: a rejected commit
+ * is undone alone). release keeps its changes; rollback_to undoes them,
+ * origins included, and releases it. Asserts: no savepoint open for
+ * savepoint, one open for the others. */
+li_err li_replica_savepoint(li_replica *r, li_errbuf *eb);
+li_err li_replica_release(li_replica *r, li_errbuf *eb);
+void li_replica_rollback_to(li_replica *r);
 
 /* Wraps sqlite3_errmsg into eb; returns LI_ERR_DB. */
 li_err li_db_fail(li_replica *r, li_errbuf *eb, const char *what);
 
 /* Executes SQL with no result rows. */
 li_err li_exec(li_replica *r, const char *sql, li_errbuf *eb);
-
-/* Chains (invariant 2). vv_get: the applied head of (origin, scope), seq 0
- * and a zero head when none; head may be NULL. log_hash: the hash stored at
- * a position, *found false when none. append: stores a verified commit and
- * advances the head, in the caller's transaction. Malformed stored rows are
- * LI_ERR_TAMPERED. */
-li_err li_replica_vv_get(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
-                         uint8_t head[LI_HASH_BYTES], li_errbuf *eb);
-li_err li_replica_log_hash(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
-                           uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb);
-li_err li_replica_append(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
-                         uint64_t hlc, const uint8_t hash[LI_HASH_BYTES], const uint8_t *sc, size_t sc_len,
-                         uint64_t now_ms, li_errbuf *eb);
 
 /* Count a rejected input by reason (kept in linli_rejects for status). */
 void li_replica_count_reject(li_replica *r, li_err reason);

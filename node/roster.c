@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "seal.h"
 
 const char li_roster_sql[] =
@@ -200,7 +201,7 @@ li_err li_roster_remove(li_replica *r, const char *name, uint64_t wall_ms, uint6
   uint64_t seq = 0;
   sqlite3_stmt *st = NULL;
   /* rule 2: the last seq held now; later ones are refused everywhere */
-  if ((e = li_replica_vv_get(r, m.key, m.scope, &seq, NULL, eb))) goto fail;
+  if ((e = li_chain_head(r, m.key, m.scope, &seq, NULL, eb))) goto fail;
   if (sqlite3_prepare_v2(r->db, "UPDATE roster SET revoked_after_seq=? WHERE name=? AND revoked_after_seq IS NULL", -1,
                          &st, NULL) != SQLITE_OK) {
     e = li_db_fail(r, eb, "roster");

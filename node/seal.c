@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "chain.h"
 #include "commit.h"
 #include "hlc.h"
 #include "rowclock.h"
@@ -55,7 +56,7 @@ static void s_close_table(s_sealer *s) {
 static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
   li_replica *r = s->r;
   snprintf(s->scope, sizeof s->scope, "%s", scope);
-  li_err e = li_replica_vv_get(r, r->self, scope, &s->seq, s->prev, eb);
+  li_err e = li_chain_head(r, r->self, scope, &s->seq, s->prev, eb);
   if (e) return e;
   s->seq++;
   if ((e = li_hlc_now(&s->clock, s->wall_ms, &s->hlc))) return li_fail(eb, e, "clock overflow");
@@ -64,6 +65,31 @@ static li_err s_start(s_sealer *s, const char *scope, li_errbuf *eb) {
   s->bytes_est = 0;
   s->open = true;
   return LI_OK;
+}
+
+/* deps: every other origin's head of the commit's scope (DESIGN 3). */
+static li_err s_deps(s_sealer *s, Linli__Dep **deps, size_t *n, li_errbuf *eb) {
+  li_chain_dep *heads = malloc(sizeof *heads * LI_DEPS_MAX);
+  if (!heads) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  size_t nheads = 0;
+  li_err e = li_chain_deps(s->r, s->scope, s->r->self, heads, LI_DEPS_MAX, &nheads, eb);
+  *n = 0;
+  for (size_t i = 0; e == LI_OK && i < nheads; i++) {
+    Linli__Dep *d = li_arena_alloc(&s->a, sizeof *d);
+    uint8_t *o = li_arena_alloc(&s->a, LI_PK_BYTES);
+    if (!d || !o) {
+      e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+      break;
+    }
+    linli__dep__init(d);
+    memcpy(o, heads[i].origin, LI_PK_BYTES);
+    d->origin.data = o;
+    d->origin.len = LI_PK_BYTES;
+    d->seq = heads[i].seq;
+    deps[(*n)++] = d;
+  }
+  free(heads);
+  return e;
 }
 
 static li_err s_flush(s_sealer *s, li_errbuf *eb) {
@@ -88,35 +114,15 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   c.schema_version = LI_SCHEMA_VERSION;
   c.tables = s->tables;
   c.n_tables = s->ntables;
-  /* deps: every other origin's head of this scope */
   Linli__Dep *deps[LI_DEPS_MAX];
-  sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT origin, seq FROM linli_vv WHERE scope=? AND origin<>? ORDER BY origin", -1,
-                         &q, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "linli_vv");
-  sqlite3_bind_text(q, 1, s->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 2, r->self, LI_PK_BYTES, SQLITE_STATIC);
-  while (sqlite3_step(q) == SQLITE_ROW && c.n_deps < LI_DEPS_MAX) {
-    Linli__Dep *d = li_arena_alloc(&s->a, sizeof *d);
-    uint8_t *o = li_arena_alloc(&s->a, LI_PK_BYTES);
-    if (!d || !o || sqlite3_column_bytes(q, 0) != LI_PK_BYTES) {
-      sqlite3_finalize(q);
-      return li_fail(eb, LI_ERR_NOMEM, "out of memory or malformed linli_vv");
-    }
-    linli__dep__init(d);
-    memcpy(o, sqlite3_column_blob(q, 0), LI_PK_BYTES);
-    d->origin.data = o;
-    d->origin.len = LI_PK_BYTES;
-    d->seq = (uint64_t)sqlite3_column_int64(q, 1);
-    deps[c.n_deps++] = d;
-  }
-  sqlite3_finalize(q);
+  li_err e = s_deps(s, deps, &c.n_deps, eb);
+  if (e) return e;
   c.deps = deps;
   uint8_t *sc = NULL, hash[LI_HASH_BYTES];
   size_t sc_len = 0;
-  li_err e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb);
-  if (e) return e;
-  e = li_replica_append(r, r->self, s->scope, s->seq, s->hlc, hash, sc, sc_len, s->wall_ms, eb);
+  if ((e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb))) return e;
+  e = li_chain_append(r, r->self, s->scope, s->seq, s->hlc, hash, s->seq > 1 ? s->prev : NULL, sc, sc_len, s->wall_ms,
+                      eb);
   free(sc);
   if (e) return e;
   s->st->commits++;
@@ -149,113 +155,94 @@ static li_err s_pk_values(s_sealer *s, const li_table *t, Linli__Value *key, Lin
   return LI_OK;
 }
 
-/* One coalesced dirty row -> at most one RowChange in the open commit. */
-static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, bool saw_delete, li_errbuf *eb) {
-  li_replica *r = s->r;
-  Linli__Value **pk = NULL;
-  li_err e = s_pk_values(s, t, key, &pk, eb);
-  if (e) return e;
-  li_rowclock rc;
-  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
-  for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
-  int step = sqlite3_step(t->sel);
-  if (step != SQLITE_ROW && step != SQLITE_DONE) {
-    sqlite3_reset(t->sel);
-    return li_db_fail(r, eb, t->name);
-  }
-  bool exists = step == SQLITE_ROW;
+/* What one coalesced dirty row publishes: the row's next causal length and
+ * the columns to emit, or nothing (skip). */
+typedef struct {
+  bool skip;
+  int64_t cl;
+  uint64_t emit;
+} s_plan;
+
+/* Decides the plan from the row's clock and the row as it is now (t->sel,
+ * stepped: exists says whether it found the row). */
+static li_err s_row_plan(const s_sealer *s, const li_table *t, const li_rowclock *rc, bool exists, uint64_t mask,
+                         bool saw_delete, s_plan *p, li_errbuf *eb) {
   const unsigned char *now_sc = exists ? sqlite3_column_text(t->sel, t->scope_col) : NULL;
-  bool published_here = rc.exists && strcmp(rc.scope, s->scope) == 0;
-  if (!published_here && !(now_sc && strcmp((const char *)now_sc, s->scope) == 0)) {
-    /* a marker of this scope for a row never published in it and not in it
-     * now (inserted, deleted and inserted in another scope between two
-     * seals): nothing to publish here; its own scope's markers publish it */
-    sqlite3_reset(t->sel);
-    sqlite3_clear_bindings(t->sel);
+  bool published_here = rc->exists && strcmp(rc->scope, s->scope) == 0;
+  p->skip = true;
+  p->cl = rc->cl;
+  p->emit = 0;
+  /* a marker of this scope for a row never published in it and not in it
+   * now (inserted, deleted and inserted in another scope between two
+   * seals): nothing to publish here; its own scope's markers publish it */
+  if (!published_here && !(now_sc && strcmp((const char *)now_sc, s->scope) == 0)) return LI_OK;
+  if (rc->exists && !published_here)
+    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
+                   t->name, rc->scope, s->scope);
+  if (!exists) {
+    if (p->cl % 2 == 0) return LI_OK; /* never published, or already deleted */
+    p->cl += 1;
+    p->skip = false;
     return LI_OK;
   }
-  if (rc.exists && !published_here) {
-    sqlite3_reset(t->sel);
-    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
-                   t->name, rc.scope, s->scope);
-  }
-  int64_t cl = rc.cl;
-  uint64_t emit = 0;
-  if (exists) {
-    const unsigned char *sc = sqlite3_column_text(t->sel, t->scope_col);
-    if (!sc || strcmp((const char *)sc, s->scope) != 0) {
-      sqlite3_reset(t->sel);
-      return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope outside linli's triggers", t->name);
-    }
-    uint64_t all = (UINT64_C(1) << t->ncols) - 1;
-    if (cl % 2 == 0) { /* new, or resurrected */
-      cl += 1;
-      emit = all;
-    } else if (saw_delete) { /* deleted and inserted again between two seals */
-      cl += 2;
-      emit = all;
-    } else {
-      emit = mask & all;
-    }
-    for (int i = 0; i < t->npk; i++) emit &= ~(UINT64_C(1) << t->pk[i]);
-    if (emit == 0 && cl == rc.cl) { /* an update that changed nothing */
-      sqlite3_reset(t->sel);
-      return LI_OK;
-    }
+  if (!now_sc || strcmp((const char *)now_sc, s->scope) != 0)
+    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope outside linli's triggers", t->name);
+  uint64_t all = (UINT64_C(1) << t->ncols) - 1;
+  if (p->cl % 2 == 0) { /* new, or resurrected */
+    p->cl += 1;
+    p->emit = all;
+  } else if (saw_delete) { /* deleted and inserted again between two seals */
+    p->cl += 2;
+    p->emit = all;
   } else {
-    if (cl % 2 == 0) { /* never published, or already deleted */
-      sqlite3_reset(t->sel);
-      return LI_OK;
-    }
-    cl += 1;
+    p->emit = mask & all;
   }
+  for (int i = 0; i < t->npk; i++) p->emit &= ~(UINT64_C(1) << t->pk[i]);
+  p->skip = p->emit == 0 && p->cl == rc->cl; /* an update that changed nothing */
+  return LI_OK;
+}
+
+/* The RowChange of a plan, its values read from t->sel; the columns it
+ * emits get this commit's version in rc. */
+static li_err s_row_change(s_sealer *s, const li_table *t, Linli__Value **pk, const s_plan *p, li_rowclock *rc,
+                           Linli__RowChange **out, li_errbuf *eb) {
   Linli__RowChange *ch = li_arena_alloc(&s->a, sizeof *ch);
-  if (!ch) {
-    sqlite3_reset(t->sel);
-    return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-  }
+  if (!ch) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
   linli__row_change__init(ch);
   ch->pk = pk;
   ch->n_pk = (size_t)t->npk;
-  ch->cl = (uint64_t)cl;
-  int ncols = __builtin_popcountll(emit);
+  ch->cl = (uint64_t)p->cl;
+  int ncols = __builtin_popcountll(p->emit);
   if (ncols) {
     ch->cols = li_arena_alloc(&s->a, sizeof(*ch->cols) * (size_t)ncols);
     ch->values = li_arena_alloc(&s->a, sizeof(*ch->values) * (size_t)ncols);
-    if (!ch->cols || !ch->values) {
-      sqlite3_reset(t->sel);
-      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-    }
+    if (!ch->cols || !ch->values) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
   }
-  if (cl != rc.cl) /* a new generation starts with fresh column versions */
-    for (int i = 0; i < t->ncols; i++) rc.hlc[i] = 0, rc.origin[i] = 0;
+  if (p->cl != rc->cl) /* a new generation starts with fresh column versions */
+    for (int i = 0; i < t->ncols; i++) rc->hlc[i] = 0, rc->origin[i] = 0;
   for (int i = 0; i < t->ncols; i++) {
-    if (!(emit & (UINT64_C(1) << i))) continue;
+    if (!(p->emit & (UINT64_C(1) << i))) continue;
     Linli__Value *v = li_value_from_column(&s->a, t->sel, i);
-    if (!v) {
-      sqlite3_reset(t->sel);
-      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-    }
+    if (!v) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
     if ((v->v_case == LINLI__VALUE__V_T && strlen(v->t) > LI_VALUE_BYTES_MAX) ||
-        (v->v_case == LINLI__VALUE__V_B && v->b.len > LI_VALUE_BYTES_MAX)) {
-      sqlite3_reset(t->sel);
+        (v->v_case == LINLI__VALUE__V_B && v->b.len > LI_VALUE_BYTES_MAX))
       return li_fail(eb, LI_ERR_TOO_BIG, "table %s column %s: a value over %u bytes (LI_VALUE_BYTES_MAX)", t->name,
                      t->cols[i], LI_VALUE_BYTES_MAX);
-    }
     if (v->v_case == LINLI__VALUE__V_T) s->bytes_est += strlen(v->t);
     if (v->v_case == LINLI__VALUE__V_B) s->bytes_est += v->b.len;
     s->bytes_est += 4;
     ch->cols[ch->n_cols++] = (uint32_t)i;
     ch->values[ch->n_values++] = v;
-    rc.hlc[i] = s->hlc;
-    rc.origin[i] = (uint32_t)s->self_idx;
+    rc->hlc[i] = s->hlc;
+    rc->origin[i] = (uint32_t)s->self_idx;
   }
-  sqlite3_reset(t->sel);
-  sqlite3_clear_bindings(t->sel);
-  rc.cl = cl;
-  snprintf(rc.scope, sizeof rc.scope, "%s", s->scope);
-  if ((e = li_rowclock_put(r, t, key, &rc, eb))) return e;
-  /* append to the open commit, opening a TableChanges when the table changes */
+  *out = ch;
+  return LI_OK;
+}
+
+/* Appends a RowChange to the open commit, opening a TableChanges when the
+ * table changes. */
+static li_err s_row_append(s_sealer *s, li_table *t, Linli__RowChange *ch, li_errbuf *eb) {
   if (s->ntables == 0 || strcmp(s->tables[s->ntables - 1]->table, t->name) != 0) {
     s_close_table(s);
     if (s->ntables >= LI_COMMIT_TABLES_MAX)
@@ -273,6 +260,62 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   s->nrows++;
   s->bytes_est += 16;
   return LI_OK;
+}
+
+/* One coalesced dirty row -> at most one RowChange in the open commit. It
+ * reads the row as it is now, so edits between two seals coalesce. */
+static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, bool saw_delete, li_errbuf *eb) {
+  li_replica *r = s->r;
+  Linli__Value **pk = NULL;
+  li_err e = s_pk_values(s, t, key, &pk, eb);
+  if (e) return e;
+  li_rowclock rc;
+  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
+  for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
+  int step = sqlite3_step(t->sel);
+  s_plan p = {.skip = true};
+  Linli__RowChange *ch = NULL;
+  if (step != SQLITE_ROW && step != SQLITE_DONE) e = li_db_fail(r, eb, t->name);
+  if (e == LI_OK) e = s_row_plan(s, t, &rc, step == SQLITE_ROW, mask, saw_delete, &p, eb);
+  if (e == LI_OK && !p.skip) e = s_row_change(s, t, pk, &p, &rc, &ch, eb);
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  if (e || p.skip) return e;
+  rc.cl = p.cl;
+  snprintf(rc.scope, sizeof rc.scope, "%s", s->scope);
+  if ((e = li_rowclock_put(r, t, key, &rc, eb))) return e;
+  return s_row_append(s, t, ch, eb);
+}
+
+/* The markers of one row, from q's current row on: their masks ORed and
+ * whether one was a delete, sealed by s_row. Leaves q on the next row's
+ * first marker (*rc: its step result). */
+static li_err s_group(s_sealer *s, sqlite3_stmt *q, int *rc, li_errbuf *eb) {
+  const char *scope = (const char *)sqlite3_column_text(q, 0);
+  int tbl = sqlite3_column_int(q, 1);
+  if (!scope || !li_valid_scope(scope)) return li_fail(eb, LI_ERR_TAMPERED, "linli_dirty holds a row without a valid scope");
+  li_table *t = li_capture_table_by_id(s->r, tbl);
+  if (!t) return li_fail(eb, LI_ERR_TAMPERED, "linli_dirty names table id %d, which is not tracked", tbl);
+  li_err e;
+  if (!s->open || strcmp(s->scope, scope) != 0 || s->nrows >= LI_COMMIT_ROWS_MAX ||
+      s->bytes_est >= LI_COMMIT_BYTES_MAX / 2) {
+    char sc[LI_SCOPE_MAX + 1];
+    snprintf(sc, sizeof sc, "%s", scope);
+    if ((e = s_flush(s, eb)) || (e = s_start(s, sc, eb))) return e;
+  }
+  uint64_t mask = 0;
+  bool saw_delete = false;
+  /* the group's first row stays current in q until we step past the group;
+   * copy the key so the comparison survives stepping */
+  Linli__Value *key = li_value_from_column(&s->a, q, 2);
+  if (!key) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  do {
+    mask |= (uint64_t)sqlite3_column_int64(q, 4);
+    saw_delete |= sqlite3_column_int(q, 3) == 3;
+    *rc = sqlite3_step(q);
+  } while (*rc == SQLITE_ROW && sqlite3_column_int(q, 1) == tbl &&
+           strcmp((const char *)sqlite3_column_text(q, 0), s->scope) == 0 && li_value_equals_column(key, q, 2));
+  return s_row(s, t, key, mask, saw_delete, eb);
 }
 
 li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb) {
@@ -300,51 +343,8 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
     free(s.rows);
     return li_db_fail(r, eb, "linli_dirty");
   }
-  /* Group consecutive markers of one row: OR their masks, note deletes. */
   int rc = sqlite3_step(q);
-  while (e == LI_OK && rc == SQLITE_ROW) {
-    const char *scope = (const char *)sqlite3_column_text(q, 0);
-    int tbl = sqlite3_column_int(q, 1);
-    if (!scope || !li_valid_scope(scope)) {
-      e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty holds a row without a valid scope");
-      break;
-    }
-    li_table *t = li_replica_table_by_id(r, tbl);
-    if (!t) {
-      e = li_fail(eb, LI_ERR_TAMPERED, "linli_dirty names table id %d, which is not tracked", tbl);
-      break;
-    }
-    if (!s.open || strcmp(s.scope, scope) != 0 || s.nrows >= LI_COMMIT_ROWS_MAX ||
-        s.bytes_est >= LI_COMMIT_BYTES_MAX / 2) {
-      char sc[LI_SCOPE_MAX + 1];
-      snprintf(sc, sizeof sc, "%s", scope);
-      if ((e = s_flush(&s, eb)) || (e = s_start(&s, sc, eb))) break;
-    }
-    uint64_t mask = 0;
-    bool saw_delete = false;
-    /* the group's first row stays current in q until we step past the group;
-     * copy the key so the comparison survives stepping */
-    Linli__Value *key = li_value_from_column(&s.a, q, 2);
-    if (!key) {
-      e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
-      break;
-    }
-    int first = 1;
-    for (;;) {
-      if (!first) {
-        rc = sqlite3_step(q);
-        if (rc != SQLITE_ROW || sqlite3_column_int(q, 1) != tbl ||
-            strcmp((const char *)sqlite3_column_text(q, 0), s.scope) != 0 ||
-            !li_value_equals_column(key, q, 2))
-          break;
-      }
-      first = 0;
-      mask |= (uint64_t)sqlite3_column_int64(q, 4);
-      saw_delete |= sqlite3_column_int(q, 3) == 3;
-    }
-    /* q now sits on the next group's first row (or is done) */
-    e = s_row(&s, t, key, mask, saw_delete, eb);
-  }
+  while (e == LI_OK && rc == SQLITE_ROW) e = s_group(&s, q, &rc, eb);
   if (e == LI_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) e = li_db_fail(r, eb, "linli_dirty");
   sqlite3_finalize(q);
   if (e == LI_OK) e = s_flush(&s, eb);

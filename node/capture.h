@@ -1,0 +1,114 @@
+/* capture: which tables linli tracks, and the pure-SQL triggers that
+ * record every local write to them (DESIGN 1).
+ *
+ * Owns the catalogue (linli_tables and its copy in memory, li_table, with
+ * each table's prepared statements), the capture triggers, and the DDL of
+ * linli_tables, linli_dirty and linli_applying (li_capture_sql). Seal turns
+ * the markers in linli_dirty into commits and empties it; merge silences
+ * the triggers with the row in linli_applying while it applies remote
+ * changes (SQLite has one writer, so nothing local slips in meanwhile).
+ *
+ * A table, as tracking takes it:
+ *
+ *   untracked --li_capture_track(): refused (LI_ERR_TRACK, ...)--> untracked
+ *   untracked --li_capture_track(): catalogue row + triggers + a marker per
+ *               existing row, one transaction--> tracked (forever: there is
+ *               no untrack; the hub's schema commits only add, DESIGN 14)
+ *
+ * Invariants:
+ *  1. Every tracked table has its five triggers linli_<id>_ai, _au, _ak,
+ *     _ad and _bm, created in the transaction that added its linli_tables
+ *     row. Their names hold the table's id, never its name.
+ *  2. The triggers only record which row changed: (table id, scope, key,
+ *     op 1 insert / 2 update / 3 delete, mask of changed columns, wall-clock
+ *     ms) into linli_dirty. They call no custom SQL function, so any SQLite
+ *     client's writes are captured, and they are silent while linli_applying
+ *     holds a row. An update of the key is recorded as a delete and an insert.
+ *  3. The triggers refuse (RAISE(ABORT), in the writer's own statement):
+ *     on a committee, a row whose scope (new or old) is not its own; on the
+ *     hub, a scope that is not 1..LI_SCOPE_MAX characters of [a-z0-9_-]; a
+ *     key published in one scope being written in another (linli_clock
+ *     keeps the scope after a delete); an update that moves a row to
+ *     another scope.
+ *  4. A tracked table has a primary key that is not the rowid (every
+ *     committee would count 1, 2, 3...), no BLOB in a composite key, a TEXT
+ *     column `scope` outside the key, at most LI_TABLE_COLS_MAX columns and
+ *     LI_PK_COLS_MAX key columns; its sel, ins and del are prepared.
+ *  5. At most LI_TABLES_MAX tables, ids positive and unique; r->tables
+ *     holds them in linli_tables id order.
+ *  6. When tracking starts, every row already in the table gets an insert
+ *     marker, so the next seal publishes it.
+ *
+ * Failure: LI_ERR_TRACK (with the reason) for a table that cannot be
+ * tracked, LI_ERR_EXISTS when already tracked, LI_ERR_NOT_FOUND when there
+ * is no such table, LI_ERR_LIMIT, LI_ERR_NOMEM, LI_ERR_DB. Nothing is left
+ * behind by a failed track. */
+#ifndef LI_CAPTURE_H
+#define LI_CAPTURE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include "err.h"
+#include "li_limits.h"
+
+typedef struct li_replica li_replica;
+
+/* Declared type affinity of a column, for the type check of remote values. */
+typedef enum { LI_AFF_ANY = 0, LI_AFF_TEXT, LI_AFF_INT, LI_AFF_REAL, LI_AFF_BLOB } li_affinity;
+
+typedef struct {
+  int id;
+  char *name;
+  int ncols;
+  char **cols;
+  li_affinity *aff;
+  int npk;
+  int pk[LI_PK_COLS_MAX]; /* column indexes, key order */
+  int scope_col;
+  sqlite3_stmt *sel;      /* SELECT all cols WHERE pk */
+  sqlite3_stmt *ins;      /* INSERT all cols */
+  sqlite3_stmt *del;      /* DELETE WHERE pk */
+  struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
+  int upd_next;
+} li_table;
+
+/* DDL of linli_tables, linli_dirty and linli_applying, run once at create. */
+extern const char li_capture_sql[];
+
+/* Starts tracking an existing user table (invariants 1, 4, 6), in its own
+ * transaction or the caller's open one. */
+li_err li_capture_track(li_replica *r, const char *table, li_errbuf *eb);
+
+/* Tracks every user table of the database, `roster` first, then in the
+ * order they were created (replica create). */
+li_err li_capture_track_all(li_replica *r, li_errbuf *eb);
+
+/* Reads the catalogue of an existing replica and prepares its statements.
+ * A table that can no longer be tracked (dropped, altered) is an error. */
+li_err li_capture_load(li_replica *r, li_errbuf *eb);
+
+/* Frees the catalogue (replica close). */
+void li_capture_free(li_replica *r);
+
+/* A tracked table by name or id; NULL when not tracked. */
+li_table *li_capture_table(li_replica *r, const char *name);
+li_table *li_capture_table_by_id(li_replica *r, int id);
+
+/* The number of tracked tables, and the i-th (0 <= i < count), id order. */
+int li_capture_count(const li_replica *r);
+li_table *li_capture_table_at(li_replica *r, int i);
+
+/* The UPDATE of t setting the columns of mask (key columns last as
+ * parameters), from the table's small cache; NULL when it cannot be
+ * prepared. */
+sqlite3_stmt *li_capture_update_stmt(li_replica *r, li_table *t, uint64_t mask);
+
+/* Names kept for callers outside this issue (node/main.c, the tests): the
+ * same functions. */
+static inline li_err li_replica_track(li_replica *r, const char *table, li_errbuf *eb) {
+  return li_capture_track(r, table, eb);
+}
+static inline li_table *li_replica_table(li_replica *r, const char *name) { return li_capture_table(r, name); }
+static inline li_table *li_replica_table_by_id(li_replica *r, int id) { return li_capture_table_by_id(r, id); }
+
+#endif
