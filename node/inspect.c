@@ -373,7 +373,8 @@ static li_err s_change(li_log_cursor *c, const Linli__TableChanges *tc, const Li
 static li_err s_changes(li_log_cursor *c, const Linli__Commit *cm, li_errbuf *eb) {
   size_t n = 0;
   for (size_t i = 0; i < cm->n_tables; i++)
-    for (size_t j = 0; j < cm->tables[i]->n_rows; j++) n += s_change_matches(&c->filter, cm->tables[i], cm->tables[i]->rows[j]);
+    for (size_t j = 0; j < cm->tables[i]->n_rows; j++)
+      n += s_change_matches(&c->filter, cm->tables[i], cm->tables[i]->rows[j]);
   c->entry.nchanges = 0;
   c->entry.changes = NULL;
   if (!n) return LI_OK;
@@ -610,7 +611,8 @@ static char *s_table_rows_sql(const li_table *tb) {
     sqlite3_free(order);
     order = next;
   }
-  char *sql = cols && order ? sqlite3_mprintf("%s FROM \"%w\" WHERE scope = ?1 ORDER BY %s", cols, tb->name, order) : NULL;
+  char *sql = NULL;
+  if (cols && order) sql = sqlite3_mprintf("%s FROM \"%w\" WHERE scope = ?1 ORDER BY %s", cols, tb->name, order);
   sqlite3_free(cols);
   sqlite3_free(order);
   return sql;
