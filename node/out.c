@@ -2,9 +2,9 @@
  * out.h for the four rules).
  *
  *   stored bytes --li_utf8_next--> code points (U+FFFD for bad bytes)
- *     --s_terminal_cp / s_cp_width--> li_out_clean, li_out_text, tables
- *     --s_json_string-->              li_json_*
- *     --s_csv_field-->                li_csv_*
+ *     --s_terminal_cp, s_cp_width--> li_out_clean, li_out_text, li_out_pad, li_out_table_*
+ *     --s_json_string-->             li_json_str, li_json_key
+ *     --(quotes doubled)-->          li_csv_text
  *
  * JSON writer states (per open level, the top one is checked):
  *
