@@ -9,7 +9,7 @@
 B ?= build
 SAN ?=
 CC ?= cc
-PKGS = libzmq sqlite3 libsodium libprotobuf-c inih
+PKGS = libzmq sqlite3 libsodium libprotobuf-c inih libutf8proc
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wno-unused-parameter -Wformat=2 -Wno-format-truncation -Wvla -g -I$(B)/gen -Icommon -Inode -Iproto
 ifeq ($(SAN),1)

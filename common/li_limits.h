@@ -143,4 +143,34 @@
  * has at most 32); longer text is cut at a character boundary. */
 #define LI_REPORT_TEXT_MAX 256
 
+/* ---- text output (node/out.c) ---- */
+/* Terminal columns an untrusted name or scope may take in a table or a
+ * status line (a valid one has at most 32 characters); wider text is cut
+ * and ends with '~', so a hostile name cannot push the rest off screen. */
+#define LI_OUT_TEXT_COLS_MAX 32
+/* One cell of a text table, after cleaning: columns and bytes (zero-width
+ * characters take bytes but no columns, so both are bounded). A cell is
+ * cleaned into a stack buffer of LI_OUT_CELL_BYTES. */
+#define LI_OUT_CELL_COLS_MAX 64
+#define LI_OUT_CELL_BYTES 256
+/* Columns of a text table: the report has 18. */
+#define LI_OUT_TABLE_COLS_MAX 32
+/* Nesting the JSON writer tracks: linli's documents nest 4 deep at most;
+ * the writer's state is a fixed array of this size. */
+#define LI_JSON_DEPTH_MAX 16
+
+/* ---- inspection (node/inspect.c: status, log, verify, conflicts, digest) ---- */
+/* Rows of one list that status or digest holds in memory (chains, peers,
+ * rejection reasons, bans, scopes): a street has tens of committees with a
+ * few origins each; the bound stops a corrupt replica from making them
+ * unbounded (over it: LI_ERR_LIMIT). */
+#define LI_INSPECT_ROWS_MAX 100000
+/* Bytes kept of a name, scope or reason read from the database for
+ * display (a valid name or scope has at most 32); longer text is cut at a
+ * character boundary. */
+#define LI_INSPECT_TEXT_MAX 256
+/* Problems verify keeps to show: each is counted, only the first this many
+ * are kept, so a wholly corrupt log cannot make verify's memory unbounded. */
+#define LI_VERIFY_PROBLEMS_MAX 10000
+
 #endif

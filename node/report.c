@@ -2,6 +2,7 @@
  *
  *   li_report ──s_collect──▶ s_report (roster rows, counts, sync facts)
  *             ──s_write_text | s_write_json | s_write_csv──▶ out
+ *                (through out.h: li_out_table, li_json, li_csv)
  *
  * Collecting runs every query inside one savepoint (one read snapshot);
  * writing starts only after it has succeeded. */
@@ -17,6 +18,7 @@
 
 #include "hlc.h"
 #include "keys.h"
+#include "out.h"
 #include "roster.h"
 
 #define S_STAGES 5
@@ -65,18 +67,6 @@ static bool s_valid_date(const char *d) {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-/* Copies at most cap-1 bytes of src (NULL: ""), cutting before a UTF-8
- * continuation byte so a character is never split. */
-static void s_copy_text(char *dst, size_t cap, const unsigned char *src) {
-  size_t len = src ? strlen((const char *)src) : 0;
-  if (len >= cap) {
-    len = cap - 1;
-    while (len > 0 && (src[len] & 0xC0) == 0x80) len--;
-  }
-  if (len) memcpy(dst, src, len);
-  dst[len] = 0;
-}
-
 /* An INTEGER column; false for NULL or any other type (untrusted values). */
 static bool s_col_int(sqlite3_stmt *st, int i, int64_t *v) {
   if (sqlite3_column_type(st, i) != SQLITE_INTEGER) return false;
@@ -84,132 +74,7 @@ static bool s_col_int(sqlite3_stmt *st, int i, int64_t *v) {
   return true;
 }
 
-/* Decodes one UTF-8 character of s (at most n bytes, n >= 1); returns the
- * bytes consumed (>= 1) and U+FFFD in *cp for an invalid or overlong
- * sequence, a surrogate or a value past U+10FFFF. */
-static size_t s_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned char c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xE0) == 0xC0) {
-    len = 2, v = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, v = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  if (len > n) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) {
-      *cp = 0xFFFD;
-      return 1;
-    }
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  *cp = v;
-  return len;
-}
-
-static size_t s_utf8_put(uint32_t cp, char out[4]) {
-  if (cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  } else if (cp < 0x800) {
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  } else if (cp < 0x10000) {
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = (char)(0xF0 | (cp >> 18));
-  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-/* Characters a terminal must not receive from untrusted text: C0, DEL, C1
- * controls and the bidirectional overrides that reorder what follows. */
-static bool s_unsafe_for_terminal(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F;
-}
-
-/* Terminal columns of a character (East Asian wide and fullwidth: 2). */
-static int s_cp_width(uint32_t cp) {
-  if ((cp >= 0x0300 && cp <= 0x036F) || cp == 0x200B || cp == 0x200C || cp == 0x200D) return 0;
-  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0x303E) || (cp >= 0x3041 && cp <= 0x33FF) ||
-      (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xA000 && cp <= 0xA4CF) ||
-      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
-      (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
-      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
-    return 2;
-  return 1;
-}
-
-/* Display width of valid UTF-8 (as made by s_text_clean). */
-static int s_width(const char *s) {
-  int w = 0;
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    i += s_utf8_next((const unsigned char *)s + i, n - i, &cp);
-    w += s_cp_width(cp);
-  }
-  return w;
-}
-
 #define S_CELL 256
-/* The most terminal columns an untrusted name or scope may take. */
-#define S_TEXT_COLS_MAX 32
-
-/* Untrusted text made safe and bounded for the table: invalid UTF-8 as
- * U+FFFD, unsafe characters as '?', at most S_TEXT_COLS_MAX columns (cut
- * with a trailing '~'). out holds S_CELL bytes. */
-static void s_text_clean(const char *in, char out[S_CELL]) {
-  size_t n = strlen(in), o = 0;
-  int total = 0;
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    i += s_utf8_next((const unsigned char *)in + i, n - i, &cp);
-    total += s_unsafe_for_terminal(cp) ? 1 : s_cp_width(cp);
-  }
-  int room = total > S_TEXT_COLS_MAX ? S_TEXT_COLS_MAX - 1 : S_TEXT_COLS_MAX, w = 0;
-  bool cut = total > S_TEXT_COLS_MAX;
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    i += s_utf8_next((const unsigned char *)in + i, n - i, &cp);
-    if (s_unsafe_for_terminal(cp)) cp = '?';
-    int cw = s_cp_width(cp);
-    if (w + cw > room) break;
-    /* Zero-width characters take bytes but no columns: bound the bytes too,
-     * leaving room for '~' and a caller's " (revoked)". */
-    if (o + 4 > S_CELL - 16) {
-      cut = true;
-      break;
-    }
-    o += s_utf8_put(cp, out + o);
-    w += cw;
-  }
-  if (cut) out[o++] = '~';
-  out[o] = 0;
-}
 
 static void s_iso_utc(int64_t ms, char *buf, size_t cap) {
   time_t t = (time_t)(ms / 1000);
@@ -232,15 +97,19 @@ static uint64_t s_age_ms(uint64_t now_ms, int64_t then_ms) {
   return then_ms >= 0 && (uint64_t)then_ms < now_ms ? now_ms - (uint64_t)then_ms : 0;
 }
 
-/* Percentage with one decimal, rounded half up: 2 of 3 -> "66.7". */
-static bool s_pct(int64_t good, int64_t rated, char *buf, size_t cap) {
-  if (rated <= 0 || good < 0 || good > rated) {
-    snprintf(buf, cap, "-");
-    return false;
-  }
-  int64_t permille = (good * 1000 + rated / 2) / rated;
-  snprintf(buf, cap, "%" PRId64 ".%" PRId64, permille / 10, permille % 10);
+/* Satisfaction in tenths of a percent, rounded half up: 2 of 3 -> 667;
+ * false when none rated (or the counts cannot be a share). */
+static bool s_permille(int64_t good, int64_t rated, int64_t *permille) {
+  if (rated <= 0 || good < 0 || good > rated) return false;
+  *permille = (good * 1000 + rated / 2) / rated;
   return true;
+}
+
+/* The same as text with one decimal ("66.7"), "-" when none rated. */
+static void s_pct(int64_t good, int64_t rated, char *buf, size_t cap) {
+  int64_t pm;
+  if (s_permille(good, rated, &pm)) snprintf(buf, cap, "%" PRId64 ".%" PRId64, pm / 10, pm % 10);
+  else snprintf(buf, cap, "-");
 }
 
 /* ---- collecting ---- */
@@ -317,8 +186,8 @@ static li_err s_collect_roster(li_replica *r, s_report *rep, li_errbuf *eb) {
     /* The roster has not reached this committee yet: report on itself. */
     s_row *row;
     if ((e = s_add_row(rep, &row, eb))) return e;
-    s_copy_text(row->name, sizeof row->name, (const unsigned char *)r->scope);
-    s_copy_text(row->scope, sizeof row->scope, (const unsigned char *)r->scope);
+    li_utf8_copy(row->name, sizeof row->name, r->scope);
+    li_utf8_copy(row->scope, sizeof row->scope, r->scope);
     memcpy(row->key, r->self, LI_PK_BYTES);
     row->key_ok = true;
   }
@@ -434,15 +303,25 @@ done:
 enum { C_NAME, C_SCOPE, C_STAGE0, C_HZ_OVERDUE = C_STAGE0 + S_STAGES, C_HL_OPEN, C_HL_OVERDUE, C_SAT,
        C_CARE, C_DISPUTES, C_NOTICES, C_CONTACT, C_C_LACKS, C_H_LACKS, C_NEWEST, C__COUNT };
 
-static const char *const s_text_header[C__COUNT] = {
-    "committee", "scope", "排查", "交办", "整改", "复核", "督查", "overdue", "cases", "late", "sat%",
-    "care", "disputes", "unacked", "last contact", "lacks", "hub lacks", "newest"};
+static const li_out_col s_text_cols[C__COUNT] = {
+    {"committee", LI_OUT_LEFT}, {"scope", LI_OUT_LEFT},    {"排查", LI_OUT_RIGHT},   {"交办", LI_OUT_RIGHT},
+    {"整改", LI_OUT_RIGHT},     {"复核", LI_OUT_RIGHT},    {"督查", LI_OUT_RIGHT},   {"overdue", LI_OUT_RIGHT},
+    {"cases", LI_OUT_RIGHT},    {"late", LI_OUT_RIGHT},    {"sat%", LI_OUT_RIGHT},   {"care", LI_OUT_RIGHT},
+    {"disputes", LI_OUT_RIGHT}, {"unacked", LI_OUT_RIGHT}, {"last contact", LI_OUT_LEFT},
+    {"lacks", LI_OUT_RIGHT},    {"hub lacks", LI_OUT_RIGHT}, {"newest", LI_OUT_RIGHT}};
+_Static_assert(C__COUNT <= LI_OUT_TABLE_COLS_MAX, "the report fits a text table");
 
-static bool s_left_aligned(int col) { return col == C_NAME || col == C_SCOPE || col == C_CONTACT; }
+typedef struct {
+  char text[C__COUNT][S_CELL];
+  const char *cells[C__COUNT]; /* text[i], as the table takes them */
+} s_cells;
 
-typedef char s_cells[C__COUNT][S_CELL];
+static void s_cells_init(s_cells *c) {
+  for (int col = 0; col < C__COUNT; col++) c->cells[col] = c->text[col];
+}
 
-static void s_count_cells(const s_counts *n, s_cells c) {
+static void s_count_cells(const s_counts *n, s_cells *cl) {
+  char(*c)[S_CELL] = cl->text;
   for (int i = 0; i < S_STAGES; i++) snprintf(c[C_STAGE0 + i], S_CELL, "%" PRId64, n->hz_stage[i]);
   snprintf(c[C_HZ_OVERDUE], S_CELL, "%" PRId64, n->hz_overdue);
   snprintf(c[C_HL_OPEN], S_CELL, "%" PRId64, n->hl_open);
@@ -453,96 +332,67 @@ static void s_count_cells(const s_counts *n, s_cells c) {
   snprintf(c[C_NOTICES], S_CELL, "%" PRId64, n->notices_unacked);
 }
 
-static void s_row_cells(const s_report *rep, const s_row *row, s_cells c) {
-  char name[S_CELL];
-  s_text_clean(row->name, name);
+static void s_lacks_cells(bool known, int64_t committee_lacks, int64_t hub_lacks, s_cells *cl) {
+  if (known) {
+    snprintf(cl->text[C_C_LACKS], S_CELL, "%" PRId64, committee_lacks);
+    snprintf(cl->text[C_H_LACKS], S_CELL, "%" PRId64, hub_lacks);
+  } else {
+    snprintf(cl->text[C_C_LACKS], S_CELL, "-");
+    snprintf(cl->text[C_H_LACKS], S_CELL, "-");
+  }
+}
+
+static void s_row_cells(const s_report *rep, const s_row *row, s_cells *cl) {
+  char(*c)[S_CELL] = cl->text;
+  /* the name is cut before " (revoked)" is added, so the mark always shows */
+  char name[S_CELL - sizeof " (revoked)"];
+  li_out_clean(name, sizeof name, row->name, LI_OUT_TEXT_COLS_MAX);
   snprintf(c[C_NAME], S_CELL, "%s%s", name, row->revoked ? " (revoked)" : "");
-  s_text_clean(row->scope, c[C_SCOPE]);
-  s_count_cells(&row->n, c);
+  li_out_clean(c[C_SCOPE], S_CELL, row->scope, LI_OUT_TEXT_COLS_MAX);
+  s_count_cells(&row->n, cl);
   if (row->contact_known) s_iso_utc(row->last_contact_ms, c[C_CONTACT], S_CELL);
   else snprintf(c[C_CONTACT], S_CELL, "never");
-  if (row->lacks_known) {
-    snprintf(c[C_C_LACKS], S_CELL, "%" PRId64, row->committee_lacks);
-    snprintf(c[C_H_LACKS], S_CELL, "%" PRId64, row->hub_lacks);
-  } else {
-    snprintf(c[C_C_LACKS], S_CELL, "-");
-    snprintf(c[C_H_LACKS], S_CELL, "-");
-  }
+  s_lacks_cells(row->lacks_known, row->committee_lacks, row->hub_lacks, cl);
   if (row->commit_known) s_age(rep->now_ms, row->newest_commit_ms, c[C_NEWEST], S_CELL);
   else snprintf(c[C_NEWEST], S_CELL, "-");
 }
 
-static void s_total_cells(const s_report *rep, s_cells c) {
+static void s_total_cells(const s_report *rep, s_cells *cl) {
+  char(*c)[S_CELL] = cl->text;
   snprintf(c[C_NAME], S_CELL, "TOTAL");
   c[C_SCOPE][0] = 0;
-  s_count_cells(&rep->total, c);
+  s_count_cells(&rep->total, cl);
   c[C_CONTACT][0] = 0;
-  if (rep->total_lacks_known) {
-    snprintf(c[C_C_LACKS], S_CELL, "%" PRId64, rep->total_committee_lacks);
-    snprintf(c[C_H_LACKS], S_CELL, "%" PRId64, rep->total_hub_lacks);
-  } else {
-    snprintf(c[C_C_LACKS], S_CELL, "-");
-    snprintf(c[C_H_LACKS], S_CELL, "-");
-  }
+  s_lacks_cells(rep->total_lacks_known, rep->total_committee_lacks, rep->total_hub_lacks, cl);
   c[C_NEWEST][0] = 0;
-}
-
-static void s_pad(FILE *out, int n) {
-  for (int i = 0; i < n; i++) fputc(' ', out);
-}
-
-static void s_print_cells(FILE *out, s_cells c, const int width[C__COUNT]) {
-  for (int col = 0; col < C__COUNT; col++) {
-    int pad = width[col] - s_width(c[col]);
-    if (col) fputs("  ", out);
-    if (s_left_aligned(col)) {
-      fputs(c[col], out);
-      if (col < C__COUNT - 1) s_pad(out, pad);
-    } else {
-      s_pad(out, pad);
-      fputs(c[col], out);
-    }
-  }
-  fputc('\n', out);
-}
-
-static void s_width_of(s_cells c, int width[C__COUNT]) {
-  for (int col = 0; col < C__COUNT; col++) {
-    int w = s_width(c[col]);
-    if (w > width[col]) width[col] = w;
-  }
 }
 
 static void s_write_text(const s_report *rep, FILE *out) {
   /* Cells are built twice (widths, then printing) so that memory stays one
    * row of cells (on the stack) whatever the number of committees. */
-  s_cells cells, *c = &cells;
-  int width[C__COUNT];
-  for (int col = 0; col < C__COUNT; col++) width[col] = s_width(s_text_header[col]);
+  s_cells c;
+  s_cells_init(&c);
+  li_out_table t;
+  li_out_table_init(&t, s_text_cols, C__COUNT);
   for (size_t i = 0; i < rep->n; i++) {
-    s_row_cells(rep, &rep->rows[i], *c);
-    s_width_of(*c, width);
+    s_row_cells(rep, &rep->rows[i], &c);
+    li_out_table_fit(&t, c.cells);
   }
-  s_total_cells(rep, *c);
-  s_width_of(*c, width);
+  s_total_cells(rep, &c);
+  li_out_table_fit(&t, c.cells);
 
   char gen[32];
   s_iso_utc((int64_t)(rep->now_ms <= LI_HLC_MS_MAX ? rep->now_ms : 0), gen, sizeof gen);
   fprintf(out, "linli report  generated %s  today %s\n\n", gen, rep->today);
-  for (int col = 0; col < C__COUNT; col++) snprintf((*c)[col], S_CELL, "%s", s_text_header[col]);
-  s_print_cells(out, *c, width);
-  int total_width = 2 * (C__COUNT - 1);
-  for (int col = 0; col < C__COUNT; col++) total_width += width[col];
-  for (int i = 0; i < total_width; i++) fputc('-', out);
-  fputc('\n', out);
+  li_out_table_header(out, &t);
+  li_out_table_rule(out, &t);
   for (size_t i = 0; i < rep->n; i++) {
-    s_row_cells(rep, &rep->rows[i], *c);
-    s_print_cells(out, *c, width);
+    s_row_cells(rep, &rep->rows[i], &c);
+    li_out_table_row(out, &t, c.cells);
   }
-  for (int i = 0; i < total_width; i++) fputc('-', out);
-  fputc('\n', out);
-  s_total_cells(rep, *c);
-  s_print_cells(out, *c, width);
+  li_out_table_rule(out, &t);
+  s_total_cells(rep, &c);
+  li_out_table_row(out, &t, c.cells);
   fprintf(out,
           "\n排查..督查: open hazards by stage; overdue: open hazards past their deadline\n"
           "cases, late: open and overdue hotline cases; sat%%: share rated 好 of rated cases\n"
@@ -554,155 +404,160 @@ static void s_write_text(const s_report *rep, FILE *out) {
 
 /* ---- JSON ---- */
 
-static void s_json_str(FILE *out, const char *s) {
-  size_t n = strlen(s);
-  fputc('"', out);
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    i += s_utf8_next((const unsigned char *)s + i, n - i, &cp);
-    if (cp == '"' || cp == '\\') {
-      fputc('\\', out);
-      fputc((int)cp, out);
-    } else if (cp == '\n') {
-      fputs("\\n", out);
-    } else if (cp == '\r') {
-      fputs("\\r", out);
-    } else if (cp == '\t') {
-      fputs("\\t", out);
-    } else if (cp < 0x20 || cp == 0x7F || cp == 0x2028 || cp == 0x2029) {
-      fprintf(out, "\\u%04x", (unsigned)cp);
-    } else {
-      char b[4];
-      fwrite(b, 1, s_utf8_put(cp, b), out);
-    }
-  }
-  fputc('"', out);
+static void s_json_counts(li_json *j, const s_counts *n) {
+  li_json_key(j, "hazards");
+  li_json_object(j);
+  li_json_kint(j, "open", n->hz_open);
+  li_json_kint(j, "overdue", n->hz_overdue);
+  li_json_key(j, "by_stage");
+  li_json_object(j);
+  for (int i = 0; i < S_STAGES; i++) li_json_kint(j, s_stage[i], n->hz_stage[i]);
+  li_json_object_end(j);
+  li_json_object_end(j);
+  li_json_key(j, "hotline");
+  li_json_object(j);
+  li_json_kint(j, "open", n->hl_open);
+  li_json_kint(j, "overdue", n->hl_overdue);
+  li_json_kint(j, "rated", n->hl_rated);
+  li_json_kint(j, "good", n->hl_good);
+  int64_t pm;
+  li_json_key(j, "satisfaction_pct");
+  if (s_permille(n->hl_good, n->hl_rated, &pm)) li_json_fixed(j, pm, 1);
+  else li_json_null(j);
+  li_json_object_end(j);
+  li_json_kint(j, "care_visits_this_month", n->care_month);
+  li_json_kint(j, "disputes_open", n->disputes_open);
+  li_json_kint(j, "notices_unacknowledged", n->notices_unacked);
 }
 
-static void s_json_counts(FILE *out, const s_counts *n) {
-  fprintf(out, "\"hazards\":{\"open\":%" PRId64 ",\"overdue\":%" PRId64 ",\"by_stage\":{", n->hz_open,
-          n->hz_overdue);
-  for (int i = 0; i < S_STAGES; i++) fprintf(out, "%s\"%s\":%" PRId64, i ? "," : "", s_stage[i], n->hz_stage[i]);
-  char pct[32];
-  bool rated = s_pct(n->hl_good, n->hl_rated, pct, sizeof pct);
-  fprintf(out,
-          "}},\"hotline\":{\"open\":%" PRId64 ",\"overdue\":%" PRId64 ",\"rated\":%" PRId64 ",\"good\":%" PRId64
-          ",\"satisfaction_pct\":%s},",
-          n->hl_open, n->hl_overdue, n->hl_rated, n->hl_good, rated ? pct : "null");
-  fprintf(out, "\"care_visits_this_month\":%" PRId64 ",\"disputes_open\":%" PRId64
-               ",\"notices_unacknowledged\":%" PRId64,
-          n->care_month, n->disputes_open, n->notices_unacked);
+/* committee_lacks and hub_lacks, or null for both */
+static void s_json_lacks(li_json *j, bool known, int64_t committee_lacks, int64_t hub_lacks) {
+  li_json_key(j, "committee_lacks");
+  if (known) li_json_int(j, committee_lacks);
+  else li_json_null(j);
+  li_json_key(j, "hub_lacks");
+  if (known) li_json_int(j, hub_lacks);
+  else li_json_null(j);
 }
 
-static void s_json_row(const s_report *rep, const s_row *row, FILE *out) {
-  fputs("{\"name\":", out);
-  s_json_str(out, row->name);
-  fputs(",\"scope\":", out);
-  s_json_str(out, row->scope);
-  fprintf(out, ",\"revoked\":%s,", row->revoked ? "true" : "false");
-  s_json_counts(out, &row->n);
-  fputs(",\"sync\":{\"last_contact\":", out);
-  if (row->contact_known) {
-    char iso[32];
-    s_iso_utc(row->last_contact_ms, iso, sizeof iso);
-    fprintf(out, "\"%s\",\"last_contact_ms\":%" PRId64, iso, row->last_contact_ms);
-  } else {
-    fputs("null,\"last_contact_ms\":null", out);
-  }
-  if (row->lacks_known)
-    fprintf(out, ",\"committee_lacks\":%" PRId64 ",\"hub_lacks\":%" PRId64, row->committee_lacks, row->hub_lacks);
-  else
-    fputs(",\"committee_lacks\":null,\"hub_lacks\":null", out);
-  if (row->commit_known) {
-    char age[32];
-    s_age(rep->now_ms, row->newest_commit_ms, age, sizeof age);
-    fprintf(out, ",\"newest_commit_age\":\"%s\",\"newest_commit_age_ms\":%" PRIu64 "}}", age,
-            s_age_ms(rep->now_ms, row->newest_commit_ms));
-  } else {
-    fputs(",\"newest_commit_age\":null,\"newest_commit_age_ms\":null}}", out);
-  }
+static void s_json_sync(li_json *j, const s_report *rep, const s_row *row) {
+  li_json_key(j, "sync");
+  li_json_object(j);
+  char buf[32];
+  s_iso_utc(row->last_contact_ms, buf, sizeof buf);
+  li_json_kstr(j, "last_contact", row->contact_known ? buf : NULL);
+  li_json_key(j, "last_contact_ms");
+  if (row->contact_known) li_json_int(j, row->last_contact_ms);
+  else li_json_null(j);
+  s_json_lacks(j, row->lacks_known, row->committee_lacks, row->hub_lacks);
+  s_age(rep->now_ms, row->newest_commit_ms, buf, sizeof buf);
+  li_json_kstr(j, "newest_commit_age", row->commit_known ? buf : NULL);
+  li_json_key(j, "newest_commit_age_ms");
+  if (row->commit_known) li_json_uint(j, s_age_ms(rep->now_ms, row->newest_commit_ms));
+  else li_json_null(j);
+  li_json_object_end(j);
+}
+
+static void s_json_row(li_json *j, const s_report *rep, const s_row *row) {
+  li_json_object(j);
+  li_json_kstr(j, "name", row->name);
+  li_json_kstr(j, "scope", row->scope);
+  li_json_kbool(j, "revoked", row->revoked);
+  s_json_counts(j, &row->n);
+  s_json_sync(j, rep, row);
+  li_json_object_end(j);
 }
 
 static void s_write_json(const s_report *rep, FILE *out) {
   char gen[32];
   s_iso_utc((int64_t)(rep->now_ms <= LI_HLC_MS_MAX ? rep->now_ms : 0), gen, sizeof gen);
-  fprintf(out, "{\"generated\":\"%s\",\"today\":\"%s\",\"committees\":[", gen, rep->today);
+  li_json j;
+  li_json_init(&j, out);
+  li_json_object(&j);
+  li_json_kstr(&j, "generated", gen);
+  li_json_kstr(&j, "today", rep->today);
+  li_json_key(&j, "committees");
+  li_json_array(&j);
   for (size_t i = 0; i < rep->n; i++) {
-    if (i) fputc(',', out);
-    fputs("\n  ", out);
-    s_json_row(rep, &rep->rows[i], out);
+    li_json_space(&j, "\n  "); /* one committee a line */
+    s_json_row(&j, rep, &rep->rows[i]);
   }
-  fputs(rep->n ? "\n],\n\"total\":{" : "],\n\"total\":{", out);
-  s_json_counts(out, &rep->total);
-  if (rep->total_lacks_known)
-    fprintf(out, ",\"committee_lacks\":%" PRId64 ",\"hub_lacks\":%" PRId64 "}}\n", rep->total_committee_lacks,
-            rep->total_hub_lacks);
-  else
-    fputs(",\"committee_lacks\":null,\"hub_lacks\":null}}\n", out);
+  if (rep->n) li_json_space(&j, "\n");
+  li_json_array_end(&j);
+  li_json_space(&j, "\n");
+  li_json_key(&j, "total");
+  li_json_object(&j);
+  s_json_counts(&j, &rep->total);
+  s_json_lacks(&j, rep->total_lacks_known, rep->total_committee_lacks, rep->total_hub_lacks);
+  li_json_object_end(&j);
+  li_json_object_end(&j);
+  li_json_end(&j);
 }
 
 /* ---- CSV ---- */
 
-/* One RFC 4180 field of untrusted text: invalid UTF-8 as U+FFFD, quoted when
- * it holds a comma, quote, CR or LF (quotes doubled), and a leading ' when it
- * starts like a spreadsheet formula. */
-static void s_csv_text(FILE *out, const char *s) {
-  bool quote = strpbrk(s, ",\"\r\n") != NULL;
-  if (quote) fputc('"', out);
-  if (s[0] && strchr("=+-@\t\r", s[0])) fputc('\'', out);
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    i += s_utf8_next((const unsigned char *)s + i, n - i, &cp);
-    if (cp == '"') fputc('"', out);
-    char b[4];
-    fwrite(b, 1, s_utf8_put(cp, b), out);
-  }
-  if (quote) fputc('"', out);
-}
-
-static void s_csv_counts(FILE *out, const s_counts *n) {
-  for (int i = 0; i < S_STAGES; i++) fprintf(out, ",%" PRId64, n->hz_stage[i]);
+static void s_csv_counts(li_csv *c, const s_counts *n) {
+  for (int i = 0; i < S_STAGES; i++) li_csv_int(c, n->hz_stage[i]);
+  li_csv_int(c, n->hz_open);
+  li_csv_int(c, n->hz_overdue);
+  li_csv_int(c, n->hl_open);
+  li_csv_int(c, n->hl_overdue);
+  li_csv_int(c, n->hl_rated);
+  li_csv_int(c, n->hl_good);
   char pct[32];
   s_pct(n->hl_good, n->hl_rated, pct, sizeof pct);
-  fprintf(out,
-          ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%" PRId64 ",%" PRId64
-          ",%" PRId64,
-          n->hz_open, n->hz_overdue, n->hl_open, n->hl_overdue, n->hl_rated, n->hl_good, pct, n->care_month,
-          n->disputes_open, n->notices_unacked);
+  li_csv_plain(c, pct);
+  li_csv_int(c, n->care_month);
+  li_csv_int(c, n->disputes_open);
+  li_csv_int(c, n->notices_unacked);
+}
+
+static void s_csv_lacks(li_csv *c, bool known, int64_t committee_lacks, int64_t hub_lacks) {
+  if (known) {
+    li_csv_int(c, committee_lacks);
+    li_csv_int(c, hub_lacks);
+  } else {
+    li_csv_plain(c, "-");
+    li_csv_plain(c, "-");
+  }
+}
+
+static const char *const s_csv_header[] = {
+    "committee", "scope", "revoked", "hazards_排查", "hazards_交办", "hazards_整改", "hazards_复核", "hazards_督查",
+    "hazards_open", "hazards_overdue", "hotline_open", "hotline_overdue", "hotline_rated", "hotline_good",
+    "satisfaction_pct", "care_visits_this_month", "disputes_open", "notices_unacknowledged", "last_contact_utc",
+    "committee_lacks", "hub_lacks", "newest_commit_age"};
+
+static void s_csv_row(li_csv *c, const s_report *rep, const s_row *row) {
+  li_csv_text(c, row->name);
+  li_csv_text(c, row->scope);
+  li_csv_plain(c, row->revoked ? "yes" : "no");
+  s_csv_counts(c, &row->n);
+  char buf[32];
+  if (row->contact_known) s_iso_utc(row->last_contact_ms, buf, sizeof buf);
+  else snprintf(buf, sizeof buf, "never");
+  li_csv_plain(c, buf);
+  s_csv_lacks(c, row->lacks_known, row->committee_lacks, row->hub_lacks);
+  if (row->commit_known) s_age(rep->now_ms, row->newest_commit_ms, buf, sizeof buf);
+  else snprintf(buf, sizeof buf, "-");
+  li_csv_plain(c, buf);
+  li_csv_end_row(c);
 }
 
 static void s_write_csv(const s_report *rep, FILE *out) {
-  fputs("\xEF\xBB\xBF", out);
-  fputs("committee,scope,revoked", out);
-  for (int i = 0; i < S_STAGES; i++) fprintf(out, ",hazards_%s", s_stage[i]);
-  fputs(",hazards_open,hazards_overdue,hotline_open,hotline_overdue,hotline_rated,hotline_good,"
-        "satisfaction_pct,care_visits_this_month,disputes_open,notices_unacknowledged,"
-        "last_contact_utc,committee_lacks,hub_lacks,newest_commit_age\r\n",
-        out);
-  for (size_t i = 0; i < rep->n; i++) {
-    const s_row *row = &rep->rows[i];
-    s_csv_text(out, row->name);
-    fputc(',', out);
-    s_csv_text(out, row->scope);
-    fputs(row->revoked ? ",yes" : ",no", out);
-    s_csv_counts(out, &row->n);
-    char buf[32];
-    if (row->contact_known) s_iso_utc(row->last_contact_ms, buf, sizeof buf);
-    else snprintf(buf, sizeof buf, "never");
-    fprintf(out, ",%s", buf);
-    if (row->lacks_known) fprintf(out, ",%" PRId64 ",%" PRId64, row->committee_lacks, row->hub_lacks);
-    else fputs(",-,-", out);
-    if (row->commit_known) s_age(rep->now_ms, row->newest_commit_ms, buf, sizeof buf);
-    else snprintf(buf, sizeof buf, "-");
-    fprintf(out, ",%s\r\n", buf);
-  }
-  fputs("TOTAL,,", out);
-  s_csv_counts(out, &rep->total);
-  if (rep->total_lacks_known)
-    fprintf(out, ",,%" PRId64 ",%" PRId64 ",\r\n", rep->total_committee_lacks, rep->total_hub_lacks);
-  else
-    fputs(",,-,-,\r\n", out);
+  li_csv c;
+  li_csv_begin(&c, out);
+  for (size_t i = 0; i < sizeof s_csv_header / sizeof *s_csv_header; i++) li_csv_text(&c, s_csv_header[i]);
+  li_csv_end_row(&c);
+  for (size_t i = 0; i < rep->n; i++) s_csv_row(&c, rep, &rep->rows[i]);
+  li_csv_text(&c, "TOTAL");
+  li_csv_text(&c, ""); /* scope */
+  li_csv_text(&c, ""); /* revoked */
+  s_csv_counts(&c, &rep->total);
+  li_csv_text(&c, ""); /* last contact */
+  s_csv_lacks(&c, rep->total_lacks_known, rep->total_committee_lacks, rep->total_hub_lacks);
+  li_csv_text(&c, ""); /* newest commit */
+  li_csv_end_row(&c);
 }
 
 /* ---- entry ---- */

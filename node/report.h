@@ -32,10 +32,13 @@
  *  1. All numbers come from one read snapshot (a savepoint around the queries).
  *  2. Nothing is written to out before every query has succeeded: a database
  *     error leaves out untouched.
- *  3. Text from the database is untrusted: JSON strings are escaped, invalid
- *     UTF-8 becomes U+FFFD, CSV fields are quoted per RFC 4180 and a field
- *     starting with = + - @ gets a leading ' (no spreadsheet formulas), and
- *     the text table replaces control characters with '?'.
+ *  3. Text from the database is untrusted and reaches out only through
+ *     node/out.h (its rules 1-4): invalid UTF-8 becomes U+FFFD, JSON strings
+ *     are escaped, CSV fields are quoted per RFC 4180 and a field starting
+ *     with = + - @ TAB or CR gets a leading ' (no spreadsheet formulas), and
+ *     the text table replaces control characters with '?' and cuts a name
+ *     or scope at LI_OUT_TEXT_COLS_MAX columns with '~' (before a
+ *     " (revoked)" mark, which always shows).
  */
 #ifndef LI_REPORT_H
 #define LI_REPORT_H

@@ -14,6 +14,7 @@ need_pc sqlite3 libsqlite3-dev
 need_pc libsodium libsodium-dev
 need_pc libprotobuf-c libprotobuf-c-dev
 need_pc inih libinih-dev
+need_pc libutf8proc libutf8proc-dev
 need_pc cmocka libcmocka-dev
 need_cmd protoc-c protobuf-c-compiler
 need_cmd sqlite3 sqlite3
