@@ -414,8 +414,9 @@ static inline void tu_hash_query(sqlite3 *db, crypto_generichash_state *h, const
   sqlite3_finalize(st);
 }
 
-/* Every row of a table as one quote()d line, sorted. */
-static inline void tu_hash_table(sqlite3 *db, crypto_generichash_state *h, const char *table) {
+/* Every row of a table (where: NULL, or an SQL condition on its rows) as
+ * one quote()d line, sorted. */
+static inline void tu_hash_table_where(sqlite3 *db, crypto_generichash_state *h, const char *table, const char *where) {
   sqlite3_stmt *st = NULL;
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT group_concat('quote(\"' || replace(name, '\"', '\"\"') || '\")', "
@@ -426,7 +427,7 @@ static inline void tu_hash_table(sqlite3 *db, crypto_generichash_state *h, const
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   const char *expr = (const char *)sqlite3_column_text(st, 0);
   if (!expr) fail_msg("snapshot: no table %s", table);
-  char *sql = sqlite3_mprintf("SELECT %s AS r FROM \"%w\" ORDER BY r", expr, table);
+  char *sql = sqlite3_mprintf("SELECT %s AS r FROM \"%w\" WHERE %s ORDER BY r", expr, table, where ? where : "1");
   sqlite3_finalize(st);
   assert_non_null(sql);
   crypto_generichash_update(h, (const uint8_t *)table, strlen(table) + 1);
@@ -434,12 +435,16 @@ static inline void tu_hash_table(sqlite3 *db, crypto_generichash_state *h, const
   sqlite3_free(sql);
 }
 
-static inline void tu_hash_tracked(sqlite3 *db, crypto_generichash_state *h) {
+static inline void tu_hash_table(sqlite3 *db, crypto_generichash_state *h, const char *table) {
+  tu_hash_table_where(db, h, table, NULL);
+}
+
+static inline void tu_hash_tracked(sqlite3 *db, crypto_generichash_state *h, const char *where) {
   sqlite3_stmt *st = NULL;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM linli_tables ORDER BY name", -1, &st, NULL), SQLITE_OK);
   int ntables = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
-    tu_hash_table(db, h, (const char *)sqlite3_column_text(st, 0));
+    tu_hash_table_where(db, h, (const char *)sqlite3_column_text(st, 0), where);
     ntables++;
   }
   sqlite3_finalize(st);
@@ -453,7 +458,7 @@ static inline void tu_hash_tracked(sqlite3 *db, crypto_generichash_state *h) {
 static inline void tu_snapshot(sqlite3 *db, uint8_t out[LI_HASH_BYTES]) {
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
-  tu_hash_tracked(db, &h);
+  tu_hash_tracked(db, &h, NULL);
   static const char *const internal[] = {"linli_log",     "linli_vv",    "linli_clock", "linli_conflicts",
                                          "linli_origins", "linli_dirty", "linli_meta"};
   for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) tu_hash_table(db, &h, internal[i]);
@@ -461,11 +466,17 @@ static inline void tu_snapshot(sqlite3 *db, uint8_t out[LI_HASH_BYTES]) {
 }
 
 /* The tracked tables alone: what every replica must agree on (linli_clock
- * and linli_origins hold local origin indexes, which differ). */
-static inline void tu_tables_digest(sqlite3 *db, uint8_t out[LI_HASH_BYTES]) {
+ * and linli_origins hold local origin indexes, which differ). scope: NULL
+ * for every row, else the rows of that scope and 'street' (what a committee
+ * of that scope reads). */
+static inline void tu_tables_digest_scope(sqlite3 *db, const char *scope, uint8_t out[LI_HASH_BYTES]) {
   crypto_generichash_state h;
   crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
-  tu_hash_tracked(db, &h);
+  char *where = scope ? sqlite3_mprintf("scope IN (%Q, 'street')", scope) : NULL;
+  tu_hash_tracked(db, &h, where);
+  sqlite3_free(where);
   crypto_generichash_final(&h, out, LI_HASH_BYTES);
 }
+
+static inline void tu_tables_digest(sqlite3 *db, uint8_t out[LI_HASH_BYTES]) { tu_tables_digest_scope(db, NULL, out); }
 #endif
