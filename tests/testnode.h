@@ -59,6 +59,21 @@ static inline void tu_node_free(li_node **n) {
   *n = NULL;
 }
 
+/* A copy of the node directory from_dir (whose node must be closed, so
+ * its WAL is checkpointed) in to_dir, opened: a cheap fresh replica in a
+ * known state, e.g. one receiver per ordering of the same commits. */
+static inline li_node *tu_node_copy(const char *from_dir, const char *to_dir) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", from_dir, to_dir);
+  assert_int_equal(system(cmd), 0);
+  li_node *n = calloc(1, sizeof *n);
+  assert_non_null(n);
+  li_errbuf eb = {{0}};
+  li_err e = li_node_open(n, to_dir, &eb);
+  if (e) fail_msg("li_node_open %s: %s (%s)", to_dir, li_errname(e), eb.msg);
+  return n;
+}
+
 /* ---- SQL on a node ---- */
 
 static inline void tu_exec(li_node *n, const char *sql) {
