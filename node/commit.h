@@ -13,10 +13,12 @@
  * signature, so it costs no allocation and no work in the commit's size.
  *
  * Invariants:
- *  1. li_commit_pos refuses every input protobuf-c would refuse at the
- *     level of fields (truncation, bad varints, groups, wire types of known
- *     fields), and where both accept they read the same values (last
- *     occurrence wins). tests/fuzz/fuzz_commit_pos.c checks the second half.
+ *  1. li_commit_pos refuses every input protobuf-c would refuse for the
+ *     top-level fields of SignedCommit and Commit (truncation, bad varints,
+ *     groups, wire types of known fields; not the contents of nested
+ *     messages, deps and tables, which it never reads), and where both
+ *     accept they read the same values (the last occurrence wins).
+ *     tests/fuzz/fuzz_commit_pos.c checks the second half.
  *  2. li_commit_pos never reads outside [sc, sc + len) and bounds every
  *     length before using it; its outputs are zero when it refuses. */
 #ifndef LI_COMMIT_H
