@@ -353,7 +353,7 @@ static void test_import_round_trip(void **state) {
   assert_int_equal(st.merge.duplicates, in_file);
   tu_snapshot(f->c07->r->db, after);
   assert_memory_equal(before, after, LI_HASH_BYTES);
-  /* the other way: c08 exports its own chain to a fresh hub-less reader (the hub has it: duplicates) */
+  /* the other way: c08's export of its own chain, into the hub, which holds it all: duplicates */
   char path[300];
   li_bundle_export_stats xs;
   s_export(f, f->c08, "c08", path, &xs);
@@ -481,7 +481,7 @@ static void a_count_minus_one(fx *f, s_bundle *b) { b->count_delta = -1; }
 static void a_digest(fx *f, s_bundle *b) { b->bad_digest = true; }
 static void a_unknown_kind(fx *f, s_bundle *b) { b->f[1].kind = 'X'; }
 static void a_second_header(fx *f, s_bundle *b) { s_bundle_add(b, 'H', b->f[0].p, b->f[0].n); }
-static void a_drop_commit(fx *f, s_bundle *b) { /* c07#1 left out: c07#2 has a gap at the receiver */
+static void a_drop_commit(fx *f, s_bundle *b) { /* street#2 left out: street#3 has a gap at the receiver */
   for (size_t i = 1; i < b->n; i++) {
     uint8_t o[LI_PK_BYTES];
     char scope[LI_SCOPE_MAX + 1];
