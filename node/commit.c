@@ -1,4 +1,5 @@
-/* commit: seal (pack + sign) and open (verify + decode) signed commits. */
+/* commit: seal (pack + sign) and open (verify + decode) signed commits, and
+ * read a commit's chain position from its wire format. See commit.h. */
 #include "commit.h"
 
 #include <stdio.h>
@@ -161,4 +162,116 @@ li_err li_commit_seal(const li_identity *id, const uint8_t network[LI_PK_BYTES],
   *out = o;
   *out_len = m;
   return LI_OK;
+}
+
+/* ---- chain position, from the wire format ---- */
+
+/* One field as read from the wire. */
+typedef struct {
+  uint32_t num;
+  int wt;               /* wire type */
+  uint64_t val;         /* wire type 0 */
+  const uint8_t *data;  /* wire type 2 */
+  size_t len;
+} s_pb;
+
+/* A varint of at most max bytes at *p. protobuf-c reads keys and length
+ * prefixes in at most 5 bytes and values in at most 10; a longer varint is
+ * malformed there, so it is here. */
+static bool s_pb_varint(const uint8_t **p, const uint8_t *end, int max, uint64_t *v) {
+  uint64_t x = 0;
+  for (int i = 0; i < max && *p < end; i++) {
+    uint8_t byte = *(*p)++;
+    x |= (uint64_t)(byte & 0x7f) << (7 * i);
+    if (!(byte & 0x80)) {
+      *v = x;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The field at *p, which is moved past it. false on a truncated field, a
+ * bad varint, field number 0, or wire types 3, 4, 6 and 7 (groups, which
+ * protobuf-c does not support, and undefined ones). */
+static bool s_pb_field(const uint8_t **p, const uint8_t *end, s_pb *f) {
+  uint64_t key, n;
+  if (!s_pb_varint(p, end, 5, &key) || (key >> 3) == 0) return false;
+  f->num = (uint32_t)(key >> 3);
+  f->wt = (int)(key & 7);
+  switch (f->wt) {
+  case 0: return s_pb_varint(p, end, 10, &f->val);
+  case 1: n = 8; break;
+  case 5: n = 4; break;
+  case 2:
+    if (!s_pb_varint(p, end, 5, &n) || n > (uint64_t)(end - *p)) return false;
+    f->data = *p;
+    f->len = (size_t)n;
+    *p += n;
+    return true;
+  default: return false;
+  }
+  if (n > (uint64_t)(end - *p)) return false;
+  *p += n;
+  return true;
+}
+
+/* Whether field f may have its wire type in a message of desc: protobuf-c
+ * refuses the whole message when a known field has another one. Unknown
+ * fields pass (they are skipped). */
+static bool s_pb_wire_ok(const ProtobufCMessageDescriptor *desc, const s_pb *f) {
+  const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(desc, f->num);
+  if (!fd) return true;
+  int want = 0; /* the varint types */
+  switch (fd->type) {
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_FLOAT: want = 5; break;
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE: want = 1; break;
+  case PROTOBUF_C_TYPE_STRING:
+  case PROTOBUF_C_TYPE_BYTES:
+  case PROTOBUF_C_TYPE_MESSAGE: want = 2; break;
+  default: break;
+  }
+  return f->wt == want || (f->wt == 2 && fd->label == PROTOBUF_C_LABEL_REPEATED); /* packed */
+}
+
+/* SignedCommit.commit (field 1, the last occurrence), or NULL. */
+static const uint8_t *s_pos_commit(const uint8_t *sc, size_t len, size_t *commit_len) {
+  const uint8_t *p = sc, *end = sc + len, *commit = NULL;
+  s_pb f;
+  while (p < end) {
+    if (!s_pb_field(&p, end, &f) || !s_pb_wire_ok(&linli__signed_commit__descriptor, &f)) return NULL;
+    if (f.num == 1) commit = f.data, *commit_len = f.len;
+  }
+  return commit;
+}
+
+bool li_commit_pos(const uint8_t *sc, size_t len, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
+                   uint64_t *seq) {
+  memset(origin, 0, LI_PK_BYTES);
+  scope[0] = 0;
+  *seq = 0;
+  if (len == 0 || len > LI_SIGNED_COMMIT_BYTES_MAX) return false;
+  size_t clen = 0;
+  const uint8_t *p = s_pos_commit(sc, len, &clen), *o = NULL, *sp = NULL;
+  if (!p || clen == 0 || clen > LI_COMMIT_BYTES_MAX) return false;
+  const uint8_t *end = p + clen;
+  size_t o_len = 0, sp_len = 0;
+  uint64_t q = 0;
+  s_pb f;
+  while (p < end) {
+    if (!s_pb_field(&p, end, &f) || !s_pb_wire_ok(&linli__commit__descriptor, &f)) return false;
+    if (f.num == 1) o = f.data, o_len = f.len;
+    else if (f.num == 2) sp = f.data, sp_len = f.len;
+    else if (f.num == 3) q = f.val;
+  }
+  if (!o || o_len != LI_PK_BYTES || sp_len > LI_SCOPE_MAX || (sp_len && memchr(sp, 0, sp_len))) return false;
+  memcpy(origin, o, LI_PK_BYTES);
+  if (sp_len) memcpy(scope, sp, sp_len);
+  scope[sp_len] = 0;
+  *seq = q;
+  return true;
 }

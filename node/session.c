@@ -395,85 +395,6 @@ static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* A protobuf varint at *p; false if truncated or over 10 bytes. */
-static bool s_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  uint64_t x = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    if (*p >= end) return false;
-    uint8_t byte = *(*p)++;
-    x |= (uint64_t)(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) {
-      *v = x;
-      return true;
-    }
-  }
-  return false;
-}
-
-/* One field of a protobuf message at *p (wire format): its number and wire
- * type, the value of a varint, the bytes of a length-delimited field.
- * false on malformed input or a group (never used by linli). */
-static bool s_pb_field(const uint8_t **p, const uint8_t *end, uint64_t *field, int *wt, uint64_t *val,
-                       const uint8_t **data, size_t *len) {
-  uint64_t key, n;
-  if (!s_pb_varint(p, end, &key)) return false;
-  *field = key >> 3;
-  *wt = (int)(key & 7);
-  switch (*wt) {
-  case 0: return s_pb_varint(p, end, val);
-  case 1: n = 8; break;
-  case 5: n = 4; break;
-  case 2:
-    if (!s_pb_varint(p, end, &n) || n > (uint64_t)(end - *p)) return false;
-    *data = *p;
-    *len = (size_t)n;
-    *p += n;
-    return true;
-  default: return false;
-  }
-  if (n > (uint64_t)(end - *p)) return false;
-  *p += n;
-  return true;
-}
-
-/* Chain position of SignedCommit bytes: SignedCommit.commit (1), then
- * Commit.origin (1), scope (2) and seq (3), read straight from the wire
- * format (last occurrence wins, as in protobuf-c) without decoding the
- * commit's rows: the store's commits were verified when stored, and the
- * peer's were just verified by apply; this only routes them. A full decode
- * here cost as much as the commit's rows and kept arena memory the size of
- * the largest commit in every session (hubs: one session per committee). */
-static bool s_commit_pos(li_session *s, const li_blob *b, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
-                         uint64_t *seq) {
-  (void)s;
-  const uint8_t *p = b->sc, *end = b->sc + b->len, *d = NULL, *commit = NULL, *o = NULL, *sp = NULL;
-  size_t n = 0, commit_len = 0, o_len = 0, sp_len = 0;
-  uint64_t f, v = 0;
-  int wt;
-  while (p < end) {
-    if (!s_pb_field(&p, end, &f, &wt, &v, &d, &n)) return false;
-    if (f == 1 && wt != 2) return false;
-    if (f == 1) commit = d, commit_len = n;
-  }
-  if (!commit) return false;
-  *seq = 0;
-  p = commit;
-  end = commit + commit_len;
-  while (p < end) {
-    if (!s_pb_field(&p, end, &f, &wt, &v, &d, &n)) return false;
-    if ((f == 1 || f == 2) && wt != 2) return false;
-    if (f == 3 && wt != 0) return false;
-    if (f == 1) o = d, o_len = n;
-    else if (f == 2) sp = d, sp_len = n;
-    else if (f == 3) *seq = v;
-  }
-  if (!o || o_len != LI_PK_BYTES || sp_len > LI_SCOPE_MAX || (sp_len && memchr(sp, 0, sp_len))) return false;
-  memcpy(origin, o, LI_PK_BYTES);
-  if (sp_len) memcpy(scope, sp, sp_len);
-  scope[sp_len] = 0;
-  return true;
-}
-
 /* How many of the fetched commits go into the next batch: a prefix that
  * continues each chain exactly where it was sent up to, within the batch
  * bounds. Advances ours[].sent over it. */
@@ -485,7 +406,7 @@ static size_t s_take_prefix(li_session *s, const li_blobs *got) {
     uint8_t origin[LI_PK_BYTES];
     char scope[LI_SCOPE_MAX + 1];
     uint64_t seq;
-    if (!s_commit_pos(s, b, origin, scope, &seq)) break;
+    if (!li_commit_pos(b->sc, b->len, origin, scope, &seq)) break;
     s_chain *c = s_find(&s->ours, origin, scope);
     if (!c || c->forked || c->stuck || seq != c->sent + 1 || seq > c->seq) break;
     c->sent = seq;
@@ -766,8 +687,7 @@ static li_err s_peer_has(li_session *s, const Linli__Batch *b, const li_apply_re
     uint8_t origin[LI_PK_BYTES];
     char scope[LI_SCOPE_MAX + 1];
     uint64_t seq;
-    li_blob blob = {b->commits[i].data, b->commits[i].len};
-    if (!s_commit_pos(s, &blob, origin, scope, &seq)) continue;
+    if (!li_commit_pos(b->commits[i].data, b->commits[i].len, origin, scope, &seq)) continue;
     if (li_apply_result_skipped(st, origin, scope, seq)) continue;
     s_chain *c = s_find(&s->ours, origin, scope);
     if (c) {

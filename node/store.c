@@ -3,7 +3,6 @@
  * seq) order over per-range index scans). */
 #include "store.h"
 
-#include "linli.pb-c.h"
 #include "merge.h"
 
 #include <assert.h>
@@ -31,20 +30,9 @@ static li_err s_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max_
 }
 
 /* The chain position a commit claims, read without verifying it (only to
- * name the chain a rejection stops); false when the bytes do not decode. */
+ * name the chain a rejection stops); false when it names no valid chain. */
 static bool s_claimed_pos(const li_blob *b, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1], uint64_t *seq) {
-  bool ok = false;
-  Linli__SignedCommit *w = linli__signed_commit__unpack(NULL, b->len, b->sc);
-  Linli__Commit *c = w ? linli__commit__unpack(NULL, w->commit.len, w->commit.data) : NULL;
-  if (c && c->origin.len == LI_PK_BYTES && c->scope && li_valid_scope(c->scope) && c->seq >= 1) {
-    memcpy(origin, c->origin.data, LI_PK_BYTES);
-    snprintf(scope, LI_SCOPE_MAX + 1, "%s", c->scope);
-    *seq = c->seq;
-    ok = true;
-  }
-  if (c) linli__commit__free_unpacked(c, NULL);
-  if (w) linli__signed_commit__free_unpacked(w, NULL);
-  return ok;
+  return li_commit_pos(b->sc, b->len, origin, scope, seq) && li_valid_scope(scope) && *seq >= 1;
 }
 
 /* Chain by chain (session.h): merge keeps the prefix before a rejection

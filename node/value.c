@@ -1,6 +1,8 @@
-/* value: protobuf Value <-> SQLite. */
+/* value: protobuf Value <-> SQLite, the type check of remote values and
+ * the printable form. See value.h. */
 #include "value.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,13 +57,12 @@ int li_value_bind(sqlite3_stmt *st, int idx, const Linli__Value *v) {
 }
 
 bool li_value_fits(const Linli__Value *v, li_affinity aff) {
-  switch (aff) {
-  case LI_AFF_TEXT: return v->v_case == LINLI__VALUE__V_T || v->v_case == LINLI__VALUE__V_NULL;
-  case LI_AFF_INT: return v->v_case == LINLI__VALUE__V_I || v->v_case == LINLI__VALUE__V_NULL;
-  case LI_AFF_REAL:
-    return v->v_case == LINLI__VALUE__V_F || v->v_case == LINLI__VALUE__V_I || v->v_case == LINLI__VALUE__V_NULL;
-  default: return true;
-  }
+  /* TEXT affinity turns every INTEGER and REAL into its text before storing
+   * it; every other affinity keeps some value of each class (a text or
+   * blob that does not look like a number stays as it is), so a replica
+   * can have sealed it. */
+  if (aff == LI_AFF_TEXT) return v->v_case != LINLI__VALUE__V_I && v->v_case != LINLI__VALUE__V_F;
+  return true;
 }
 
 bool li_value_equals_column(const Linli__Value *v, sqlite3_stmt *st, int col) {
@@ -81,11 +82,74 @@ bool li_value_equals_column(const Linli__Value *v, sqlite3_stmt *st, int col) {
   }
 }
 
+/* ---- printable form ---- */
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its
+ * code point, or 0 when the bytes there are not one. */
+static size_t s_utf8(const unsigned char *s, size_t n, uint32_t *cp) {
+  size_t len;
+  uint32_t v, min;
+  if (s[0] < 0x80) len = 1, v = s[0], min = 0;
+  else if ((s[0] & 0xE0) == 0xC0) len = 2, v = s[0] & 0x1F, min = 0x80;
+  else if ((s[0] & 0xF0) == 0xE0) len = 3, v = s[0] & 0x0F, min = 0x800;
+  else if ((s[0] & 0xF8) == 0xF0) len = 4, v = s[0] & 0x07, min = 0x10000;
+  else return 0;
+  if (len > n) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+/* Marks that reorder or break the text around them on a terminal. */
+static bool s_invisible_mark(uint32_t cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The printable piece of the character at s (out holds 16 bytes); *used
+ * gets the bytes it stands for. */
+static size_t s_piece(const unsigned char *s, size_t n, char *out, size_t *used) {
+  uint32_t cp = 0;
+  size_t len = s_utf8(s, n, &cp);
+  *used = len ? len : 1;
+  if (len == 0 || cp < 0x20 || cp == 0x7F) return (size_t)snprintf(out, 16, "\\x%02x", s[0]);
+  if ((cp >= 0x80 && cp <= 0x9F) || s_invisible_mark(cp)) return (size_t)snprintf(out, 16, "\\u{%04x}", (unsigned)cp);
+  if (cp == '\'') return (size_t)snprintf(out, 16, "''");
+  if (cp == '\\') return (size_t)snprintf(out, 16, "\\\\");
+  memcpy(out, s, len);
+  return len;
+}
+
+/* 'text' as li_value_format prints it. */
+static void s_format_text(const char *t, char *buf, size_t cap) {
+  static const char cut[] = "...'";
+  const unsigned char *s = (const unsigned char *)t;
+  size_t n = strlen(t), total = 2, used, k;
+  char piece[16];
+  for (size_t i = 0; i < n; i += used) total += s_piece(s + i, n - i, piece, &used);
+  bool fits = total < cap;
+  size_t room = fits ? cap - 1 : (cap > sizeof cut ? cap - sizeof cut : 0), o = 0;
+  if (o < room) buf[o++] = '\'';
+  for (size_t i = 0; i < n && o < room; i += used) {
+    if ((k = s_piece(s + i, n - i, piece, &used)) > room - o) break;
+    memcpy(buf + o, piece, k);
+    o += k;
+  }
+  const char *end = fits ? "'" : cut;
+  for (size_t j = 0; end[j] && o + 1 < cap; j++) buf[o++] = end[j];
+  buf[o] = 0;
+}
+
 void li_value_format(const Linli__Value *v, char *buf, size_t cap) {
+  if (cap == 0) return;
   switch (v->v_case) {
   case LINLI__VALUE__V_I: snprintf(buf, cap, "%lld", (long long)v->i); break;
   case LINLI__VALUE__V_F: snprintf(buf, cap, "%.17g", v->f); break;
-  case LINLI__VALUE__V_T: snprintf(buf, cap, "'%s'", v->t); break;
+  case LINLI__VALUE__V_T: s_format_text(v->t ? v->t : "", buf, cap); break;
   case LINLI__VALUE__V_B: snprintf(buf, cap, "x'<%zu bytes>'", v->b.len); break;
   default: snprintf(buf, cap, "NULL");
   }

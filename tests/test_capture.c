@@ -38,7 +38,7 @@ static int fx_teardown(void **state) {
 static int64_t s_triggers(fx *f, int id) {
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name GLOB 'linli_%d_*'", id);
-  return tu_int(li_replica_db(f->r), sql);
+  return tu_db_int(li_replica_db(f->r), sql);
 }
 
 /* ---- tracking rules (invariants 1, 4, 5) ---- */
@@ -69,10 +69,10 @@ static void test_tracking_rules(void **state) {
       {"notes", NULL, LI_ERR_EXISTS, "already tracked"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    if (cases[i].ddl) tu_exec(li_replica_db(f->r), cases[i].ddl);
+    if (cases[i].ddl) tu_db_exec(li_replica_db(f->r), cases[i].ddl);
     int n0 = li_capture_count(f->r);
-    int64_t rows0 = tu_int(li_replica_db(f->r), "SELECT count(*) FROM linli_tables");
-    int64_t trig0 = tu_int(li_replica_db(f->r), "SELECT count(*) FROM sqlite_master WHERE type='trigger'");
+    int64_t rows0 = tu_db_int(li_replica_db(f->r), "SELECT count(*) FROM linli_tables");
+    int64_t trig0 = tu_db_int(li_replica_db(f->r), "SELECT count(*) FROM sqlite_master WHERE type='trigger'");
     li_errbuf eb = {{0}};
     li_err e = li_capture_track(f->r, cases[i].table, &eb);
     print_message("case %s: %s: %s\n", cases[i].table, li_errname(e), e ? eb.msg : "");
@@ -80,8 +80,8 @@ static void test_tracking_rules(void **state) {
     if (e) {
       assert_non_null(strstr(eb.msg, cases[i].msg_has));
       assert_int_equal(li_capture_count(f->r), n0); /* nothing left behind */
-      assert_int_equal(tu_int(li_replica_db(f->r), "SELECT count(*) FROM linli_tables"), rows0);
-      assert_int_equal(tu_int(li_replica_db(f->r), "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), trig0);
+      assert_int_equal(tu_db_int(li_replica_db(f->r), "SELECT count(*) FROM linli_tables"), rows0);
+      assert_int_equal(tu_db_int(li_replica_db(f->r), "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), trig0);
       continue;
     }
     li_table *t = li_capture_table(f->r, cases[i].table);
@@ -98,7 +98,7 @@ static void test_open_checks_the_catalogue(void **state) {
   fx *f = *state;
   char path[300];
   snprintf(path, sizeof path, "%s/replica.db", f->dir);
-  tu_exec(li_replica_db(f->r), "DROP TABLE pairs");
+  tu_db_exec(li_replica_db(f->r), "DROP TABLE pairs");
   li_replica_close(&f->r);
   li_errbuf eb = {{0}};
   assert_int_equal(li_replica_open(path, &f->r, &eb), LI_ERR_NOT_FOUND);
@@ -109,7 +109,7 @@ static void test_open_checks_the_catalogue(void **state) {
 
 static void test_existing_rows_become_dirty(void **state) {
   fx *f = *state;
-  tu_exec(li_replica_db(f->r), "CREATE TABLE later(a TEXT, b INT, scope TEXT, v TEXT, PRIMARY KEY(a, b));"
+  tu_db_exec(li_replica_db(f->r), "CREATE TABLE later(a TEXT, b INT, scope TEXT, v TEXT, PRIMARY KEY(a, b));"
                     "INSERT INTO later VALUES('x', 1, 'c07', 'one'), ('y', 2, 'c07', NULL);");
   assert_int_equal(li_replica_dirty_count(f->r), 0);
   li_errbuf eb = {{0}};
@@ -137,9 +137,9 @@ static void test_triggers_record(void **state) {
        ""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    tu_exec(li_replica_db(f->r), "DELETE FROM notes; DELETE FROM pairs; INSERT INTO notes VALUES('k0', 'c07', 'zero', 0); "
+    tu_db_exec(li_replica_db(f->r), "DELETE FROM notes; DELETE FROM pairs; INSERT INTO notes VALUES('k0', 'c07', 'zero', 0); "
                       "DELETE FROM linli_dirty");
-    tu_exec(li_replica_db(f->r), cases[i].sql);
+    tu_db_exec(li_replica_db(f->r), cases[i].sql);
     char *got = tu_dump(li_replica_db(f->r), "SELECT tbl, scope, pk, op, mask FROM linli_dirty ORDER BY rowid");
     print_message("case %s\n", cases[i].name);
     assert_string_equal(got, cases[i].dirty);
@@ -169,10 +169,10 @@ typedef struct {
 
 static void s_refusals(fx *f, const s_refusal *cases, size_t n, const char *setup) {
   for (size_t i = 0; i < n; i++) {
-    tu_exec(li_replica_db(f->r), "DELETE FROM linli_applying; INSERT INTO linli_applying VALUES(1); DELETE FROM notes; "
+    tu_db_exec(li_replica_db(f->r), "DELETE FROM linli_applying; INSERT INTO linli_applying VALUES(1); DELETE FROM notes; "
                       "DELETE FROM linli_clock; DELETE FROM linli_applying");
-    tu_exec(li_replica_db(f->r), setup);
-    tu_exec(li_replica_db(f->r), "DELETE FROM linli_dirty");
+    tu_db_exec(li_replica_db(f->r), setup);
+    tu_db_exec(li_replica_db(f->r), "DELETE FROM linli_dirty");
     char *before = s_snapshot(f), msg[512];
     int rc = tu_exec_rc(li_replica_db(f->r), cases[i].sql, msg, sizeof msg);
     char *after = s_snapshot(f);

@@ -124,7 +124,7 @@ static void test_append_rolls_back(void **state) {
   uint64_t seq;
   assert_int_equal(li_chain_head(f->r, a, "c07", &seq, NULL, &eb), LI_OK);
   assert_int_equal(seq, 1);
-  assert_int_equal(tu_int(li_replica_db(f->r), "SELECT count(*) FROM linli_log"), 1);
+  assert_int_equal(tu_db_int(li_replica_db(f->r), "SELECT count(*) FROM linli_log"), 1);
 }
 
 /* ---- many chains ---- */
@@ -385,7 +385,7 @@ static void test_tampered_rows(void **state) {
       f->r = tu_replica_new(f->dir, LI_ROLE_HUB, "street", "CREATE TABLE t(id TEXT PRIMARY KEY, scope TEXT);");
     }
     s_append(f, A, "c07", 1, 10);
-    tu_exec(li_replica_db(f->r), cases[i].sql);
+    tu_db_exec(li_replica_db(f->r), cases[i].sql);
     li_errbuf eb = {{0}};
     li_err e = s_run(f, cases[i].what, &eb);
     print_message("case %s: %s: %s\n", cases[i].name, li_errname(e), e ? eb.msg : "");
@@ -409,8 +409,8 @@ static void test_bad_heads(void **state) {
   li_errbuf eb = {{0}};
   assert_int_equal(li_chain_each_bad_head(f->r, s_collect_bad, got, &eb), LI_OK);
   assert_string_equal(got, ""); /* the control */
-  tu_exec(li_replica_db(f->r), "UPDATE linli_vv SET seq = 2 WHERE scope = 'c07' AND hex(origin) LIKE 'A1%'");
-  tu_exec(li_replica_db(f->r), "UPDATE linli_log SET hash = zeroblob(32) WHERE scope = 'c08'");
+  tu_db_exec(li_replica_db(f->r), "UPDATE linli_vv SET seq = 2 WHERE scope = 'c07' AND hex(origin) LIKE 'A1%'");
+  tu_db_exec(li_replica_db(f->r), "UPDATE linli_log SET hash = zeroblob(32) WHERE scope = 'c08'");
   assert_int_equal(li_chain_each_bad_head(f->r, s_collect_bad, got, &eb), LI_OK);
   assert_non_null(strstr(got, "c07#2 "));
   assert_non_null(strstr(got, "c08#1 "));

@@ -5,10 +5,10 @@
  * in its roster, c07's commit #1 applied), snapshots the replica, feeds the
  * input where the case says it enters, checks the exact error and a
  * non-empty message (printed as "case NAME: ERROR: MESSAGE"), and checks the
- * snapshot is unchanged. The snapshot is a BLAKE2b hash over every tracked
- * table's rows and linli_log, linli_vv, linli_clock, linli_conflicts,
- * linli_origins, linli_dirty and linli_meta, each row rendered with SQL
- * quote() and sorted. linli_rejects, linli_banned and linli_evidence are left
+ * snapshot is unchanged. The snapshot (tu_snapshot, testnode.h) is a
+ * BLAKE2b hash over every tracked table's rows and linli_log, linli_vv,
+ * linli_clock, linli_conflicts, linli_origins, linli_dirty and linli_meta,
+ * each row rendered with SQL quote() and sorted. linli_rejects, linli_banned and linli_evidence are left
  * out on purpose: counting a rejection and keeping the evidence of a fork
  * are what a refusal is allowed to change.
  *
@@ -163,58 +163,6 @@ static int fx_teardown(void **state) {
   tu_rmdir(f->dir);
   free(f);
   return 0;
-}
-
-/* ---- the snapshot ---- */
-
-static void s_hash_query(sqlite3 *db, crypto_generichash_state *h, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    crypto_generichash_update(h, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    crypto_generichash_update(h, (const uint8_t *)"\n", 1);
-  }
-  if (rc != SQLITE_DONE) fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
-  sqlite3_finalize(st);
-}
-
-/* Every row of a table as one quote()d line, sorted. */
-static void s_hash_table(sqlite3 *db, crypto_generichash_state *h, const char *table) {
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT group_concat('quote(\"' || replace(name, '\"', '\"\"') || '\")', "
-                                      "' || '','' || ') FROM pragma_table_info(?)",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  const char *expr = (const char *)sqlite3_column_text(st, 0);
-  if (!expr) fail_msg("snapshot: no table %s", table);
-  char *sql = sqlite3_mprintf("SELECT %s AS r FROM \"%w\" ORDER BY r", expr, table);
-  sqlite3_finalize(st);
-  assert_non_null(sql);
-  crypto_generichash_update(h, (const uint8_t *)table, strlen(table) + 1);
-  s_hash_query(db, h, sql);
-  sqlite3_free(sql);
-}
-
-static void s_snapshot(sqlite3 *db, uint8_t out[LI_HASH_BYTES]) {
-  crypto_generichash_state h;
-  crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
-  sqlite3_stmt *st = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM linli_tables ORDER BY name", -1, &st, NULL), SQLITE_OK);
-  int ntables = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    s_hash_table(db, &h, (const char *)sqlite3_column_text(st, 0));
-    ntables++;
-  }
-  sqlite3_finalize(st);
-  assert_true(ntables > 0);
-  static const char *const internal[] = {"linli_log",     "linli_vv",    "linli_clock", "linli_conflicts",
-                                         "linli_origins", "linli_dirty", "linli_meta"};
-  for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) s_hash_table(db, &h, internal[i]);
-  crypto_generichash_final(&h, out, LI_HASH_BYTES);
 }
 
 /* ---- building commits ---- */
@@ -814,8 +762,8 @@ static void s_run(void **state) {
   c->build(f, &in);
 
   uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES], hub_before[LI_HASH_BYTES], hub_after[LI_HASH_BYTES];
-  s_snapshot(db, before);
-  s_snapshot(f->hub->r->db, hub_before);
+  tu_snapshot(db, before);
+  tu_snapshot(f->hub->r->db, hub_before);
   li_errbuf eb;
   memset(&eb, 0, sizeof eb);
   li_err got = LI_OK;
@@ -838,8 +786,8 @@ static void s_run(void **state) {
   if (!eb.msg[0]) fail_msg("case %s: %s without a message", c->name, li_errname(got));
   if (c->msg_has && !strstr(eb.msg, c->msg_has))
     fail_msg("case %s: message does not mention \"%s\": %s", c->name, c->msg_has, eb.msg);
-  s_snapshot(db, after);
-  s_snapshot(f->hub->r->db, hub_after);
+  tu_snapshot(db, after);
+  tu_snapshot(f->hub->r->db, hub_after);
   if (memcmp(before, after, sizeof before) != 0) fail_msg("case %s: the refused input changed the replica", c->name);
   if (memcmp(hub_before, hub_after, sizeof hub_before) != 0) fail_msg("case %s: the refused input changed the hub", c->name);
   if (c->after) c->after(f);
@@ -854,7 +802,7 @@ static void s_run(void **state) {
 static void s_snapshot_sees_changes(void **state) {
   fx *f = *state;
   uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES];
-  s_snapshot(f->hub->r->db, before);
+  tu_snapshot(f->hub->r->db, before);
   s_input in = {0};
   s_spec sp = {0};
   s_add_spec(f, &in, &sp);
@@ -863,7 +811,7 @@ static void s_snapshot_sees_changes(void **state) {
   li_errbuf eb = {{0}};
   assert_int_equal(li_merge_batch(f->hub->r, in.commits, 1, &o, &ms, &eb), LI_OK);
   assert_int_equal(ms.applied, 1);
-  s_snapshot(f->hub->r->db, after);
+  tu_snapshot(f->hub->r->db, after);
   assert_memory_not_equal(before, after, sizeof before);
   free((void *)in.commits[0].sc);
 }

@@ -44,24 +44,24 @@ static int fx_setup(void **state) {
   tu_roster_add(f->hub, "c07", f->c07, "c07");
   tu_roster_add(f->hub, "c08", f->c08, "c08");
   /* c07#1: two visits and a hazard; c07#2: one visit deleted */
-  tu_node_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES"
+  tu_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES"
                   " ('v1', 'c07', 'R-1', '2025-03-01'), ('v2', 'c07', 'R-2', '2025-03-02');"
                   "INSERT INTO hazards(id, scope, category, location, stage, found_on)"
                   " VALUES ('h1', 'c07', '燃气', '5号楼', '排查', '2025-03-05')");
-  tu_seal(f->c07);
-  tu_node_exec(f->c07, "DELETE FROM care_visits WHERE id = 'v2'");
-  tu_seal(f->c07);
-  tu_node_exec(f->c08, "INSERT INTO hotline_cases(id, scope, case_no, received_on)"
+  tu_seal_now(f->c07);
+  tu_exec(f->c07, "DELETE FROM care_visits WHERE id = 'v2'");
+  tu_seal_now(f->c07);
+  tu_exec(f->c08, "INSERT INTO hotline_cases(id, scope, case_no, received_on)"
                   " VALUES ('k1', 'c08', '12345-1', '2025-03-01')");
-  tu_seal(f->c08);
+  tu_seal_now(f->c08);
   assert_int_equal(tu_send(f->c07, f->hub, "c07"), 2);
   assert_int_equal(tu_send(f->c08, f->hub, "c08"), 1);
   tu_send(f->hub, f->c07, "street");
   /* the hub assigns the hazard while c07 moves it on: concurrent writes */
-  tu_node_exec(f->hub, "UPDATE hazards SET stage = '交办' WHERE id = 'h1'");
-  tu_seal(f->hub);
-  tu_node_exec(f->c07, "UPDATE hazards SET stage = '整改' WHERE id = 'h1'");
-  tu_seal(f->c07);
+  tu_exec(f->hub, "UPDATE hazards SET stage = '交办' WHERE id = 'h1'");
+  tu_seal_now(f->hub);
+  tu_exec(f->c07, "UPDATE hazards SET stage = '整改' WHERE id = 'h1'");
+  tu_seal_now(f->c07);
   tu_send(f->hub, f->c07, "c07");
   tu_send(f->c07, f->hub, "c07");
   *state = f;
@@ -127,12 +127,12 @@ static void s_peer_row(li_node *n, const char *key_sql, const char *name_sql, in
            " commits_recv, rejected_in, rejected_out, last_error, updated_ms)"
            " VALUES (%s, %s, %d, %s, %d, %d, 5, 6, 7, 8, 'x' || char(10) || 'y', %s)",
            key_sql, name_sql, connected, contact, behind_them, behind_us, updated);
-  tu_node_exec(n, sql);
+  tu_exec(n, sql);
 }
 
 static void test_status_node_and_chains(void **state) {
   fx *f = *state;
-  tu_node_exec(f->hub, "INSERT INTO notices(id, scope, title) VALUES ('n1', 'street', '通知')"); /* not sealed */
+  tu_exec(f->hub, "INSERT INTO notices(id, scope, title) VALUES ('n1', 'street', '通知')"); /* not sealed */
   li_status st = s_status(f->hub, NOW_MS);
   assert_string_equal(st.name, "street");
   assert_int_equal(st.role, LI_ROLE_HUB);
@@ -279,11 +279,11 @@ static void test_status_limit(void **state) {
            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d)"
            " INSERT INTO linli_rejects(reason, n) SELECT printf('r%%07d', i), 1 FROM k",
            LI_INSPECT_ROWS_MAX);
-  tu_node_exec(f->c08, sql);
+  tu_exec(f->c08, sql);
   li_status st = s_status(f->c08, NOW_MS); /* exactly the limit: fine */
   assert_int_equal(st.nrejected, LI_INSPECT_ROWS_MAX);
   li_inspect_status_free(&st);
-  tu_node_exec(f->c08, "INSERT INTO linli_rejects(reason, n) VALUES ('one more', 1)");
+  tu_exec(f->c08, "INSERT INTO linli_rejects(reason, n) VALUES ('one more', 1)");
   li_errbuf eb = {{0}};
   memset(&st, 0x5A, sizeof st);
   assert_int_equal(li_inspect_status(&st, f->c08, NOW_MS, &eb), LI_ERR_LIMIT);
@@ -368,7 +368,7 @@ static void s_visit_tampered(const li_log_entry *e, void *ctx) {
 
 static void test_log_shows_tampered_whatever_the_filter(void **state) {
   fx *f = *state;
-  tu_node_exec(f->hub, "UPDATE linli_log SET sc = substr(sc, 1, 40) || x'00' || substr(sc, 42) WHERE scope = 'c08'");
+  tu_exec(f->hub, "UPDATE linli_log SET sc = substr(sc, 1, 40) || x'00' || substr(sc, 42) WHERE scope = 'c08'");
   int seen = 0;
   assert_int_equal(s_log_each(f->hub->r, "no such table", NULL, s_visit_tampered, &seen), 1);
   assert_int_equal(seen, 1);
@@ -416,7 +416,7 @@ static void test_verify_case(void **state) {
   li_verify_result before;
   li_errbuf eb = {{0}};
   assert_int_equal(li_inspect_verify(&before, f->hub->r, &eb), LI_OK);
-  if (c->tamper_sql) tu_node_exec(f->hub, c->tamper_sql);
+  if (c->tamper_sql) tu_exec(f->hub, c->tamper_sql);
   li_verify_result v;
   li_err e = li_inspect_verify(&v, f->hub->r, &eb);
   if (e) fail_msg("case %s: %s (%s)", c->name, li_errname(e), eb.msg);
@@ -470,7 +470,7 @@ static void test_conflicts(void **state) {
   }
   assert_true(found >= 1);
   /* a hand-written row: values of any type, keys that are not keys */
-  tu_node_exec(f->c08, "INSERT INTO linli_conflicts(tbl, pk, col, loser, loser_origin, loser_hlc, winner, winner_origin,"
+  tu_exec(f->c08, "INSERT INTO linli_conflicts(tbl, pk, col, loser, loser_origin, loser_hlc, winner, winner_origin,"
                   " winner_hlc, recorded_ms) VALUES ('t', 'k', 'c', 12, x'01', 5, NULL, x'', 7, 0),"
                   " ('t2', 'k2', 'c2', x'00ff', x'02', 1, 'a''b', x'03', 2, 0)");
   li_conflict_cursor *c = NULL;
@@ -525,7 +525,7 @@ static void test_digest(void **state) {
   assert_null(s_digest(f->hub, "nope", &n1));
   assert_int_equal(n1, 0);
   /* control: an edit on c07 makes its digest of c07 differ from the hub's */
-  tu_node_exec(f->c07, "UPDATE care_visits SET note = 'x' WHERE id = 'v1'");
+  tu_exec(f->c07, "UPDATE care_visits SET note = 'x' WHERE id = 'v1'");
   li_scope_digest *after = s_digest(f->c07, "c07", &n1);
   assert_int_equal(n1, 1);
   assert_memory_not_equal(after[0].hash, hub[0].hash, LI_HASH_BYTES);

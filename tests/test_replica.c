@@ -148,7 +148,7 @@ static void test_open_refuses(void **state) {
     if (cases[i].sql) {
       sqlite3 *db = NULL;
       assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-      tu_exec(db, cases[i].sql);
+      tu_db_exec(db, cases[i].sql);
       sqlite3_close(db);
     }
     li_replica *r = NULL;
@@ -277,10 +277,10 @@ static void test_misuse_asserts(void **state) {
  * gives it an index that names its key. Merge used to repair this by hand. */
 static void test_rejected_batch_forgets_its_origin(void **state) {
   fx *f = *state;
-  tu_street s;
-  tu_street_new(f->dir, &s);
+  tu_pair s;
+  tu_pair_new(f->dir, &s);
   li_errbuf eb = {{0}};
-  tu_exec(li_replica_db(s.c07->r), "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-1','2025-03-01')");
+  tu_db_exec(li_replica_db(s.c07->r), "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-1','2025-03-01')");
   assert_int_equal(li_seal(s.c07->r, li_wall_ms(), NULL, &eb), LI_OK);
   li_blob batch[2];
   tu_own_commit(s.c07, "c07", 1, &batch[0]);
@@ -298,7 +298,7 @@ static void test_rejected_batch_forgets_its_origin(void **state) {
   assert_int_equal(li_replica_origin_count(hub), before + 1);
   assert_memory_equal(li_replica_origin_key(hub, before + 1), s.c07->id.pk, LI_PK_BYTES);
   free((void *)batch[0].sc);
-  tu_street_free(&s);
+  tu_pair_free(&s);
 }
 
 int main(void) {

@@ -54,7 +54,8 @@ static uint8_t *s_slurp(const char *path, size_t *n) {
   return p;
 }
 
-/* ---- commits: fuzz_commit_signed, fuzz_merge (Commit bytes), fuzz_commit (signed) ---- */
+/* ---- commits: fuzz_commit_signed, fuzz_merge (Commit bytes), fuzz_commit
+ * and fuzz_commit_pos (signed) ---- */
 
 static void s_commit_seed(const char *name, const uint8_t *c, size_t len) {
   s_put("commit_signed", name, c, len);
@@ -62,7 +63,56 @@ static void s_commit_seed(const char *name, const uint8_t *c, size_t len) {
   size_t slen;
   uint8_t *sc = fz_sign(c, len, &slen);
   s_put("commit", name, sc, slen);
+  s_put("commit_pos", name, sc, slen);
   free(sc);
+}
+
+/* p[0..n) followed by extra[0..m) (caller frees). */
+static uint8_t *s_cat(const uint8_t *p, size_t n, const uint8_t *extra, size_t m) {
+  uint8_t *out = malloc(n + m);
+  if (!out) s_die("out of memory");
+  memcpy(out, p, n);
+  memcpy(out + n, extra, m);
+  return out;
+}
+
+/* fuzz_commit_pos: what the reader must get right besides plain commits:
+ * fields repeated (the last wins), unknown fields of every wire type in
+ * both messages, and a SignedCommit that names its commit twice. */
+static void s_commit_pos_seeds(void) {
+  size_t len, slen, slen2;
+  uint8_t *c = fz_base_commit(0, &len, NULL);
+  /* Commit: origin 32 x 0xC3 (field 1), scope "c09" (2), seq 7 (3), again */
+  uint8_t again[2 + LI_PK_BYTES + 5 + 2] = {0x0a, LI_PK_BYTES};
+  memset(again + 2, 0xC3, LI_PK_BYTES);
+  memcpy(again + 2 + LI_PK_BYTES, "\x12\x03" "c09" "\x18\x07", 7);
+  uint8_t *rep = s_cat(c, len, again, sizeof again);
+  uint8_t *sc = fz_sign(rep, len + sizeof again, &slen);
+  s_put("commit_pos", "repeated-fields", sc, slen);
+  free(sc);
+  free(rep);
+  /* unknown fields 9 (varint), 10 (64-bit), 11 (32-bit), 12 (bytes) */
+  static const uint8_t unknown[] = {0x48, 0x96, 0x01, 0x51, 1, 2, 3, 4, 5, 6, 7, 8, 0x5d, 1, 2, 3, 4, 0x62, 2, 'h', 'i'};
+  uint8_t *unk = s_cat(c, len, unknown, sizeof unknown);
+  sc = fz_sign(unk, len + sizeof unknown, &slen);
+  uint8_t *sc2 = s_cat(sc, slen, unknown, sizeof unknown); /* in the SignedCommit too */
+  s_put("commit_pos", "unknown-fields", sc2, slen + sizeof unknown);
+  free(sc2);
+  free(sc);
+  free(unk);
+  /* two SignedCommits one after the other decode as one: the second's commit wins */
+  uint8_t *c1 = fz_base_commit(1, &len, NULL);
+  sc = fz_sign(c1, len, &slen);
+  free(c1);
+  c1 = fz_base_commit(0, &len, NULL);
+  sc2 = fz_sign(c1, len, &slen2);
+  uint8_t *two = s_cat(sc, slen, sc2, slen2);
+  s_put("commit_pos", "signed-commit-twice", two, slen + slen2);
+  free(two);
+  free(sc2);
+  free(sc);
+  free(c1);
+  free(c);
 }
 
 static void s_commits(void) {
@@ -385,6 +435,7 @@ int main(int argc, char **argv) {
   s_out = argv[1];
   fz_init();
   s_commits();
+  s_commit_pos_seeds();
   s_sessions();
   s_bundles();
   s_configs();

@@ -1,0 +1,676 @@
+/* Tests of node/bundle.c on real replicas: a hub holding the chains of
+ * committees c07 and c08 and its own, exports for a scope and for everyone,
+ * imports into a committee, and every refusal of an import.
+ *
+ * Bundles are taken apart into frames (magic, H, C..., E) and put together
+ * again by s_build, which writes node/bundle.c's format (checked: it
+ * rebuilds a real export byte for byte). A hostile case alters one thing
+ * and recomputes the rest (the digest, the count), so it reaches exactly
+ * the check it names. Every refused import is checked against the shared
+ * snapshot (tu_snapshot: tracked tables and linli_log, vv, clock,
+ * conflicts, origins, dirty, meta) and a control proves the snapshot sees
+ * a valid import.
+ *
+ * What the other tests do not cover: test_hostile and test_seal use
+ * bundles as a transport for merge and check some framing errors; here the
+ * export itself is checked (frames, order, the header's fields, the
+ * trailer's count and digest, the scope filter, stats, no temp file left),
+ * and the framing errors they do not reach: a frame over
+ * LI_BUNDLE_FRAME_MAX, a frame running past the end, a commit before the
+ * header, a header of another version or network, an unknown frame kind, a
+ * second header, a malformed trailer, an empty file, a directory, a missing
+ * file; and an import of more than LI_IMPORT_BATCH_COMMITS commits refused
+ * in its last batch, which must roll back the batches already merged. */
+#include "testnode.h"
+
+#include <sys/stat.h>
+
+#include "bundle.h"
+#include "li_limits.h"
+
+/* ---- fixture ---- */
+
+typedef struct {
+  tu_street s;
+  li_node *hub, *c07, *c08;
+  char hub_c07[300]; /* the hub's export for c07 */
+  int nfiles;
+} fx;
+
+static void s_path(fx *f, char *out, const char *what) { snprintf(out, 300, "%s/%02d-%s.linli", f->s.dir, f->nfiles++, what); }
+
+static void s_export(fx *f, li_node *from, const char *for_scope, char *path, li_bundle_export_stats *st) {
+  s_path(f, path, for_scope ? for_scope : "all");
+  li_errbuf eb = {{0}};
+  li_err e = li_bundle_export(from->r, path, for_scope ? for_scope : "", for_scope, f->s.t0 + 100000, st, &eb);
+  if (e) fail_msg("export: %s (%s)", li_errname(e), eb.msg);
+}
+
+static li_err s_import(li_node *to, const char *path, uint64_t wall, li_bundle_import_stats *st, li_errbuf *eb) {
+  li_merge_opts o = {.wall_ms = wall, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  memset(eb, 0, sizeof *eb);
+  return li_bundle_import(to->r, path, &o, st, eb);
+}
+
+/* The hub holds: the roster (street), a notice (street), c07's chain of two
+ * commits, c08's chain of one, and a hub write in c07's scope. c07 holds
+ * only its own chain; c08 nothing of the hub's. */
+static int fx_setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  tu_street_new(&f->s, NULL);
+  f->hub = f->s.hub;
+  f->c07 = tu_street_committee(&f->s, "c07", "c07", true, NULL);
+  f->c08 = tu_street_committee(&f->s, "c08", "c08", true, NULL);
+  uint64_t t0 = f->s.t0;
+  tu_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-001','2025-03-01')");
+  tu_seal(f->c07, t0 + 1000);
+  tu_exec(f->c07, "UPDATE care_visits SET visitor='李' WHERE id='v1'");
+  tu_seal(f->c07, t0 + 2000);
+  tu_exec(f->c08, "INSERT INTO hazards(id, scope, category, location, found_on) VALUES('h1','c08','燃气','新华路12号','2025-02-27')");
+  tu_seal(f->c08, t0 + 3000);
+  tu_sync(f->c07, f->hub, t0 + 4000);
+  tu_sync(f->c08, f->hub, t0 + 4000);
+  tu_exec(f->hub, "INSERT INTO notices(id, scope, title) VALUES('n1','street','防汛通知');"
+                  "INSERT INTO meal_points(id, scope, place) VALUES('m1','c07','社区食堂')");
+  tu_seal(f->hub, t0 + 5000);
+  li_bundle_export_stats st;
+  s_export(f, f->hub, "c07", f->hub_c07, &st);
+  *state = f;
+  return 0;
+}
+
+static int fx_teardown(void **state) {
+  fx *f = *state;
+  tu_street_free(&f->s);
+  free(f);
+  return 0;
+}
+
+/* ---- files and frames ---- */
+
+static uint8_t *s_read(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  uint8_t *p = malloc((size_t)n + 1);
+  assert_non_null(p);
+  assert_int_equal(fread(p, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  *len = (size_t)n;
+  return p;
+}
+
+static void s_write(const char *path, const void *p, size_t n) {
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  if (n) assert_int_equal(fwrite(p, 1, n, fp), n);
+  assert_int_equal(fclose(fp), 0);
+}
+
+#define S_FRAMES_MAX 256
+
+typedef struct {
+  char kind;
+  uint8_t *p; /* malloc'd */
+  size_t n;
+} s_frame;
+
+/* A bundle taken apart; s_build puts it together with its trailer. */
+typedef struct {
+  s_frame f[S_FRAMES_MAX]; /* every frame before the trailer */
+  size_t n;
+  int64_t count_delta;     /* added to the trailer's count */
+  bool bad_digest;         /* one bit of the trailer's digest flipped */
+} s_bundle;
+
+static void s_bundle_add(s_bundle *b, char kind, const uint8_t *p, size_t n) {
+  assert_true(b->n < S_FRAMES_MAX);
+  b->f[b->n].kind = kind;
+  b->f[b->n].p = malloc(n ? n : 1);
+  assert_non_null(b->f[b->n].p);
+  if (n) memcpy(b->f[b->n].p, p, n);
+  b->f[b->n++].n = n;
+}
+
+static void s_bundle_free(s_bundle *b) {
+  for (size_t i = 0; i < b->n; i++) free(b->f[i].p);
+  b->n = 0;
+}
+
+/* A well-formed bundle file, taken apart; the trailer is dropped (s_build
+ * makes it again) after checking it. */
+static s_bundle s_parse(const uint8_t *p, size_t len) {
+  s_bundle b;
+  memset(&b, 0, sizeof b);
+  assert_true(len >= 8 && memcmp(p, "LINLIBN1", 8) == 0);
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
+  size_t off = 8, commits = 0;
+  bool ended = false;
+  while (off < len) {
+    assert_false(ended);
+    assert_true(off + 5 <= len);
+    size_t n = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
+    char kind = (char)p[off + 4];
+    assert_true(off + 5 + n <= len);
+    if (kind == 'E') {
+      uint8_t digest[LI_HASH_BYTES];
+      crypto_generichash_final(&h, digest, sizeof digest);
+      Linli__BundleEnd *e = linli__bundle_end__unpack(NULL, n, p + off + 5);
+      assert_non_null(e);
+      assert_int_equal(e->commits, commits);
+      assert_int_equal(e->digest.len, LI_HASH_BYTES);
+      assert_memory_equal(e->digest.data, digest, LI_HASH_BYTES);
+      linli__bundle_end__free_unpacked(e, NULL);
+      ended = true;
+    } else {
+      crypto_generichash_update(&h, p + off, 5 + n);
+      s_bundle_add(&b, kind, p + off + 5, n);
+      commits += kind == 'C';
+    }
+    off += 5 + n;
+  }
+  assert_true(ended);
+  return b;
+}
+
+static s_bundle s_parse_file(const char *path) {
+  size_t len;
+  uint8_t *p = s_read(path, &len);
+  s_bundle b = s_parse(p, len);
+  free(p);
+  return b;
+}
+
+static void s_put_frame(uint8_t **out, size_t *len, crypto_generichash_state *h, char kind, const uint8_t *p, size_t n) {
+  uint8_t hdr[5] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, (uint8_t)kind};
+  *out = realloc(*out, *len + 5 + n);
+  assert_non_null(*out);
+  memcpy(*out + *len, hdr, 5);
+  if (n) memcpy(*out + *len + 5, p, n);
+  if (h) crypto_generichash_update(h, *out + *len, 5 + n);
+  *len += 5 + n;
+}
+
+/* The bytes of b: magic, its frames, a trailer with the count of C frames
+ * and the digest of every frame (both altered as b says). Caller frees. */
+static uint8_t *s_build(const s_bundle *b, size_t *len) {
+  uint8_t *out = malloc(8);
+  assert_non_null(out);
+  memcpy(out, "LINLIBN1", 8);
+  *len = 8;
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
+  uint64_t commits = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    s_put_frame(&out, len, &h, b->f[i].kind, b->f[i].p, b->f[i].n);
+    commits += b->f[i].kind == 'C';
+  }
+  uint8_t digest[LI_HASH_BYTES], e[128];
+  crypto_generichash_final(&h, digest, sizeof digest);
+  if (b->bad_digest) digest[7] ^= 0x10;
+  Linli__BundleEnd end = LINLI__BUNDLE_END__INIT;
+  end.commits = (uint64_t)((int64_t)commits + b->count_delta);
+  end.digest = (ProtobufCBinaryData){sizeof digest, digest};
+  s_put_frame(&out, len, NULL, 'E', e, linli__bundle_end__pack(&end, e));
+  return out;
+}
+
+static void s_build_file(const s_bundle *b, const char *path) {
+  size_t len;
+  uint8_t *p = s_build(b, &len);
+  s_write(path, p, len);
+  free(p);
+}
+
+/* The header frame of b (index 0) replaced by h. */
+static void s_set_header(s_bundle *b, const Linli__Bundle *h) {
+  assert_true(b->n > 0 && b->f[0].kind == 'H');
+  free(b->f[0].p);
+  b->f[0].n = linli__bundle__get_packed_size(h);
+  b->f[0].p = malloc(b->f[0].n);
+  linli__bundle__pack(h, b->f[0].p);
+}
+
+/* ---- export ---- */
+
+/* The export for c07: a header, every commit of c07 and street in (hlc,
+ * origin) order, a trailer that counts them and hashes every frame. */
+static void test_export_for_scope(void **state) {
+  fx *f = *state;
+  char path[300];
+  li_bundle_export_stats st;
+  s_export(f, f->hub, "c07", path, &st);
+  s_bundle b = s_parse_file(path); /* checks the trailer */
+  assert_true(b.n >= 2);
+  assert_int_equal(b.f[0].kind, 'H');
+  Linli__Bundle *h = linli__bundle__unpack(NULL, b.f[0].n, b.f[0].p);
+  assert_non_null(h);
+  assert_int_equal(h->version, 1);
+  assert_memory_equal(h->network.data, f->hub->r->network, LI_PK_BYTES);
+  assert_memory_equal(h->creator.data, f->hub->id.pk, LI_PK_BYTES);
+  assert_string_equal(h->for_node, "c07");
+  assert_int_equal(h->created_hlc, (f->s.t0 + 100000) << 16);
+  linli__bundle__free_unpacked(h, NULL);
+  uint64_t bytes = 0, last_hlc = 0;
+  size_t c07 = 0, street = 0;
+  for (size_t i = 1; i < b.n; i++) {
+    assert_int_equal(b.f[i].kind, 'C');
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    assert_true(li_commit_pos(b.f[i].p, b.f[i].n, origin, scope, &seq));
+    if (strcmp(scope, "c07") == 0) c07++;
+    else if (strcmp(scope, "street") == 0) street++;
+    else fail_msg("the export for c07 holds a commit of scope %s", scope);
+    Linli__SignedCommit *w = linli__signed_commit__unpack(NULL, b.f[i].n, b.f[i].p);
+    Linli__Commit *c = linli__commit__unpack(NULL, w->commit.len, w->commit.data);
+    assert_true(c->hlc >= last_hlc);
+    last_hlc = c->hlc;
+    linli__commit__free_unpacked(c, NULL);
+    linli__signed_commit__free_unpacked(w, NULL);
+    bytes += b.f[i].n;
+  }
+  assert_int_equal(c07, tu_int(f->hub, "SELECT count(*) FROM linli_log WHERE scope='c07'"));
+  assert_int_equal(street, tu_int(f->hub, "SELECT count(*) FROM linli_log WHERE scope='street'"));
+  assert_int_equal(c07, 3); /* c07#1, c07#2 and the hub's meal point */
+  assert_true(street >= 3);  /* the roster (hub, c07, c08) and the notice */
+  assert_int_equal(st.commits, b.n - 1);
+  assert_int_equal(st.bytes, bytes);
+  /* no temp file is left next to it */
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", f->s.dir);
+  assert_int_not_equal(system(cmd), 0);
+  /* s_build writes the same format: the export rebuilt byte for byte */
+  size_t len, len2;
+  uint8_t *orig = s_read(path, &len), *again = s_build(&b, &len2);
+  assert_int_equal(len, len2);
+  assert_memory_equal(orig, again, len);
+  free(orig);
+  free(again);
+  s_bundle_free(&b);
+}
+
+static void test_export_all(void **state) {
+  fx *f = *state;
+  char path[300];
+  li_bundle_export_stats st;
+  s_export(f, f->hub, NULL, path, &st);
+  s_bundle b = s_parse_file(path);
+  assert_int_equal(st.commits, tu_int(f->hub, "SELECT count(*) FROM linli_log"));
+  assert_int_equal(b.n - 1, st.commits);
+  size_t c08 = 0;
+  for (size_t i = 1; i < b.n; i++) {
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    assert_true(li_commit_pos(b.f[i].p, b.f[i].n, origin, scope, &seq));
+    c08 += strcmp(scope, "c08") == 0;
+  }
+  assert_int_equal(c08, 1);
+  s_bundle_free(&b);
+  /* exporting again over the file replaces it */
+  li_errbuf eb = {{0}};
+  assert_int_equal(li_bundle_export(f->hub->r, path, "c07", "c07", f->s.t0, &st, &eb), LI_OK);
+  b = s_parse_file(path);
+  assert_int_equal(b.n - 1, st.commits);
+  s_bundle_free(&b);
+  /* a directory that does not exist: an I/O error naming the file */
+  char bad[400];
+  snprintf(bad, sizeof bad, "%s/no/such/dir/x.linli", f->s.dir);
+  assert_int_equal(li_bundle_export(f->hub->r, bad, "c07", "c07", f->s.t0, &st, &eb), LI_ERR_IO);
+  assert_non_null(strstr(eb.msg, "x.linli"));
+}
+
+/* ---- import ---- */
+
+static void test_import_round_trip(void **state) {
+  fx *f = *state;
+  li_bundle_import_stats st;
+  li_errbuf eb;
+  uint64_t wall = f->s.t0 + 10000;
+  /* c07 holds its own chain already: those are duplicates */
+  assert_int_equal(s_import(f->c07, f->hub_c07, wall, &st, &eb), LI_OK);
+  int64_t in_file = tu_int(f->hub, "SELECT count(*) FROM linli_log WHERE scope IN ('c07','street')");
+  assert_int_equal(st.commits, in_file);
+  assert_int_equal(st.merge.duplicates, 2);
+  assert_int_equal(st.merge.applied, in_file - 2);
+  assert_int_equal(st.merge.rejected_at, -1);
+  uint8_t a[LI_HASH_BYTES], b[LI_HASH_BYTES];
+  tu_tables_digest_scope(f->hub->r->db, "c07", a);
+  tu_tables_digest_scope(f->c07->r->db, "c07", b);
+  assert_memory_equal(a, b, LI_HASH_BYTES);
+  assert_string_equal(tu_text(f->c07, "SELECT place FROM meal_points WHERE id='m1'"), "社区食堂");
+  assert_int_equal(tu_int(f->c07, "SELECT count(*) FROM hazards"), 0); /* c08's, not in the file */
+  /* again: every commit a duplicate, nothing changes */
+  uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES];
+  tu_snapshot(f->c07->r->db, before);
+  assert_int_equal(s_import(f->c07, f->hub_c07, wall, &st, &eb), LI_OK);
+  assert_int_equal(st.merge.applied, 0);
+  assert_int_equal(st.merge.duplicates, in_file);
+  tu_snapshot(f->c07->r->db, after);
+  assert_memory_equal(before, after, LI_HASH_BYTES);
+  /* the other way: c08's export of its own chain, into the hub, which holds it all: duplicates */
+  char path[300];
+  li_bundle_export_stats xs;
+  s_export(f, f->c08, "c08", path, &xs);
+  assert_int_equal(s_import(f->hub, path, wall, &st, &eb), LI_OK);
+  assert_int_equal(st.merge.applied, 0);
+  assert_int_equal(st.merge.duplicates, (int)xs.commits);
+}
+
+/* ---- refused imports, one row each ---- */
+
+typedef struct {
+  const char *name;
+  void (*make)(fx *f, const char *path); /* writes the file at path */
+  li_err want;
+  const char *msg_has;
+} s_case;
+
+static void s_altered(fx *f, const char *path, void (*alter)(fx *f, s_bundle *b)) {
+  s_bundle b = s_parse_file(f->hub_c07);
+  alter(f, &b);
+  s_build_file(&b, path);
+  s_bundle_free(&b);
+}
+
+static void s_cut(fx *f, const char *path, size_t at) {
+  size_t len;
+  uint8_t *p = s_read(f->hub_c07, &len);
+  assert_true(at < len);
+  s_write(path, p, at);
+  free(p);
+}
+
+/* Offset of the k-th frame of kind (k < 0: from the end) in the export. */
+static size_t s_frame_at(fx *f, char kind, int k, size_t *n) {
+  size_t len;
+  uint8_t *p = s_read(f->hub_c07, &len);
+  size_t offs[S_FRAMES_MAX], lens[S_FRAMES_MAX], m = 0;
+  for (size_t off = 8; off + 5 <= len;) {
+    size_t fl = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 | (size_t)p[off + 2] << 8 | p[off + 3];
+    if ((char)p[off + 4] == kind) offs[m] = off, lens[m++] = fl;
+    off += 5 + fl;
+  }
+  free(p);
+  assert_true(m > 0);
+  size_t i = k < 0 ? m - (size_t)(-k) : (size_t)k;
+  *n = lens[i];
+  return offs[i];
+}
+
+static void m_random(fx *f, const char *path) {
+  uint8_t junk[4096];
+  randombytes_buf(junk, sizeof junk);
+  s_write(path, junk, sizeof junk);
+}
+static void m_empty(fx *f, const char *path) { s_write(path, "", 0); }
+static void m_directory(fx *f, const char *path) { assert_int_equal(mkdir(path, 0700), 0); }
+static void m_missing(fx *f, const char *path) {}
+static void m_magic_only(fx *f, const char *path) { s_write(path, "LINLIBN1", 8); }
+static void m_cut_in_magic(fx *f, const char *path) { s_cut(f, path, 5); }
+static void m_cut_in_first_frame_header(fx *f, const char *path) { s_cut(f, path, 8 + 3); }
+static void m_cut_in_header(fx *f, const char *path) { s_cut(f, path, 8 + 5 + 10); }
+static void m_cut_after_header(fx *f, const char *path) {
+  size_t n;
+  s_cut(f, path, s_frame_at(f, 'H', 0, &n) + 5 + n);
+}
+static void m_cut_in_commit_frame_header(fx *f, const char *path) {
+  size_t n;
+  s_cut(f, path, s_frame_at(f, 'C', 1, &n) + 2);
+}
+static void m_cut_in_commit(fx *f, const char *path) {
+  size_t n;
+  s_cut(f, path, s_frame_at(f, 'C', -1, &n) + 5 + n / 2);
+}
+static void m_cut_before_trailer(fx *f, const char *path) {
+  size_t n;
+  s_cut(f, path, s_frame_at(f, 'E', 0, &n));
+}
+static void m_cut_in_trailer(fx *f, const char *path) {
+  size_t n;
+  s_cut(f, path, s_frame_at(f, 'E', 0, &n) + 5 + n - 1);
+}
+
+/* a frame header claiming len bytes in place of the first commit's */
+static void s_frame_len(fx *f, const char *path, uint32_t len_claimed) {
+  size_t flen, len;
+  size_t off = s_frame_at(f, 'C', 0, &flen);
+  uint8_t *p = s_read(f->hub_c07, &len);
+  p[off] = (uint8_t)(len_claimed >> 24), p[off + 1] = (uint8_t)(len_claimed >> 16);
+  p[off + 2] = (uint8_t)(len_claimed >> 8), p[off + 3] = (uint8_t)len_claimed;
+  s_write(path, p, len);
+  free(p);
+}
+static void m_frame_over_max(fx *f, const char *path) { s_frame_len(f, path, LI_BUNDLE_FRAME_MAX + 1); }
+static void m_frame_length_all_ones(fx *f, const char *path) { s_frame_len(f, path, 0xFFFFFFFFu); }
+/* within the cap but past the end of the file */
+static void m_frame_past_end(fx *f, const char *path) { s_frame_len(f, path, 1u << 20); }
+
+static void a_commit_first(fx *f, s_bundle *b) { /* swap the header and the first commit */
+  s_frame t = b->f[0];
+  b->f[0] = b->f[1];
+  b->f[1] = t;
+}
+static void a_version_2(fx *f, s_bundle *b) {
+  Linli__Bundle h = LINLI__BUNDLE__INIT;
+  h.version = 2;
+  h.network = (ProtobufCBinaryData){LI_PK_BYTES, f->hub->r->network};
+  s_set_header(b, &h);
+}
+static void a_header_garbage(fx *f, s_bundle *b) {
+  free(b->f[0].p);
+  b->f[0].p = malloc(4);
+  memcpy(b->f[0].p, "\xff\xff\xff\xff", 4);
+  b->f[0].n = 4;
+}
+static uint8_t s_other_net[LI_PK_BYTES] = {9, 9, 9};
+static void a_wrong_network(fx *f, s_bundle *b) {
+  Linli__Bundle h = LINLI__BUNDLE__INIT;
+  h.version = 1;
+  h.network = (ProtobufCBinaryData){LI_PK_BYTES, s_other_net};
+  h.creator = (ProtobufCBinaryData){LI_PK_BYTES, f->hub->id.pk};
+  s_set_header(b, &h);
+}
+static void a_count_plus_one(fx *f, s_bundle *b) { b->count_delta = 1; }
+static void a_count_minus_one(fx *f, s_bundle *b) { b->count_delta = -1; }
+static void a_digest(fx *f, s_bundle *b) { b->bad_digest = true; }
+static void a_unknown_kind(fx *f, s_bundle *b) { b->f[1].kind = 'X'; }
+static void a_second_header(fx *f, s_bundle *b) { s_bundle_add(b, 'H', b->f[0].p, b->f[0].n); }
+static void a_drop_commit(fx *f, s_bundle *b) { /* street#2 left out: street#3 has a gap at the receiver */
+  for (size_t i = 1; i < b->n; i++) {
+    uint8_t o[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    assert_true(li_commit_pos(b->f[i].p, b->f[i].n, o, scope, &seq));
+    if (strcmp(scope, "street") == 0 && seq == 2) { /* the roster's second commit */
+      free(b->f[i].p);
+      memmove(&b->f[i], &b->f[i + 1], (b->n - i - 1) * sizeof b->f[0]);
+      b->n--;
+      return;
+    }
+  }
+  fail_msg("no street#2 in the export");
+}
+/* a byte of the last commit's signature (before signer and network, 34 bytes each) */
+static void a_flip_in_commit(fx *f, s_bundle *b) { b->f[b->n - 1].p[b->f[b->n - 1].n - 80] ^= 0x04; }
+
+static void m_count_plus_one(fx *f, const char *path) { s_altered(f, path, a_count_plus_one); }
+static void m_count_minus_one(fx *f, const char *path) { s_altered(f, path, a_count_minus_one); }
+static void m_digest(fx *f, const char *path) { s_altered(f, path, a_digest); }
+static void m_commit_first(fx *f, const char *path) { s_altered(f, path, a_commit_first); }
+static void m_version_2(fx *f, const char *path) { s_altered(f, path, a_version_2); }
+static void m_header_garbage(fx *f, const char *path) { s_altered(f, path, a_header_garbage); }
+static void m_wrong_network(fx *f, const char *path) { s_altered(f, path, a_wrong_network); }
+static void m_unknown_kind(fx *f, const char *path) { s_altered(f, path, a_unknown_kind); }
+static void m_second_header(fx *f, const char *path) { s_altered(f, path, a_second_header); }
+static void m_drop_commit(fx *f, const char *path) { s_altered(f, path, a_drop_commit); }
+static void m_flip_in_commit(fx *f, const char *path) { s_altered(f, path, a_flip_in_commit); }
+
+static void m_malformed_trailer(fx *f, const char *path) {
+  size_t n, len;
+  size_t off = s_frame_at(f, 'E', 0, &n);
+  uint8_t *p = s_read(f->hub_c07, &len);
+  uint8_t *q = malloc(off + 5 + 3);
+  memcpy(q, p, off);
+  memcpy(q + off, "\0\0\0\x03" "E\xff\xff\xff", 8);
+  s_write(path, q, off + 8);
+  free(q);
+  free(p);
+}
+
+static void m_trailing_bytes(fx *f, const char *path) {
+  size_t len;
+  uint8_t *p = s_read(f->hub_c07, &len);
+  p = realloc(p, len + 3);
+  memcpy(p + len, "\0\0\0", 3);
+  s_write(path, p, len + 3);
+  free(p);
+}
+
+static const s_case s_cases[] = {
+    {"not_a_bundle_random", m_random, LI_ERR_NOT_BUNDLE, "LINLIBN1"},
+    {"not_a_bundle_empty", m_empty, LI_ERR_NOT_BUNDLE, "LINLIBN1"},
+    {"not_a_bundle_cut_in_magic", m_cut_in_magic, LI_ERR_NOT_BUNDLE, "LINLIBN1"},
+    {"not_a_bundle_directory", m_directory, LI_ERR_NOT_BUNDLE, "not a regular file"},
+    {"missing_file", m_missing, LI_ERR_IO, "cannot open"},
+    {"magic_only", m_magic_only, LI_ERR_TRUNCATED, "truncated"},
+    {"cut_in_first_frame_header", m_cut_in_first_frame_header, LI_ERR_TRUNCATED, "truncated"},
+    {"cut_in_header", m_cut_in_header, LI_ERR_TRUNCATED, "past the end"},
+    {"cut_after_header", m_cut_after_header, LI_ERR_TRUNCATED, "truncated"},
+    {"cut_in_commit_frame_header", m_cut_in_commit_frame_header, LI_ERR_TRUNCATED, "truncated"},
+    {"cut_in_commit", m_cut_in_commit, LI_ERR_TRUNCATED, "past the end"},
+    {"cut_before_trailer", m_cut_before_trailer, LI_ERR_TRUNCATED, "truncated"},
+    {"cut_in_trailer", m_cut_in_trailer, LI_ERR_TRUNCATED, "past the end"},
+    {"frame_over_max", m_frame_over_max, LI_ERR_TOO_BIG, "LI_BUNDLE_FRAME_MAX"},
+    {"frame_length_all_ones", m_frame_length_all_ones, LI_ERR_TOO_BIG, "LI_BUNDLE_FRAME_MAX"},
+    {"frame_past_end", m_frame_past_end, LI_ERR_TRUNCATED, "past the end"},
+    {"commit_before_header", m_commit_first, LI_ERR_NOT_BUNDLE, "no valid bundle header"},
+    {"header_version_2", m_version_2, LI_ERR_NOT_BUNDLE, "no valid bundle header"},
+    {"header_garbage", m_header_garbage, LI_ERR_NOT_BUNDLE, "no valid bundle header"},
+    {"wrong_network", m_wrong_network, LI_ERR_WRONG_NETWORK, "network"},
+    {"trailer_count_plus_one", m_count_plus_one, LI_ERR_TRUNCATED, "trailer announces"},
+    {"trailer_count_minus_one", m_count_minus_one, LI_ERR_TRUNCATED, "trailer announces"},
+    {"digest_mismatch", m_digest, LI_ERR_TAMPERED, "digest"},
+    {"malformed_trailer", m_malformed_trailer, LI_ERR_DECODE, "malformed bundle trailer"},
+    {"unknown_frame_kind", m_unknown_kind, LI_ERR_DECODE, "unknown frame kind 0x58"},
+    {"second_header", m_second_header, LI_ERR_DECODE, "unknown frame kind 0x48"},
+    {"trailing_bytes", m_trailing_bytes, LI_ERR_DECODE, "3 unexpected bytes after the trailer"},
+    {"commit_missing_gap", m_drop_commit, LI_ERR_GAP, "street#3"},
+    {"commit_altered", m_flip_in_commit, LI_ERR_BAD_SIG, "does not verify"},
+};
+
+static void test_refused_imports(void **state) {
+  fx *f = *state;
+  for (size_t i = 0; i < sizeof s_cases / sizeof s_cases[0]; i++) {
+    const s_case *c = &s_cases[i];
+    char path[300];
+    s_path(f, path, c->name);
+    c->make(f, path);
+    uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES];
+    tu_snapshot(f->c07->r->db, before);
+    li_bundle_import_stats st;
+    li_errbuf eb;
+    li_err got = s_import(f->c07, path, f->s.t0 + 10000, &st, &eb);
+    printf("import %-28s %s: %s\n", c->name, li_errname(got), eb.msg);
+    if (got != c->want) fail_msg("case %s: expected %s, got %s (%s)", c->name, li_errname(c->want), li_errname(got), eb.msg);
+    if (!strstr(eb.msg, c->msg_has)) fail_msg("case %s: the message lacks \"%s\": %s", c->name, c->msg_has, eb.msg);
+    assert_int_equal(st.merge.applied, 0);
+    assert_int_equal(st.merge.rows, 0);
+    tu_snapshot(f->c07->r->db, after);
+    if (memcmp(before, after, sizeof before) != 0) fail_msg("case %s: the refused import changed the replica", c->name);
+    assert_true(sqlite3_get_autocommit(f->c07->r->db)); /* no transaction left open */
+  }
+  /* the refusals were counted, by reason */
+  assert_true(tu_int(f->c07, "SELECT n FROM linli_rejects WHERE reason='truncated'") >= 9);
+  assert_int_equal(tu_int(f->c07, "SELECT n FROM linli_rejects WHERE reason='gap'"), 1);
+}
+
+/* The control: the snapshot sees a valid import. */
+static void test_snapshot_sees_import(void **state) {
+  fx *f = *state;
+  uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES];
+  tu_snapshot(f->c07->r->db, before);
+  li_bundle_import_stats st;
+  li_errbuf eb;
+  assert_int_equal(s_import(f->c07, f->hub_c07, f->s.t0 + 10000, &st, &eb), LI_OK);
+  assert_true(st.merge.applied > 0);
+  tu_snapshot(f->c07->r->db, after);
+  assert_memory_not_equal(before, after, LI_HASH_BYTES);
+}
+
+static void s_table_digest(li_node *n, const char *table, uint8_t out[LI_HASH_BYTES]) {
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, LI_HASH_BYTES);
+  tu_hash_table(n->r->db, &h, table);
+  crypto_generichash_final(&h, out, LI_HASH_BYTES);
+}
+
+/* More commits than one merge batch (LI_IMPORT_BATCH_COMMITS), the last one
+ * altered: the batches merged before it are rolled back with it, the
+ * origin cache too (the same file without the bad commit imports fine
+ * afterwards, and the replica equals one that imported it directly). */
+static void test_refused_in_a_later_batch(void **state) {
+  fx *f = *state;
+  const int n = LI_IMPORT_BATCH_COMMITS + 6;
+  uint64_t t = f->s.t0 + 6000;
+  for (int i = 0; i < n; i++) {
+    char sql[200];
+    snprintf(sql, sizeof sql, "INSERT INTO hazards(id, scope, category, location, found_on) VALUES('x%d','c08','消防','%d号楼','2025-03-01')",
+             i, i);
+    tu_exec(f->c08, sql);
+    tu_seal(f->c08, t + (uint64_t)i);
+  }
+  char path[300], bad[300];
+  li_bundle_export_stats xs;
+  s_export(f, f->c08, "c08", path, &xs);
+  assert_int_equal(xs.commits, n + 1); /* and c08's first */
+  s_bundle b = s_parse_file(path);
+  s_frame *last = &b.f[b.n - 1];
+  last->p[last->n - 80] ^= 0x01; /* in the signature (see a_flip_in_commit) */
+  s_path(f, bad, "late-bad");
+  s_build_file(&b, bad);
+  s_bundle_free(&b);
+  /* a fresh committee of c08's scope that knows the roster */
+  li_node *r = tu_street_committee(&f->s, "c08b", "c08", false, NULL);
+  tu_sync(f->hub, r, t + 100000);
+  uint8_t before[LI_HASH_BYTES], after[LI_HASH_BYTES];
+  tu_snapshot(r->r->db, before);
+  int norigins = r->r->norigins;
+  li_bundle_import_stats st;
+  li_errbuf eb;
+  assert_int_equal(s_import(r, bad, t + 100000, &st, &eb), LI_ERR_BAD_SIG);
+  assert_int_equal(st.merge.rejected_at, n);
+  assert_int_equal(st.commits, n + 1);
+  tu_snapshot(r->r->db, after);
+  assert_memory_equal(before, after, LI_HASH_BYTES);
+  assert_int_equal(r->r->norigins, norigins);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM hazards"), 1); /* h1, c08#1 from the hub */
+  /* the good file imports, and the result is c08's own table */
+  assert_int_equal(s_import(r, path, t + 100000, &st, &eb), LI_OK);
+  assert_int_equal(st.merge.applied, n);
+  assert_int_equal(st.merge.duplicates, 1); /* c08#1 came with the hub's log */
+  uint8_t x[LI_HASH_BYTES], y[LI_HASH_BYTES];
+  s_table_digest(r, "hazards", x);
+  s_table_digest(f->c08, "hazards", y);
+  assert_memory_equal(x, y, LI_HASH_BYTES);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM hazards"), n + 1);
+}
+
+int main(void) {
+  li_errbuf eb;
+  if (li_crypto_init(&eb) != LI_OK) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_export_for_scope, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_export_all, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_import_round_trip, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_refused_imports, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_snapshot_sees_import, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_refused_in_a_later_batch, fx_setup, fx_teardown),
+  };
+  return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);
+}
