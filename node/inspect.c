@@ -596,26 +596,46 @@ void li_inspect_conflicts_close(li_conflict_cursor **c) {
 
 /* ---- digest ---- */
 
-/* SELECT 'table' || '|' || quote(c1) || ... FROM table WHERE scope = ?1
- * ORDER BY its key: one text line per row (sqlite3_free it). */
+/* SELECT every column FROM table WHERE scope = ?1 ORDER BY its key
+ * (sqlite3_free it). */
 static char *s_table_rows_sql(const li_table *tb) {
-  char *cols = sqlite3_mprintf("SELECT %Q", tb->name);
-  for (int k = 0; cols && k < tb->ncols; k++) {
-    char *next = sqlite3_mprintf("%s || '|' || quote(\"%w\")", cols, tb->cols[k]);
-    sqlite3_free(cols);
-    cols = next;
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  for (int k = 0; k < tb->ncols; k++) sqlite3_str_appendf(x, "%s\"%w\"", k ? ", " : "SELECT ", tb->cols[k]);
+  sqlite3_str_appendf(x, " FROM \"%w\" WHERE scope = ?1 ORDER BY ", tb->name);
+  for (int k = 0; k < tb->npk; k++) sqlite3_str_appendf(x, "%s\"%w\"", k ? ", " : "", tb->cols[tb->pk[k]]);
+  return sqlite3_str_finish(x);
+}
+
+/* One value into the digest: its type, its length and its exact bytes
+ * (integers and reals as 8 bytes, little-endian), so text that differs
+ * after a NUL byte, or 1 and '1', hash differently; quote() could not tell
+ * either apart. */
+static void s_digest_value(crypto_generichash_state *h, sqlite3_stmt *st, int col) {
+  uint8_t head[9];
+  int type = sqlite3_column_type(st, col);
+  const void *p = NULL;
+  uint64_t n = 0, bits = 0;
+  if (type == SQLITE_INTEGER) {
+    bits = (uint64_t)sqlite3_column_int64(st, col);
+    n = 8;
+  } else if (type == SQLITE_FLOAT) {
+    double d = sqlite3_column_double(st, col);
+    memcpy(&bits, &d, 8);
+    n = 8;
+  } else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+    p = type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, col) : sqlite3_column_blob(st, col);
+    n = (uint64_t)sqlite3_column_bytes(st, col);
   }
-  char *order = sqlite3_mprintf("\"%w\"", tb->cols[tb->pk[0]]);
-  for (int k = 1; order && k < tb->npk; k++) {
-    char *next = sqlite3_mprintf("%s, \"%w\"", order, tb->cols[tb->pk[k]]);
-    sqlite3_free(order);
-    order = next;
+  head[0] = (uint8_t)type;
+  for (int b = 0; b < 8; b++) head[1 + b] = (uint8_t)(n >> (8 * b));
+  crypto_generichash_update(h, head, sizeof head);
+  if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+    uint8_t le[8];
+    for (int b = 0; b < 8; b++) le[b] = (uint8_t)(bits >> (8 * b));
+    crypto_generichash_update(h, le, sizeof le);
+  } else if (n) {
+    crypto_generichash_update(h, p, (size_t)n);
   }
-  char *sql = NULL;
-  if (cols && order) sql = sqlite3_mprintf("%s FROM \"%w\" WHERE scope = ?1 ORDER BY %s", cols, tb->name, order);
-  sqlite3_free(cols);
-  sqlite3_free(order);
-  return sql;
 }
 
 static li_err s_digest_table(li_replica *r, const li_table *tb, const char *scope, crypto_generichash_state *h,
@@ -628,8 +648,9 @@ static li_err s_digest_table(li_replica *r, const li_table *tb, const char *scop
   int rc = SQLITE_DONE;
   if (!e) sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
   while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    crypto_generichash_update(h, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    crypto_generichash_update(h, (const unsigned char *)"\n", 1);
+    /* the table's name (with its NUL) starts every row */
+    crypto_generichash_update(h, (const unsigned char *)tb->name, strlen(tb->name) + 1);
+    for (int k = 0; k < tb->ncols; k++) s_digest_value(h, st, k);
     (*rows)++;
   }
   if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "digest");

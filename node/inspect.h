@@ -225,9 +225,9 @@ void li_inspect_conflicts_close(li_conflict_cursor **c);
 
 /* ---- digest ---- */
 
-/* Every tracked row of a scope (all columns, quoted, in key order, table by
- * table): two replicas hold the same data of a scope exactly when their
- * digests are equal. */
+/* Every tracked row of a scope (each value's type and exact bytes, in key
+ * order, table by table): two replicas hold the same data of a scope
+ * exactly when their digests are equal. */
 typedef struct {
   char scope[LI_INSPECT_TEXT_MAX + 1];
   uint8_t hash[LI_HASH_BYTES];

@@ -535,6 +535,43 @@ static void test_digest(void **state) {
   free(c07);
 }
 
+/* Issue 9 finding 4: the digest hashed quote() of each column, which stops
+ * at a NUL byte, so two replicas whose texts differ only after a NUL had
+ * the same digest. It hashes each value's type and exact bytes now. The values are written with capture silenced (the
+ * triggers refuse a NUL in text; an edited file can still hold one). */
+static void test_digest_sees_every_byte(void **state) {
+  fx *f = *state;
+  static const struct {
+    const char *name, *hub, *c07; /* SQL values of care_visits.note on each */
+    bool same;
+  } cases[] = {
+      {"control: the same text", "'a'", "'a'", true},
+      {"control: the same text with a NUL", "CAST(x'61006263' AS TEXT)", "CAST(x'61006263' AS TEXT)", true},
+      {"differs after a NUL", "CAST(x'61006263' AS TEXT)", "CAST(x'61006264' AS TEXT)", false},
+      {"a longer tail after a NUL", "CAST(x'6100' AS TEXT)", "CAST(x'610062' AS TEXT)", false},
+      {"text and a blob of the same bytes", "'ab'", "x'6162'", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char sql[300];
+    li_node *n[2] = {f->hub, f->c07};
+    for (int k = 0; k < 2; k++) {
+      snprintf(sql, sizeof sql,
+               "INSERT INTO linli_applying VALUES(1); UPDATE care_visits SET note = %s WHERE id = 'v1';"
+               "DELETE FROM linli_applying",
+               k ? cases[i].c07 : cases[i].hub);
+      tu_exec(n[k], sql);
+    }
+    size_t nh = 0, nc = 0;
+    li_scope_digest *a = s_digest(f->hub, "c07", &nh), *b = s_digest(f->c07, "c07", &nc);
+    assert_int_equal(nh, 1);
+    assert_int_equal(nc, 1);
+    bool same = memcmp(a[0].hash, b[0].hash, LI_HASH_BYTES) == 0;
+    if (same != cases[i].same) fail_msg("case %s: the digests %s", cases[i].name, same ? "agree" : "differ");
+    free(a);
+    free(b);
+  }
+}
+
 int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
@@ -548,6 +585,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_log_shows_tampered_whatever_the_filter, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_conflicts, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_digest, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_digest_sees_every_byte, fx_setup, fx_teardown),
   };
   enum { NF = sizeof fixed / sizeof fixed[0], NV = sizeof s_verify_cases / sizeof s_verify_cases[0] };
   struct CMUnitTest tests[NF + NV];
