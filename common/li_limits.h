@@ -17,10 +17,19 @@
 #define LI_COMMIT_BYTES_MAX (4u << 20)
 /* One value (text or blob) inside a row: keeps a commit under the cap above. */
 #define LI_VALUE_BYTES_MAX (1u << 20)
+/* One row, all its values together: a row travels in one commit, and seal
+ * starts a new commit once one holds half of LI_COMMIT_BYTES_MAX, so a
+ * commit is at most 2 MiB of earlier rows, this row, its deps (at most
+ * LI_DEPS_MAX of ~45 bytes) and framing: under the 4 MiB cap. The capture
+ * triggers refuse a larger row in the writer's own statement (DESIGN 13).
+ * Counted: the bytes of text and blob values; numbers (at most 8 bytes
+ * each) are left out. */
+#define LI_ROW_BYTES_MAX (3u << 19)
 /* Columns per tracked table: the capture triggers record changed columns as
  * a bit mask in one 64-bit integer (bit 63 unused to stay positive). */
 #define LI_TABLE_COLS_MAX 63
-/* Primary-key columns per tracked table. */
+/* Primary-key columns per tracked table besides scope (what a commit's
+ * RowChange.pk carries). */
 #define LI_PK_COLS_MAX 8
 /* Tracked tables per replica. */
 #define LI_TABLES_MAX 64

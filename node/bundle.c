@@ -176,6 +176,7 @@ static void s_add_stats(li_merge_stats *sum, const li_merge_stats *b) {
   sum->rows += b->rows;
   sum->conflicts += b->conflicts;
   sum->sealed += b->sealed;
+  sum->refused += b->refused;
 }
 
 /* An import in progress. */

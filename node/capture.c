@@ -13,7 +13,9 @@
 
 const char li_capture_sql[] =
     "CREATE TABLE linli_tables(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, cols TEXT NOT NULL);\n"
-    "CREATE TABLE linli_dirty(tbl INTEGER NOT NULL, scope TEXT, pk ANY, op INTEGER NOT NULL,\n"
+    /* pk has no declared type, so no affinity: a TEXT key '1001' stays
+     * TEXT (ANY would mean NUMERIC here and make it an INTEGER) */
+    "CREATE TABLE linli_dirty(tbl INTEGER NOT NULL, scope TEXT, pk, op INTEGER NOT NULL,\n"
     "  mask INTEGER NOT NULL, ms INTEGER NOT NULL);\n"
     "CREATE TABLE linli_applying(x INTEGER);\n";
 
@@ -77,20 +79,6 @@ static void s_cat(char *buf, size_t cap, const char *s) {
   snprintf(buf + n, cap - n, "%s", s);
 }
 
-/* The key of record rec (NEW, OLD or an alias) as the triggers store it:
- * the value itself, or a JSON array for a composite key. */
-static void s_pk_expr(char *buf, size_t cap, const li_table *t, const char *rec) {
-  buf[0] = 0;
-  if (t->npk > 1) s_cat(buf, cap, "json_array(");
-  for (int i = 0; i < t->npk; i++) {
-    if (i) s_cat(buf, cap, ",");
-    s_cat(buf, cap, rec);
-    s_cat(buf, cap, ".");
-    s_ident(buf, cap, t->cols[t->pk[i]]);
-  }
-  if (t->npk > 1) s_cat(buf, cap, ")");
-}
-
 /* ---- describing a table ---- */
 
 static li_affinity s_affinity(const char *decl) {
@@ -123,8 +111,8 @@ static void s_table_free(li_table *t) {
  * pkpos[i] gets column i's position in the key (0: not in it). */
 static li_err s_describe_columns(li_replica *r, const char *name, li_table *t, int *pkpos, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", -1, &st, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(r->db, "SELECT name, type, pk, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", -1, &st,
+                         NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "table_info");
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   memset(t, 0, sizeof *t);
@@ -144,6 +132,7 @@ static li_err s_describe_columns(li_replica *r, const char *name, li_table *t, i
     t->cols[t->ncols] = strdup(cn ? cn : "");
     t->aff[t->ncols] = s_affinity((const char *)sqlite3_column_text(st, 1));
     pkpos[t->ncols] = sqlite3_column_int(st, 2);
+    if (sqlite3_column_int(st, 3)) t->notnull |= UINT64_C(1) << t->ncols;
     if (cn && strcmp(cn, "scope") == 0) {
       t->scope_col = t->ncols;
       if (t->aff[t->ncols] != LI_AFF_TEXT)
@@ -156,55 +145,39 @@ static li_err s_describe_columns(li_replica *r, const char *name, li_table *t, i
   return e;
 }
 
-/* Whether a table's single INTEGER key is the rowid: every committee would
- * count 1, 2, 3... */
-static bool s_is_rowid_alias(li_replica *r, const char *name) {
-  sqlite3_stmt *q = NULL;
-  bool alias = false;
-  if (sqlite3_prepare_v2(r->db, "SELECT type FROM pragma_table_info(?) WHERE pk=1", -1, &q, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-      const char *ty = (const char *)sqlite3_column_text(q, 0);
-      alias = ty && strcasecmp(ty, "INTEGER") == 0;
-    }
-  }
-  sqlite3_finalize(q);
-  return alias;
-}
-
-/* The key columns in key order, and the rules on keys (invariant 4). */
-static li_err s_describe_key(li_replica *r, const char *name, li_table *t, const int *pkpos, li_errbuf *eb) {
+/* The key columns besides scope in key order (pk[]), and the rules on
+ * keys (invariant 4). A row is (scope, the other key columns): two scopes
+ * using one key hold two rows, so no write of one scope can collide with,
+ * or block, a row of another, whatever order commits arrive in. */
+static li_err s_describe_key(const char *name, li_table *t, const int *pkpos, li_errbuf *eb) {
+  bool scope_in_key = false;
   for (int k = 1; k <= t->ncols; k++)
-    for (int i = 0; i < t->ncols; i++)
-      if (pkpos[i] == k) {
-        if (t->npk >= LI_PK_COLS_MAX)
-          return li_fail(eb, LI_ERR_TRACK, "table '%s' has more than %d key columns (LI_PK_COLS_MAX)", name,
-                         LI_PK_COLS_MAX);
-        t->pk[t->npk++] = i;
+    for (int i = 0; i < t->ncols; i++) {
+      if (pkpos[i] != k) continue;
+      if (i == t->scope_col) {
+        scope_in_key = true;
+        continue;
       }
+      if (t->npk >= LI_PK_COLS_MAX)
+        return li_fail(eb, LI_ERR_TRACK, "table '%s' has more than %d key columns besides scope (LI_PK_COLS_MAX)",
+                       name, LI_PK_COLS_MAX);
+      t->pk[t->npk++] = i;
+    }
+  if (!scope_in_key && t->npk == 0)
+    return li_fail(eb, LI_ERR_TRACK,
+                   "table '%s' has no PRIMARY KEY: rows could not be matched between replicas; declare one "
+                   "that includes scope, e.g. PRIMARY KEY (id, scope)",
+                   name);
+  if (!scope_in_key)
+    return li_fail(eb, LI_ERR_TRACK,
+                   "table '%s': its PRIMARY KEY must include the column scope, so that a key used in one scope "
+                   "never blocks another scope's row; e.g. PRIMARY KEY (%s, scope)",
+                   name, t->cols[t->pk[0]]);
   if (t->npk == 0)
     return li_fail(eb, LI_ERR_TRACK,
-                   "table '%s' has no PRIMARY KEY: rows could not be matched between replicas; "
-                   "add a TEXT primary key (e.g. id TEXT PRIMARY KEY DEFAULT (lower(hex(randomblob(16)))))",
+                   "table '%s': its PRIMARY KEY is scope alone; add a key column besides it, e.g. "
+                   "PRIMARY KEY (id, scope)",
                    name);
-  if (t->npk == 1 && t->aff[t->pk[0]] == LI_AFF_INT && s_is_rowid_alias(r, name))
-    return li_fail(eb, LI_ERR_TRACK,
-                   "table '%s': its only key '%s' is an INTEGER PRIMARY KEY (the rowid), so ids "
-                   "made by different committees would collide; use a TEXT key instead",
-                   name, t->cols[t->pk[0]]);
-  return LI_OK;
-}
-
-/* The rules on the scope column and composite keys (invariant 4). */
-static li_err s_check_trackable(const char *name, const li_table *t, li_errbuf *eb) {
-  if (t->scope_col < 0)
-    return li_fail(eb, LI_ERR_TRACK,
-                   "table '%s' has no TEXT column 'scope': every tracked row must name the scope "
-                   "(committee code or 'street') it belongs to",
-                   name);
-  for (int i = 0; i < t->npk; i++)
-    if (t->pk[i] == t->scope_col)
-      return li_fail(eb, LI_ERR_TRACK, "table '%s': scope may not be part of the primary key", name);
   if (t->npk > 1)
     for (int i = 0; i < t->npk; i++)
       if (t->aff[t->pk[i]] == LI_AFF_BLOB)
@@ -217,8 +190,12 @@ static li_err s_check_trackable(const char *name, const li_table *t, li_errbuf *
 static li_err s_table_describe(li_replica *r, const char *name, li_table *t, li_errbuf *eb) {
   int pkpos[LI_TABLE_COLS_MAX + 1];
   li_err e = s_describe_columns(r, name, t, pkpos, eb);
-  if (e == LI_OK) e = s_describe_key(r, name, t, pkpos, eb);
-  if (e == LI_OK) e = s_check_trackable(name, t, eb);
+  if (e == LI_OK && t->scope_col < 0)
+    e = li_fail(eb, LI_ERR_TRACK,
+                "table '%s' has no TEXT column 'scope': every tracked row must name the scope (committee code or "
+                "'street') it belongs to, as part of its key: add scope TEXT NOT NULL and PRIMARY KEY (id, scope)",
+                name);
+  if (e == LI_OK) e = s_describe_key(name, t, pkpos, eb);
   return e;
 }
 
@@ -236,15 +213,17 @@ static void s_col_list(char *sql, size_t cap, const li_table *t) {
   }
 }
 
-/* The table's sel, del and ins statements (invariant 4). */
+/* The table's sel, del and ins statements (invariant 4). sel and del take
+ * the key columns besides scope, then scope. */
 static li_err s_table_prepare(li_replica *r, li_table *t, li_errbuf *eb) {
   char sql[8192];
   char where[2048] = "";
   for (int i = 0; i < t->npk; i++) {
-    if (i) s_cat(where, sizeof where, " AND ");
     s_ident(where, sizeof where, t->cols[t->pk[i]]);
-    s_cat(where, sizeof where, "=?");
+    s_cat(where, sizeof where, "=? AND ");
   }
+  s_ident(where, sizeof where, t->cols[t->scope_col]);
+  s_cat(where, sizeof where, "=?");
   snprintf(sql, sizeof sql, "SELECT ");
   s_col_list(sql, sizeof sql, t);
   s_cat(sql, sizeof sql, " FROM ");
@@ -332,6 +311,7 @@ sqlite3_stmt *li_capture_update_stmt(li_replica *r, li_table *t, uint64_t mask) 
     }
   for (int i = 0; i < t->npk && n < cap; i++)
     n += (size_t)snprintf(sql + n, cap - n, "%s\"%s\"=?", i ? " AND " : " WHERE ", t->cols[t->pk[i]]);
+  if (n < cap) n += (size_t)snprintf(sql + n, cap - n, " AND \"%s\"=?", t->cols[t->scope_col]);
   sqlite3_stmt *st = NULL;
   /* names are quoted without doubling quotes here: a name holding one is
    * refused (merge reports it) rather than mis-quoted */
@@ -354,104 +334,216 @@ sqlite3_stmt *li_capture_update_stmt(li_replica *r, li_table *t, uint64_t mask) 
 #define S_NOT_APPLYING "NOT EXISTS (SELECT 1 FROM linli_applying)"
 #define S_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 
-/* The refusals of invariant 3 as trigger statements: scope_new and
- * scope_old check a written row's scope (scope_old is empty on the hub),
- * key_new a key's scope in linli_clock. */
+/* The key of record rec (NEW, OLD or an alias) as the triggers store it:
+ * the key columns besides scope, the value itself when there is one, else
+ * a JSON array. sqlite3_free it; NULL when out of memory. */
+static char *s_pk_sql(const li_table *t, const char *rec) {
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(x, t->npk > 1 ? "json_array(" : "");
+  for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(x, "%s%s.\"%w\"", i ? "," : "", rec, t->cols[t->pk[i]]);
+  sqlite3_str_appendall(x, t->npk > 1 ? ")" : "");
+  return sqlite3_str_finish(x);
+}
+
+static bool s_is_key(const li_table *t, int col) {
+  for (int i = 0; i < t->npk; i++)
+    if (t->pk[i] == col) return true;
+  return false;
+}
+
+/* One refusal of a written value: the SQL condition on the record NEW that
+ * finds it, and the message RAISE gives the writer. Every rule stands for
+ * something a receiver would refuse or store differently (DESIGN 13), so
+ * the writer hears of it now, in its own statement, where it can be fixed. */
 typedef struct {
-  char scope_new[512], scope_old[512], key_new[1600];
-} s_refusals;
+  char *cond, *msg; /* sqlite3_mprintf'd */
+  int col;          /* the column it checks; -1: the whole row */
+} s_rule;
 
-static void s_refusals_of(const li_replica *r, const li_table *t, const char *pkn, s_refusals *f) {
-  f->scope_old[0] = 0;
-  if (r->role == LI_ROLE_COMMITTEE) {
-    /* the scope literal is validated ([a-z0-9_-]) so it needs no quoting */
-    snprintf(f->scope_new, sizeof f->scope_new,
-             "SELECT RAISE(ABORT, 'linli: this committee may only write rows whose scope is ''%s''') "
-             "WHERE NEW.scope IS NOT '%s';",
-             r->scope, r->scope);
-    snprintf(f->scope_old, sizeof f->scope_old,
-             "SELECT RAISE(ABORT, 'linli: this committee may only change or delete rows whose scope is ''%s''') "
-             "WHERE OLD.scope IS NOT '%s';",
-             r->scope, r->scope);
-  } else {
-    snprintf(f->scope_new, sizeof f->scope_new,
-             "SELECT RAISE(ABORT, 'linli: scope must be a committee code or ''street'' (1-%d characters of a-z 0-9 _ -)') "
-             "WHERE NEW.scope IS NULL OR typeof(NEW.scope) <> 'text' OR length(NEW.scope) NOT BETWEEN 1 AND %d "
-             "OR NEW.scope GLOB '*[^a-z0-9_-]*';",
-             LI_SCOPE_MAX, LI_SCOPE_MAX);
+typedef struct {
+  s_rule v[4 * LI_TABLE_COLS_MAX + 1]; /* s_column_rules adds at most 4 a column */
+  int n;
+  bool nomem;
+} s_rules;
+
+static void s_rule_add(s_rules *rs, int col, char *cond, char *msg) {
+  assert(rs->n < (int)(sizeof rs->v / sizeof rs->v[0]));
+  if (!cond || !msg) {
+    rs->nomem = true;
+    sqlite3_free(cond);
+    sqlite3_free(msg);
+    return;
   }
-  snprintf(f->key_new, sizeof f->key_new,
-           "SELECT RAISE(ABORT, 'linli: this key was used in another scope; insert the row under a new key') "
-           "WHERE EXISTS (SELECT 1 FROM linli_clock WHERE tbl=%d AND pk=%s AND scope IS NOT NEW.scope);",
-           t->id, pkn);
+  rs->v[rs->n++] = (s_rule){cond, msg, col};
 }
 
-/* same: "the key did not change"; mask: the changed-columns bit mask. */
-static void s_update_exprs(const li_table *t, char *same, size_t same_cap, char *mask, size_t mask_cap) {
-  same[0] = 0;
-  for (int i = 0; i < t->npk; i++) {
-    char c[300] = "";
-    s_ident(c, sizeof c, t->cols[t->pk[i]]);
-    snprintf(same + strlen(same), same_cap - strlen(same), "%sNEW.%s IS OLD.%s", i ? " AND " : "", c, c);
+static void s_rules_free(s_rules *rs) {
+  for (int k = 0; k < rs->n; k++) sqlite3_free(rs->v[k].cond), sqlite3_free(rs->v[k].msg);
+  rs->n = 0;
+}
+
+/* The rules of column i. They run on every write, so each is one cheap
+ * test: SQLite orders NULL < numbers < text < blob (datatype3.html 4.1),
+ * so `x >= ''` finds text or a blob and `x >= x''` a blob in one
+ * comparison. A number in a TEXT column needs no rule (SQLite stores its
+ * text); scope has refusals of its own (s_scope_sql). */
+static void s_column_rules(const li_table *t, int i, s_rules *rs) {
+  const char *tn = t->name, *cn = t->cols[i];
+  if (i == t->scope_col) return;
+  if (s_is_key(t, i) && !(t->notnull & (UINT64_C(1) << i))) /* else SQLite refuses NULL itself */
+    s_rule_add(rs, i, sqlite3_mprintf("NEW.\"%w\" IS NULL", cn),
+               sqlite3_mprintf("linli: %s.%s: a key column may not be NULL", tn, cn));
+  switch (t->aff[i]) {
+  case LI_AFF_INT:
+  case LI_AFF_REAL:
+    s_rule_add(rs, i, sqlite3_mprintf("NEW.\"%w\" >= ''", cn),
+               sqlite3_mprintf("linli: %s.%s: %s column takes a number or NULL, not text or a blob", tn, cn,
+                               t->aff[i] == LI_AFF_INT ? "an INTEGER" : "a REAL"));
+    return; /* a number is at most 8 bytes */
+  case LI_AFF_TEXT:
+    s_rule_add(rs, i, sqlite3_mprintf("NEW.\"%w\" >= x''", cn),
+               sqlite3_mprintf("linli: %s.%s: a TEXT column takes text or NULL, not a blob", tn, cn));
+    s_rule_add(rs, i, sqlite3_mprintf("instr(CAST(NEW.\"%w\" AS BLOB), x'00') > 0", cn),
+               sqlite3_mprintf("linli: %s.%s: text with a NUL byte would be cut at the NUL on other replicas; "
+                               "remove the NUL", tn, cn));
+    break;
+  default: /* NUMERIC or no affinity: any class is kept as it is */
+    if (s_is_key(t, i) && t->npk > 1)
+      s_rule_add(rs, i, sqlite3_mprintf("typeof(NEW.\"%w\") = 'blob'", cn),
+                 sqlite3_mprintf("linli: %s.%s: a column of a composite key takes no blob", tn, cn));
+    s_rule_add(rs, i, sqlite3_mprintf("typeof(NEW.\"%w\") = 'text' AND instr(CAST(NEW.\"%w\" AS BLOB), x'00') > 0", cn, cn),
+               sqlite3_mprintf("linli: %s.%s: text with a NUL byte would be cut at the NUL on other replicas; "
+                               "remove the NUL", tn, cn));
   }
-  mask[0] = 0;
-  for (int i = 0; i < t->ncols; i++) {
-    char c[300] = "";
-    s_ident(c, sizeof c, t->cols[i]);
-    snprintf(mask + strlen(mask), mask_cap - strlen(mask), "%s((NEW.%s IS NOT OLD.%s) << %d)", i ? "|" : "", c, c,
-             i);
+  s_rule_add(rs, i, sqlite3_mprintf("length(CAST(NEW.\"%w\" AS BLOB)) > %u", cn, LI_VALUE_BYTES_MAX),
+             sqlite3_mprintf("linli: %s.%s: a value over %u bytes (LI_VALUE_BYTES_MAX)", tn, cn, LI_VALUE_BYTES_MAX));
+}
+
+/* The rule of the whole row (LI_ROW_BYTES_MAX): the bytes of the columns
+ * that can hold text or a blob; none when they cannot add up to it. */
+static void s_row_rule(const li_table *t, s_rules *rs) {
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  int n = 0;
+  for (int i = 0; i < t->ncols; i++)
+    if (i != t->scope_col && t->aff[i] != LI_AFF_INT && t->aff[i] != LI_AFF_REAL)
+      sqlite3_str_appendf(x, "%scoalesce(length(CAST(NEW.\"%w\" AS BLOB)), 0)", n++ ? " + " : "", t->cols[i]);
+  sqlite3_str_appendf(x, " > %u", LI_ROW_BYTES_MAX);
+  char *cond = sqlite3_str_finish(x);
+  if ((uint64_t)n * LI_VALUE_BYTES_MAX <= LI_ROW_BYTES_MAX) {
+    sqlite3_free(cond);
+    return;
+  }
+  s_rule_add(rs, -1, cond,
+             sqlite3_mprintf("linli: %s: a row over %u bytes (LI_ROW_BYTES_MAX) does not fit in one commit", t->name,
+                             LI_ROW_BYTES_MAX));
+}
+
+static void s_rules_of(const li_table *t, s_rules *rs) {
+  rs->n = 0;
+  rs->nomem = false;
+  for (int i = 0; i < t->ncols; i++) s_column_rules(t, i, rs);
+  s_row_rule(t, rs);
+}
+
+/* The rules as trigger statements. In an UPDATE (changed), a column's
+ * rules run only when the column changed: the writer answers for what it
+ * writes, not for a value that arrived from a peer. */
+static void s_rules_sql(sqlite3_str *x, const li_table *t, const s_rules *rs, bool changed) {
+  for (int k = 0; k < rs->n; k++) {
+    const s_rule *u = &rs->v[k];
+    if (changed && u->col >= 0)
+      sqlite3_str_appendf(x, "SELECT RAISE(ABORT, '%q') WHERE NEW.\"%w\" IS NOT OLD.\"%w\" AND (%s);", u->msg,
+                          t->cols[u->col], t->cols[u->col], u->cond);
+    else
+      sqlite3_str_appendf(x, "SELECT RAISE(ABORT, '%q') WHERE %s;", u->msg, u->cond);
   }
 }
 
-/* One AFTER trigger per operation does the checks (RAISE(ABORT) in an AFTER
+/* The scope refusals of invariant 3 for record rec (NEW or OLD): on a
+ * committee, a row of another scope (new or old); on the hub, a scope that
+ * is not a valid code (new only: old rows were checked when written). */
+static void s_scope_sql(sqlite3_str *x, const li_replica *r, const char *rec) {
+  /* the committee's scope is validated ([a-z0-9_-]) so it needs no quoting */
+  if (r->role == LI_ROLE_COMMITTEE)
+    sqlite3_str_appendf(x,
+                        "SELECT RAISE(ABORT, 'linli: this committee may only %s rows whose scope is ''%s''') "
+                        "WHERE %s.scope IS NOT '%s';",
+                        strcmp(rec, "NEW") == 0 ? "write" : "change or delete", r->scope, rec, r->scope);
+  else if (strcmp(rec, "NEW") == 0)
+    sqlite3_str_appendf(x,
+                        "SELECT RAISE(ABORT, 'linli: scope must be a committee code or ''street'' (1-%d characters "
+                        "of a-z 0-9 _ -)') WHERE NEW.scope IS NULL OR typeof(NEW.scope) <> 'text' OR "
+                        "length(NEW.scope) NOT BETWEEN 1 AND %d OR NEW.scope GLOB '*[^a-z0-9_-]*';",
+                        LI_SCOPE_MAX, LI_SCOPE_MAX);
+}
+
+/* "the key did not change" (scope included), and the changed-columns mask. */
+static void s_update_exprs(sqlite3_str *same, sqlite3_str *mask, const li_table *t) {
+  for (int i = 0; i < t->npk; i++)
+    sqlite3_str_appendf(same, "NEW.\"%w\" IS OLD.\"%w\" AND ", t->cols[t->pk[i]], t->cols[t->pk[i]]);
+  sqlite3_str_appendall(same, "NEW.scope IS OLD.scope");
+  for (int i = 0; i < t->ncols; i++)
+    sqlite3_str_appendf(mask, "%s((NEW.\"%w\" IS NOT OLD.\"%w\") << %d)", i ? "|" : "", t->cols[i], t->cols[i], i);
+}
+
+/* A marker statement: INSERT INTO linli_dirty for record rec. */
+static void s_marker_sql(sqlite3_str *x, const li_table *t, const char *rec, const char *pk, int op,
+                         const char *mask) {
+  sqlite3_str_appendf(x, "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, %s.scope, %s, %d, %s, " S_NOW_MS
+                         ");", t->id, rec, pk, op, mask);
+}
+
+/* The five triggers' text (sqlite3_free it; NULL when out of memory). One
+ * AFTER trigger per operation does the checks (RAISE(ABORT) in an AFTER
  * trigger undoes the statement just as in a BEFORE one) and records the
  * change: every trigger program costs its invocation (measured ~5k
- * instructions a row), so the checks share the recording trigger instead of
- * having triggers of their own. The BEFORE UPDATE OF scope trigger only
+ * instructions a row), so the checks share the recording trigger instead
+ * of having triggers of their own. The BEFORE UPDATE OF scope trigger only
  * fires for statements that set scope. Names: linli_<id>_<kind>,
  * independent of the table's name (invariant 1). */
-static li_err s_create_triggers(li_replica *r, const li_table *t, li_errbuf *eb) {
-  size_t cap = 65536;
-  char *sql = malloc(cap);
-  char *mask = malloc(cap / 4);
-  s_refusals *f = malloc(sizeof *f);
-  char pkn[1024], pko[1024], same[2048], tn[300] = "", tid[300];
-  li_err e = LI_OK;
-  if (!sql || !mask || !f) {
-    e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
-    goto out;
-  }
-  s_ident(tn, sizeof tn, t->name);
-  s_pk_expr(pkn, sizeof pkn, t, "NEW");
-  s_pk_expr(pko, sizeof pko, t, "OLD");
-  s_update_exprs(t, same, sizeof same, mask, cap / 4);
-  s_refusals_of(r, t, pkn, f);
-  long long all = (long long)((UINT64_C(1) << t->ncols) - 1);
-  snprintf(tid, sizeof tid, "linli_%d", t->id);
-  int n = snprintf(
-      sql, cap,
-      "CREATE TRIGGER %s_ai AFTER INSERT ON %s WHEN " S_NOT_APPLYING " BEGIN %s %s "
-      "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, NEW.scope, %s, 1, %lld, " S_NOW_MS "); END;\n"
-      "CREATE TRIGGER %s_au AFTER UPDATE ON %s WHEN (%s) AND " S_NOT_APPLYING " BEGIN %s "
-      "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, NEW.scope, %s, 2, %s, " S_NOW_MS "); END;\n"
-      "CREATE TRIGGER %s_ak AFTER UPDATE ON %s WHEN NOT (%s) AND " S_NOT_APPLYING " BEGIN %s %s "
-      "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, OLD.scope, %s, 3, 0, " S_NOW_MS ");"
-      "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, NEW.scope, %s, 1, %lld, " S_NOW_MS "); END;\n"
-      "CREATE TRIGGER %s_ad AFTER DELETE ON %s WHEN " S_NOT_APPLYING " BEGIN %s "
-      "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) VALUES(%d, OLD.scope, %s, 3, 0, " S_NOW_MS "); END;\n"
-      "CREATE TRIGGER %s_bm BEFORE UPDATE OF scope ON %s WHEN NEW.scope IS NOT OLD.scope AND " S_NOT_APPLYING
-      " BEGIN SELECT RAISE(ABORT, 'linli: a row cannot move to another scope; delete it and insert it anew under a "
-      "new key'); END;\n",
-      tid, tn, f->scope_new, f->key_new, t->id, pkn, all,                      /* ai */
-      tid, tn, same, f->scope_old, t->id, pkn, mask,                           /* au */
-      tid, tn, same, f->scope_old, f->key_new, t->id, pko, t->id, pkn, all,    /* ak */
-      tid, tn, f->scope_old, t->id, pko,                                       /* ad */
-      tid, tn);                                                                /* bm */
-  e = (size_t)n >= cap ? li_fail(eb, LI_ERR_LIMIT, "trigger text too long") : li_exec(r, sql, eb);
-out:
-  free(sql);
-  free(mask);
-  free(f);
+static char *s_triggers_sql(const li_replica *r, const li_table *t, const s_rules *rs) {
+  char *pkn = s_pk_sql(t, "NEW"), *pko = s_pk_sql(t, "OLD"), all[24];
+  sqlite3_str *same = sqlite3_str_new(NULL), *mask = sqlite3_str_new(NULL), *x = sqlite3_str_new(NULL);
+  s_update_exprs(same, mask, t);
+  char *same_s = sqlite3_str_finish(same), *mask_s = sqlite3_str_finish(mask);
+  snprintf(all, sizeof all, "%lld", (long long)((UINT64_C(1) << t->ncols) - 1));
+  const char *tn = t->name;
+  int id = t->id;
+  sqlite3_str_appendf(x, "CREATE TRIGGER linli_%d_ai AFTER INSERT ON \"%w\" WHEN " S_NOT_APPLYING " BEGIN ", id, tn);
+  s_scope_sql(x, r, "NEW");
+  s_rules_sql(x, t, rs, false);
+  s_marker_sql(x, t, "NEW", pkn ? pkn : "", 1, all);
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_au AFTER UPDATE ON \"%w\" WHEN (%s) AND " S_NOT_APPLYING
+                         " BEGIN ", id, tn, same_s ? same_s : "");
+  s_scope_sql(x, r, "OLD");
+  s_rules_sql(x, t, rs, true);
+  s_marker_sql(x, t, "NEW", pkn ? pkn : "", 2, mask_s ? mask_s : "");
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_ak AFTER UPDATE ON \"%w\" WHEN NOT (%s) AND " S_NOT_APPLYING
+                         " BEGIN ", id, tn, same_s ? same_s : "");
+  s_scope_sql(x, r, "OLD");
+  s_scope_sql(x, r, "NEW");
+  s_rules_sql(x, t, rs, false);
+  s_marker_sql(x, t, "OLD", pko ? pko : "", 3, "0");
+  s_marker_sql(x, t, "NEW", pkn ? pkn : "", 1, all);
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_ad AFTER DELETE ON \"%w\" WHEN " S_NOT_APPLYING " BEGIN ", id,
+                      tn);
+  s_scope_sql(x, r, "OLD");
+  s_marker_sql(x, t, "OLD", pko ? pko : "", 3, "0");
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_bm BEFORE UPDATE OF scope ON \"%w\" WHEN NEW.scope IS NOT "
+                         "OLD.scope AND " S_NOT_APPLYING " BEGIN SELECT RAISE(ABORT, 'linli: a row cannot move to "
+                         "another scope; delete it and insert it anew in the other scope'); END;\n", id, tn);
+  bool ok = pkn && pko && same_s && mask_s;
+  sqlite3_free(pkn), sqlite3_free(pko), sqlite3_free(same_s), sqlite3_free(mask_s);
+  char *sql = sqlite3_str_finish(x);
+  if (!ok) sqlite3_free(sql);
+  return ok ? sql : NULL;
+}
+
+static li_err s_create_triggers(li_replica *r, const li_table *t, const s_rules *rs, li_errbuf *eb) {
+  char *sql = rs->nomem ? NULL : s_triggers_sql(r, t, rs);
+  if (!sql) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  li_err e = li_exec(r, sql, eb);
+  sqlite3_free(sql);
   return e;
 }
 
@@ -495,14 +587,45 @@ static li_err s_catalogue_insert(li_replica *r, li_table *t, li_errbuf *eb) {
 /* Invariant 6: rows already in the table become dirty, so the first seal
  * publishes them. */
 static li_err s_mark_existing(li_replica *r, const li_table *t, li_errbuf *eb) {
-  char sql[4096], pk[1024], tn[300] = "";
-  s_pk_expr(pk, sizeof pk, t, "t");
-  s_ident(tn, sizeof tn, t->name);
-  snprintf(sql, sizeof sql,
-           "INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) SELECT %d, t.scope, %s, 1, %lld, " S_NOW_MS
-           " FROM %s AS t",
-           t->id, pk, (long long)((UINT64_C(1) << t->ncols) - 1), tn);
-  return li_exec(r, sql, eb);
+  char *pk = s_pk_sql(t, "t");
+  char *sql = pk ? sqlite3_mprintf("INSERT INTO linli_dirty(tbl,scope,pk,op,mask,ms) SELECT %d, t.scope, %s, 1, %lld, "
+                                   S_NOW_MS " FROM \"%w\" AS t",
+                                   t->id, pk, (long long)((UINT64_C(1) << t->ncols) - 1), t->name)
+                 : NULL;
+  li_err e = sql ? li_exec(r, sql, eb) : li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  sqlite3_free(pk);
+  sqlite3_free(sql);
+  return e;
+}
+
+/* Invariant 7 for the rows already in the table: the first one a rule
+ * refuses makes tracking fail, naming the row, so that nothing is sealed
+ * that receivers would refuse. The rules are written on NEW; the table is
+ * read under that name. */
+static li_err s_check_existing(li_replica *r, const li_table *t, const s_rules *rs, li_errbuf *eb) {
+  if (rs->n == 0) return LI_OK;
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(x, "SELECT CASE");
+  for (int k = 0; k < rs->n; k++) sqlite3_str_appendf(x, " WHEN %s THEN %Q", rs->v[k].cond, rs->v[k].msg + 7);
+  char *key = s_pk_sql(t, "NEW");
+  sqlite3_str_appendf(x, " END AS m, NEW.scope, quote(%s) FROM \"%w\" AS NEW WHERE m IS NOT NULL LIMIT 1",
+                      key ? key : "NULL", t->name);
+  sqlite3_free(key);
+  char *sql = sqlite3_str_finish(x);
+  sqlite3_stmt *st = NULL;
+  li_err e = LI_OK;
+  if (!sql) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) e = li_db_fail(r, eb, "checking existing rows");
+  int rc = e ? SQLITE_DONE : sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    e = li_fail(eb, LI_ERR_TRACK, "table '%s' holds a row that other replicas would refuse (scope %s, key %s): %s; "
+                "correct it, then track the table", t->name, (const char *)sqlite3_column_text(st, 1),
+                (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 0));
+  else if (rc != SQLITE_DONE)
+    e = li_db_fail(r, eb, "checking existing rows");
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return e;
 }
 
 li_err li_capture_track(li_replica *r, const char *name, li_errbuf *eb) {
@@ -514,11 +637,16 @@ li_err li_capture_track(li_replica *r, const char *name, li_errbuf *eb) {
     return li_fail(eb, LI_ERR_LIMIT, "more than %d tracked tables (LI_TABLES_MAX)", LI_TABLES_MAX);
   li_table t;
   memset(&t, 0, sizeof t);
+  s_rules *rs = malloc(sizeof *rs);
+  if (!rs) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  rs->n = 0;
   li_err e = s_table_describe(r, name, &t, eb);
+  if (e == LI_OK) s_rules_of(&t, rs);
   bool started = e == LI_OK && sqlite3_get_autocommit(r->db);
   if (started) e = li_replica_begin(r, eb);
   if (e == LI_OK) e = s_catalogue_insert(r, &t, eb);
-  if (e == LI_OK) e = s_create_triggers(r, &t, eb);
+  if (e == LI_OK) e = s_check_existing(r, &t, rs, eb);
+  if (e == LI_OK) e = s_create_triggers(r, &t, rs, eb);
   if (e == LI_OK) e = s_mark_existing(r, &t, eb);
   if (e == LI_OK) e = s_table_prepare(r, &t, eb);
   assert(e != LI_OK || s_has_triggers(r, &t));
@@ -530,6 +658,8 @@ li_err li_capture_track(li_replica *r, const char *name, li_errbuf *eb) {
     li_replica_rollback(r);
   }
   s_table_free(&t);
+  s_rules_free(rs);
+  free(rs);
   assert(s_check(r));
   return e;
 }

@@ -15,29 +15,42 @@
  *               existing row, one transaction--> tracked (forever: there is
  *               no untrack; the hub's schema commits only add, DESIGN 14)
  *
+ * A row is identified by (table, scope, the other key columns): every
+ * tracked table's PRIMARY KEY includes scope, so a key used in one scope
+ * can never collide with, or block, a row of another scope, whatever order
+ * commits arrive in (docs/design-notes.md, "Row identity").
+ *
  * Invariants:
  *  1. Every tracked table has its five triggers linli_<id>_ai, _au, _ak,
  *     _ad and _bm, created in the transaction that added its linli_tables
  *     row. Their names hold the table's id, never its name.
- *  2. The triggers only record which row changed: (table id, scope, key,
- *     op 1 insert / 2 update / 3 delete, mask of changed columns, wall-clock
- *     ms) into linli_dirty. They call no custom SQL function, so any SQLite
- *     client's writes are captured, and they are silent while linli_applying
- *     holds a row. An update of the key is recorded as a delete and an insert.
- *  3. The triggers refuse (RAISE(ABORT), in the writer's own statement):
- *     on a committee, a row whose scope (new or old) is not its own; on the
- *     hub, a scope that is not 1..LI_SCOPE_MAX characters of [a-z0-9_-]; a
- *     key published in one scope being written in another (linli_clock
- *     keeps the scope after a delete); an update that moves a row to
- *     another scope.
- *  4. A tracked table has a primary key that is not the rowid (every
- *     committee would count 1, 2, 3...), no BLOB in a composite key, a TEXT
- *     column `scope` outside the key, at most LI_TABLE_COLS_MAX columns and
- *     LI_PK_COLS_MAX key columns; its sel, ins and del are prepared.
+ *  2. The triggers only record which row changed: (table id, scope, key
+ *     columns besides scope, op 1 insert / 2 update / 3 delete, mask of
+ *     changed columns, wall-clock ms) into linli_dirty. They call no custom
+ *     SQL function, so any SQLite client's writes are captured, and they
+ *     are silent while linli_applying holds a row. An update of the key is
+ *     recorded as a delete and an insert.
+ *  3. The triggers refuse (RAISE(ABORT, 'linli: ...'), in the writer's own
+ *     statement): on a committee, a row whose scope (new or old) is not its
+ *     own; on the hub, a scope that is not 1..LI_SCOPE_MAX characters of
+ *     [a-z0-9_-]; an update that moves a row to another scope; and every
+ *     value a receiver would refuse or store differently (DESIGN 13),
+ *     naming table and column: text or a blob in an INTEGER or REAL column,
+ *     a blob in a TEXT column, text holding a NUL byte, NULL in a key
+ *     column, a blob in a composite key, a value over LI_VALUE_BYTES_MAX,
+ *     a row over LI_ROW_BYTES_MAX. An UPDATE answers only for the columns
+ *     it changes.
+ *  4. A tracked table has a TEXT column `scope` that is part of its primary
+ *     key, and at least one key column besides it; pk[] holds those others
+ *     in key order (at most LI_PK_COLS_MAX; no BLOB among them when there
+ *     are several), and they are what a commit's RowChange.pk carries. At
+ *     most LI_TABLE_COLS_MAX columns; its sel, ins and del are prepared.
  *  5. At most LI_TABLES_MAX tables, ids positive and unique; r->tables
  *     holds them in linli_tables id order.
  *  6. When tracking starts, every row already in the table gets an insert
  *     marker, so the next seal publishes it.
+ *  7. When tracking starts, no row of the table breaks a rule of
+ *     invariant 3 (tracking is refused, naming the row, otherwise).
  *
  * Failure: LI_ERR_TRACK (with the reason) for a table that cannot be
  * tracked, LI_ERR_EXISTS when already tracked, LI_ERR_NOT_FOUND when there
@@ -63,11 +76,12 @@ typedef struct {
   char **cols;
   li_affinity *aff;
   int npk;
-  int pk[LI_PK_COLS_MAX]; /* column indexes, key order */
-  int scope_col;
-  sqlite3_stmt *sel;      /* SELECT all cols WHERE pk */
+  int pk[LI_PK_COLS_MAX]; /* key columns besides scope: column indexes, key order */
+  int scope_col;          /* part of the key too */
+  uint64_t notnull;       /* bit i: column i is declared NOT NULL */
+  sqlite3_stmt *sel;      /* SELECT all cols WHERE pk columns = ?... AND scope = ? */
   sqlite3_stmt *ins;      /* INSERT all cols */
-  sqlite3_stmt *del;      /* DELETE WHERE pk */
+  sqlite3_stmt *del;      /* DELETE WHERE pk columns = ?... AND scope = ? */
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
 } li_table;
@@ -75,8 +89,8 @@ typedef struct {
 /* DDL of linli_tables, linli_dirty and linli_applying, run once at create. */
 extern const char li_capture_sql[];
 
-/* Starts tracking an existing user table (invariants 1, 4, 6), in its own
- * transaction or the caller's open one. */
+/* Starts tracking an existing user table (invariants 1, 4, 6, 7), in its
+ * own transaction or the caller's open one. */
 li_err li_capture_track(li_replica *r, const char *table, li_errbuf *eb);
 
 /* Tracks every user table of the database, `roster` first, then in the
@@ -98,9 +112,9 @@ li_table *li_capture_table_by_id(li_replica *r, int id);
 int li_capture_count(const li_replica *r);
 li_table *li_capture_table_at(li_replica *r, int i);
 
-/* The UPDATE of t setting the columns of mask (key columns last as
- * parameters), from the table's small cache; NULL when it cannot be
- * prepared. */
+/* The UPDATE of t setting the columns of mask (then the key columns
+ * besides scope, then scope, as parameters), from the table's small cache;
+ * NULL when it cannot be prepared. */
 sqlite3_stmt *li_capture_update_stmt(li_replica *r, li_table *t, uint64_t mask);
 
 /* Names kept for callers outside this issue (node/main.c, the tests): the

@@ -2,8 +2,9 @@
  * checks, how commits are applied and what each mode keeps.
  *
  * What it owns: the batch (its transaction or savepoints, its clock, its
- * statistics) and the rows it writes besides data: linli_conflicts,
- * linli_evidence, linli_banned. Chains are chain.c's, the origin cache and
+ * statistics) and the rows it writes about commits: linli_evidence,
+ * linli_banned. What a commit does to rows (and linli_conflicts,
+ * linli_refused) is apply.c's, chains are chain.c's, the origin cache and
  * transactions replica.c's, the catalogue capture.c's.
  *
  *   li_merge_batch --s_batch_open()--> OPEN --s_apply_one() per commit--> OPEN --s_batch_close()--> done
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "arena.h"
 #include "chain.h"
 #include "commit.h"
@@ -123,243 +125,6 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* (h1, o1) > (h2, o2) with origins compared by key bytes. */
-static int s_newer(li_replica *r, uint64_t h1, int o1, uint64_t h2, int o2) {
-  if (o2 == 0) return 1;
-  if (h1 != h2) return h1 > h2;
-#ifdef LI_BUG_LWW_TIEBREAK
-  /* deliberate bug, only in the simulator's self-test build: ties broken by
-   * the local origin index, which differs between replicas */
-  return o1 > o2;
-#endif
-  const uint8_t *k1 = li_replica_origin_key(r, o1), *k2 = li_replica_origin_key(r, o2);
-  if (!k1 || !k2) return o1 > o2;
-  return memcmp(k1, k2, LI_PK_BYTES) > 0;
-}
-
-/* Was the local write (origin idx, hlc) unknown to the incoming commit? */
-static bool s_concurrent(s_merger *m, int o_l, uint64_t h_l) {
-  const uint8_t *k = li_replica_origin_key(m->r, o_l);
-  if (!k || o_l == m->origin_idx) return false;
-  uint64_t at = 0;
-  bool found = false;
-  li_errbuf tmp;
-  /* a local write whose commit cannot be found counts as unknown to the
-   * incoming commit: its loser is recorded rather than lost */
-  if (li_chain_seq_at_hlc(m->r, k, m->c->scope, h_l, &at, &found, &tmp) != LI_OK) found = false;
-  int64_t seq_l = found ? (int64_t)at : INT64_MAX;
-  const Linli__Commit *c = m->c->c;
-  for (size_t i = 0; i < c->n_deps; i++)
-    if (memcmp(c->deps[i]->origin.data, k, LI_PK_BYTES) == 0) return (int64_t)c->deps[i]->seq < seq_l;
-  return true;
-}
-
-static li_err s_conflict(s_merger *m, const li_table *t, const Linli__Value *key, int col, sqlite3_stmt *local,
-                         int o_l, uint64_t h_l, const Linli__Value *incoming, bool incoming_wins, li_errbuf *eb) {
-  static const char sql[] =
-      "INSERT OR IGNORE INTO linli_conflicts(tbl, pk, col, loser, loser_origin, loser_hlc, winner, winner_origin,"
-      " winner_hlc, recorded_ms) VALUES(?,?,?,?,?,?,?,?,?,?)";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(m->r->db, sql, -1, &st, NULL) != SQLITE_OK) return li_db_fail(m->r, eb, "linli_conflicts");
-  const uint8_t *k_l = li_replica_origin_key(m->r, o_l);
-  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-  li_value_bind(st, 2, key);
-  sqlite3_bind_text(st, 3, t->cols[col], -1, SQLITE_STATIC);
-  if (incoming_wins) {
-    sqlite3_bind_value(st, 4, sqlite3_column_value(local, col));
-    sqlite3_bind_blob(st, 5, k_l, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (int64_t)h_l);
-    li_value_bind(st, 7, incoming);
-    sqlite3_bind_blob(st, 8, m->c->origin, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (int64_t)m->c->hlc);
-  } else {
-    li_value_bind(st, 4, incoming);
-    sqlite3_bind_blob(st, 5, m->c->origin, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (int64_t)m->c->hlc);
-    sqlite3_bind_value(st, 7, sqlite3_column_value(local, col));
-    sqlite3_bind_blob(st, 8, k_l, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (int64_t)h_l);
-  }
-  sqlite3_bind_int64(st, 10, (int64_t)m->o->wall_ms);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return li_db_fail(m->r, eb, "linli_conflicts");
-  m->st->conflicts++;
-  return LI_OK;
-}
-
-static li_err s_step_done(li_replica *r, sqlite3_stmt *st, const char *what, li_errbuf *eb) {
-  int rc = sqlite3_step(st);
-  li_err e = LI_OK;
-  if (rc != SQLITE_DONE) {
-    int ext = sqlite3_extended_errcode(r->db);
-    e = li_fail(eb, (ext & 0xff) == SQLITE_CONSTRAINT ? LI_ERR_TYPE : LI_ERR_DB, "%s: %s", what, sqlite3_errmsg(r->db));
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return e;
-}
-
-static void s_bind_pk(sqlite3_stmt *st, int first, const li_table *t, Linli__Value *const *pk) {
-  for (int i = 0; i < t->npk; i++) li_value_bind(st, first + i, pk[i]);
-}
-
-/* A row change's values by table column (vals), after the type and scope
- * checks every replica makes alike (DESIGN 13: refused per row). */
-static li_err s_row_values(const s_merger *m, const li_table *t, const int *colmap, const Linli__RowChange *ch,
-                           const Linli__Value **vals, li_errbuf *eb) {
-  for (int i = 0; i < t->npk; i++)
-    if (!li_value_fits(ch->pk[i], t->aff[t->pk[i]]) || ch->pk[i]->v_case == LINLI__VALUE__V_NULL)
-      return li_fail(eb, LI_ERR_TYPE, "table %s: key column %s has a value of the wrong type", t->name,
-                     t->cols[t->pk[i]]);
-  for (size_t k = 0; k < ch->n_cols; k++) {
-    int j = colmap[ch->cols[k]];
-    if (!li_value_fits(ch->values[k], t->aff[j]))
-      return li_fail(eb, LI_ERR_TYPE, "table %s: column %s has a value of the wrong type", t->name, t->cols[j]);
-    if (j == t->scope_col &&
-        (ch->values[k]->v_case != LINLI__VALUE__V_T || strcmp(ch->values[k]->t, m->c->scope) != 0))
-      return li_fail(eb, LI_ERR_SCOPE, "table %s: a row in a commit of scope %s names another scope", t->name,
-                     m->c->scope);
-    vals[j] = ch->values[k];
-  }
-  return LI_OK;
-}
-
-/* A new generation of the row (cl_in > rc->cl): the old one goes, and an
- * odd cl_in brings the row back with only the change's columns versioned. */
-static li_err s_apply_generation(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
-                                 const Linli__Value **vals, int64_t cl_in, li_rowclock *rc, li_errbuf *eb) {
-  li_replica *r = m->r;
-  li_err e;
-  if (rc->cl % 2 == 1) {
-    s_bind_pk(t->del, 1, t, ch->pk);
-    if ((e = s_step_done(r, t->del, t->name, eb))) return e;
-  }
-  for (int i = 0; i < t->ncols; i++) rc->hlc[i] = 0, rc->origin[i] = 0;
-  if (cl_in % 2 == 1) {
-    for (int i = 0; i < t->ncols; i++) {
-      if (vals[i]) {
-        li_value_bind(t->ins, i + 1, vals[i]);
-        rc->hlc[i] = m->c->hlc;
-        rc->origin[i] = (uint32_t)m->origin_idx;
-      } else if (i == t->scope_col) {
-        sqlite3_bind_text(t->ins, i + 1, m->c->scope, -1, SQLITE_STATIC);
-      }
-    }
-    for (int i = 0; i < t->npk; i++) li_value_bind(t->ins, t->pk[i] + 1, ch->pk[i]);
-    if ((e = s_step_done(r, t->ins, t->name, eb))) return e;
-  }
-  rc->cl = cl_in;
-  snprintf(rc->scope, sizeof rc->scope, "%s", m->c->scope);
-  return li_rowclock_put(r, t, key, rc, eb);
-}
-
-/* The same generation, alive: column by column, the greater (hlc, origin)
- * wins; a losing or overwritten concurrent value goes to linli_conflicts.
- * *mask gets the columns the incoming change wins. */
-static li_err s_compare_columns(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
-                                const Linli__Value **vals, const li_rowclock *rc, uint64_t *mask, li_errbuf *eb) {
-  s_bind_pk(t->sel, 1, t, ch->pk);
-  if (sqlite3_step(t->sel) != SQLITE_ROW) {
-    sqlite3_reset(t->sel);
-    return li_fail(eb, LI_ERR_TAMPERED, "table %s: a row linli_clock says exists is missing (edited with triggers off?)",
-                   t->name);
-  }
-  li_err e = LI_OK;
-  *mask = 0;
-  for (int j = 0; j < t->ncols && e == LI_OK; j++) {
-    if (!vals[j]) continue;
-    int o_l = (int)rc->origin[j];
-    uint64_t h_l = rc->hlc[j];
-    if (o_l == m->origin_idx && h_l == m->c->hlc) continue; /* the same write */
-    bool wins = s_newer(m->r, m->c->hlc, m->origin_idx, h_l, o_l);
-    bool differs = !li_value_equals_column(vals[j], t->sel, j);
-    if (wins) {
-      *mask |= UINT64_C(1) << j;
-      if (differs && o_l != 0 && s_concurrent(m, o_l, h_l))
-        e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], true, eb);
-    } else if (differs) {
-      e = s_conflict(m, t, key, j, t->sel, o_l, h_l, vals[j], false, eb);
-    }
-  }
-  sqlite3_reset(t->sel);
-  sqlite3_clear_bindings(t->sel);
-  return e;
-}
-
-/* Writes the columns of mask and their versions. */
-static li_err s_update_columns(s_merger *m, li_table *t, const Linli__RowChange *ch, const Linli__Value *key,
-                               const Linli__Value **vals, uint64_t mask, li_rowclock *rc, li_errbuf *eb) {
-  sqlite3_stmt *up = li_capture_update_stmt(m->r, t, mask);
-  if (!up) return li_db_fail(m->r, eb, "cannot prepare an update");
-  int n = 1;
-  for (int j = 0; j < t->ncols; j++)
-    if (mask & (UINT64_C(1) << j)) {
-      li_value_bind(up, n++, vals[j]);
-      rc->hlc[j] = m->c->hlc;
-      rc->origin[j] = (uint32_t)m->origin_idx;
-    }
-  s_bind_pk(up, n, t, ch->pk);
-  li_err e = s_step_done(m->r, up, t->name, eb);
-  if (e) return e;
-  return li_rowclock_put(m->r, t, key, rc, eb);
-}
-
-/* One row change. colmap maps the change's column indexes to the table's. */
-static li_err s_apply_row(s_merger *m, li_table *t, const int *colmap, const Linli__RowChange *ch, li_errbuf *eb) {
-  const Linli__Value *key = NULL;
-  li_err e = li_rowclock_key(m->r, &m->a, t, ch->pk, ch->n_pk, &key, eb);
-  if (e) return e;
-  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
-  if ((e = s_row_values(m, t, colmap, ch, vals, eb))) return e;
-  li_rowclock rc;
-  if ((e = li_rowclock_get(m->r, t, key, &rc, eb))) return e;
-  if (rc.exists && strcmp(rc.scope, m->c->scope) != 0)
-    return li_fail(eb, LI_ERR_SCOPE, "table %s: the row belongs to scope %s, not to the commit's scope %s", t->name,
-                   rc.scope, m->c->scope);
-  int64_t cl_in = (int64_t)ch->cl;
-#ifdef LI_BUG_CAUSAL_LENGTH
-  /* deliberate bug, only in the simulator's self-test build: a stale delete
-   * (lower causal length) still deletes */
-  if (cl_in < rc.cl && cl_in % 2 == 0 && rc.cl % 2 == 1) cl_in = rc.cl + 1;
-#endif
-  if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
-  m->st->rows++;
-  if (cl_in > rc.cl) return s_apply_generation(m, t, ch, key, vals, cl_in, &rc, eb);
-  uint64_t mask = 0;
-  if ((e = s_compare_columns(m, t, ch, key, vals, &rc, &mask, eb))) return e;
-  return mask ? s_update_columns(m, t, ch, key, vals, mask, &rc, eb) : LI_OK;
-}
-
-static li_err s_apply_rows(s_merger *m, li_errbuf *eb) {
-  const Linli__Commit *c = m->c->c;
-  for (size_t i = 0; i < c->n_tables; i++) {
-    const Linli__TableChanges *tc = c->tables[i];
-    li_table *t = li_capture_table(m->r, tc->table);
-    if (!t || strcmp(tc->table, "linli_applying") == 0)
-      return li_fail(eb, LI_ERR_SCHEMA, "commit changes table '%s', which this replica does not track", tc->table);
-    int colmap[LI_TABLE_COLS_MAX];
-    for (size_t k = 0; k < tc->n_columns; k++) {
-      colmap[k] = -1;
-      for (int j = 0; j < t->ncols; j++)
-        if (strcmp(t->cols[j], tc->columns[k]) == 0) colmap[k] = j;
-      if (colmap[k] < 0)
-        return li_fail(eb, LI_ERR_SCHEMA, "commit names column '%s' of table %s, which does not exist here",
-                       tc->columns[k], t->name);
-    }
-    for (size_t j = 0; j < tc->n_rows; j++) {
-      const Linli__RowChange *ch = tc->rows[j];
-      for (size_t k = 0; k < ch->n_cols; k++)
-        for (int p = 0; p < t->npk; p++)
-          if (colmap[ch->cols[k]] == t->pk[p])
-            return li_fail(eb, LI_ERR_DECODE, "a row change of table %s sets a key column", t->name);
-      li_err e = s_apply_row(m, t, colmap, ch, eb);
-      if (e) return e;
-    }
-  }
-  return LI_OK;
-}
-
 static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   const li_commit *c = m->c;
   li_err e;
@@ -376,10 +141,14 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   }
   if ((e = s_check_deps(m, eb))) return e;
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
-  if ((e = s_apply_rows(m, eb))) return e;
+  li_apply_stats as = {0};
+  if ((e = li_apply_commit(m->r, &m->a, c, m->origin_idx, m->o->wall_ms, &as, eb))) return e;
   if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,
                            c->sc, c->sc_len, m->o->wall_ms, eb)))
     return e;
+  m->st->rows += as.rows;
+  m->st->conflicts += as.conflicts;
+  m->st->refused += as.refused;
   li_hlc_recv(&m->clock, c->hlc);
   assert(m->clock.last >= c->hlc); /* invariant 5 */
   return LI_OK;
@@ -468,7 +237,8 @@ static bool s_check_applying(const s_merger *m) {
 static bool s_check(const s_merger *m) {
   const li_merge_stats *st = m->st;
   if ((st->rejected_at < 0) != (st->reject == LI_OK)) return false;
-  if (st->applied < 0 || st->duplicates < 0 || st->rows < 0 || st->conflicts < 0 || st->sealed < 0) return false;
+  if (st->applied < 0 || st->duplicates < 0 || st->rows < 0 || st->conflicts < 0 || st->sealed < 0 || st->refused < 0)
+    return false;
   if (m->sp && m->own) return false; /* a savepoint only in a caller's transaction */
   return !m->fork || st->reject == LI_ERR_FORK;
 }

@@ -4,11 +4,15 @@
  * size, signature over the exact bytes, network (li_commit_open); banned
  * origin; chain (duplicate -> LI_ERR_REPLAY, same seq other hash or wrong
  * prev -> LI_ERR_FORK, seq beyond head+1 -> LI_ERR_GAP); authority (roster);
- * skew guard; dependencies present; then schema and types row by row.
+ * skew guard; dependencies present. Nothing else refuses a commit
+ * (DESIGN 13): a row change that fails validation (unknown table or column,
+ * wrong type, another scope, a constraint) is refused alone, recorded in
+ * linli_refused and counted in refused, and the commit is applied.
  *
- * Applying: column LWW by (hlc, origin key), causal length for row
- * existence, losing values of concurrent writes recorded in linli_conflicts.
- * Idempotent: an applied commit is recognised by its chain position.
+ * Applying (apply.h): column LWW by (hlc, origin key), causal length for
+ * row existence, losing values of concurrent writes recorded in
+ * linli_conflicts. Idempotent: an applied commit is recognised by its chain
+ * position.
  *
  * A batch is one SQLite transaction. It first seals pending local writes
  * (invariant 1 of replica.h), then applies commits in order; with
@@ -37,6 +41,7 @@ typedef struct {
   int duplicates;    /* already present, skipped */
   int64_t rows;      /* row changes applied */
   int conflicts;     /* losing values recorded */
+  int refused;       /* row changes refused (linli_refused), their commits applied */
   int sealed;        /* local commits sealed first */
   int rejected_at;   /* index of the rejected commit, -1 if none */
   li_err reject;     /* why, LI_OK if none */

@@ -16,12 +16,20 @@
 static const char s_internal_sql[] =
     "CREATE TABLE linli_meta(key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;\n"
     "CREATE TABLE linli_origins(idx INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE);\n"
-    "CREATE TABLE linli_clock(tbl INTEGER NOT NULL, pk ANY NOT NULL, scope TEXT NOT NULL, cl INTEGER NOT NULL,\n"
-    "  vers BLOB NOT NULL, PRIMARY KEY(tbl, pk)) WITHOUT ROWID;\n"
+    /* A row is (table, scope, key): pk holds the key columns besides scope
+     * and has no declared type, so no affinity: a TEXT key '1001' stays
+     * TEXT ('ANY' would mean NUMERIC and make it an INTEGER, and '7' and
+     * '07' one row). */
+    "CREATE TABLE linli_clock(tbl INTEGER NOT NULL, pk NOT NULL, scope TEXT NOT NULL, cl INTEGER NOT NULL,\n"
+    "  vers BLOB NOT NULL, PRIMARY KEY(tbl, scope, pk)) WITHOUT ROWID;\n"
     "CREATE TABLE linli_conflicts(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, pk TEXT NOT NULL,\n"
     "  col TEXT NOT NULL, loser ANY, loser_origin BLOB NOT NULL, loser_hlc INTEGER NOT NULL,\n"
     "  winner ANY, winner_origin BLOB NOT NULL, winner_hlc INTEGER NOT NULL,\n"
     "  recorded_ms INTEGER NOT NULL, UNIQUE(tbl, pk, col, loser_origin, loser_hlc));\n"
+    /* Row changes refused by merge (DESIGN 13), one row each: apply.h. */
+    "CREATE TABLE linli_refused(id INTEGER PRIMARY KEY, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL, tbl TEXT NOT NULL, pk TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL,\n"
+    "  vals TEXT NOT NULL, recorded_ms INTEGER NOT NULL);\n"
     "CREATE TABLE linli_evidence(id INTEGER PRIMARY KEY, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
     "  seq INTEGER NOT NULL, hash BLOB NOT NULL, sc BLOB NOT NULL, seen_ms INTEGER NOT NULL,\n"
     "  UNIQUE(origin, scope, seq, hash));\n"
@@ -299,9 +307,10 @@ static li_err s_open_db(const char *path, int flags, li_replica **out, li_errbuf
 
 static li_err s_prepare_common(li_replica *r, li_errbuf *eb) {
   li_err e;
-  if ((e = s_prepare(r, "SELECT cl, vers, scope FROM linli_clock WHERE tbl=? AND pk=?", &r->st_clock_get, eb))) return e;
-  if ((e = s_prepare(r, "INSERT OR REPLACE INTO linli_clock(tbl, pk, cl, vers, scope) VALUES(?,?,?,?,?)", &r->st_clock_put,
-                     eb)))
+  if ((e = s_prepare(r, "SELECT cl, vers FROM linli_clock WHERE tbl=? AND scope=? AND pk=?", &r->st_clock_get, eb)))
+    return e;
+  if ((e = s_prepare(r, "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES(?,?,?,?,?)",
+                     &r->st_clock_put, eb)))
     return e;
   if ((e = s_prepare(r, "DELETE FROM linli_dirty", &r->st_dirty_clear, eb))) return e;
   return li_chain_prepare(r, eb);

@@ -10,6 +10,7 @@
  *   chain.h    linli_log, linli_vv
  *   roster.h   roster
  *   rowclock.h the rows of linli_clock
+ *   apply.h    the rows of linli_conflicts and linli_refused
  *
  * Internal tables:
  *   linli_meta(key, value)                node facts: role, scope, network, self, hlc, schema_version
@@ -19,12 +20,14 @@
  *   linli_applying(x)                     one row while remote changes are applied
  *                                          (inside that transaction), silences capture
  *   linli_origins(idx, key)               32-byte origin keys <-> small local indexes
- *   linli_clock(tbl, pk, scope, cl, vers) one row per data row ever seen: its scope,
- *                                          causal length and per-column (hlc, origin idx)
- *                                          as 12 bytes a column (u64 hlc, u32 idx, LE)
+ *   linli_clock(tbl, pk, scope, cl, vers) one row per data row ever seen, keyed
+ *                                          (tbl, scope, pk): its causal length and
+ *                                          per-column (hlc, origin idx) as 12 bytes a
+ *                                          column (u64 hlc, u32 idx, LE)
  *   linli_log(origin, scope, seq, hlc, hash, sc)   every verified commit (chain)
  *   linli_vv(origin, scope, seq, head)    applied head of each chain (chain)
- *   linli_conflicts(...)                  losing values of concurrent writes
+ *   linli_conflicts(...)                  losing values of concurrent writes (apply.h)
+ *   linli_refused(...)                    row changes merge refused, one row each (apply.h)
  *   linli_evidence(...), linli_banned(origin)   equivocations
  *   linli_rejects(reason, n)              rejected inputs by reason (status)
  *   linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us, ...)

@@ -10,11 +10,11 @@
 #include "seal.h"
 
 const char li_roster_sql[] =
-    "CREATE TABLE roster(name TEXT PRIMARY KEY NOT NULL,\n"
+    "CREATE TABLE roster(name TEXT NOT NULL,\n"
     "  scope TEXT NOT NULL DEFAULT 'street' CHECK (scope = 'street'),\n"
     "  pubkey TEXT NOT NULL, member_scope TEXT NOT NULL,\n"
     "  role TEXT NOT NULL DEFAULT 'committee' CHECK (role IN ('committee', 'hub')),\n"
-    "  revoked_after_seq INTEGER);\n"
+    "  revoked_after_seq INTEGER, PRIMARY KEY (name, scope));\n"
     "CREATE INDEX roster_pubkey ON roster(pubkey);\n";
 
 #define S_COLS "name, role, member_scope, pubkey, revoked_after_seq"

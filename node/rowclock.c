@@ -8,15 +8,16 @@
 
 #define S_ENTRY 12
 
-li_err li_rowclock_get(li_replica *r, const li_table *t, const Linli__Value *key, li_rowclock *rc, li_errbuf *eb) {
+li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
+                       li_errbuf *eb) {
   sqlite3_stmt *st = r->st_clock_get;
   rc->exists = false;
   rc->cl = 0;
-  rc->scope[0] = 0;
   memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
   memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
   sqlite3_bind_int(st, 1, t->id);
-  li_value_bind(st, 2, key);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(st, 3, key);
   int rcode = sqlite3_step(st);
   li_err e = LI_OK;
   if (rcode == SQLITE_ROW) {
@@ -24,11 +25,9 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const Linli__Value *key
     rc->cl = sqlite3_column_int64(st, 0);
     int n = sqlite3_column_bytes(st, 1);
     const unsigned char *p = sqlite3_column_blob(st, 1);
-    const char *sc = (const char *)sqlite3_column_text(st, 2);
-    if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols || !sc || strlen(sc) > LI_SCOPE_MAX) {
+    if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols) {
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
     } else {
-      snprintf(rc->scope, sizeof rc->scope, "%s", sc);
       for (int i = 0; i < n / S_ENTRY; i++) {
         uint64_t h = 0;
         uint32_t o = 0;
@@ -46,8 +45,8 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const Linli__Value *key
   return e;
 }
 
-li_err li_rowclock_put(li_replica *r, const li_table *t, const Linli__Value *key, const li_rowclock *rc,
-                       li_errbuf *eb) {
+li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                       const li_rowclock *rc, li_errbuf *eb) {
   unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
   for (int i = 0; i < t->ncols; i++) {
     for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
@@ -55,10 +54,10 @@ li_err li_rowclock_put(li_replica *r, const li_table *t, const Linli__Value *key
   }
   sqlite3_stmt *st = r->st_clock_put;
   sqlite3_bind_int(st, 1, t->id);
-  li_value_bind(st, 2, key);
-  sqlite3_bind_int64(st, 3, rc->cl);
-  sqlite3_bind_blob(st, 4, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, rc->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(st, 3, key);
+  sqlite3_bind_int64(st, 4, rc->cl);
+  sqlite3_bind_blob(st, 5, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
   int rcode = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);

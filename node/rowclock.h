@@ -1,5 +1,7 @@
-/* rowclock: the per-row merge metadata in linli_clock (see replica.h):
- * the row's scope, causal length and each column's (hlc, origin index). */
+/* rowclock: the per-row merge metadata in linli_clock (see replica.h): a
+ * row's causal length and each column's (hlc, origin index), keyed by
+ * (table, scope, key columns besides scope): a row's identity
+ * (capture.h). */
 #ifndef LI_ROWCLOCK_H
 #define LI_ROWCLOCK_H
 
@@ -14,19 +16,22 @@
 typedef struct {
   bool exists;                 /* a linli_clock row was found */
   int64_t cl;                  /* 0 when !exists */
-  char scope[LI_SCOPE_MAX + 1];
   uint64_t hlc[LI_TABLE_COLS_MAX];
   uint32_t origin[LI_TABLE_COLS_MAX];
 } li_rowclock;
 
-/* key: the row's clock key (single key value, or JSON array text for composite keys). */
-li_err li_rowclock_get(li_replica *r, const li_table *t, const Linli__Value *key, li_rowclock *rc, li_errbuf *eb);
-li_err li_rowclock_put(li_replica *r, const li_table *t, const Linli__Value *key, const li_rowclock *rc,
+/* The clock of the row (t, scope, key); key: li_rowclock_key's. get
+ * fills rc (exists false and zeros when there is none; LI_ERR_TAMPERED for
+ * a malformed stored row), put replaces it. LI_ERR_DB otherwise. */
+li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb);
+li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                       const li_rowclock *rc, li_errbuf *eb);
 
-/* Composite keys: the JSON array text SQLite's json_array() would make of the
- * values (so it matches what the capture triggers record); single keys: the
- * value itself. */
+/* The clock key of the key columns besides scope (RowChange.pk): for
+ * several, the JSON array text SQLite's json_array() makes of them (so it
+ * matches what the capture triggers record); for one, the value itself.
+ * LI_ERR_SCHEMA when npk is not the table's number of such columns. */
 li_err li_rowclock_key(li_replica *r, li_arena *a, const li_table *t, Linli__Value *const *pk, size_t npk,
                        const Linli__Value **key, li_errbuf *eb);
 

@@ -164,29 +164,20 @@ typedef struct {
 } s_plan;
 
 /* Decides the plan from the row's clock and the row as it is now (t->sel,
- * stepped: exists says whether it found the row). */
-static li_err s_row_plan(const s_sealer *s, const li_table *t, const li_rowclock *rc, bool exists, uint64_t mask,
-                         bool saw_delete, s_plan *p, li_errbuf *eb) {
-  const unsigned char *now_sc = exists ? sqlite3_column_text(t->sel, t->scope_col) : NULL;
-  bool published_here = rc->exists && strcmp(rc->scope, s->scope) == 0;
+ * stepped: exists says whether it found the row). Both are of the row
+ * (table, this commit's scope, key): a row never changes scope, a write
+ * that moves one is an insert in the other scope (capture.h). */
+static void s_row_plan(const li_table *t, const li_rowclock *rc, bool exists, uint64_t mask, bool saw_delete,
+                       s_plan *p) {
   p->skip = true;
   p->cl = rc->cl;
   p->emit = 0;
-  /* a marker of this scope for a row never published in it and not in it
-   * now (inserted, deleted and inserted in another scope between two
-   * seals): nothing to publish here; its own scope's markers publish it */
-  if (!published_here && !(now_sc && strcmp((const char *)now_sc, s->scope) == 0)) return LI_OK;
-  if (rc->exists && !published_here)
-    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope from %s to %s outside linli's triggers",
-                   t->name, rc->scope, s->scope);
   if (!exists) {
-    if (p->cl % 2 == 0) return LI_OK; /* never published, or already deleted */
+    if (p->cl % 2 == 0) return; /* never published, or already deleted */
     p->cl += 1;
     p->skip = false;
-    return LI_OK;
+    return;
   }
-  if (!now_sc || strcmp((const char *)now_sc, s->scope) != 0)
-    return li_fail(eb, LI_ERR_TAMPERED, "a row of table %s changed scope outside linli's triggers", t->name);
   uint64_t all = (UINT64_C(1) << t->ncols) - 1;
   if (p->cl % 2 == 0) { /* new, or resurrected */
     p->cl += 1;
@@ -197,9 +188,11 @@ static li_err s_row_plan(const s_sealer *s, const li_table *t, const li_rowclock
   } else {
     p->emit = mask & all;
   }
+  /* the key travels in RowChange.pk; scope, the commit's, is sent with a
+   * new generation only (an update never changes it), so that a new row
+   * reads whole in the log */
   for (int i = 0; i < t->npk; i++) p->emit &= ~(UINT64_C(1) << t->pk[i]);
   p->skip = p->emit == 0 && p->cl == rc->cl; /* an update that changed nothing */
-  return LI_OK;
 }
 
 /* The RowChange of a plan, its values read from t->sel; the columns it
@@ -270,20 +263,20 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   li_err e = s_pk_values(s, t, key, &pk, eb);
   if (e) return e;
   li_rowclock rc;
-  if ((e = li_rowclock_get(r, t, key, &rc, eb))) return e;
+  if ((e = li_rowclock_get(r, t, s->scope, key, &rc, eb))) return e;
   for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
+  sqlite3_bind_text(t->sel, t->npk + 1, s->scope, -1, SQLITE_STATIC);
   int step = sqlite3_step(t->sel);
   s_plan p = {.skip = true};
   Linli__RowChange *ch = NULL;
   if (step != SQLITE_ROW && step != SQLITE_DONE) e = li_db_fail(r, eb, t->name);
-  if (e == LI_OK) e = s_row_plan(s, t, &rc, step == SQLITE_ROW, mask, saw_delete, &p, eb);
+  if (e == LI_OK) s_row_plan(t, &rc, step == SQLITE_ROW, mask, saw_delete, &p);
   if (e == LI_OK && !p.skip) e = s_row_change(s, t, pk, &p, &rc, &ch, eb);
   sqlite3_reset(t->sel);
   sqlite3_clear_bindings(t->sel);
   if (e || p.skip) return e;
   rc.cl = p.cl;
-  snprintf(rc.scope, sizeof rc.scope, "%s", s->scope);
-  if ((e = li_rowclock_put(r, t, key, &rc, eb))) return e;
+  if ((e = li_rowclock_put(r, t, s->scope, key, &rc, eb))) return e;
   return s_row_append(s, t, ch, eb);
 }
 

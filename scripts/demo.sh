@@ -49,7 +49,7 @@ street_cut c03
 sleep 5
 q c03 "INSERT INTO care_visits(id,scope,resident_ref,visited_on,outcome) VALUES ('c03-v2','c03','R-0102',date('now'),'断网期间记录');
 UPDATE hazards SET stage='整改', description='充电线私拉，已通知物业' WHERE id='c03-h1';
-INSERT INTO notice_acks(id,scope,notice_id,acked_on,acked_by) VALUES ('n-2025-01/c03','c03','n-2025-01',date('now'),'c03');"
+INSERT INTO notice_acks(notice_id,scope,acked_on,acked_by) VALUES ('n-2025-01','c03',date('now'),'c03');"
 q hub "UPDATE hazards SET stage='交办', assigned_to='物业公司' WHERE id='c03-h1';
 INSERT INTO hazards(id,scope,category,location,found_on,deadline,stage,assigned_to) VALUES
   ('c03-h2','c03','消防','菜场后门通道','2025-03-06','2025-03-12','交办','c03');"

@@ -30,7 +30,7 @@ INSERT INTO hazards(id,scope,category,location,found_on) VALUES ('$3-h','$2','�
 INSERT INTO hotline_cases(id,scope,case_no,received_on) VALUES ('$3-k','$2','12345-1','2025-03-03');
 INSERT INTO disputes(id,scope,parties_ref,opened_on) VALUES ('$3-d','$2','P-1','2025-03-04');
 INSERT INTO enterprise_visits(id,scope,enterprise,visited_on) VALUES ('$3-e','$2','某公司','2025-03-05');
-INSERT INTO notice_acks(id,scope,notice_id,acked_on) VALUES ('n-1/$3','$2','n-1','2025-03-06');"
+INSERT INTO notice_acks(notice_id,scope,acked_on) VALUES ('n-$3','$2','2025-03-06');"
 }
 
 PORT=$(street_port)

@@ -661,6 +661,59 @@ static void test_refused_in_a_later_batch(void **state) {
   assert_int_equal(tu_int(r, "SELECT count(*) FROM hazards"), n + 1);
 }
 
+/* Issue 9 finding 7: committee c07 wrote a notice_acks row whose key
+ * another committee uses too (in the old schema its id was "n1/c08", in
+ * its own scope); from then on c08's own acknowledgement and every later
+ * c08 commit were refused at the hub, and deleting the row did not help.
+ * A row is now (scope, key) and notice_acks is keyed (notice_id, scope):
+ * c07's and c08's acknowledgements of n1 are two rows, both reach the hub
+ * in bundles whatever their order, and c08's chain goes on. */
+static void s_carry(fx *f, li_node *from, li_node *to, uint64_t wall) {
+  char path[300];
+  li_bundle_export_stats es;
+  s_export(f, from, to->cfg.role == LI_ROLE_COMMITTEE ? to->cfg.scope : NULL, path, &es);
+  li_bundle_import_stats st;
+  li_errbuf eb;
+  li_err e = s_import(to, path, wall, &st, &eb);
+  if (e) fail_msg("%s -> %s: %s (%s)", from->cfg.name, to->cfg.name, li_errname(e), eb.msg);
+  assert_int_equal(st.merge.refused, 0);
+}
+
+static void test_keys_of_two_scopes(void **state) {
+  fx *f = *state;
+  uint64_t t0 = f->s.t0;
+  s_carry(f, f->hub, f->c07, t0 + 6000); /* notice n1 */
+  s_carry(f, f->hub, f->c08, t0 + 6000);
+  tu_exec(f->c07, "INSERT INTO notice_acks(notice_id, scope, acked_on, acked_by) VALUES('n1', 'c07', '2025-03-02', '王')");
+  tu_seal(f->c07, t0 + 7000);
+  s_carry(f, f->c07, f->hub, t0 + 8000); /* c07's ack first */
+  tu_exec(f->c08, "INSERT INTO notice_acks(notice_id, scope, acked_on, acked_by) VALUES('n1', 'c08', '2025-03-03', '李')");
+  tu_seal(f->c08, t0 + 9000);
+  s_carry(f, f->c08, f->hub, t0 + 10000);
+  assert_string_equal(tu_text(f->hub, "SELECT group_concat(scope || ':' || acked_by, ',') FROM (SELECT * FROM notice_acks "
+                                      "WHERE notice_id = 'n1' ORDER BY scope)"),
+                      "c07:王,c08:李");
+  /* c07 deletes its row: c08's is untouched; c08's later commits apply */
+  tu_exec(f->c07, "DELETE FROM notice_acks WHERE notice_id = 'n1'");
+  tu_seal(f->c07, t0 + 11000);
+  s_carry(f, f->c07, f->hub, t0 + 12000);
+  tu_exec(f->c08, "UPDATE notice_acks SET acked_by = '李主任' WHERE notice_id = 'n1';"
+                  "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v9','c08','R-009','2025-03-04')");
+  tu_seal(f->c08, t0 + 13000);
+  s_carry(f, f->c08, f->hub, t0 + 14000);
+  assert_string_equal(tu_text(f->hub, "SELECT group_concat(scope || ':' || acked_by, ',') FROM notice_acks"), "c08:李主任");
+  assert_int_equal(tu_int(f->hub, "SELECT count(*) FROM care_visits WHERE id = 'v9' AND scope = 'c08'"), 1);
+  uint64_t seq = 0;
+  uint8_t head[LI_HASH_BYTES];
+  li_errbuf eb;
+  assert_int_equal(li_replica_vv_get(f->hub->r, f->c08->id.pk, "c08", &seq, head, &eb), LI_OK);
+  assert_int_equal(seq, 3); /* h1, the ack, the update with the visit: every c08 commit */
+  assert_int_equal(tu_int(f->hub, "SELECT count(*) FROM linli_rejects"), 0);
+  /* and back: c08 gets its own row and the street's, never c07's */
+  s_carry(f, f->hub, f->c08, t0 + 15000);
+  assert_string_equal(tu_text(f->c08, "SELECT group_concat(scope || ':' || acked_by, ',') FROM notice_acks"), "c08:李主任");
+}
+
 int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
@@ -671,6 +724,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_refused_imports, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_sees_import, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_refused_in_a_later_batch, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_keys_of_two_scopes, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static int fx_setup(void **state) {
   assert_non_null(f);
   tu_tmpdir(f->dir);
   snprintf(f->path, sizeof f->path, "%s/replica.db", f->dir);
-  f->r = tu_replica_new(f->dir, LI_ROLE_HUB, "street", "CREATE TABLE t(id TEXT PRIMARY KEY, scope TEXT);");
+  f->r = tu_replica_new(f->dir, LI_ROLE_HUB, "street", "CREATE TABLE t(id TEXT, scope TEXT, PRIMARY KEY(id, scope));");
   *state = f;
   return 0;
 }
@@ -382,7 +382,7 @@ static void test_tampered_rows(void **state) {
       tu_rmdir(f->dir);
       tu_tmpdir(f->dir);
       snprintf(f->path, sizeof f->path, "%s/replica.db", f->dir);
-      f->r = tu_replica_new(f->dir, LI_ROLE_HUB, "street", "CREATE TABLE t(id TEXT PRIMARY KEY, scope TEXT);");
+      f->r = tu_replica_new(f->dir, LI_ROLE_HUB, "street", "CREATE TABLE t(id TEXT, scope TEXT, PRIMARY KEY(id, scope));");
     }
     s_append(f, A, "c07", 1, 10);
     tu_db_exec(li_replica_db(f->r), cases[i].sql);

@@ -394,22 +394,9 @@ static void b_wrong_wire_type(fx *f, s_input *in) {
   s_add(in, s_dup(bad, sizeof bad), sizeof bad);
 }
 
-static void b_unknown_table(fx *f, s_input *in) {
-  s_spec sp = {.table = "no_such_table"};
-  s_add_spec(f, in, &sp);
-}
-
-static void b_unknown_column(fx *f, s_input *in) {
-  Linli__Value v;
-  s_spec sp = {.col = "no_such_column", .val = s_text_v(&v, "x")};
-  s_add_spec(f, in, &sp);
-}
-
-static void b_wrong_type(fx *f, s_input *in) {
-  Linli__Value v;
-  s_spec sp = {.col = "follow_up", .val = s_text_v(&v, "yes")}; /* text into an INTEGER column */
-  s_add_spec(f, in, &sp);
-}
+/* An unknown table or column, or a value of the wrong type, no longer
+ * refuses a commit: the row alone is refused and the commit applied
+ * (DESIGN 13). test_merge's test_row_refusals has those cases. */
 
 /* ---- builders: bundle ---- */
 
@@ -604,9 +591,6 @@ static const s_case s_cases[] = {
     {"unknown_field", b_unknown_field, LI_ERR_DECODE, AT_MERGE, "unknown field", NULL},
     {"unknown_field_signed", b_unknown_field_signed, LI_ERR_DECODE, AT_MERGE, "unknown field", NULL},
     {"wrong_wire_type", b_wrong_wire_type, LI_ERR_DECODE, AT_MERGE, NULL, NULL},
-    {"unknown_table", b_unknown_table, LI_ERR_SCHEMA, AT_MERGE, "no_such_table", NULL},
-    {"unknown_column", b_unknown_column, LI_ERR_SCHEMA, AT_MERGE, "no_such_column", NULL},
-    {"wrong_type", b_wrong_type, LI_ERR_TYPE, AT_MERGE, NULL, NULL},
     {"not_a_bundle", b_not_a_bundle, LI_ERR_NOT_BUNDLE, AT_BUNDLE, NULL, NULL},
     {"session_message_too_big", b_s_too_big, LI_ERR_TOO_BIG, AT_SESSION, "LI_MSG_BYTES_MAX", NULL},
     {"session_truncated", b_s_truncated, LI_ERR_DECODE, AT_SESSION, NULL, NULL},

@@ -9,7 +9,7 @@
 #include "merge.h"
 #include "replica.h"
 
-static const char s_schema[] = "CREATE TABLE notes(id TEXT PRIMARY KEY, scope TEXT NOT NULL, body TEXT);";
+static const char s_schema[] = "CREATE TABLE notes(id TEXT, scope TEXT NOT NULL, body TEXT, PRIMARY KEY(id, scope));";
 
 typedef struct {
   char dir[256];

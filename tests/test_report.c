@@ -123,9 +123,9 @@ static const char s_data_sql[] =
     " ('n3', 'street', '春节', 'all', '2025-03-01'),"
     " ('n4', 'street', '他处', 'c010', NULL),"
     " ('n5', 'street', '今日', 'c02', '2025-03-15');"
-    "INSERT INTO notice_acks(id, scope, notice_id, acked_on) VALUES"
-    " ('n1/c01', 'c01', 'n1', '2025-03-02'),"
-    " ('n5/c01', 'c01', 'n5', '2025-03-02');";
+    "INSERT INTO notice_acks(notice_id, scope, acked_on) VALUES"
+    " ('n1', 'c01', '2025-03-02'),"
+    " ('n5', 'c01', '2025-03-02');";
 
 static void s_peer_and_commit(li_node *hub, const li_identity *c01) {
   sqlite3_stmt *st = NULL;
@@ -447,12 +447,16 @@ static void test_odd_roster(void **state) {
   char wide[400 * 3 + 1] = "", marks[400 * 2 + 1] = "", sql[4096];
   for (int i = 0; i < 400; i++) strcat(wide, "中");
   for (int i = 0; i < 400; i++) strcat(marks, "\xCC\x81"); /* U+0301 */
+  /* blobs in TEXT columns, which the capture triggers refuse: written with
+   * capture silenced, as an edited replica file could hold them */
   snprintf(sql, sizeof sql,
+           "INSERT INTO linli_applying VALUES(1);"
            "INSERT INTO roster(name, scope, pubkey, member_scope, role) VALUES"
            " ('%s', 'street', 'k', 'c04', 'committee'),"
            " ('%s', 'street', 'k', 'c05', 'committee'),"
            " (x'00ff41', 'street', x'00', x'', 'committee'),"
-           " (42, 'street', 7, 7, 'committee')",
+           " (42, 'street', 7, 7, 'committee');"
+           "DELETE FROM linli_applying",
            wide, marks);
   s_exec(f->hub, sql);
   char *t = s_report(f->hub->r, LI_REPORT_TEXT, TODAY, NULL, NULL);
@@ -522,7 +526,7 @@ static void test_empty_hub_and_committee(void **state) {
   /* A schema without the street's tables. */
   snprintf(d, sizeof d, "%s/other", dir);
   li_node_init_opts oo = {.role = LI_ROLE_HUB, .name = "hub",
-                          .schema_sql = "CREATE TABLE things(id TEXT PRIMARY KEY NOT NULL, scope TEXT NOT NULL);"};
+                          .schema_sql = "CREATE TABLE things(id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY(id, scope));"};
   li_node *other = s_node_new(d, &oo);
   li_err e = LI_OK;
   size_t n = 99;

@@ -381,40 +381,42 @@ static void test_scope_triggers(void **state) {
   s_assert_same_tables(h, c);
 }
 
-/* A key stays in the scope it was published in; a row inserted and deleted
- * between two seals may come back in another scope. */
-static void test_key_bound_to_scope(void **state) {
+/* A row is (scope, key) (capture.h): the same key in two scopes is two
+ * rows, whichever is written or sealed first; one's changes never touch
+ * the other. Before issue 9 a key published in one scope was refused in
+ * every other, and blocked its chain at the receivers (finding 7). */
+static void test_key_per_scope(void **state) {
   fx *f = *state;
   li_node *c = f->c07, *h = f->hub;
   s_roster_add(h, "c07", c, "c07");
   s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n1','street','t1'), ('k1','c07','k')");
   s_seal(h);
-  /* delete, then the same key in another scope: refused, nothing captured */
-  s_exec(h, "DELETE FROM notices WHERE id='n1'");
-  s_exec_refused(h, "INSERT INTO notices(id, scope, title) VALUES('n1','c07','t2')");
-  /* nor by changing a key to one of another scope */
-  s_exec_refused(h, "UPDATE notices SET id='n1' WHERE id='k1'");
+  /* the same key in another scope, after the first was sealed */
+  s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n1','c07','t2');"
+            "UPDATE notices SET title='t1b' WHERE id='n1' AND scope='street'");
   li_seal_stats st = s_seal(h);
-  assert_int_equal(st.commits, 1);
-  assert_int_equal(st.rows, 1);
-  /* back in its own scope it is fine */
-  s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n1','street','t3')");
-  st = s_seal(h);
-  assert_int_equal(st.rows, 1);
-  /* never published: inserted, deleted and inserted elsewhere before a seal */
+  assert_int_equal(st.commits, 2);
+  assert_int_equal(st.rows, 2);
+  /* inserted, deleted and inserted in another scope before a seal: only
+   * the row that exists is published */
   s_exec(h, "INSERT INTO notices(id, scope, title) VALUES('n2','street','t'); DELETE FROM notices WHERE id='n2';"
             "INSERT INTO notices(id, scope, title) VALUES('n2','c07','moved')");
   st = s_seal(h);
   assert_int_equal(st.commits, 1);
   assert_int_equal(st.rows, 1);
   s_xfer(f, h, c);
-  assert_string_equal(s_text(c, "SELECT scope || title FROM notices WHERE id='n2'"), "c07moved");
-  assert_string_equal(s_text(c, "SELECT title FROM notices WHERE id='n1'"), "t3");
-  /* the committee may not take over a key the hub used in street */
-  s_exec(h, "DELETE FROM notices WHERE id='n1'");
+  assert_string_equal(s_text(c, "SELECT group_concat(x, ',') FROM (SELECT id || scope || title AS x FROM notices "
+                                "ORDER BY id, scope)"),
+                      "k1c07k,n1c07t2,n1streett1b,n2c07moved");
+  /* the committee edits its own n1; the street's n1 is not its to touch */
+  s_exec(c, "UPDATE notices SET title='mine' WHERE id='n1' AND scope='c07'");
+  s_exec_refused(c, "UPDATE notices SET title='x' WHERE id='n1'");
+  s_exec(h, "DELETE FROM notices WHERE id='n1' AND scope='street'");
   s_seal(h);
+  s_seal(c);
   s_xfer(f, h, c);
-  s_exec_refused(c, "INSERT INTO notices(id, scope, title) VALUES('n1','c07','mine')");
+  s_xfer(f, c, h);
+  assert_string_equal(s_text(h, "SELECT group_concat(scope || title, ',') FROM notices WHERE id='n1'"), "c07mine");
   s_assert_same_tables(h, c);
 }
 
@@ -435,7 +437,8 @@ static void test_track_refusals(void **state) {
   fx *f = *state;
   li_node *c = f->c07;
   s_track_refused(c, "CREATE TABLE nopk(a TEXT, scope TEXT)", "nopk", "PRIMARY KEY");
-  s_track_refused(c, "CREATE TABLE intpk(id INTEGER PRIMARY KEY, scope TEXT, v TEXT)", "intpk", "INTEGER PRIMARY KEY");
+  s_track_refused(c, "CREATE TABLE intpk(id INTEGER PRIMARY KEY, scope TEXT, v TEXT)", "intpk", "PRIMARY KEY (id, scope)");
+  s_track_refused(c, "CREATE TABLE keynoscope(id TEXT PRIMARY KEY, scope TEXT)", "keynoscope", "must include the column scope");
   s_track_refused(c, "CREATE TABLE noscope(id TEXT PRIMARY KEY, area TEXT)", "noscope", "scope");
   s_track_refused(c, "CREATE TABLE intscope(id TEXT PRIMARY KEY, scope INTEGER)", "intscope", "scope");
   li_errbuf eb = {{0}};
@@ -451,7 +454,7 @@ static void test_track_refusals(void **state) {
 }
 
 static const char s_notes_sql[] =
-    "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, scope TEXT NOT NULL, body TEXT, n INTEGER)";
+    "CREATE TABLE notes(id TEXT NOT NULL, scope TEXT NOT NULL, body TEXT, n INTEGER, PRIMARY KEY(id, scope))";
 
 static void test_track_user_table(void **state) {
   fx *f = *state;
@@ -720,7 +723,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_seal_counts, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_seal_coalesces, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_scope_triggers, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_key_bound_to_scope, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_key_per_scope, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_track_refusals, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_track_user_table, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_roster_gate, fx_setup, fx_teardown),

@@ -1,8 +1,9 @@
 -- linli default schema: the records of Xinhua Road street's 2025 work plan
--- (see DOMAIN.md). Every table is tracked: it has a TEXT primary key that
--- cannot collide between committees (by default 128 random bits, or a code
--- the writer chooses, e.g. 'c07-2025-0012') and a TEXT column `scope`: the
--- committee code of the row, or 'street' for street-wide rows.
+-- (see DOMAIN.md). Every table is tracked: it has a TEXT column `scope` (the
+-- committee code of the row, or 'street' for street-wide rows) and a
+-- PRIMARY KEY that includes it, so a row is (scope, id): two committees
+-- choosing one id hold two rows, and neither can block the other (ids are
+-- 128 random bits by default, or a code the writer chooses).
 -- Personal data is kept to the minimum (PIPL): residents and parties appear
 -- only as committee-local reference codes, never names, ID or phone numbers.
 -- No foreign keys between tracked tables: rows arrive from other replicas in
@@ -14,7 +15,7 @@
 
 -- 特殊困难老年人关爱探访 / 助餐 / 适老化改造 / 无障碍: elderly-care visits.
 CREATE TABLE IF NOT EXISTS care_visits (
-  id           TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id           TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope        TEXT NOT NULL,
   resident_ref TEXT NOT NULL,             -- committee-local resident code
   visited_on   TEXT NOT NULL,             -- YYYY-MM-DD
@@ -23,23 +24,25 @@ CREATE TABLE IF NOT EXISTS care_visits (
                CHECK (kind = '探访' OR kind = '助餐' OR kind = '适老化改造' OR kind = '无障碍'),
   outcome      TEXT,
   follow_up    INTEGER NOT NULL DEFAULT 0 CHECK (follow_up = 0 OR follow_up = 1),
-  note         TEXT
+  note         TEXT,
+  PRIMARY KEY (id, scope)
 );
 CREATE INDEX IF NOT EXISTS care_visits_scope_date ON care_visits(scope, visited_on);
 
 -- 助餐点位: meal-assistance points.
 CREATE TABLE IF NOT EXISTS meal_points (
-  id        TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id        TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope     TEXT NOT NULL,
   place     TEXT NOT NULL,
   capacity  INTEGER CHECK (capacity IS NULL OR capacity >= 0),
   hours     TEXT,                         -- e.g. '11:00-13:00'
-  status    TEXT NOT NULL DEFAULT '运营' CHECK (status = '筹建' OR status = '运营' OR status = '暂停' OR status = '关闭')
+  status    TEXT NOT NULL DEFAULT '运营' CHECK (status = '筹建' OR status = '运营' OR status = '暂停' OR status = '关闭'),
+  PRIMARY KEY (id, scope)
 );
 
 -- 隐患排查、交办、整改、复核、督查、销号: hazards and their lifecycle.
 CREATE TABLE IF NOT EXISTS hazards (
-  id          TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id          TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope       TEXT NOT NULL,
   category    TEXT NOT NULL CHECK (category = '燃气' OR category = '消防' OR category = '电动自行车' OR category = '九小场所' OR category = '老旧小区' OR category = '建筑工地' OR category = '其他'),
   location    TEXT NOT NULL,
@@ -49,13 +52,14 @@ CREATE TABLE IF NOT EXISTS hazards (
   found_by    TEXT,                       -- committee or inspector reference
   assigned_to TEXT,                       -- who rectifies (owner, committee)
   deadline    TEXT,                       -- YYYY-MM-DD; overdue if past and not 销号
-  closed_on   TEXT
+  closed_on   TEXT,
+  PRIMARY KEY (id, scope)
 );
 CREATE INDEX IF NOT EXISTS hazards_scope_stage ON hazards(scope, stage);
 
 -- 市民热线 12345 诉求 and 好差评: hotline cases.
 CREATE TABLE IF NOT EXISTS hotline_cases (
-  id           TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id           TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope        TEXT NOT NULL,
   case_no      TEXT NOT NULL,             -- 12345 case number
   category     TEXT,
@@ -63,13 +67,14 @@ CREATE TABLE IF NOT EXISTS hotline_cases (
   due_on       TEXT,
   response     TEXT,
   status       TEXT NOT NULL DEFAULT '受理' CHECK (status = '受理' OR status = '办理中' OR status = '已答复' OR status = '已办结'),
-  satisfaction TEXT CHECK (satisfaction IS NULL OR satisfaction = '好' OR satisfaction = '差')
+  satisfaction TEXT CHECK (satisfaction IS NULL OR satisfaction = '好' OR satisfaction = '差'),
+  PRIMARY KEY (id, scope)
 );
 CREATE INDEX IF NOT EXISTS hotline_scope_status ON hotline_cases(scope, status);
 
 -- 矛盾纠纷多元化解, 人民调解: dispute mediations.
 CREATE TABLE IF NOT EXISTS disputes (
-  id          TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id          TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope       TEXT NOT NULL,
   parties_ref TEXT NOT NULL,              -- reference codes of the parties
   category    TEXT,                       -- 邻里, 物业, 家庭, ...
@@ -77,37 +82,43 @@ CREATE TABLE IF NOT EXISTS disputes (
   status      TEXT NOT NULL DEFAULT '受理' CHECK (status = '受理' OR status = '调解中' OR status = '调解成功' OR status = '调解不成' OR status = '已转介'),
   outcome     TEXT,
   opened_on   TEXT NOT NULL,
-  closed_on   TEXT
+  closed_on   TEXT,
+  PRIMARY KEY (id, scope)
 );
 
 -- 走访服务企业, 服务包: enterprise service visits.
 CREATE TABLE IF NOT EXISTS enterprise_visits (
-  id          TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id          TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope       TEXT NOT NULL,
   enterprise  TEXT NOT NULL,
   building    TEXT,                       -- 楼宇
   visited_on  TEXT NOT NULL,
   issues      TEXT,
-  follow_up   TEXT
+  follow_up   TEXT,
+  PRIMARY KEY (id, scope)
 );
 
 -- 交办 and 重要节点: street notices and directives.
 CREATE TABLE IF NOT EXISTS notices (
-  id          TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+  id          TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
   scope       TEXT NOT NULL DEFAULT 'street',
   title       TEXT NOT NULL,
   body        TEXT,
   audience    TEXT NOT NULL DEFAULT 'all', -- 'all' or comma-separated committee codes
   valid_from  TEXT,
   valid_to    TEXT,
-  issued_by   TEXT
+  issued_by   TEXT,
+  PRIMARY KEY (id, scope)
 );
 
--- A committee's acknowledgement of a notice, written in its own scope.
+-- A committee's acknowledgement of a notice, written in its own scope: one
+-- row per (notice, committee), keyed by that pair. (It used to have an id
+-- of its own, notice id || '/' || committee, which another committee could
+-- write first in its scope and so block the real one.)
 CREATE TABLE IF NOT EXISTS notice_acks (
-  id          TEXT PRIMARY KEY NOT NULL,   -- notice id || '/' || committee scope
-  scope       TEXT NOT NULL,
   notice_id   TEXT NOT NULL,
+  scope       TEXT NOT NULL,
   acked_on    TEXT NOT NULL,
-  acked_by    TEXT
+  acked_by    TEXT,
+  PRIMARY KEY (notice_id, scope)
 );
