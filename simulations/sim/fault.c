@@ -1,7 +1,8 @@
 /* fault: the faults linli-sim injects (see sim_fault in sim.h): partitions,
  * the network's mood, crashes, clock skew, and the hostile node, which
  * holds a valid admitted key and sends forged, out-of-scope, equivocating,
- * replayed and garbage input on its own connection. */
+ * replayed and garbage input on its own connection, and valid commits
+ * carrying a row every receiver refuses. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,26 +12,55 @@
 #include "sim.h"
 #include "sync.pb-c.h"
 
-/* A signed commit of the hostile node: scope and seq of its choosing. */
-static uint8_t *s_hostile_commit(sim_world *w, sim_node *nd, const char *scope, uint64_t seq, const uint8_t *prev,
-                                 size_t *len) {
-  Linli__Value vid = LINLI__VALUE__INIT, vscope = LINLI__VALUE__INIT, vref = LINLI__VALUE__INIT,
-               vdate = LINLI__VALUE__INIT;
+/* A care_visits row of the hostile node, every column as seal sends a new
+ * row (scope included); its key goes in pk[0] (the caller's). */
+typedef struct {
+  Linli__Value v[6], *vals[6], *pk[1];
+  uint32_t cols[6];
   char id[48];
-  snprintf(id, sizeof id, "%s-forged-%llu", scope, (unsigned long long)sim_rand(&w->rng) % 1000);
-  vid.v_case = LINLI__VALUE__V_T, vid.t = id;
-  vscope.v_case = LINLI__VALUE__V_T, vscope.t = (char *)scope;
-  vref.v_case = LINLI__VALUE__V_T, vref.t = "R-FORGED";
-  vdate.v_case = LINLI__VALUE__V_T, vdate.t = "2025-01-01";
-  Linli__Value *pk[1] = {&vid}, *vals[3] = {&vscope, &vref, &vdate};
-  uint32_t cols[3] = {1, 2, 3};
-  Linli__RowChange rc = LINLI__ROW_CHANGE__INIT;
-  rc.pk = pk, rc.n_pk = 1, rc.cl = 1, rc.cols = cols, rc.n_cols = 3, rc.values = vals, rc.n_values = 3;
-  Linli__RowChange *rows[1] = {&rc};
-  char *colnames[4] = {"id", "scope", "resident_ref", "visited_on"};
-  Linli__TableChanges tc = LINLI__TABLE_CHANGES__INIT;
-  tc.table = "care_visits", tc.columns = colnames, tc.n_columns = 4, tc.rows = rows, tc.n_rows = 1;
-  Linli__TableChanges *tables[1] = {&tc};
+  Linli__RowChange rc;
+} s_hrow;
+
+static const char *const s_hcols[] = {"id", "scope", "resident_ref", "visited_on", "kind", "follow_up", "note", "x"};
+
+/* bad: 0 none, 1 an INTEGER in the TEXT column note, 2 an unknown column
+ * (the commit's table names it; the row sets it), 3 (the caller's) the row
+ * in an unknown table. */
+static void s_hostile_row(sim_world *w, s_hrow *h, const char *scope, int bad) {
+  snprintf(h->id, sizeof h->id, "%s-forged-%llu", scope, (unsigned long long)sim_rand(&w->rng) % 1000);
+  for (int i = 0; i < 6; i++) linli__value__init(&h->v[i]), h->vals[i] = &h->v[i], h->cols[i] = (uint32_t)(i + 1);
+  h->v[0].v_case = LINLI__VALUE__V_T, h->v[0].t = (char *)scope;
+  h->v[1].v_case = LINLI__VALUE__V_T, h->v[1].t = "R-FORGED";
+  h->v[2].v_case = LINLI__VALUE__V_T, h->v[2].t = "2025-01-01";
+  h->v[3].v_case = LINLI__VALUE__V_T, h->v[3].t = "探访";
+  h->v[4].v_case = LINLI__VALUE__V_I, h->v[4].i = 0;
+  h->v[5].v_case = LINLI__VALUE__V_T, h->v[5].t = "ok";
+  if (bad == 1) h->v[5].v_case = LINLI__VALUE__V_I, h->v[5].i = 5;
+  if (bad == 2) h->cols[5] = 7; /* "x" */
+  linli__row_change__init(&h->rc);
+  h->rc.n_pk = 1, h->rc.pk = h->pk, h->rc.cl = 1;
+  h->rc.n_cols = 6, h->rc.cols = h->cols, h->rc.n_values = 6, h->rc.values = h->vals;
+}
+
+/* A signed commit of the hostile node: scope and seq of its choosing, one
+ * good row, and with bad_row a second row every receiver refuses (the
+ * commit is applied all the same, DESIGN 13). */
+static uint8_t *s_hostile_commit(sim_world *w, sim_node *nd, const char *scope, uint64_t seq, const uint8_t *prev,
+                                 int bad_row, size_t *len) {
+  s_hrow h[2];
+  Linli__Value idv[2];
+  Linli__RowChange *rows[2];
+  Linli__TableChanges tc[2] = {LINLI__TABLE_CHANGES__INIT, LINLI__TABLE_CHANGES__INIT}, *tables[2] = {&tc[0], &tc[1]};
+  int n = bad_row ? 2 : 1;
+  for (int i = 0; i < n; i++) {
+    s_hostile_row(w, &h[i], scope, i ? bad_row : 0);
+    linli__value__init(&idv[i]);
+    idv[i].v_case = LINLI__VALUE__V_T, idv[i].t = h[i].id;
+    h[i].pk[0] = &idv[i];
+    rows[i] = &h[i].rc;
+    tc[i].table = i && bad_row == 3 ? "no_such_table" : "care_visits";
+    tc[i].columns = (char **)s_hcols, tc[i].n_columns = 8, tc[i].rows = &rows[i], tc[i].n_rows = 1;
+  }
   Linli__Commit c = LINLI__COMMIT__INIT;
   c.origin.data = nd->id.pk, c.origin.len = LI_PK_BYTES;
   c.scope = (char *)scope;
@@ -38,7 +68,7 @@ static uint8_t *s_hostile_commit(sim_world *w, sim_node *nd, const char *scope, 
   if (seq > 1) c.prev.data = (uint8_t *)prev, c.prev.len = LI_HASH_BYTES;
   c.hlc = LI_HLC_MAKE(sim_wall(w, nd), 7);
   c.schema_version = LI_SCHEMA_VERSION;
-  c.tables = tables, c.n_tables = 1;
+  c.tables = tables, c.n_tables = (size_t)n;
   uint8_t *out = NULL, hash[LI_HASH_BYTES];
   li_errbuf eb;
   if (li_commit_seal(&nd->id, w->n[SIM_HUB].id.pk, &c, &out, len, hash, &eb) != LI_OK) return NULL;
@@ -83,7 +113,9 @@ static void s_hostile(sim_world *w, sim_node *nd) {
       !in.linked)
     return;
   if (in.session.state == LI_SESSION_IDLE) return; /* a batch would just be refused as out of place */
-  sim_fault f = F_HOSTILE_FORGE + (sim_fault)sim_below(&w->rng, 5);
+  static const sim_fault kinds[] = {F_HOSTILE_FORGE, F_HOSTILE_SCOPE, F_HOSTILE_EQUIVOCATE, F_HOSTILE_REPLAY,
+                                     F_HOSTILE_GARBAGE, F_HOSTILE_BAD_ROW};
+  sim_fault f = kinds[sim_below(&w->rng, sizeof kinds / sizeof kinds[0])];
   if (!sim_enabled(w, f)) return;
   uint8_t *msg = NULL, *commit = NULL;
   size_t len = 0, clen = 0;
@@ -91,18 +123,21 @@ static void s_hostile(sim_world *w, sim_node *nd) {
   uint64_t head = s_hub_head(w, nd->id.pk, nd->scope, prev, prevprev);
   switch (f) {
   case F_HOSTILE_FORGE:
-    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, &clen);
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 0, &clen);
     if (commit && clen > 10) commit[clen - 3] ^= 0x55; /* inside the signature */
     break;
   case F_HOSTILE_SCOPE: {
     const char *victim = w->n[1].scope;
-    commit = s_hostile_commit(w, nd, victim, 1, NULL, &clen);
+    commit = s_hostile_commit(w, nd, victim, 1, NULL, 0, &clen);
     break;
   }
   case F_HOSTILE_EQUIVOCATE:
     if (head == 0) return;
-    commit = s_hostile_commit(w, nd, nd->scope, head, prevprev, &clen);
+    commit = s_hostile_commit(w, nd, nd->scope, head, prevprev, 0, &clen);
     if (commit) nd->hostile_seq_forged = (int)head;
+    break;
+  case F_HOSTILE_BAD_ROW: /* valid and next in its chain: applied, the bad row refused */
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 1 + (int)sim_below(&w->rng, 3), &clen);
     break;
   case F_HOSTILE_REPLAY: {
     sqlite3_stmt *st = NULL;

@@ -9,7 +9,10 @@
  *     is lost), and every committee holds every commit of the scopes it reads
  *     and none of the others;
  *  2. the hub's tracked tables equal the model on every scope, and every
- *     honest committee's equal it on its scope and 'street';
+ *     honest committee's equal it on its scope and 'street'; rows are
+ *     (table, scope, key), keys of any number of columns;
+ *  2b. no row change of an honest node was refused anywhere (linli_refused
+ *     holds the hostile node's only);
  *  3. the hostile node's commits the hub holds are all in its own scope, and
  *     an equivocation it was seen to make is recorded with evidence and a ban;
  *  4. PRAGMA integrity_check is ok everywhere. */
@@ -61,23 +64,161 @@ static bool s_log_subset(sim_world *w, sim_node *sub, sim_node *sup, const char 
 
 /* ---- the model ---- */
 
-static bool s_model_build(sim_world *w, sqlite3 *m) {
-  if (sqlite3_exec(m,
-                   "CREATE TABLE o_row(tbl TEXT, pk ANY, cl INTEGER, PRIMARY KEY(tbl, pk));"
-                   "CREATE TABLE o_col(tbl TEXT, pk ANY, col TEXT, val ANY, hlc INTEGER, origin BLOB,"
-                   " PRIMARY KEY(tbl, pk, col));",
-                   NULL, NULL, NULL) != SQLITE_OK)
-    return false;
-  sqlite3_stmt *q = NULL, *get = NULL, *setrow = NULL, *clear = NULL, *getcol = NULL, *setcol = NULL;
-  sqlite3_prepare_v2(w->n[SIM_HUB].r->db, "SELECT sc FROM linli_log ORDER BY id DESC", -1, &q, NULL);
-  sqlite3_prepare_v2(m, "SELECT cl FROM o_row WHERE tbl=? AND pk=?", -1, &get, NULL);
-  sqlite3_prepare_v2(m, "INSERT OR REPLACE INTO o_row VALUES(?,?,?)", -1, &setrow, NULL);
-  sqlite3_prepare_v2(m, "DELETE FROM o_col WHERE tbl=? AND pk=?", -1, &clear, NULL);
-  sqlite3_prepare_v2(m, "SELECT hlc, origin FROM o_col WHERE tbl=? AND pk=? AND col=?", -1, &getcol, NULL);
-  sqlite3_prepare_v2(m, "INSERT OR REPLACE INTO o_col VALUES(?,?,?,?,?,?)", -1, &setcol, NULL);
+/* A row is (table, scope, key columns besides scope) (node/capture.h). The
+ * model keys its rows by (table, scope, the key's text), keeps the key
+ * columns' values in o_key and every other column's (value, hlc, origin)
+ * in o_col. */
+typedef struct {
+  sqlite3 *m;
+  sqlite3_stmt *get, *setrow, *clear, *getcol, *setcol, *setkey;
+} s_model;
+
+static const char s_model_sql[] =
+    "CREATE TABLE o_row(tbl TEXT, scope TEXT, pk TEXT, cl INTEGER, PRIMARY KEY(tbl, scope, pk));"
+    "CREATE TABLE o_key(tbl TEXT, scope TEXT, pk TEXT, col TEXT, val, PRIMARY KEY(tbl, scope, pk, col));"
+    "CREATE TABLE o_col(tbl TEXT, scope TEXT, pk TEXT, col TEXT, val, hlc INTEGER, origin BLOB,"
+    " PRIMARY KEY(tbl, scope, pk, col));";
+
+static bool s_model_open(s_model *md, sqlite3 *m) {
+  memset(md, 0, sizeof *md);
+  md->m = m;
+  return sqlite3_exec(m, s_model_sql, NULL, NULL, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(m, "SELECT cl FROM o_row WHERE tbl=?1 AND scope=?2 AND pk=?3", -1, &md->get, NULL) == 0 &&
+         sqlite3_prepare_v2(m, "INSERT OR REPLACE INTO o_row VALUES(?1,?2,?3,?4)", -1, &md->setrow, NULL) == 0 &&
+         sqlite3_prepare_v2(m, "DELETE FROM o_col WHERE tbl=?1 AND scope=?2 AND pk=?3", -1, &md->clear, NULL) == 0 &&
+         sqlite3_prepare_v2(m, "SELECT hlc, origin FROM o_col WHERE tbl=?1 AND scope=?2 AND pk=?3 AND col=?4", -1,
+                            &md->getcol, NULL) == 0 &&
+         sqlite3_prepare_v2(m, "INSERT OR REPLACE INTO o_col VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &md->setcol, NULL) == 0 &&
+         sqlite3_prepare_v2(m, "INSERT OR REPLACE INTO o_key VALUES(?1,?2,?3,?4,?5)", -1, &md->setkey, NULL) == 0;
+}
+
+static void s_model_close(s_model *md) {
+  sqlite3_finalize(md->get), sqlite3_finalize(md->setrow), sqlite3_finalize(md->clear);
+  sqlite3_finalize(md->getcol), sqlite3_finalize(md->setcol), sqlite3_finalize(md->setkey);
+}
+
+/* The key of a change as text: each value's type, length and content. */
+static void s_key_text(const Linli__RowChange *ch, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (size_t k = 0; k < ch->n_pk && n < cap; k++) {
+    const Linli__Value *v = ch->pk[k];
+    if (v->v_case == LINLI__VALUE__V_I) n += (size_t)snprintf(out + n, cap - n, "i%lld;", (long long)v->i);
+    else if (v->v_case == LINLI__VALUE__V_F) n += (size_t)snprintf(out + n, cap - n, "f%.17g;", v->f);
+    else if (v->v_case == LINLI__VALUE__V_T) n += (size_t)snprintf(out + n, cap - n, "t%zu:%s;", strlen(v->t), v->t);
+    else if (v->v_case == LINLI__VALUE__V_B) {
+      n += (size_t)snprintf(out + n, cap - n, "b%zu:", v->b.len);
+      for (size_t i = 0; i < v->b.len && n < cap; i++) n += (size_t)snprintf(out + n, cap - n, "%02x", v->b.data[i]);
+    } else n += (size_t)snprintf(out + n, cap - n, "n;");
+  }
+}
+
+static int s_col_of(const li_table *t, const char *name) {
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i], name) == 0) return i;
+  return -1;
+}
+
+static bool s_is_key_col(const li_table *t, int col) {
+  for (int i = 0; i < t->npk; i++)
+    if (t->pk[i] == col) return true;
+  return false;
+}
+
+/* A number in a TEXT column: a class the column cannot hold. */
+static bool s_wrong_class(const li_table *t, int col, const Linli__Value *v) {
+  return t->aff[col] == LI_AFF_TEXT && (v->v_case == LINLI__VALUE__V_I || v->v_case == LINLI__VALUE__V_F);
+}
+
+/* Whether every replica refuses the change on the commit and the schema
+ * alone (node/apply.h), decided here on its own: an unknown table or
+ * column, a key that is not the table's, a key column or another scope
+ * set, a number in a TEXT column. (Constraint refusals are not modelled:
+ * the simulator makes none.) */
+static bool s_model_refuses(const li_table *t, const char *scope, const Linli__TableChanges *tc,
+                            const Linli__RowChange *ch) {
+  if (!t || ch->n_pk != (size_t)t->npk) return true;
+  for (int i = 0; i < t->npk; i++)
+    if (ch->pk[i]->v_case == LINLI__VALUE__V_NULL || s_wrong_class(t, t->pk[i], ch->pk[i])) return true;
+  for (size_t k = 0; k < ch->n_cols; k++) {
+    const Linli__Value *v = ch->values[k];
+    int j = s_col_of(t, tc->columns[ch->cols[k]]);
+    if (j < 0 || (j != t->scope_col && (s_is_key_col(t, j) || s_wrong_class(t, j, v)))) return true;
+    if (j == t->scope_col && (v->v_case != LINLI__VALUE__V_T || strcmp(v->t, scope) != 0)) return true;
+  }
+  return false;
+}
+
+static void s_bind_row(sqlite3_stmt *st, const char *tbl, const char *scope, const char *pk) {
+  sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
+}
+
+/* A new generation: the row starts afresh with its key values. */
+static void s_model_generation(s_model *md, const li_table *t, const char *scope, const char *pk,
+                               const Linli__RowChange *ch, int64_t cl) {
+  s_bind_row(md->setrow, t->name, scope, pk);
+  sqlite3_bind_int64(md->setrow, 4, cl);
+  sqlite3_step(md->setrow), sqlite3_reset(md->setrow);
+  s_bind_row(md->clear, t->name, scope, pk);
+  sqlite3_step(md->clear), sqlite3_reset(md->clear);
+  for (int i = 0; i < t->npk; i++) {
+    s_bind_row(md->setkey, t->name, scope, pk);
+    sqlite3_bind_text(md->setkey, 4, t->cols[t->pk[i]], -1, SQLITE_STATIC);
+    li_value_bind(md->setkey, 5, ch->pk[i]);
+    sqlite3_step(md->setkey), sqlite3_reset(md->setkey);
+  }
+}
+
+/* One column of a change: the greater (hlc, origin key) keeps its value. */
+static void s_model_column(s_model *md, const li_commit *c, const char *tbl, const char *pk, const char *col,
+                           const Linli__Value *v) {
+  s_bind_row(md->getcol, tbl, c->scope, pk);
+  sqlite3_bind_text(md->getcol, 4, col, -1, SQLITE_STATIC);
+  bool take = true;
+  if (sqlite3_step(md->getcol) == SQLITE_ROW) {
+    uint64_t h = (uint64_t)sqlite3_column_int64(md->getcol, 0);
+    if (h > c->hlc) take = false;
+    else if (h == c->hlc) take = memcmp(c->origin, sqlite3_column_blob(md->getcol, 1), LI_PK_BYTES) > 0;
+  }
+  sqlite3_reset(md->getcol);
+  if (!take) return;
+  s_bind_row(md->setcol, tbl, c->scope, pk);
+  sqlite3_bind_text(md->setcol, 4, col, -1, SQLITE_STATIC);
+  li_value_bind(md->setcol, 5, v);
+  sqlite3_bind_int64(md->setcol, 6, (int64_t)c->hlc);
+  sqlite3_bind_blob(md->setcol, 7, c->origin, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_step(md->setcol), sqlite3_reset(md->setcol);
+}
+
+/* One row change folded in (causal length, then the columns). */
+static void s_model_row(s_model *md, const li_table *t, const li_commit *c, const Linli__TableChanges *tc,
+                        const Linli__RowChange *ch) {
+  if (s_model_refuses(t, c->scope, tc, ch)) return;
+  char pk[1024];
+  s_key_text(ch, pk, sizeof pk);
+  s_bind_row(md->get, t->name, c->scope, pk);
+  int64_t cl = sqlite3_step(md->get) == SQLITE_ROW ? sqlite3_column_int64(md->get, 0) : 0;
+  sqlite3_reset(md->get);
+  int64_t in = (int64_t)ch->cl;
+  if (in < cl || (in == cl && in % 2 == 0)) return;
+  if (in > cl) s_model_generation(md, t, c->scope, pk, ch, in);
+  for (size_t k = 0; k < ch->n_cols; k++) {
+    const char *col = tc->columns[ch->cols[k]];
+    if (strcmp(col, "scope") != 0) s_model_column(md, c, t->name, pk, col, ch->values[k]);
+  }
+}
+
+/* Every commit the hub holds, folded into the model (newest first: the
+ * order must not matter). */
+static bool s_model_build(sim_world *w, s_model *md) {
+  sqlite3_stmt *q = NULL;
+  li_replica *hub = w->n[SIM_HUB].r;
+  if (sqlite3_prepare_v2(hub->db, "SELECT sc FROM linli_log ORDER BY id DESC", -1, &q, NULL) != SQLITE_OK) return false;
   li_arena a;
   li_arena_init(&a);
-  bool ok = q && get && setrow && clear && getcol && setcol;
+  bool ok = true;
   while (ok && sqlite3_step(q) == SQLITE_ROW) {
     li_arena_reset(&a);
     li_commit c;
@@ -89,86 +230,55 @@ static bool s_model_build(sim_world *w, sqlite3 *m) {
     }
     for (size_t t = 0; t < c.c->n_tables; t++) {
       const Linli__TableChanges *tc = c.c->tables[t];
-      for (size_t j = 0; j < tc->n_rows; j++) {
-        const Linli__RowChange *ch = tc->rows[j];
-        if (ch->n_pk != 1) continue; /* the street schema has single keys */
-        sqlite3_bind_text(get, 1, tc->table, -1, SQLITE_STATIC);
-        li_value_bind(get, 2, ch->pk[0]);
-        int64_t cl = sqlite3_step(get) == SQLITE_ROW ? sqlite3_column_int64(get, 0) : 0;
-        sqlite3_reset(get);
-        int64_t in = (int64_t)ch->cl;
-        if (in < cl || (in == cl && in % 2 == 0)) continue;
-        if (in > cl) {
-          sqlite3_bind_text(setrow, 1, tc->table, -1, SQLITE_STATIC);
-          li_value_bind(setrow, 2, ch->pk[0]);
-          sqlite3_bind_int64(setrow, 3, in);
-          sqlite3_step(setrow), sqlite3_reset(setrow);
-          sqlite3_bind_text(clear, 1, tc->table, -1, SQLITE_STATIC);
-          li_value_bind(clear, 2, ch->pk[0]);
-          sqlite3_step(clear), sqlite3_reset(clear);
-        }
-        for (size_t k = 0; k < ch->n_cols; k++) {
-          const char *col = tc->columns[ch->cols[k]];
-          sqlite3_bind_text(getcol, 1, tc->table, -1, SQLITE_STATIC);
-          li_value_bind(getcol, 2, ch->pk[0]);
-          sqlite3_bind_text(getcol, 3, col, -1, SQLITE_STATIC);
-          bool take = true;
-          if (sqlite3_step(getcol) == SQLITE_ROW) {
-            uint64_t h = (uint64_t)sqlite3_column_int64(getcol, 0);
-            if (h > c.hlc) take = false;
-            else if (h == c.hlc) take = memcmp(c.origin, sqlite3_column_blob(getcol, 1), LI_PK_BYTES) > 0;
-          }
-          sqlite3_reset(getcol);
-          if (!take) continue;
-          sqlite3_bind_text(setcol, 1, tc->table, -1, SQLITE_STATIC);
-          li_value_bind(setcol, 2, ch->pk[0]);
-          sqlite3_bind_text(setcol, 3, col, -1, SQLITE_STATIC);
-          li_value_bind(setcol, 4, ch->values[k]);
-          sqlite3_bind_int64(setcol, 5, (int64_t)c.hlc);
-          sqlite3_bind_blob(setcol, 6, c.origin, LI_PK_BYTES, SQLITE_STATIC);
-          sqlite3_step(setcol), sqlite3_reset(setcol);
-        }
-      }
+      const li_table *tb = strncmp(tc->table, "linli_", 6) == 0 ? NULL : li_capture_table(hub, tc->table);
+      for (size_t j = 0; j < tc->n_rows; j++) s_model_row(md, tb, &c, tc, tc->rows[j]);
     }
   }
   li_arena_free(&a);
-  sqlite3_finalize(q), sqlite3_finalize(get), sqlite3_finalize(setrow), sqlite3_finalize(clear);
-  sqlite3_finalize(getcol), sqlite3_finalize(setcol);
+  sqlite3_finalize(q);
   return ok;
+}
+
+/* The node's rows of table t in the scopes (an SQL list), one text, in
+ * (scope, key) order; sqlite3_free it. */
+static char *s_node_rows_sql(const li_table *t, const char *scopes) {
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(x, "SELECT group_concat(r, char(10)) FROM (SELECT ");
+  for (int i = 0; i < t->ncols; i++) sqlite3_str_appendf(x, "%squote(\"%w\")", i ? " || '|' || " : "", t->cols[i]);
+  sqlite3_str_appendf(x, " AS r FROM \"%w\" WHERE scope IN (%s) ORDER BY scope", t->name, scopes);
+  for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(x, ", \"%w\"", t->cols[t->pk[i]]);
+  sqlite3_str_appendall(x, ")");
+  return sqlite3_str_finish(x);
+}
+
+/* The same text from the model. */
+static char *s_model_rows_sql(const li_table *t, const char *scopes) {
+  static const char rowof[] = "x.tbl=r.tbl AND x.scope=r.scope AND x.pk=r.pk";
+  sqlite3_str *x = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(x, "SELECT group_concat(x, char(10)) FROM (SELECT ");
+  for (int i = 0; i < t->ncols; i++) {
+    const char *sep = i ? " || '|' || " : "";
+    if (i == t->scope_col) sqlite3_str_appendf(x, "%squote(r.scope)", sep);
+    else
+      sqlite3_str_appendf(x, "%squote((SELECT val FROM %s x WHERE %s AND x.col=%Q))", sep,
+                          s_is_key_col(t, i) ? "o_key" : "o_col", rowof, t->cols[i]);
+  }
+  sqlite3_str_appendf(x, " AS x FROM o_row r WHERE r.tbl=%Q AND r.cl %% 2 = 1 AND r.scope IN (%s) ORDER BY r.scope",
+                      t->name, scopes);
+  for (int i = 0; i < t->npk; i++)
+    sqlite3_str_appendf(x, ", (SELECT val FROM o_key x WHERE %s AND x.col=%Q)", rowof, t->cols[t->pk[i]]);
+  sqlite3_str_appendall(x, ")");
+  return sqlite3_str_finish(x);
 }
 
 /* Rows of table t in the scopes (a SQL list) as one text, from the node and
  * from the model, compared. */
 static bool s_compare_table(sim_world *w, sqlite3 *m, sim_node *nd, const li_table *t, const char *scopes) {
-  /* the node: quote() of every column in table order */
-  char *cols = sqlite3_mprintf("quote(\"%w\")", t->cols[0]);
-  for (int i = 1; i < t->ncols; i++) {
-    char *n2 = sqlite3_mprintf("%s || '|' || quote(\"%w\")", cols, t->cols[i]);
-    sqlite3_free(cols);
-    cols = n2;
-  }
-  char *qa = sqlite3_mprintf("SELECT group_concat(r, char(10)) FROM (SELECT %s AS r FROM \"%w\" WHERE scope IN (%s) ORDER BY \"%w\")",
-                             cols, t->name, scopes, t->cols[t->pk[0]]);
-  sqlite3_free(cols);
-  /* the model: the same text from o_row/o_col */
-  char *mc = NULL;
-  for (int i = 0; i < t->ncols; i++) {
-    char *part = i == t->pk[0] ? sqlite3_mprintf("quote(r.pk)")
-                               : sqlite3_mprintf("quote((SELECT val FROM o_col c WHERE c.tbl=r.tbl AND c.pk=r.pk AND c.col=%Q))",
-                                                 t->cols[i]);
-    char *n2 = mc ? sqlite3_mprintf("%s || '|' || %s", mc, part) : sqlite3_mprintf("%s", part);
-    sqlite3_free(mc);
-    sqlite3_free(part);
-    mc = n2;
-  }
-  char *qb = sqlite3_mprintf(
-      "SELECT group_concat(x, char(10)) FROM (SELECT %s AS x FROM o_row r WHERE r.tbl=%Q AND r.cl %% 2 = 1 AND "
-      "(SELECT val FROM o_col c WHERE c.tbl=r.tbl AND c.pk=r.pk AND c.col='scope') IN (%s) ORDER BY r.pk)",
-      mc, t->name, scopes);
-  sqlite3_free(mc);
+  char *qa = s_node_rows_sql(t, scopes), *qb = s_model_rows_sql(t, scopes);
   sqlite3_stmt *sa = NULL, *sb = NULL;
-  bool ok = sqlite3_prepare_v2(nd->r->db, qa, -1, &sa, NULL) == SQLITE_OK && sqlite3_step(sa) == SQLITE_ROW &&
-            sqlite3_prepare_v2(m, qb, -1, &sb, NULL) == SQLITE_OK && sqlite3_step(sb) == SQLITE_ROW;
+  bool ok = qa && qb && sqlite3_prepare_v2(nd->r->db, qa, -1, &sa, NULL) == SQLITE_OK &&
+            sqlite3_step(sa) == SQLITE_ROW && sqlite3_prepare_v2(m, qb, -1, &sb, NULL) == SQLITE_OK &&
+            sqlite3_step(sb) == SQLITE_ROW;
   if (!ok) {
     sim_fail(w, "oracle: cannot compare table %s: %s / %s", t->name, sqlite3_errmsg(nd->r->db), sqlite3_errmsg(m));
   } else {
@@ -184,6 +294,24 @@ static bool s_compare_table(sim_world *w, sqlite3 *m, sim_node *nd, const li_tab
   sqlite3_free(qa);
   sqlite3_free(qb);
   return ok;
+}
+
+/* Nothing an honest node wrote was refused anywhere (its writes are
+ * checked at the source): every linli_refused row is the hostile node's. */
+static bool s_no_honest_refusal(sim_world *w, sim_node *nd) {
+  sqlite3_stmt *st = NULL;
+  int64_t n = -1;
+  const uint8_t *hostile = NULL;
+  for (int i = 1; i < w->count; i++)
+    if (w->n[i].hostile) hostile = w->n[i].id.pk;
+  if (sqlite3_prepare_v2(nd->r->db, "SELECT count(*) FROM linli_refused WHERE ?1 IS NULL OR origin <> ?1", -1, &st,
+                         NULL) == SQLITE_OK) {
+    if (hostile) sqlite3_bind_blob(st, 1, hostile, LI_PK_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  if (n != 0) sim_fail(w, "%s: %lld row change(s) of honest nodes were refused (linli_refused)", nd->name, (long long)n);
+  return n == 0;
 }
 
 bool sim_check_final(sim_world *w) {
@@ -207,8 +335,13 @@ bool sim_check_final(sim_world *w) {
     sqlite3_finalize(st);
     if (foreign) return sim_fail(w, "%s holds %d commit(s) of scopes it may not read", nd->name, foreign), false;
   }
+  for (int i = 0; i < w->count; i++)
+    if (!w->n[i].hostile && !s_no_honest_refusal(w, &w->n[i])) return false;
   sqlite3 *m = NULL;
-  if (sqlite3_open(":memory:", &m) != SQLITE_OK || !s_model_build(w, m)) {
+  s_model md = {0};
+  bool built = sqlite3_open(":memory:", &m) == SQLITE_OK && s_model_open(&md, m) && s_model_build(w, &md);
+  s_model_close(&md);
+  if (!built) {
     sqlite3_close(m);
     if (!w->failure[0]) sim_fail(w, "oracle: cannot build the model");
     return false;

@@ -25,6 +25,7 @@ const char *const sim_fault_names[F__COUNT] = {
     "crash", "crash_after_apply", "crash_mid_txn", "restart",
     "clock_ahead", "clock_behind",
     "hostile_forged_sig", "hostile_out_of_scope", "hostile_equivocation", "hostile_replay", "hostile_garbage",
+    "bad_write_refused", "hostile_bad_row",
 };
 
 /* ---- PRNG: splitmix64, the only source of randomness ---- */
@@ -415,7 +416,7 @@ static uint32_t s_parse_faults(const char *s) {
     if (strcmp(tok, "clock") == 0) m |= 1u << F_SKEW_AHEAD | 1u << F_SKEW_BEHIND, found = 1;
     if (strcmp(tok, "hostile") == 0)
       m |= 1u << F_HOSTILE_FORGE | 1u << F_HOSTILE_SCOPE | 1u << F_HOSTILE_EQUIVOCATE | 1u << F_HOSTILE_REPLAY |
-           1u << F_HOSTILE_GARBAGE, found = 1;
+           1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW, found = 1;
     for (int f = 0; f < F__COUNT; f++)
       if (strcmp(tok, sim_fault_names[f]) == 0) m |= 1u << f, found = 1;
     if (!found) {
@@ -496,7 +497,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!(o.faults_mask & (1u << F_HOSTILE_FORGE | 1u << F_HOSTILE_SCOPE | 1u << F_HOSTILE_EQUIVOCATE |
-                         1u << F_HOSTILE_REPLAY | 1u << F_HOSTILE_GARBAGE)))
+                         1u << F_HOSTILE_REPLAY | 1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW)))
     o.hostile = false;
   if (sodium_init() < 0) return 2;
   li_log_init(LI_LOG_ERROR, false);

@@ -50,6 +50,8 @@ typedef enum {
   F_CRASH, F_CRASH_AFTER_APPLY, F_CRASH_MID_TXN, F_RESTART,
   F_SKEW_AHEAD, F_SKEW_BEHIND,
   F_HOSTILE_FORGE, F_HOSTILE_SCOPE, F_HOSTILE_EQUIVOCATE, F_HOSTILE_REPLAY, F_HOSTILE_GARBAGE,
+  F_BAD_WRITE,       /* an honest write a receiver would refuse: the trigger must refuse it */
+  F_HOSTILE_BAD_ROW, /* a valid commit of the hostile node with a bad row among good ones */
   F__COUNT
 } sim_fault;
 

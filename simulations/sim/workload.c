@@ -2,7 +2,9 @@
  * capture triggers see them as they see any office program. Ids come from
  * small pools so that the same rows are edited on both sides of a split, and
  * deleted and inserted again. The hub assigns hazards in committee scopes,
- * issues notices and edits the roster. */
+ * issues notices and edits the roster. Now and then a node tries a write a
+ * receiver would refuse (a wrong type, a NUL, a value over the limit): the
+ * capture trigger must refuse it in the writer's own statement. */
 #include <string.h>
 
 #include "sim.h"
@@ -116,8 +118,47 @@ static void s_hub_write(sim_world *w, sim_node *nd) {
   s_exec(w, nd, sql);
 }
 
+/* A write every receiver would refuse or store differently (DESIGN 13):
+ * refused at the source, naming table and column, and nothing captured. */
+static void s_bad_write(sim_world *w, sim_node *nd) {
+  static const struct {
+    const char *sql, *names; /* sql takes the node's scope as ?1 */
+  } bad[] = {
+      {"INSERT INTO meal_points(id, scope, place, capacity) VALUES(?1 || '-m1', ?1, '食堂', '约30')",
+       "linli: meal_points.capacity: an INTEGER column"},
+      {"INSERT INTO care_visits(id, scope, resident_ref, visited_on, note) VALUES(?1 || '-vx', ?1, 'R-1', '2025-03-01', "
+       "'a' || char(0) || 'b')",
+       "linli: care_visits.note: text with a NUL byte"},
+      {"INSERT INTO hazards(id, scope, category, location, found_on, description) VALUES(?1 || '-hx', ?1, '燃气', "
+       "'1号楼', '2025-03-01', x'00ff')",
+       "linli: hazards.description: a TEXT column takes text"},
+      {"INSERT INTO care_visits(id, scope, resident_ref, visited_on, note) VALUES(?1 || '-vy', ?1, 'R-1', '2025-03-01', "
+       "printf('%.*c', 1048577, 'x'))",
+       "linli: care_visits.note: a value over"},
+  };
+  uint32_t k = sim_below(&w->rng, 40);
+  k = k < 39 ? k % 3 : 3; /* the megabyte one seldom */
+  int64_t dirty = li_replica_dirty_count(nd->r);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(nd->r->db, bad[k].sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, nd->scope, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+  }
+  const char *err = sqlite3_errmsg(nd->r->db);
+  sim_trace(w, "%s bad write %u rc=%d", nd->name, k, rc);
+  if ((rc & 0xff) != SQLITE_CONSTRAINT || !strstr(err, bad[k].names))
+    sim_fail(w, "%s: a write receivers would refuse was not refused at the source (rc %d: %s): %s", nd->name, rc, err,
+             bad[k].sql);
+  else if (li_replica_dirty_count(nd->r) != dirty)
+    sim_fail(w, "%s: a refused write left a change marker", nd->name);
+  sqlite3_finalize(st);
+  w->faults[F_BAD_WRITE]++;
+}
+
 void sim_workload_step(sim_world *w, sim_node *nd) {
-  if (nd->hub) s_hub_write(w, nd);
+  if (sim_enabled(w, F_BAD_WRITE) && sim_chance(&w->rng, 20)) s_bad_write(w, nd);
+  else if (nd->hub) s_hub_write(w, nd);
   else s_committee_write(w, nd, nd->scope);
 }
 
