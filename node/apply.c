@@ -60,6 +60,18 @@ typedef struct {
   bool incoming_wins;
 } s_loser;
 
+/* Invariant 1's bookkeeping, in memory: counts never go down or below
+ * zero, and the column map of the table being applied points into it. */
+static bool s_check(const s_applier *ap) {
+  const li_apply_stats *st = ap->st;
+  if (!ap->r || !ap->c || !st || st->rows < 0 || st->conflicts < 0 || st->refused < 0) return false;
+  if (!ap->tc) return true;
+  if (ap->tc->n_columns > LI_TABLE_COLS_MAX) return false;
+  for (size_t k = 0; k < ap->tc->n_columns; k++)
+    if (ap->colmap[k] < -1 || (ap->colmap[k] >= 0 && (!ap->t || ap->colmap[k] >= ap->t->ncols))) return false;
+  return true;
+}
+
 /* ---- LWW ---- */
 
 /* (h1, o1) > (h2, o2) with origins compared by key bytes. */
@@ -310,18 +322,18 @@ static li_err s_generation(s_applier *ap, const Linli__RowChange *ch, const Linl
   li_table *t = ap->t;
   bool alive = rc->cl % 2 == 1, odd = cl_in % 2 == 1;
   sqlite3_stmt *st = NULL;
-  if (alive && odd) {
-    uint64_t mask = (UINT64_C(1) << t->ncols) - 1;
-    for (int i = 0; i < t->npk; i++) mask &= ~(UINT64_C(1) << t->pk[i]);
-    mask &= ~(UINT64_C(1) << t->scope_col);
+  uint64_t mask = (UINT64_C(1) << t->ncols) - 1;
+  for (int i = 0; i < t->npk; i++) mask &= ~(UINT64_C(1) << t->pk[i]);
+  mask &= ~(UINT64_C(1) << t->scope_col);
+  if (alive && odd && mask) { /* (a table of key columns alone has nothing to set) */
     if (!(st = li_capture_update_stmt(ap->r, t, mask))) return li_db_fail(ap->r, eb, "cannot prepare an update");
     int n = 1;
     for (int i = 0; i < t->ncols; i++)
       if (mask & (UINT64_C(1) << i)) vals[i] ? li_value_bind(st, n++, vals[i]) : sqlite3_bind_null(st, n++);
     s_bind_key(ap, st, n, ch);
-  } else if (alive) {
+  } else if (alive && !odd) {
     s_bind_key(ap, st = t->del, 1, ch);
-  } else if (odd) {
+  } else if (!alive && odd) {
     st = t->ins;
     for (int i = 0; i < t->ncols; i++)
       if (vals[i]) li_value_bind(st, i + 1, vals[i]);
@@ -467,10 +479,13 @@ li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, int origi
                        li_apply_stats *st, li_errbuf *eb) {
   assert(r && a && c && st && !sqlite3_get_autocommit(r->db));
   s_applier ap = {.r = r, .a = a, .c = c, .origin_idx = origin_idx, .wall_ms = wall_ms, .st = st};
+  assert(s_check(&ap));
   li_err e = LI_OK;
   for (size_t i = 0; i < c->c->n_tables && e == LI_OK; i++) {
     s_table(&ap, c->c->tables[i]);
+    assert(s_check(&ap));
     for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) e = s_row(&ap, ap.tc->rows[j], eb);
   }
+  assert(s_check(&ap));
   return e;
 }

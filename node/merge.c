@@ -43,9 +43,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "roster.h"
-#include "rowclock.h"
 #include "seal.h"
-#include "value.h"
 
 typedef struct {
   li_replica *r;

@@ -1,7 +1,6 @@
 /* rowclock: reading and writing linli_clock rows. */
 #include "rowclock.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "value.h"

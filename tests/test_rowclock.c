@@ -19,7 +19,8 @@ static const char s_schema[] =
     "CREATE TABLE items(id TEXT NOT NULL, scope TEXT NOT NULL, x TEXT, y INTEGER, z REAL, PRIMARY KEY(id, scope));\n"
     "CREATE TABLE pairs(a TEXT NOT NULL, b INTEGER NOT NULL, scope TEXT NOT NULL, v TEXT, PRIMARY KEY(a, b, scope));\n"
     "CREATE TABLE triples(a TEXT NOT NULL, b REAL NOT NULL, scope TEXT NOT NULL, c TEXT NOT NULL, v TEXT,\n"
-    "  PRIMARY KEY(c, scope, a, b));\n";
+    "  PRIMARY KEY(c, scope, a, b));\n"
+    "CREATE TABLE tags(name TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY(name, scope));\n";
 
 typedef struct {
   tu_street s;
@@ -375,6 +376,25 @@ static void test_numeric_text_keys(void **state) {
                       "oh seven,seven");
 }
 
+/* A table of key columns alone: a row deleted and inserted again between
+ * two seals is a new generation of a row the receiver holds, with nothing
+ * to set (no UPDATE can be made of no columns), and a delete. */
+static void test_key_only_table(void **state) {
+  fx *f = *state;
+  uint64_t t0 = f->s.t0;
+  tu_exec(f->c07, "INSERT INTO tags VALUES('urgent', 'c07'), ('old', 'c07')");
+  tu_seal(f->c07, t0 + 2000);
+  tu_sync(f->c07, f->hub, t0 + 3000);
+  tu_exec(f->c07, "DELETE FROM tags WHERE name = 'urgent'; INSERT INTO tags VALUES('urgent', 'c07');"
+                  "DELETE FROM tags WHERE name = 'old'");
+  tu_seal(f->c07, t0 + 4000);
+  li_merge_stats st = tu_sync(f->c07, f->hub, t0 + 5000);
+  assert_int_equal(st.refused, 0);
+  assert_string_equal(tu_text(f->hub, "SELECT group_concat(name) FROM tags"), "urgent");
+  assert_int_equal(tu_int(f->hub, "SELECT cl FROM linli_clock WHERE pk = 'urgent'"), 3);
+  assert_int_equal(tu_int(f->hub, "SELECT cl FROM linli_clock WHERE pk = 'old'"), 2);
+}
+
 int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
@@ -386,6 +406,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_malformed_rows, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_malformed_row_refuses_merge, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_numeric_text_keys, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_key_only_table, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests_name("rowclock", tests, NULL, NULL);
 }
