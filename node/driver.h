@@ -74,6 +74,10 @@ typedef struct {
   void *store_ctx;
 } li_driver_cfg;
 
+/* The DDL of the tables the driver keeps for status and report
+ * (linli_peers, linli_stuck, linli_serve), run once at create. */
+extern const char li_driver_sql[];
+
 /* The settings of a node's config (linli.conf [sync]). */
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]);
 
@@ -95,6 +99,7 @@ typedef struct {
   char text[LI_ERRBUF_SIZE + 128]; /* LOG; PEER: the peer's name */
   uint8_t key[LI_PK_BYTES];      /* SEND, DROP, PEER */
   li_peer_change change;         /* PEER */
+  uint32_t stuck_ours;           /* PEER: chains of ours the peer could not take in the last complete exchange */
 } li_out;
 
 typedef struct {
@@ -134,6 +139,12 @@ bool li_driver_next_out(li_driver *d, li_out *out);
 uint64_t li_driver_next_deadline(const li_driver *d);
 
 void li_driver_stats_get(const li_driver *d, li_driver_stats *out);
+/* Whether the node may seal now, and whether merge may seal pending local
+ * writes first (node/gate.h); a store wrapper (the simulator's) copies the
+ * latter into its li_store before each apply. */
+bool li_driver_may_seal(const li_driver *d);
+bool li_driver_may_seal_first(const li_driver *d);
+
 /* false when the driver has no entry for key. */
 bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out);
 

@@ -11,6 +11,7 @@
 
 #include "chain.h"
 #include "log.h"
+#include "driver.h"
 #include "roster.h"
 
 static const char s_internal_sql[] =
@@ -26,13 +27,7 @@ static const char s_internal_sql[] =
     "  seq INTEGER NOT NULL, hash BLOB NOT NULL, sc BLOB NOT NULL, seen_ms INTEGER NOT NULL,\n"
     "  UNIQUE(origin, scope, seq, hash));\n"
     "CREATE TABLE linli_banned(origin BLOB PRIMARY KEY NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE linli_rejects(reason TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;\n"
-    /* Sync peers as the serving daemon last saw them (status, report). */
-    "CREATE TABLE linli_peers(key BLOB PRIMARY KEY NOT NULL, name TEXT, connected INTEGER NOT NULL DEFAULT 0,\n"
-    "  last_contact_ms INTEGER, behind_them INTEGER NOT NULL DEFAULT 0, behind_us INTEGER NOT NULL DEFAULT 0,\n"
-    "  commits_sent INTEGER NOT NULL DEFAULT 0, commits_recv INTEGER NOT NULL DEFAULT 0,\n"
-    "  rejected_in INTEGER NOT NULL DEFAULT 0, rejected_out INTEGER NOT NULL DEFAULT 0,\n"
-    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n";
+    "CREATE TABLE linli_rejects(reason TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;\n";
 
 /* Invariants 4-6 of replica.h, on what is in memory (the database is
  * another process's to change too, so it is not compared here). */
@@ -350,7 +345,8 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
 static li_err s_create_schema(li_replica *r, const char *schema_sql, li_errbuf *eb) {
   li_err e;
   if ((e = li_exec(r, s_internal_sql, eb)) || (e = li_exec(r, li_capture_sql, eb)) ||
-      (e = li_exec(r, li_chain_sql, eb)) || (e = li_exec(r, li_roster_sql, eb)))
+      (e = li_exec(r, li_chain_sql, eb)) || (e = li_exec(r, li_roster_sql, eb)) ||
+      (e = li_exec(r, li_driver_sql, eb)))
     return e;
   if ((e = li_meta_set_int(r, "role", r->role, eb))) return e;
   if ((e = li_meta_set_int(r, "schema_version", LI_SCHEMA_VERSION, eb))) return e;

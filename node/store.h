@@ -9,6 +9,7 @@ typedef struct {
   li_replica *r;
   uint64_t max_skew_ms;
   uint64_t wall_ms; /* the node's wall clock: the owner sets it before feeding a session */
+  bool seal_first;  /* merge may seal pending local writes first (li_merge_opts.seal_first) */
 } li_store;
 
 extern const li_store_vt li_store_replica_vt;
