@@ -89,6 +89,8 @@ int li_exit_code(li_err e) {
   case LI_ERR_IO:
   case LI_ERR_NOMEM:
     return 5;
+  case LI_ERR_STUCK:
+    return 6;
   case LI_ERR_TIMEOUT:
   case LI_ERR__COUNT:
   default:

@@ -839,6 +839,14 @@ void li_driver_stats_get(const li_driver *d, li_driver_stats *out) { *out = d->s
 bool li_driver_may_seal(const li_driver *d) { return d->started && li_gate_may_seal(&d->gate); }
 bool li_driver_may_seal_first(const li_driver *d) { return d->started && li_gate_may_seal_first(&d->gate); }
 
+void li_driver_seal_state(const li_driver *d, char *out, size_t cap) {
+  if (!d->started) {
+    snprintf(out, cap, "not started");
+    return;
+  }
+  li_gate_describe(&d->gate, out, cap);
+}
+
 bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out) {
   for (int i = 0; i < d->npeers; i++) {
     const s_peer *p = &d->peers[i];

@@ -144,6 +144,8 @@ void li_driver_stats_get(const li_driver *d, li_driver_stats *out);
  * latter into its li_store before each apply. */
 bool li_driver_may_seal(const li_driver *d);
 bool li_driver_may_seal_first(const li_driver *d);
+/* What holds sealing back, in words (English / Chinese); "" when nothing. */
+void li_driver_seal_state(const li_driver *d, char *out, size_t cap);
 
 /* false when the driver has no entry for key. */
 bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out);

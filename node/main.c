@@ -4,7 +4,7 @@
  * calls and turns errors into exit codes (li_exit_code): 0 ok, 1 other
  * failure, 2 usage, 3 configuration/key/not initialised, 4 input rejected
  * (signature, scope, chain, clock, decode, tampered data), 5 database or
- * file error. */
+ * file error, 6 a chain of this node is stuck (sync --once). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -484,7 +484,8 @@ static void s_help(FILE *f) {
   for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) fprintf(f, "  %s\n", s_cmds[i].usage);
   fprintf(f,
           "\nexit codes: 0 ok, 1 other failure, 2 usage, 3 configuration/key/not initialised,\n"
-          "4 input rejected (signature, scope, chain, clock, malformed, tampered), 5 database or file error\n");
+          "4 input rejected (signature, scope, chain, clock, malformed, tampered), 5 database or file error,\n"
+          "6 a chain of this node cannot go on (sync --once; see linli status)\n");
 }
 
 int main(int argc, char **argv) {

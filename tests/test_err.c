@@ -65,6 +65,7 @@ static void test_exit_codes(void **state) {
       {LI_ERR_PROTOCOL, 4}, {LI_ERR_REFUSED, 4},        {LI_ERR_TRACK, 4},
       {LI_ERR_ROLE, 4},     {LI_ERR_EXISTS, 4},         {LI_ERR_NOT_FOUND, 4},
       {LI_ERR_DB, 5},       {LI_ERR_IO, 5},             {LI_ERR_NOMEM, 5},
+      {LI_ERR_STUCK, 6},
       {LI_ERR_TIMEOUT, 1},  {LI_ERR__COUNT, 1},
   };
   size_t n = sizeof table / sizeof table[0];
