@@ -188,7 +188,9 @@ static int cmd_roster(const s_cmd *cmd, const char *dir, int argc, char **argv) 
     else npos++;
   }
   bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0, list = strcmp(sub, "list") == 0;
-  if (!add && !remove && !list) return s_usage(cmd->name, cmd->usage, "unknown roster command");
+  bool replace = strcmp(sub, "replace") == 0;
+  if (!add && !remove && !list && !replace) return s_usage(cmd->name, cmd->usage, "unknown roster command");
+  if (replace && (npos != 2 || scope)) return s_usage(cmd->name, cmd->usage, "roster replace needs NAME NEWKEY");
   if (add && (npos != 2 || !scope)) return s_usage(cmd->name, cmd->usage, "roster add needs NAME PUBKEY --scope CODE");
   if (remove && npos != 1) return s_usage(cmd->name, cmd->usage, "roster remove needs NAME");
   if (list && npos != 0) return s_usage(cmd->name, cmd->usage, "roster list takes no arguments");
@@ -200,6 +202,12 @@ static int cmd_roster(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   if (add) {
     e = li_roster_add(n.r, pos[0], pos[1], scope, li_wall_ms(), &eb);
     if (!e) printf("added %s (scope %s)\n", pos[0], scope);
+  } else if (replace) {
+    uint64_t after = 0;
+    e = li_roster_replace(n.r, pos[0], pos[1], li_wall_ms(), &after, &eb);
+    if (!e)
+      printf("replaced the key of %s: the old key's commits up to #%llu stay valid, later ones are refused; the new key "
+             "is admitted for the same scope\n", pos[0], (unsigned long long)after);
   } else if (remove) {
     uint64_t after = 0;
     e = li_roster_remove(n.r, pos[0], li_wall_ms(), &after, &eb);
@@ -444,10 +452,14 @@ static const s_cmd s_cmds[] = {
      "A hub's scope is 'street' and its key is the network id; a committee needs --scope CODE and\n"
      "--hub-key KEY (the hub's 'linli id')."},
     {"id", cmd_id, "id", "Prints this node's public key alone on one line."},
-    {"roster", cmd_roster, "roster add NAME PUBKEY --scope CODE | roster list | roster remove NAME",
+    {"roster", cmd_roster,
+     "roster add NAME PUBKEY --scope CODE | roster list | roster remove NAME | roster replace NAME NEWKEY",
      "Hub only (list works anywhere): who may write which scope. The roster is a tracked table in\n"
      "scope 'street', so it reaches every committee like other data. Removing keeps the entry and\n"
-     "accepts the committee's commits up to the last one the hub holds."},
+     "accepts the committee's commits up to the last one the hub holds. Replacing gives a committee a\n"
+     "new key (after 'linli recover' on its PC, or a lost or leaked key): the old key is revoked after\n"
+     "the last commit the hub holds and the new one admitted for the same scope; an open connection of\n"
+     "the old key is closed at once."},
     {"track", cmd_track, "track TABLE",
      "Starts capturing a table of your own. It needs a primary key that is not an INTEGER rowid\n"
      "alias (ids would collide between committees) and a TEXT column 'scope'."},
