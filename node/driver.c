@@ -17,6 +17,7 @@
 
 #include "chain.h"
 #include "gate.h"
+#include "recover.h"
 #include "roster.h"
 #include "seal.h"
 #include "store.h"
@@ -106,6 +107,8 @@ struct li_driver {
   li_now now;
   li_driver_stats st;
   li_gate gate;                /* may we seal (take back first; clock guard) */
+  bool recover_pending;        /* committee: linli recover waits for the hub's view of the old key */
+  int64_t hub_own_seq;         /* committee: the hub's seq of our own chain at its last Hello, -1: unknown */
   bool save_now;               /* a state status shows changed: save at the end of this input */
 };
 
@@ -144,6 +147,20 @@ static li_out *s_out(li_driver *d, li_out_kind kind) {
   memset(o, 0, sizeof *o);
   o->kind = kind;
   return o;
+}
+
+/* Drops the queued SENDs to p's connection (its session starts afresh). */
+static void s_discard_sends(li_driver *d, const s_peer *p) {
+  size_t k = 0;
+  for (size_t i = 0; i < d->out_n; i++) {
+    li_out *o = &d->out[(d->out_head + i) % d->out_cap];
+    if (o->kind == LI_OUT_SEND && memcmp(o->key, p->key, LI_PK_BYTES) == 0) {
+      free(o->data);
+      continue;
+    }
+    d->out[(d->out_head + k++) % d->out_cap] = *o;
+  }
+  d->out_n = k;
 }
 
 static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -254,7 +271,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   } else {
     s_log(d, LI_LOG_INFO, "peer %s (scope %s) connected", p->name, p->reads.n ? p->reads.list[0] : "?");
   }
-  s_peer_out(d, p, LI_PEER_CONNECTED);
+  s_peer_out(d, p, LI_CHANGE_CONNECTED);
   return true;
 }
 
@@ -370,7 +387,7 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
     else
       s_log(d, LI_LOG_INFO, "sync %s: sent %llu commit(s), received %llu; caught up", p->name,
             (unsigned long long)ev->sent_commits, (unsigned long long)ev->recv_commits);
-    s_peer_out(d, p, LI_PEER_SYNCED);
+    s_peer_out(d, p, LI_CHANGE_SYNCED);
     break;
   case LI_EV_APPLIED:
     /* our own rows sealed first are new to everyone, the sender included */
@@ -408,7 +425,7 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   case LI_EV_PEER_LOST:
     if (p->reachable) {
       s_log(d, LI_LOG_INFO, "%s unreachable (no message in %u ms)", p->name, d->cfg.peer_timeout_ms);
-      s_peer_out(d, p, LI_PEER_LOST);
+      s_peer_out(d, p, LI_CHANGE_LOST);
     }
     p->reachable = false;
     break;
@@ -480,7 +497,7 @@ static void s_roster_check(li_driver *d) {
     }
     s_log(d, LI_LOG_WARN, "%s is no longer an active roster member: session ended, connection dropped", p->name);
     s_drop_out(d, &p->conn, p->key);
-    s_peer_out(d, p, LI_PEER_REMOVED);
+    s_peer_out(d, p, LI_CHANGE_REMOVED);
     s_unlink(d, p);
   }
 }
@@ -506,6 +523,31 @@ static void s_gate_chain(li_driver *d, s_peer *p, const char *scope) {
   if (theirs > 0 && theirs <= ours && li_chain_hash_at(d->r, d->cfg.self, scope, theirs, mine, &found, &eb) == LI_OK)
     agree = !found || memcmp(mine, hash, LI_HASH_BYTES) == 0;
   li_gate_chain(&d->gate, p->name, scope, theirs, ours, agree);
+}
+
+/* `linli recover` ran: the hub's Hello says how much of the old key's
+ * chain it holds; that is final, and what it lacks is sealed again under
+ * the new key (node/recover.c). */
+static void s_settle_recover(li_driver *d, s_peer *p) {
+  uint8_t old[LI_PK_BYTES];
+  uint64_t theirs = 0;
+  if (!li_recover_pending(d->r, old) || !li_session_peer_head(p->s, old, d->r->scope, &theirs, NULL)) return;
+  int64_t rows = 0;
+  li_errbuf eb = {{0}};
+  li_err e = li_recover_settle(d->r, theirs, &rows, &eb);
+  if (e) {
+    s_log(d, LI_LOG_WARN, "recover: %s", li_errmsg(&eb, e));
+    return;
+  }
+  d->recover_pending = false;
+  /* the exchange under way offers the old chain's tail, which the hub will
+   * never take: drop what is queued and start afresh from the new heads */
+  s_discard_sends(d, p);
+  li_session_start(p->s, d->now.ms, &eb);
+  s_log(d, LI_LOG_INFO,
+        "recover: the hub holds the old key's commits up to #%llu; %lld row(s) written after them are sealed again "
+        "under the new key",
+        (unsigned long long)theirs, (long long)rows);
 }
 
 /* Whether every active committee has a session that heard its Hello (hub). */
@@ -536,6 +578,8 @@ static void s_gate_eval(li_driver *d) {
     if (!p->linked || !li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) continue;
     heard = true;
     if (d->cfg.role == LI_ROLE_COMMITTEE) {
+      if (d->recover_pending) s_settle_recover(d, p);
+      if (li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) d->hub_own_seq = (int64_t)seq;
       s_gate_chain(d, p, d->r->scope);
       li_session_info in;
       li_session_info_get(p->s, &in);
@@ -593,6 +637,13 @@ static void s_save_serve(li_driver *d) {
   else sqlite3_bind_null(st, 2);
   sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
   sqlite3_step(st);
+  sqlite3_reset(st);
+  if (d->hub_own_seq >= 0) { /* linli recover takes it as the hub's view when it runs offline */
+    sqlite3_bind_text(st, 1, "hub_own_seq", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, d->hub_own_seq);
+    sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
+    sqlite3_step(st);
+  }
   sqlite3_finalize(st);
 }
 
@@ -647,6 +698,8 @@ static void s_set_now(li_driver *d, li_now now) {
     d->started = true;
     d->next_seal_ms = d->next_save_ms = d->next_roster_ms = now.ms;
     li_gate_init(&d->gate, d->cfg.role, now.ms, d->cfg.max_skew_ms);
+    d->recover_pending = d->cfg.role == LI_ROLE_COMMITTEE && li_recover_pending(d->r, NULL);
+    d->hub_own_seq = -1;
   }
   d->own.seal_first = li_gate_may_seal_first(&d->gate);
   for (int i = 0; i < d->npeers; i++)
@@ -662,7 +715,7 @@ void li_driver_link(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
     s_link(d, p, conn);
   } else if (!up && p->linked && s_conn_eq(&p->conn, conn)) {
     s_log(d, LI_LOG_INFO, "hub unreachable; working offline, will catch up when the link returns");
-    s_peer_out(d, p, LI_PEER_LOST);
+    s_peer_out(d, p, LI_CHANGE_LOST);
     s_unlink(d, p);
   }
   s_drain(d);
@@ -694,7 +747,7 @@ void li_driver_recv(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
     if (e) s_log(d, LI_LOG_DEBUG, "from %s: %s", p->name, li_errmsg(&eb, e));
     p->last_contact_wall_ms = now.wall_ms;
     p->last_recv_ms = now.ms;
-    if (!p->reachable) s_peer_out(d, p, LI_PEER_CONNECTED);
+    if (!p->reachable) s_peer_out(d, p, LI_CHANGE_CONNECTED);
     p->reachable = true;
     if (p->linked) {
       li_session_info in;
@@ -748,6 +801,19 @@ void li_driver_stop(li_driver *d, li_now now) {
 }
 
 /* ---- the rest ---- */
+
+li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  int64_t updated = 0;
+  if (sqlite3_prepare_v2(r->db, "SELECT max(updated_ms) FROM linli_serve", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    updated = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (updated > 0 && (int64_t)wall_ms - updated < 5000 && (int64_t)wall_ms >= updated)
+    return li_fail(eb, LI_ERR_EXISTS, "'linli serve' is running on this node (it saved its state %lld ms ago): stop it "
+                   "first (e.g. systemctl stop linli)", (long long)((int64_t)wall_ms - updated));
+  return LI_OK;
+}
 
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]) {
   memset(dc, 0, sizeof *dc);

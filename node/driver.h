@@ -78,16 +78,21 @@ typedef struct {
  * (linli_peers, linli_stuck, linli_serve), run once at create. */
 extern const char li_driver_sql[];
 
+/* LI_OK when no daemon drives this replica (none saved its state in the
+ * last few seconds); LI_ERR_EXISTS with a sentence otherwise (`linli
+ * recover` must not change the key under a running `linli serve`). */
+li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb);
+
 /* The settings of a node's config (linli.conf [sync]). */
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]);
 
 typedef enum { LI_OUT_SEND = 1, LI_OUT_DROP, LI_OUT_LOG, LI_OUT_PEER } li_out_kind;
 
 typedef enum {
-  LI_PEER_CONNECTED = 1, /* a new session on a new connection */
-  LI_PEER_SYNCED,        /* an exchange completed both ways */
-  LI_PEER_LOST,          /* the session timed out, or the link went down */
-  LI_PEER_REMOVED,       /* the key left the roster; its connection is dropped */
+  LI_CHANGE_CONNECTED = 1, /* a new session on a new connection */
+  LI_CHANGE_SYNCED,        /* an exchange completed both ways */
+  LI_CHANGE_LOST,          /* the session timed out, or the link went down */
+  LI_CHANGE_REMOVED,       /* the key left the roster; its connection is dropped */
 } li_peer_change;
 
 typedef struct {

@@ -15,12 +15,14 @@
 
 #include "bundle.h"
 #include "hlc.h"
+#include "driver.h"
 #include "inspect.h"
 #include "li_limits.h"
 #include "log.h"
 #include "merge.h"
 #include "node.h"
 #include "render.h"
+#include "recover.h"
 #include "report.h"
 #include "roster.h"
 #include "seal.h"
@@ -248,6 +250,41 @@ static int cmd_commit(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   return s_end(&n, e, &eb);
 }
 
+static int cmd_recover(const s_cmd *cmd, const char *dir, int argc, char **argv) {
+  li_node n;
+  int rc;
+  if (!s_begin(&rc, &n, NULL, cmd, dir, argc, argv)) return rc;
+  li_errbuf eb = {{0}};
+  char name[LI_NAME_MAX + 1];
+  snprintf(name, sizeof name, "%s", n.cfg.name);
+  li_recover_report rep;
+  li_err e = li_driver_idle(n.r, li_wall_ms(), &eb);
+  if (!e) e = li_recover(&n, li_wall_ms(), &rep, &eb);
+  if (!e) {
+    char oldk[LI_PK_TEXT_LEN + 1], newk[LI_PK_TEXT_LEN + 1], hlc[48];
+    li_pk_to_text(rep.old_key, oldk);
+    li_pk_to_text(rep.new_key, newk);
+    li_hlc_format(rep.hlc, hlc, sizeof hlc);
+    printf("This node signs with a new key from now on; the old key file is kept as %s.\n"
+           "Old key: %s\n"
+           "Its clock starts again from %s (the later of this computer's clock and the newest time the street "
+           "accepted).\n",
+           rep.old_key_file, oldk, hlc);
+    if (rep.settled)
+      printf("The hub holds the old key's commits up to #%llu and takes them as final; %lld row(s) written after "
+             "that are unsealed again and will be sealed under the new key.\n",
+             (unsigned long long)rep.hub_seq, (long long)rep.rows_unsealed);
+    else
+      printf("At the next exchange with the hub (or import of a bundle from it), the old key's commits the hub "
+             "holds are taken as final, and every row written after them is sealed again under the new key: "
+             "nothing written here is lost.\n");
+    printf("Now the street office runs, on the hub:\n  linli roster replace %s %s\n"
+           "本机已改用新密钥。请街道在服务器上运行上面一行命令，然后本机正常同步即可，本机写入的记录不会丢失。\n%s\n",
+           name, newk, newk);
+  }
+  return s_end(&n, e, &eb);
+}
+
 /* ---- status, log, verify, conflicts, digest ---- */
 
 static int cmd_status(const s_cmd *cmd, const char *dir, int argc, char **argv) {
@@ -465,6 +502,12 @@ static const s_cmd s_cmds[] = {
      "alias (ids would collide between committees) and a TEXT column 'scope'."},
     {"commit", cmd_commit, "commit",
      "Seals captured changes into signed commits, one or more per scope, chained to the last."},
+    {"recover", cmd_recover, "recover",
+     "Committee: the way out when this node's own chain cannot go on (a copied folder or restored\n"
+     "backup forked it, a clock far ahead stamped it in the future) or its key is lost or leaked. Makes\n"
+     "a new key (the old key file is kept), takes the hub's view of the old key's commits as final and\n"
+     "seals every later local change again under the new key. Stop 'linli serve' first. Prints the new\n"
+     "public key alone on its last line; the street office then runs 'linli roster replace NAME KEY'."},
     {"status", cmd_status, "status [--json]", "Shows the node, unsealed changes, chains held, conflicts and rejections."},
     {"log", cmd_log, "log [--table T] [--pk K]", "Audit: every change, who made it and when, with its signature checked."},
     {"verify", cmd_verify, "verify", "Re-checks every stored commit's signature and chain; names any that was altered."},

@@ -424,3 +424,29 @@ int64_t li_replica_dirty_count(li_replica *r) {
   sqlite3_finalize(st);
   return n;
 }
+
+li_err li_meta_get_blob(li_replica *r, const char *key, void *out, int n) {
+  li_errbuf eb;
+  return s_meta_get_blob(r, key, out, n, &eb) == LI_OK ? LI_OK : LI_ERR_NOT_FOUND;
+}
+
+li_err li_meta_set_blob(li_replica *r, const char *key, const void *p, int n, li_errbuf *eb) {
+  return s_meta_set(r, key, SQLITE_BLOB, 0, p, n, eb);
+}
+
+li_err li_meta_delete(li_replica *r, const char *key, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, "DELETE FROM linli_meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "meta");
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "meta");
+}
+
+li_err li_replica_set_self(li_replica *r, const uint8_t self[LI_PK_BYTES], li_errbuf *eb) {
+  assert(!sqlite3_get_autocommit(r->db));
+  li_err e = s_meta_set(r, "self", SQLITE_BLOB, 0, self, LI_PK_BYTES, eb);
+  if (e == LI_OK) memcpy(r->self, self, LI_PK_BYTES);
+  return e;
+}

@@ -105,6 +105,15 @@ li_err li_roster_by_key(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member
   return e;
 }
 
+li_err li_roster_by_key_any(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb) {
+  char text[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(key, text);
+  li_err e = s_one(r, "SELECT " S_COLS " FROM roster WHERE pubkey=? ORDER BY revoked_after_seq IS NULL DESC, name LIMIT 1",
+                   text, out, eb);
+  if (e == LI_ERR_NOT_FOUND) return li_fail(eb, e, "key %s is not in the roster", text);
+  return e;
+}
+
 void li_roster_reads(const li_member *m, li_scopes *out) {
   memset(out, 0, sizeof *out);
   if (m->role == LI_ROLE_HUB) {

@@ -61,6 +61,9 @@ li_err li_roster_by_name(li_replica *r, const char *name, bool active_only, li_m
 /* The active member holding key. LI_ERR_NOT_FOUND when none. */
 li_err li_roster_by_key(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb);
 
+/* The newest row holding key, revoked or not. LI_ERR_NOT_FOUND when none. */
+li_err li_roster_by_key_any(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb);
+
 /* The scopes a member reads (rule 3). */
 void li_roster_reads(const li_member *m, li_scopes *out);
 

@@ -72,7 +72,7 @@ static void s_outputs(s_serve *sv) {
       }
       break;
     case LI_OUT_PEER:
-      if (o.change == LI_PEER_SYNCED) {
+      if (o.change == LI_CHANGE_SYNCED) {
         sv->synced = true;
         sv->stuck_ours = o.stuck_ours;
       }

@@ -87,8 +87,8 @@ static void s_take(fx *f, int i) {
       if (strstr(o.text, "80 more warning(s)")) f->summaries[i]++;
       break;
     case LI_OUT_PEER:
-      if (o.change == LI_PEER_SYNCED) f->synced[i]++;
-      if (o.change == LI_PEER_REMOVED) f->removed[i]++;
+      if (o.change == LI_CHANGE_SYNCED) f->synced[i]++;
+      if (o.change == LI_CHANGE_REMOVED) f->removed[i]++;
       break;
     }
   }
