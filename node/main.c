@@ -422,7 +422,7 @@ static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) 
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");
   } else if (strcmp(sub, "import") == 0 && !for_name) {
-    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .mode = LI_MERGE_ALL_OR_NOTHING};
+    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
     li_bundle_import_stats st;
     e = li_bundle_import(n.r, file, &o, &st, &eb);
     if (!e)

@@ -47,7 +47,7 @@ static void s_export(fx *f, li_node *from, const char *for_scope, char *path, li
 }
 
 static li_err s_import(li_node *to, const char *path, uint64_t wall, li_bundle_import_stats *st, li_errbuf *eb) {
-  li_merge_opts o = {.wall_ms = wall, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = wall, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   memset(eb, 0, sizeof *eb);
   return li_bundle_import(to->r, path, &o, st, eb);
 }

@@ -51,7 +51,7 @@ static int64_t s_int(li_node *n, const char *sql) {
 static void s_path(fx *f, char *out, const char *what) { snprintf(out, 300, "%s/%02d-%s.linli", f->dir, f->nfiles++, what); }
 
 static li_merge_opts s_opts(void) {
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   return o;
 }
 

@@ -452,7 +452,7 @@ static void s_import(s_world *w, int k, bool strict) {
   s_bundle *b = &w->bundles[k];
   li_node *n = w->n[b->dst];
   char *before = s_snapshot(n);
-  li_merge_opts o = {.wall_ms = s_tick(w), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = s_tick(w), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_bundle_import_stats st;
   li_errbuf eb = {{0}};
   li_err e = li_bundle_import(n->r, b->path, &o, &st, &eb);

@@ -218,7 +218,7 @@ static void s_assert_same_tables(li_node *a, li_node *b) {
 }
 
 static li_merge_opts s_opts(void) {
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   return o;
 }
 

@@ -27,7 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FILE *f = fopen(s_path, "wb");
   if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) abort();
-  li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_bundle_import_stats st;
   li_errbuf eb;
   li_err e = li_bundle_import(s_rep.r, s_path, &o, &st, &eb);

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *sc = fz_sign(data, size, &len);
   if (!sc) return 0;
   li_blob b = {sc, len};
-  li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats st;
   li_errbuf eb;
   li_err e = li_merge_batch(s_rep.r, &b, 1, &o, &st, &eb);
