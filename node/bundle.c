@@ -12,6 +12,7 @@
 
 #include "chain.h"
 #include "li_limits.h"
+#include "roster.h"
 #include "linli.pb-c.h"
 
 static const char s_magic[8] = {'L', 'I', 'N', 'L', 'I', 'B', 'N', '1'};
@@ -95,6 +96,40 @@ static const li_scopes *s_reads(const char *for_scope, li_scopes *buf) {
   if (strlen(for_scope) <= LI_SCOPE_MAX) snprintf(buf->list[buf->n++], sizeof buf->list[0], "%s", for_scope);
   snprintf(buf->list[buf->n++], sizeof buf->list[0], "%s", LI_SCOPE_STREET);
   return buf;
+}
+
+/* NAME names the hub without the roster: "hub", or its key. */
+static bool s_names_hub(const li_replica *r, const char *name, const uint8_t *hub_key) {
+  if (strcmp(name, "hub") == 0) return true;
+  uint8_t k[LI_PK_BYTES];
+  li_errbuf tmp;
+  if (li_pk_from_text(name, k, &tmp) != LI_OK) return false;
+  return memcmp(k, r->network, LI_PK_BYTES) == 0 || (hub_key && memcmp(k, hub_key, LI_PK_BYTES) == 0);
+}
+
+li_err li_bundle_recipient_of(li_replica *r, const char *name, const uint8_t hub_key[LI_PK_BYTES],
+                              li_bundle_recipient *out, li_errbuf *eb) {
+  memset(out, 0, sizeof *out);
+  li_member m;
+  li_errbuf reb = {{0}};
+  li_err e = li_roster_by_name(r, name, true, &m, &reb);
+  if (e == LI_OK) {
+    /* the hub's roster row names scope street, but the hub reads every scope */
+    li_scopes reads;
+    li_roster_reads(&m, &reads);
+    out->hub = reads.all || memcmp(m.key, r->network, LI_PK_BYTES) == 0;
+    snprintf(out->scope, sizeof out->scope, "%s", m.scope);
+    return LI_OK;
+  }
+  if (e != LI_ERR_NOT_FOUND) return li_fail(eb, e, "%s", reb.msg);
+  if (s_names_hub(r, name, hub_key)) {
+    out->hub = true;
+    return LI_OK;
+  }
+  return li_fail(eb, LI_ERR_NOT_FOUND,
+                 "this node's roster has no active member named '%s'; name a committee as 'linli roster list' shows "
+                 "it, or the street hub as 'hub' (also before this node holds a roster)",
+                 name);
 }
 
 li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,

@@ -7,7 +7,8 @@
  * BLAKE2b-256 digest of every frame before it. A truncated or extended file
  * is detected by the trailer; every commit is still verified on its own.
  *
- * What it owns: the file format, the writer and the reader. The commits come from the chain module (export) and go to
+ * What it owns: the file format, the writer and the reader, and who an
+ * export is for. The commits come from the chain module (export) and go to
  * merge (import).
  *
  *   export: header --s_write_commit() per stored commit--> trailer --fsync, rename--> path
@@ -50,6 +51,20 @@ typedef struct {
   uint64_t commits;
   uint64_t bytes;
 } li_bundle_export_stats;
+
+/* Whom `bundle export --for NAME` writes for (finding 1 of issue 9): an
+ * active roster member by name reads what the roster says: the hub every
+ * scope, a committee its own and the street's. The hub can be named before
+ * this node holds any roster (a fresh committee): "hub", or its key as
+ * `linli id` prints it on the hub (the network key, or hub_key from this
+ * node's linli.conf; may be NULL). LI_ERR_NOT_FOUND with what to type
+ * instead, LI_ERR_DB, LI_ERR_TAMPERED for a malformed roster row. */
+typedef struct {
+  bool hub;                     /* every scope this node holds */
+  char scope[LI_SCOPE_MAX + 1]; /* else: this scope and the street's */
+} li_bundle_recipient;
+li_err li_bundle_recipient_of(li_replica *r, const char *name, const uint8_t hub_key[LI_PK_BYTES],
+                              li_bundle_recipient *out, li_errbuf *eb);
 
 /* Writes every commit of the scopes `for_scope` may read (its own scope and
  * "street"; NULL: every commit) to path, atomically (temp file + rename). */

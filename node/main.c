@@ -435,11 +435,11 @@ static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   li_errbuf eb = {{0}};
   li_err e = LI_OK;
   if (strcmp(sub, "export") == 0) {
-    li_member m;
+    li_bundle_recipient to = {.hub = true};
     li_bundle_export_stats st;
-    if (for_name) e = li_roster_by_name(n.r, for_name, true, &m, &eb);
+    if (for_name) e = li_bundle_recipient_of(n.r, for_name, n.cfg.hub_key, &to, &eb);
     if (!e) e = li_seal(n.r, li_wall_ms(), NULL, &eb);
-    if (!e) e = li_bundle_export(n.r, file, for_name, for_name ? m.scope : NULL, li_wall_ms(), &st, &eb);
+    if (!e) e = li_bundle_export(n.r, file, for_name, to.hub ? NULL : to.scope, li_wall_ms(), &st, &eb);
     if (!e)
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");
@@ -495,8 +495,8 @@ static const s_cmd s_cmds[] = {
      "overdue and satisfaction, care visits this month, open disputes, unacknowledged notices,\n"
      "last contact and lag. CSV is UTF-8 with a BOM for spreadsheets."},
     {"bundle", cmd_bundle, "bundle export [--for NODE] FILE | bundle import FILE",
-     "Writes commits to a file (for NODE: only the scopes it reads) or applies a bundle file\n"
-     "after verifying every commit. A damaged file\n"
+     "Writes commits to a file (for NODE: what it reads; the hub, by its roster name or as 'hub',\n"
+     "reads every scope) or applies a bundle file after verifying every commit. A damaged file\n"
      "changes nothing; otherwise every chain is applied up to any commit refused, and the\n"
      "chains stopped are listed (exit 4)."},
 };

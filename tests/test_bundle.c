@@ -24,7 +24,8 @@
  *
  * Issue 9: a sound file with refused commits is applied chain by chain
  * (findings 2: a chain missing a commit, an altered commit, a table the
- * committee lacks, refused after rows were written). */
+ * committee lacks, refused after rows were written), and whom an export
+ * --for NAME is for (finding 1). */
 #include "testnode.h"
 
 #include <sys/stat.h>
@@ -846,6 +847,42 @@ static void test_import_table_the_committee_lacks(void **state) {
   tu_node_free(&r);
 }
 
+/* Finding 1 of issue 9: whom `bundle export --for NAME` is for. A
+ * committee names the hub by its roster name (once it holds the roster),
+ * as "hub", or by its key, also before it holds any roster; a committee by
+ * name. Anything else is not found, with what to type. */
+static void test_recipient(void **state) {
+  fx *f = *state;
+  li_node *fresh = s_fresh(f, "fresh");
+  static const struct {
+    int node; /* 0: the fresh committee (no roster), 1: c07 after taking the hub's roster */
+    const char *name;
+    li_err want;
+    bool hub;
+    const char *scope;
+  } cases[] = {
+      {0, "hub", LI_OK, true, ""},          {0, "KEY", LI_OK, true, ""},     {0, "c08", LI_ERR_NOT_FOUND, false, ""},
+      {0, "", LI_ERR_NOT_FOUND, false, ""}, {1, "hub", LI_OK, true, "street"}, {1, "KEY", LI_OK, true, ""},
+      {1, "c08", LI_OK, false, "c08"},      {1, "c07", LI_OK, false, "c07"},   {1, "nobody", LI_ERR_NOT_FOUND, false, ""},
+  };
+  tu_sync(f->hub, f->c07, f->s.t0 + 10000);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    li_node *n = cases[i].node ? f->c07 : fresh;
+    const char *name = strcmp(cases[i].name, "KEY") == 0 ? f->s.hub_key : cases[i].name;
+    li_bundle_recipient to;
+    li_errbuf eb = {{0}};
+    li_err e = li_bundle_recipient_of(n->r, name, n->cfg.hub_key, &to, &eb);
+    if (e != cases[i].want) fail_msg("case %zu (%s): %s (%s)", i, cases[i].name, li_errname(e), eb.msg);
+    if (e) {
+      assert_non_null(strstr(eb.msg, "'hub'"));
+      continue;
+    }
+    assert_int_equal(to.hub, cases[i].hub);
+    if (!to.hub) assert_string_equal(to.scope, cases[i].scope);
+  }
+  tu_node_free(&fresh);
+}
+
 int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
@@ -859,6 +896,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_import_chain_by_chain, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_import_last_commit_altered, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_import_table_the_committee_lacks, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_recipient, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);
 }
