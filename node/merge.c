@@ -760,7 +760,7 @@ static bool s_check_applying(const s_merger *m) {
   return !sqlite3_get_autocommit(m->r->db) && applying >= 1 && sealed;
 }
 
-/* Invariants 1, 4 and 6 on what is in memory. */
+/* Invariants 1, 4 (the list's bounds and reasons) and 6, on what is in memory. */
 static bool s_check(const s_merger *m) {
   const li_merge_stats *st = m->st;
   if ((st->rejected_at < 0) != (st->reject == LI_OK)) return false;

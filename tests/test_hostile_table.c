@@ -641,6 +641,7 @@ static li_err s_feed_bundle(fx *f, s_input *in, li_errbuf *eb) {
   li_bundle_import_stats st;
   li_err e = li_bundle_import(f->hub->r, in->path, &o, &st, eb);
   assert_int_equal(st.merge.applied, 0);
+  li_bundle_import_stats_clear(&st);
   return e;
 }
 
