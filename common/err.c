@@ -74,6 +74,7 @@ int li_exit_code(li_err e) {
   case LI_ERR_MISSING_DEPS:
   case LI_ERR_CLOCK_AHEAD:
   case LI_ERR_BANNED:
+  case LI_ERR_HELD:
   case LI_ERR_SCHEMA:
   case LI_ERR_TYPE:
   case LI_ERR_LIMIT:

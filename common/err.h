@@ -40,6 +40,7 @@
   X(LI_ERR_MISSING_DEPS,     "missing_deps",   "commit depends on commits this replica lacks") \
   X(LI_ERR_CLOCK_AHEAD,      "clock_ahead",    "commit clock is too far in the future; held") \
   X(LI_ERR_BANNED,           "banned",         "origin equivocated and is no longer accepted") \
+  X(LI_ERR_HELD,             "held",           "held until this node has taken back its own commits") \
   X(LI_ERR_SCHEMA,           "schema",         "unknown table or column") \
   X(LI_ERR_TYPE,             "type",           "value of the wrong type") \
   X(LI_ERR_LIMIT,            "limit",          "a limit was exceeded") \

@@ -590,7 +590,7 @@ static void s_gate_eval(li_driver *d) {
   }
   bool all = d->cfg.role == LI_ROLE_COMMITTEE ? heard : d->gate.state == LI_GATE_WAITING && s_heard_all_committees(d);
   if (li_gate_round_end(&d->gate, all, d->now.ms)) s_gate_log(d);
-  d->own.seal_first = li_gate_may_seal_first(&d->gate);
+  d->own.taking_back = !li_gate_may_seal_first(&d->gate);
 }
 
 /* ---- status for `linli status` and `linli report` ---- */
@@ -701,7 +701,7 @@ static void s_set_now(li_driver *d, li_now now) {
     d->recover_pending = d->cfg.role == LI_ROLE_COMMITTEE && li_recover_pending(d->r, NULL);
     d->hub_own_seq = -1;
   }
-  d->own.seal_first = li_gate_may_seal_first(&d->gate);
+  d->own.taking_back = !li_gate_may_seal_first(&d->gate);
   for (int i = 0; i < d->npeers; i++)
     if (d->peers[i].linked) li_session_set_wall(d->peers[i].s, now.wall_ms);
 }

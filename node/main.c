@@ -21,6 +21,7 @@
 #include "log.h"
 #include "merge.h"
 #include "node.h"
+#include "out.h"
 #include "render.h"
 #include "recover.h"
 #include "report.h"
@@ -440,6 +441,27 @@ static int cmd_report(const s_cmd *cmd, const char *dir, int argc, char **argv) 
 
 /* ---- bundle ---- */
 
+/* The chains an import stopped, one line each on stderr; exit code 4. */
+static int s_import_rejects(li_node *n, const char *file, li_bundle_import_stats *st) {
+  const li_merge_rejects *l = &st->rejects;
+  fprintf(stderr, "linli: bundle %s: %d chain(s) stopped, the other chains were applied:\n", file, st->merge.rejected);
+  for (size_t i = 0; i < l->n; i++) {
+    char name[128];
+    if (l->v[i].scope[0]) li_commit_name(l->v[i].origin, l->v[i].scope, l->v[i].seq, name, sizeof name);
+    else snprintf(name, sizeof name, "(a commit that names no chain)");
+    fprintf(stderr, "  ");
+    li_out_text(stderr, name); /* the messages quote commits: untrusted text (out.h) */
+    fprintf(stderr, " and after: %s: ", li_errname(l->v[i].code));
+    li_out_text(stderr, l->v[i].message);
+    if (l->v[i].skipped) fprintf(stderr, " (and %u later commit(s) of that chain)", l->v[i].skipped);
+    fputc('\n', stderr);
+  }
+  if (l->overflow) fprintf(stderr, "  and %u more refused commit(s) not listed\n", l->overflow);
+  li_bundle_import_stats_clear(st);
+  li_node_close(n);
+  return 4;
+}
+
 static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   if (argc < 2) return s_usage(cmd->name, cmd->usage, "export or import?");
   const char *sub = argv[1], *for_name = NULL;
@@ -458,23 +480,24 @@ static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   li_errbuf eb = {{0}};
   li_err e = LI_OK;
   if (strcmp(sub, "export") == 0) {
-    li_member m;
+    li_bundle_recipient to = {.hub = true};
     li_bundle_export_stats st;
-    if (for_name) e = li_roster_by_name(n.r, for_name, true, &m, &eb);
+    if (for_name) e = li_bundle_recipient_of(n.r, for_name, n.cfg.hub_key, &to, &eb);
     if (!e) e = li_seal(n.r, li_wall_ms(), NULL, &eb);
-    if (!e) e = li_bundle_export(n.r, file, for_name, for_name ? m.scope : NULL, li_wall_ms(), &st, &eb);
+    if (!e) e = li_bundle_export(n.r, file, for_name, to.hub ? NULL : to.scope, li_wall_ms(), &st, &eb);
     if (!e)
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");
   } else if (strcmp(sub, "import") == 0 && !for_name) {
-    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .mode = LI_MERGE_ALL_OR_NOTHING};
+    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .seal_first = true};
     li_bundle_import_stats st;
     e = li_bundle_import(n.r, file, &o, &st, &eb);
-    if (!e)
+    if (!e || st.merge.rejected)
       printf("imported %s: %d commit(s) applied (%lld row changes, %d conflict(s) recorded), %d already present\n", file,
              st.merge.applied, (long long)st.merge.rows, st.merge.conflicts, st.merge.duplicates);
-    else
-      fprintf(stderr, "linli: bundle %s rejected, nothing was applied\n", file);
+    if (st.merge.rejected) return s_import_rejects(&n, file, &st);
+    if (e) fprintf(stderr, "linli: bundle %s rejected, nothing was applied\n", file);
+    li_bundle_import_stats_clear(&st);
   } else {
     li_node_close(&n);
     return s_usage(cmd->name, cmd->usage, "unknown bundle command");
@@ -527,8 +550,10 @@ static const s_cmd s_cmds[] = {
      "overdue and satisfaction, care visits this month, open disputes, unacknowledged notices,\n"
      "last contact and lag. CSV is UTF-8 with a BOM for spreadsheets."},
     {"bundle", cmd_bundle, "bundle export [--for NODE] FILE | bundle import FILE",
-     "Writes commits to a file (for NODE: only the scopes it reads) or applies a bundle file,\n"
-     "all or nothing, after verifying every commit."},
+     "Writes commits to a file (for NODE: what it reads; the hub, by its roster name or as 'hub',\n"
+     "reads every scope) or applies a bundle file after verifying every commit. A damaged file\n"
+     "changes nothing; otherwise every chain is applied up to any commit refused, and the\n"
+     "chains stopped are listed (exit 4)."},
 };
 
 static void s_help(FILE *f) {

@@ -288,7 +288,7 @@ static void test_rejected_batch_forgets_its_origin(void **state) {
   batch[1] = (li_blob){garbage, sizeof garbage};
   li_replica *hub = s.hub->r;
   int before = li_replica_origin_count(hub);
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats st;
   assert_int_equal(li_merge_batch(hub, batch, 2, &o, &st, &eb), LI_ERR_DECODE);
   assert_int_equal(st.rejected_at, 1);

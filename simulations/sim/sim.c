@@ -135,7 +135,7 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
   sim_store_ctx *c = ctx;
   uint64_t wall = sim_wall(c->w, c->nd);
   c->nd->store.wall_ms = wall;
-  c->nd->store.seal_first = c->nd->drv && li_driver_may_seal_first(c->nd->drv);
+  c->nd->store.taking_back = c->nd->drv && !li_driver_may_seal_first(c->nd->drv);
   s_pos *before = calloc(n ? n : 1, sizeof *before);
   for (size_t i = 0; before && i < n; i++) before[i] = s_blob_pos(c->nd->r, &commits[i]);
   li_err e = li_store_replica_vt.apply(&c->nd->store, commits, n, res, eb);
