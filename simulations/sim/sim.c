@@ -176,7 +176,9 @@ static void s_driver_cfg(sim_world *w, sim_node *nd) {
   c->role = nd->hub ? LI_ROLE_HUB : LI_ROLE_COMMITTEE;
   memcpy(c->self, nd->id.pk, LI_PK_BYTES);
   memcpy(c->network, w->n[SIM_HUB].id.pk, LI_PK_BYTES);
-  c->seal_interval_ms = 50 + sim_below(&w->rng, 400);
+  /* whole clock ticks: nodes often seal in the same step, before they hear
+   * of each other, so equal HLCs of different origins (ties) are common */
+  c->seal_interval_ms = S_CLOCK_TICK_MS * (1 + sim_below(&w->rng, 4));
   c->batch_rows_max = 1 + sim_below(&w->rng, 40);
   c->batch_bytes_max = 64 * 1024;
   c->window = 1 + sim_below(&w->rng, 4);
