@@ -449,3 +449,28 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
   if (st == &dummy) li_bundle_import_stats_clear(st);
   return e;
 }
+
+li_err li_bundle_own_ahead(li_replica *r, const char *path, bool *ahead, li_errbuf *eb) {
+  *ahead = false;
+  s_reader rd = {0};
+  li_err e = s_open_file(&rd, path, eb);
+  if (e) return e;
+  uint64_t head = 0;
+  uint8_t *buf = NULL;
+  size_t cap = 0, len = 0;
+  char kind = 0;
+  if ((e = li_chain_head(r, r->self, r->scope, &head, NULL, eb)) == LI_OK)
+    e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb); /* the header */
+  while (e == LI_OK && !*ahead && kind != 'E') {
+    if ((e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb))) break;
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    if (kind == 'C' && li_commit_pos(buf, len, origin, scope, &seq) && seq > head &&
+        memcmp(origin, r->self, LI_PK_BYTES) == 0 && strcmp(scope, r->scope) == 0)
+      *ahead = true;
+  }
+  free(buf);
+  fclose(rd.f);
+  return *ahead ? LI_OK : e; /* a damaged file: the import itself says so */
+}

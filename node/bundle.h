@@ -92,4 +92,10 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
                         li_errbuf *eb);
 void li_bundle_import_stats_clear(li_bundle_import_stats *st);
 
+/* Whether the file holds commits of this node's own chain beyond the
+ * head it holds (a restored backup importing the hub's bundle): it must
+ * import them without sealing first (li_merge_opts.seal_first off), or it
+ * would fork its own chain. Reads commit positions only. */
+li_err li_bundle_own_ahead(li_replica *r, const char *path, bool *ahead, li_errbuf *eb);
+
 #endif

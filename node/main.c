@@ -462,6 +462,36 @@ static int s_import_rejects(li_node *n, const char *file, li_bundle_import_stats
   return 4;
 }
 
+/* An import. When the file holds commits of this node's own chain that it
+ * lacks (a restored backup importing the hub's bundle), it takes them back
+ * first without sealing, then seals its pending writes on top of them, then
+ * imports again so that what was held for those writes goes in too. A
+ * pending `linli recover` settles when the file brings the hub's roster. */
+static li_err s_import(li_node *n, const char *file, li_bundle_import_stats *st, li_errbuf *eb) {
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n->cfg.max_clock_skew_ms, .seal_first = true};
+  bool ahead = false;
+  li_err e = li_bundle_own_ahead(n->r, file, &ahead, eb);
+  if (e == LI_OK && ahead) {
+    li_bundle_import_stats first;
+    o.seal_first = false;
+    e = li_bundle_import(n->r, file, &o, &first, eb);
+    bool damaged = e && !first.merge.rejected;
+    li_bundle_import_stats_clear(&first);
+    if (damaged) return e;
+    printf("took back this node's own commits from %s (a restored backup?) before sealing\n", file);
+    if ((e = li_seal(n->r, li_wall_ms(), NULL, eb))) return e;
+    o.seal_first = true;
+  }
+  e = li_bundle_import(n->r, file, &o, st, eb);
+  bool settled = false;
+  int64_t rows = 0;
+  li_errbuf reb = {{0}};
+  if (li_recover_settle_from_roster(n->r, &settled, &rows, &reb) == LI_OK && settled)
+    printf("recover: the hub's roster names the last commit of the old key it holds; %lld row(s) written after it "
+           "are sealed again under the new key at the next commit\n", (long long)rows);
+  return e;
+}
+
 static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   if (argc < 2) return s_usage(cmd->name, cmd->usage, "export or import?");
   const char *sub = argv[1], *for_name = NULL;
@@ -489,9 +519,8 @@ static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) 
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");
   } else if (strcmp(sub, "import") == 0 && !for_name) {
-    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .seal_first = true};
     li_bundle_import_stats st;
-    e = li_bundle_import(n.r, file, &o, &st, &eb);
+    e = s_import(&n, file, &st, &eb);
     if (!e || st.merge.rejected)
       printf("imported %s: %d commit(s) applied (%lld row changes, %d conflict(s) recorded), %d already present\n", file,
              st.merge.applied, (long long)st.merge.rows, st.merge.conflicts, st.merge.duplicates);
