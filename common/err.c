@@ -74,6 +74,7 @@ int li_exit_code(li_err e) {
   case LI_ERR_MISSING_DEPS:
   case LI_ERR_CLOCK_AHEAD:
   case LI_ERR_BANNED:
+  case LI_ERR_HELD:
   case LI_ERR_SCHEMA:
   case LI_ERR_TYPE:
   case LI_ERR_LIMIT:
@@ -89,6 +90,8 @@ int li_exit_code(li_err e) {
   case LI_ERR_IO:
   case LI_ERR_NOMEM:
     return 5;
+  case LI_ERR_STUCK:
+    return 6;
   case LI_ERR_TIMEOUT:
   case LI_ERR__COUNT:
   default:

@@ -40,13 +40,15 @@
   X(LI_ERR_MISSING_DEPS,     "missing_deps",   "commit depends on commits this replica lacks") \
   X(LI_ERR_CLOCK_AHEAD,      "clock_ahead",    "commit clock is too far in the future; held") \
   X(LI_ERR_BANNED,           "banned",         "origin equivocated and is no longer accepted") \
+  X(LI_ERR_HELD,             "held",           "held until this node has taken back its own commits") \
   X(LI_ERR_SCHEMA,           "schema",         "unknown table or column") \
   X(LI_ERR_TYPE,             "type",           "value of the wrong type") \
   X(LI_ERR_LIMIT,            "limit",          "a limit was exceeded") \
   X(LI_ERR_TAMPERED,         "tampered",       "stored data was altered") \
   X(LI_ERR_PROTOCOL,         "protocol",       "protocol violation") \
   X(LI_ERR_TIMEOUT,          "timeout",        "peer did not answer in time") \
-  X(LI_ERR_REFUSED,          "refused",        "peer refused the exchange")
+  X(LI_ERR_REFUSED,          "refused",        "peer refused the exchange") \
+  X(LI_ERR_STUCK,            "stuck",          "a chain of this node cannot go on (see linli status)")
 
 typedef enum {
 #define X(code, name, msg) code,
@@ -74,7 +76,8 @@ const char *li_errmsg(const li_errbuf *eb, li_err e);
 
 /* Process exit code for an error (documented in README):
  * 0 ok, 2 usage, 3 config/key/not-initialised, 4 rejected input
- * (signature, scope, chain, decode, ...), 5 database/io, 1 anything else. */
+ * (signature, scope, chain, decode, ...), 5 database/io, 6 a chain of this
+ * node is stuck (sync --once), 1 anything else. */
 int li_exit_code(li_err e);
 
 #endif

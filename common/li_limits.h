@@ -46,9 +46,9 @@
 #define LI_BUNDLE_BYTES_MAX (64ull << 30)
 /* Frame inside a bundle: a commit plus protobuf framing. */
 #define LI_BUNDLE_FRAME_MAX (LI_COMMIT_BYTES_MAX + 1024)
-/* Commits applied per SQLite transaction when importing a bundle: bounds the
- * memory of one transaction; the import is still all-or-nothing per bundle
- * because every batch runs inside one outer transaction. */
+/* Commits merged per batch when importing a bundle: bounds the memory held
+ * for one batch; every batch runs inside the import's one transaction, so a
+ * damaged file still changes nothing. */
 #define LI_IMPORT_BATCH_COMMITS 64
 /* Clock skew: a commit stamped more than this ahead of our wall clock is held
  * (DESIGN 5). Configurable within [LI_SKEW_MIN_MS, LI_SKEW_MAX_MS]. */
@@ -104,6 +104,12 @@
 /* Bytes of commits applied per SQLite transaction when importing a bundle
  * (with LI_IMPORT_BATCH_COMMITS): bounds the memory held for one batch. */
 #define LI_IMPORT_BATCH_BYTES (16u << 20)
+/* Chains one merge batch or one bundle import names as stopped (each with
+ * its reason, ~600 bytes): a committee reads a few chains and the hub meets
+ * one per committee PC, so 256 leaves room; past it a refused chain is only
+ * counted, and its later commits are refused one by one as gaps. It also
+ * bounds the scan for a stopped chain per commit of a batch. */
+#define LI_MERGE_REJECTS_MAX 256
 
 /* ---- sync session ---- */
 /* Chain heads in one Hello: a street has tens of committees with a few

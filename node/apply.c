@@ -31,6 +31,7 @@ typedef struct {
   const Linli__TableChanges *tc;
   li_table *t;                   /* NULL: not tracked here */
   int colmap[LI_TABLE_COLS_MAX]; /* tc->columns index -> t's column, -1 when t has none */
+  sqlite3_stmt *dirty_q;         /* take-back only: the markers of one row */
 } s_applier;
 
 /* A refusal of a change: reason NULL when there is none. cols: the table
@@ -438,15 +439,14 @@ static li_err s_columns(s_applier *ap, const Linli__RowChange *ch, const Linli__
   return li_rowclock_put(ap->r, ap->t, ap->c->scope, key, rc, eb);
 }
 
-/* One row change: validated, then applied or refused (apply.h). */
-static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
-  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
+/* A validated row change against the row's clock: stale, a new
+ * generation, or the same generation column by column; refused when its
+ * write fails a constraint. */
+static li_err s_apply_row(s_applier *ap, const Linli__RowChange *ch, const Linli__Value *key,
+                          const Linli__Value **vals, li_errbuf *eb) {
   s_refusal f = {0};
-  if (!s_validate(ap, ch, vals, &f)) return s_refuse(ap, ch, &f, eb);
-  const Linli__Value *key = NULL;
-  li_err e = li_rowclock_key(ap->r, ap->a, ap->t, ch->pk, ch->n_pk, &key, eb);
   li_rowclock rc;
-  if (e == LI_OK) e = li_rowclock_get(ap->r, ap->t, ap->c->scope, key, &rc, eb);
+  li_err e = li_rowclock_get(ap->r, ap->t, ap->c->scope, key, &rc, eb);
   if (e) return e;
   int64_t cl_in = (int64_t)ch->cl;
 #ifdef LI_BUG_CAUSAL_LENGTH
@@ -462,6 +462,164 @@ static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
   return f.reason ? s_refuse(ap, ch, &f, eb) : LI_OK;
 }
 
+/* ---- take-back: our own commits while seal_first is off (merge.h) ---- */
+
+/* Prepares the query of one row's markers: (tbl, scope, key). */
+static li_err s_dirty_prepare(li_replica *r, sqlite3_stmt **q, li_errbuf *eb) {
+  if (sqlite3_prepare_v2(r->db, "SELECT mask FROM linli_dirty WHERE tbl = ?1 AND scope = ?2 AND pk = ?3", -1, q,
+                         NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_dirty");
+  return LI_OK;
+}
+
+/* The pending local edits of the row (t, scope, key): its linli_dirty
+ * markers' column masks ORed (an insert marks every column), *found false
+ * when it has none. */
+static li_err s_dirty_of(li_replica *r, sqlite3_stmt *q, const li_table *t, const char *scope,
+                         const Linli__Value *key, uint64_t *mask, bool *found, li_errbuf *eb) {
+  sqlite3_bind_int(q, 1, t->id);
+  sqlite3_bind_text(q, 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(q, 3, key);
+  *mask = 0;
+  *found = false;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    *mask |= (uint64_t)sqlite3_column_int64(q, 0);
+    *found = true;
+  }
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_dirty");
+}
+
+/* A data row as it is here before a take-back touches it. */
+typedef struct {
+  bool exists;
+  sqlite3_value *v[LI_TABLE_COLS_MAX]; /* every column, copied (exists only) */
+} s_local_row;
+
+static void s_local_free(s_local_row *lr, const li_table *t) {
+  for (int i = 0; i < t->ncols; i++) sqlite3_value_free(lr->v[i]), lr->v[i] = NULL;
+}
+
+static li_err s_local_read(const s_applier *ap, const Linli__RowChange *ch, s_local_row *lr, li_errbuf *eb) {
+  li_table *t = ap->t;
+  memset(lr, 0, sizeof *lr);
+  s_bind_key(ap, t->sel, 1, ch);
+  int rc = sqlite3_step(t->sel);
+  lr->exists = rc == SQLITE_ROW;
+  bool nomem = false;
+  for (int i = 0; lr->exists && i < t->ncols; i++)
+    nomem |= !(lr->v[i] = sqlite3_value_dup(sqlite3_column_value(t->sel, i)));
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return li_db_fail(ap->r, eb, t->name);
+  return nomem ? li_fail(eb, LI_ERR_NOMEM, "out of memory") : LI_OK;
+}
+
+/* Steps a statement that puts a local edit back. It wrote the row here
+ * before, so a failure stops the commit (a constraint: LI_ERR_TYPE). */
+static li_err s_exec_local(const s_applier *ap, sqlite3_stmt *st, li_errbuf *eb) {
+  int rc = sqlite3_step(st);
+  li_err e = LI_OK;
+  if (rc != SQLITE_DONE) {
+    int code = sqlite3_extended_errcode(ap->r->db) & 0xff;
+    e = li_fail(eb, code == SQLITE_CONSTRAINT ? LI_ERR_TYPE : LI_ERR_DB,
+                "table %s: a local edit not sealed yet cannot be kept: %s", ap->t->name, sqlite3_errmsg(ap->r->db));
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return e;
+}
+
+/* Gives the row its local existence back, and when it exists the local
+ * values of the columns in mask (key columns are never rewritten). */
+static li_err s_local_restore(s_applier *ap, const Linli__RowChange *ch, const s_local_row *lr, uint64_t mask,
+                              li_errbuf *eb) {
+  li_table *t = ap->t;
+  s_local_row now;
+  li_err e = s_local_read(ap, ch, &now, eb);
+  s_local_free(&now, t);
+  if (e) return e;
+  if (!lr->exists) {
+    if (!now.exists) return LI_OK;
+    s_bind_key(ap, t->del, 1, ch);
+    return s_exec_local(ap, t->del, eb);
+  }
+  if (!now.exists) {
+    for (int i = 0; i < t->ncols; i++) sqlite3_bind_value(t->ins, i + 1, lr->v[i]);
+    return s_exec_local(ap, t->ins, eb);
+  }
+  for (int i = 0; i < t->npk; i++) mask &= ~(UINT64_C(1) << t->pk[i]);
+  mask &= ~(UINT64_C(1) << t->scope_col);
+  mask &= (UINT64_C(1) << t->ncols) - 1;
+  if (!mask) return LI_OK;
+  sqlite3_stmt *up = li_capture_update_stmt(ap->r, t, mask);
+  if (!up) return li_db_fail(ap->r, eb, "cannot prepare an update");
+  int n = 1;
+  for (int j = 0; j < t->ncols; j++)
+    if (mask & (UINT64_C(1) << j)) sqlite3_bind_value(up, n++, lr->v[j]);
+  s_bind_key(ap, up, n, ch);
+  return s_exec_local(ap, up, eb);
+}
+
+/* A row of our own chain with a pending local edit (mask: the columns it
+ * changed; merge.h, seal_first off): the commit goes to the row's clock and
+ * to the columns nobody edited here since; the row keeps its local
+ * existence and edited values, which are newer and which the next seal
+ * stamps with a greater HLC. Nothing is lost and the chain does not fork
+ * (DESIGN 13). The data row is first brought in line with its clock where
+ * the edit made them differ, so s_apply_row meets the states it knows. */
+static li_err s_take_back(s_applier *ap, const Linli__RowChange *ch, const Linli__Value *key,
+                          const Linli__Value **vals, uint64_t mask, li_errbuf *eb) {
+  li_table *t = ap->t;
+  li_rowclock rc;
+  li_err e = li_rowclock_get(ap->r, t, ap->c->scope, key, &rc, eb);
+  if (e) return e;
+  s_local_row lr;
+  if ((e = s_local_read(ap, ch, &lr, eb))) goto out;
+  bool alive = rc.cl % 2 == 1;
+  if (alive && !lr.exists) {
+    /* deleted here: only the clock takes the incoming generation, so that
+     * the seal of the delete comes after it (it publishes cl + 1) */
+    if ((int64_t)ch->cl <= rc.cl) goto out;
+    rc.cl = (int64_t)ch->cl;
+    for (int i = 0; i < t->ncols; i++) rc.hlc[i] = 0, rc.origin[i] = 0;
+    e = li_rowclock_put(ap->r, t, ap->c->scope, key, &rc, eb);
+    goto out;
+  }
+  if (!alive && lr.exists) { /* inserted here: the whole row is local */
+    mask = ~UINT64_C(0);
+    s_bind_key(ap, t->del, 1, ch);
+    if ((e = s_exec_local(ap, t->del, eb))) goto out;
+  }
+  if ((e = s_apply_row(ap, ch, key, vals, eb))) goto out;
+  e = s_local_restore(ap, ch, &lr, mask, eb);
+out:
+  s_local_free(&lr, t);
+  return e;
+}
+
+/* ---- a row change: validated, then applied ---- */
+
+/* One row change: validated, then applied or refused (apply.h); with
+ * take-back, a row with a pending local edit keeps it. */
+static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
+  const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
+  s_refusal f = {0};
+  if (!s_validate(ap, ch, vals, &f)) return s_refuse(ap, ch, &f, eb);
+  const Linli__Value *key = NULL;
+  li_err e = li_rowclock_key(ap->r, ap->a, ap->t, ch->pk, ch->n_pk, &key, eb);
+  if (e) return e;
+  if (ap->dirty_q) {
+    uint64_t mask = 0;
+    bool found = false;
+    if ((e = s_dirty_of(ap->r, ap->dirty_q, ap->t, ap->c->scope, key, &mask, &found, eb))) return e;
+    if (found) return s_take_back(ap, ch, key, vals, mask, eb);
+  }
+  return s_apply_row(ap, ch, key, vals, eb);
+}
+
 /* ---- a commit ---- */
 
 /* The table of tc and the map of its columns (unknown ones -1). */
@@ -475,17 +633,42 @@ static void s_table(s_applier *ap, const Linli__TableChanges *tc) {
   }
 }
 
-li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, int origin_idx, uint64_t wall_ms,
-                       li_apply_stats *st, li_errbuf *eb) {
-  assert(r && a && c && st && !sqlite3_get_autocommit(r->db));
-  s_applier ap = {.r = r, .a = a, .c = c, .origin_idx = origin_idx, .wall_ms = wall_ms, .st = st};
+li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_apply_opts *o, li_apply_stats *st,
+                       li_errbuf *eb) {
+  assert(r && a && c && o && st && !sqlite3_get_autocommit(r->db));
+  s_applier ap = {.r = r, .a = a, .c = c, .origin_idx = o->origin_idx, .wall_ms = o->wall_ms, .st = st};
   assert(s_check(&ap));
-  li_err e = LI_OK;
+  li_err e = o->take_back ? s_dirty_prepare(r, &ap.dirty_q, eb) : LI_OK;
   for (size_t i = 0; i < c->c->n_tables && e == LI_OK; i++) {
     s_table(&ap, c->c->tables[i]);
     assert(s_check(&ap));
     for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) e = s_row(&ap, ap.tc->rows[j], eb);
   }
+  sqlite3_finalize(ap.dirty_q);
   assert(s_check(&ap));
+  return e;
+}
+
+li_err li_apply_held(li_replica *r, li_arena *a, const li_commit *c, const char **table, li_errbuf *eb) {
+  assert(r && a && c && table);
+  *table = NULL;
+  s_applier ap = {.r = r, .a = a, .c = c};
+  sqlite3_stmt *q = NULL;
+  li_err e = s_dirty_prepare(r, &q, eb);
+  for (size_t i = 0; i < c->c->n_tables && e == LI_OK && !*table; i++) {
+    s_table(&ap, c->c->tables[i]);
+    for (size_t j = 0; ap.t && j < ap.tc->n_rows && e == LI_OK && !*table; j++) {
+      const Linli__RowChange *ch = ap.tc->rows[j];
+      s_refusal f = {0};
+      const Linli__Value *key = NULL;
+      if (!s_validate_key(&ap, ch, &f)) continue; /* refused when applied */
+      uint64_t mask = 0;
+      bool found = false;
+      if ((e = li_rowclock_key(r, a, ap.t, ch->pk, ch->n_pk, &key, eb))) break;
+      if ((e = s_dirty_of(r, q, ap.t, c->scope, key, &mask, &found, eb))) break;
+      if (found) *table = ap.t->name;
+    }
+  }
+  sqlite3_finalize(q);
   return e;
 }

@@ -4,9 +4,11 @@
  * Owns what a commit does to rows once merge has accepted it (signature,
  * chain, authority, clock and deps are merge's): column LWW by (hlc,
  * origin key), causal length for row existence, the losing values of
- * concurrent writes (linli_conflicts), and the refusal of a row change that
- * fails validation (linli_refused). Merge owns the commit, the batch and
- * its transaction; rowclock owns the layout of linli_clock.
+ * concurrent writes (linli_conflicts), the refusal of a row change that
+ * fails validation (linli_refused), and, while a node takes back its own
+ * commits without sealing (merge.h), the local edits it keeps and the rows
+ * of pending local edits (linli_dirty, read only). Merge owns the commit,
+ * the batch and its transaction; rowclock owns the layout of linli_clock.
  *
  * A row is (table, scope, key columns besides scope) and a commit's rows
  * are all of its scope (capture.h). One row change, as li_apply_commit
@@ -49,8 +51,9 @@
  *
  * Failure: li_apply_commit returns LI_OK when every change was applied or
  * refused; LI_ERR_TAMPERED when linli_clock is malformed or names a row
- * that is missing (the replica was edited with capture off), LI_ERR_DB,
- * LI_ERR_NOMEM: then the caller undoes the commit. */
+ * that is missing (the replica was edited with capture off), LI_ERR_TYPE
+ * when a take-back cannot write a local edit back (a constraint),
+ * LI_ERR_DB, LI_ERR_NOMEM: then the caller undoes the commit. */
 #ifndef LI_APPLY_H
 #define LI_APPLY_H
 
@@ -66,11 +69,29 @@ typedef struct {
   int refused;   /* row changes refused (whole or some of their columns) */
 } li_apply_stats;
 
-/* Applies every row change of c, a commit merge has verified, whose
- * origin has local index origin_idx, inside the caller's write transaction
- * with capture silenced; decoded values go to arena a; refusals and
- * conflicts are stamped wall_ms. Adds to st. */
-li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, int origin_idx, uint64_t wall_ms,
-                       li_apply_stats *st, li_errbuf *eb);
+typedef struct {
+  int origin_idx;   /* the commit's origin, local index */
+  uint64_t wall_ms; /* refusals and conflicts are stamped with it */
+  /* A commit of this replica's own chain merged with seal_first off
+   * (merge.h: taking back what it sealed before a restore). A row with a
+   * pending local edit (a linli_dirty marker of (table, scope, key)) gets
+   * the commit in its clock and in the columns not edited here, and keeps
+   * its local existence and edited values, which the next seal stamps with
+   * a greater HLC. A local edit that can no longer be written back stops
+   * the commit (LI_ERR_TYPE for a constraint). */
+  bool take_back;
+} li_apply_opts;
+
+/* Applies every row change of c, a commit merge has verified, inside the
+ * caller's write transaction with capture silenced; decoded values go to
+ * arena a. Adds to st. */
+li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_apply_opts *o, li_apply_stats *st,
+                       li_errbuf *eb);
+
+/* Whether c changes a row that has a pending local edit (merge.h: such a
+ * commit of another origin is held while seal_first is off): *table names
+ * the first such row's table, NULL when there is none. A change whose key
+ * would be refused is left to li_apply_commit. */
+li_err li_apply_held(li_replica *r, li_arena *a, const li_commit *c, const char **table, li_errbuf *eb);
 
 #endif

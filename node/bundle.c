@@ -12,6 +12,7 @@
 
 #include "chain.h"
 #include "li_limits.h"
+#include "roster.h"
 #include "linli.pb-c.h"
 
 static const char s_magic[8] = {'L', 'I', 'N', 'L', 'I', 'B', 'N', '1'};
@@ -97,6 +98,40 @@ static const li_scopes *s_reads(const char *for_scope, li_scopes *buf) {
   return buf;
 }
 
+/* NAME names the hub without the roster: "hub", or its key. */
+static bool s_names_hub(const li_replica *r, const char *name, const uint8_t *hub_key) {
+  if (strcmp(name, "hub") == 0) return true;
+  uint8_t k[LI_PK_BYTES];
+  li_errbuf tmp;
+  if (li_pk_from_text(name, k, &tmp) != LI_OK) return false;
+  return memcmp(k, r->network, LI_PK_BYTES) == 0 || (hub_key && memcmp(k, hub_key, LI_PK_BYTES) == 0);
+}
+
+li_err li_bundle_recipient_of(li_replica *r, const char *name, const uint8_t hub_key[LI_PK_BYTES],
+                              li_bundle_recipient *out, li_errbuf *eb) {
+  memset(out, 0, sizeof *out);
+  li_member m;
+  li_errbuf reb = {{0}};
+  li_err e = li_roster_by_name(r, name, true, &m, &reb);
+  if (e == LI_OK) {
+    /* the hub's roster row names scope street, but the hub reads every scope */
+    li_scopes reads;
+    li_roster_reads(&m, &reads);
+    out->hub = reads.all || memcmp(m.key, r->network, LI_PK_BYTES) == 0;
+    snprintf(out->scope, sizeof out->scope, "%s", m.scope);
+    return LI_OK;
+  }
+  if (e != LI_ERR_NOT_FOUND) return li_fail(eb, e, "%s", reb.msg);
+  if (s_names_hub(r, name, hub_key)) {
+    out->hub = true;
+    return LI_OK;
+  }
+  return li_fail(eb, LI_ERR_NOT_FOUND,
+                 "this node's roster has no active member named '%s'; name a committee as 'linli roster list' shows "
+                 "it, or the street hub as 'hub' (also before this node holds a roster)",
+                 name);
+}
+
 li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,
                         uint64_t wall_ms, li_bundle_export_stats *st, li_errbuf *eb) {
   li_bundle_export_stats dummy;
@@ -170,15 +205,6 @@ typedef struct {
   size_t len, cap;
 } s_slot;
 
-static void s_add_stats(li_merge_stats *sum, const li_merge_stats *b) {
-  sum->applied += b->applied;
-  sum->duplicates += b->duplicates;
-  sum->rows += b->rows;
-  sum->conflicts += b->conflicts;
-  sum->sealed += b->sealed;
-  sum->refused += b->refused;
-}
-
 /* An import in progress. */
 typedef struct {
   li_replica *r;
@@ -192,16 +218,37 @@ typedef struct {
   li_blob blobs[LI_IMPORT_BATCH_COMMITS];
   size_t nb, batch_bytes;
   bool in_txn;
-  int reject_index; /* slot of a rejected commit, to record a fork */
+  bool redo;                  /* merge asks for a restart (invariant 6) */
+  char first[LI_ERRBUF_SIZE]; /* the first stopped chain's message */
 } s_import;
 
-/* Invariants 3, 4 and 6 of bundle.h. */
+/* Invariants 3, 4, 6 and 7 of bundle.h. */
 static bool s_check(const s_import *im) {
   if (im->nb > LI_IMPORT_BATCH_COMMITS) return false;
   if (im->batch_bytes >= (uint64_t)LI_IMPORT_BATCH_BYTES + LI_BUNDLE_FRAME_MAX) return false;
   if (im->rd.off > im->rd.size || im->st->commits < im->nb) return false;
-  if (im->reject_index >= (int)LI_IMPORT_BATCH_COMMITS) return false;
+  if (im->st->rejects.n > LI_MERGE_REJECTS_MAX || im->st->restarts > LI_MERGE_REJECTS_MAX) return false;
   return im->st->merge.rejected_at < 0 || (uint64_t)im->st->merge.rejected_at < im->st->commits;
+}
+
+/* One merged batch's statistics (its first rejection's message in meb)
+ * into the import's; rejected_at becomes an index in the file. */
+static void s_add_stats(s_import *im, const li_merge_stats *b, const li_errbuf *meb) {
+  li_merge_stats *sum = &im->st->merge;
+  sum->applied += b->applied;
+  sum->duplicates += b->duplicates;
+  sum->rows += b->rows;
+  sum->conflicts += b->conflicts;
+  sum->refused += b->refused;
+  sum->sealed += b->sealed;
+  sum->rejected += b->rejected;
+  sum->skipped += b->skipped;
+  sum->forks_kept += b->forks_kept;
+  if (b->reject && !sum->reject) {
+    sum->reject = b->reject;
+    sum->rejected_at = (int)(im->st->commits - im->nb) + b->rejected_at;
+    snprintf(im->first, sizeof im->first, "%s", meb->msg);
+  }
 }
 
 /* Opens the file and checks its size and magic; rd.f is open on LI_OK only. */
@@ -263,19 +310,22 @@ static li_err s_take_commit(s_import *im, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* Merges the batch, all-or-nothing, in our transaction. */
+/* Merges the batch chain by chain inside our transaction, with the
+ * import's list of stopped chains (invariant 6). An error only when the
+ * store failed; im->redo when merge asks for a restart. */
 static li_err s_flush_batch(s_import *im, li_errbuf *eb) {
   li_merge_stats ms;
   li_merge_opts mo = *im->o;
-  mo.mode = LI_MERGE_ALL_OR_NOTHING;
-  li_err e = li_merge_batch(im->r, im->blobs, im->nb, &mo, &ms, eb);
-  s_add_stats(&im->st->merge, &ms);
-  if (e) {
-    im->st->merge.reject = ms.reject ? ms.reject : e;
-    im->st->merge.rejected_at = ms.rejected_at >= 0 ? (int)(im->st->commits - im->nb) + ms.rejected_at : -1;
-    im->reject_index = ms.rejected_at;
-    return e;
+  mo.mode = LI_MERGE_PER_CHAIN;
+  mo.rejects = &im->st->rejects;
+  li_errbuf meb = {{0}};
+  li_err e = li_merge_batch(im->r, im->blobs, im->nb, &mo, &ms, &meb);
+  if (ms.redo) {
+    im->redo = true;
+    return LI_OK;
   }
+  if (e) return li_fail(eb, e, "%s", meb.msg);
+  s_add_stats(im, &ms, &meb);
   im->nb = 0;
   im->batch_bytes = 0;
   return LI_OK;
@@ -301,7 +351,8 @@ static li_err s_check_trailer(s_import *im, li_errbuf *eb) {
   return e;
 }
 
-/* Every frame after the header, in our transaction, up to the trailer. */
+/* Every frame after the header, in our transaction, up to the trailer, or
+ * up to the batch after which merge asked for a restart (im->redo). */
 static li_err s_read_frames(s_import *im, li_errbuf *eb) {
   for (;;) {
     li_err e = s_read_frame(&im->rd, &im->kind, &im->buf, &im->cap, &im->len, eb);
@@ -313,32 +364,69 @@ static li_err s_read_frames(s_import *im, li_errbuf *eb) {
     if (im->nb && (im->kind == 'E' || im->nb == LI_IMPORT_BATCH_COMMITS || im->batch_bytes >= LI_IMPORT_BATCH_BYTES) &&
         (e = s_flush_batch(im, eb)))
       return e;
+    if (im->redo) return LI_OK;
     assert(s_check(im));
     if (im->kind == 'E') return s_check_trailer(im, eb);
   }
 }
 
-/* Commits or rolls back (the replica restores its caches, invariant 5);
- * on failure counts the rejection and lets merge record a fork. */
+/* Back to the first frame in a new transaction, after merge met a commit
+ * refused after it wrote rows: everything is rolled back, and the list
+ * keeps that chain out of the next pass (invariant 6). */
+static li_err s_restart(s_import *im, li_errbuf *eb) {
+  li_replica_rollback(im->r);
+  im->in_txn = false;
+  im->redo = false;
+  li_merge_rejects_rolled_back(&im->st->rejects);
+  li_bundle_import_stats *st = im->st;
+  st->restarts++;
+  st->commits = 0;
+  memset(&st->merge, 0, sizeof st->merge);
+  st->merge.rejected_at = -1;
+  im->nb = 0;
+  im->batch_bytes = 0;
+  im->first[0] = 0;
+  if (fseek(im->rd.f, sizeof s_magic, SEEK_SET) != 0)
+    return li_fail(eb, LI_ERR_IO, "cannot read %s again: %s", im->rd.path, strerror(errno));
+  im->rd.off = sizeof s_magic;
+  crypto_generichash_init(&im->rd.h, NULL, 0, LI_HASH_BYTES);
+  return s_read_header(im, eb);
+}
+
+/* The frames in our transaction, starting over when merge asks
+ * (invariant 6). */
+static li_err s_apply_file(s_import *im, li_errbuf *eb) {
+  for (;;) {
+    li_err e = li_replica_begin(im->r, eb);
+    im->in_txn = e == LI_OK;
+    if (e == LI_OK) e = s_read_frames(im, eb);
+    if (e || !im->redo) return e;
+    if ((e = s_restart(im, eb))) return e;
+  }
+}
+
+/* Commits or rolls back (the replica restores its caches, invariant 5).
+ * A fault of the file or the store leaves nothing and is counted; chains
+ * stopped in a sound file were counted by merge, and the first one's error
+ * is returned with everything else committed. */
 static li_err s_finish(s_import *im, li_err e, li_errbuf *eb) {
+  li_bundle_import_stats *st = im->st;
   if (im->in_txn) {
     if (e == LI_OK) e = li_replica_commit(im->r, eb);
     if (e) li_replica_rollback(im->r); /* a no-op when the failed commit already rolled back */
   }
   if (e) {
-    im->st->merge.applied = 0;
-    im->st->merge.rows = 0;
-    li_replica_count_reject(im->r, im->st->merge.reject ? im->st->merge.reject : e);
-    if (e == LI_ERR_FORK && im->reject_index >= 0) {
-      /* alone and outside our rolled-back transaction, merge records the evidence */
-      li_merge_opts mo = *im->o;
-      li_merge_stats ms;
-      li_errbuf tmp;
-      li_merge_batch(im->r, &im->blobs[im->reject_index], 1, &mo, &ms, &tmp);
-    }
+    li_replica_count_reject(im->r, e);
+    li_merge_rejects_clear(&st->rejects);
+    memset(&st->merge, 0, sizeof st->merge);
+    st->merge.rejected_at = -1;
+    return e;
   }
-  return e;
+  if (!st->merge.reject) return LI_OK;
+  return li_fail(eb, st->merge.reject, "%s", im->first);
 }
+
+void li_bundle_import_stats_clear(li_bundle_import_stats *st) { li_merge_rejects_clear(&st->rejects); }
 
 li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_import_stats *st,
                         li_errbuf *eb) {
@@ -348,18 +436,42 @@ li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o,
   st->merge.rejected_at = -1;
   s_import *im = calloc(1, sizeof *im);
   if (!im) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-  *im = (s_import){.r = r, .o = o, .st = st, .reject_index = -1};
+  *im = (s_import){.r = r, .o = o, .st = st};
   li_err e = s_open_file(&im->rd, path, eb);
   if (e == LI_OK) {
     e = s_read_header(im, eb);
-    if (e == LI_OK) e = li_replica_begin(r, eb);
-    im->in_txn = e == LI_OK;
-    if (e == LI_OK) e = s_read_frames(im, eb);
+    if (e == LI_OK) e = s_apply_file(im, eb);
     e = s_finish(im, e, eb);
     fclose(im->rd.f);
   }
   for (size_t i = 0; i < LI_IMPORT_BATCH_COMMITS; i++) free(im->slots[i].data);
   free(im->buf);
   free(im);
+  if (st == &dummy) li_bundle_import_stats_clear(st);
   return e;
+}
+
+li_err li_bundle_own_ahead(li_replica *r, const char *path, bool *ahead, li_errbuf *eb) {
+  *ahead = false;
+  s_reader rd = {0};
+  li_err e = s_open_file(&rd, path, eb);
+  if (e) return e;
+  uint64_t head = 0;
+  uint8_t *buf = NULL;
+  size_t cap = 0, len = 0;
+  char kind = 0;
+  if ((e = li_chain_head(r, r->self, r->scope, &head, NULL, eb)) == LI_OK)
+    e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb); /* the header */
+  while (e == LI_OK && !*ahead && kind != 'E') {
+    if ((e = s_read_frame(&rd, &kind, &buf, &cap, &len, eb))) break;
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    if (kind == 'C' && li_commit_pos(buf, len, origin, scope, &seq) && seq > head &&
+        memcmp(origin, r->self, LI_PK_BYTES) == 0 && strcmp(scope, r->scope) == 0)
+      *ahead = true;
+  }
+  free(buf);
+  fclose(rd.f);
+  return *ahead ? LI_OK : e; /* a damaged file: the import itself says so */
 }

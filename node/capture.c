@@ -2,6 +2,8 @@
  * capture.h for what it owns and its invariants. */
 #include "capture.h"
 
+#include "value.h"
+
 #include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -685,4 +687,21 @@ li_err li_capture_track_all(li_replica *r, li_errbuf *eb) {
   sqlite3_finalize(st);
   for (int i = 0; e == LI_OK && i < n; i++) e = li_capture_track(r, names[i], eb);
   return e;
+}
+
+li_err li_capture_mark(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, int op,
+                       li_errbuf *eb) {
+  assert(op == 1 || op == 3);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, "INSERT INTO linli_dirty(tbl, scope, pk, op, mask, ms) VALUES(?, ?, ?, ?, ?, " S_NOW_MS ")",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_dirty");
+  sqlite3_bind_int(st, 1, t->id);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(st, 3, key);
+  sqlite3_bind_int(st, 4, op);
+  sqlite3_bind_int64(st, 5, op == 1 ? (int64_t)((UINT64_C(1) << t->ncols) - 1) : 0);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_dirty");
 }

@@ -63,6 +63,7 @@
 #include <stdint.h>
 #include "err.h"
 #include "li_limits.h"
+#include "linli.pb-c.h"
 
 typedef struct li_replica li_replica;
 
@@ -124,5 +125,13 @@ static inline li_err li_replica_track(li_replica *r, const char *table, li_errbu
 }
 static inline li_table *li_replica_table(li_replica *r, const char *name) { return li_capture_table(r, name); }
 static inline li_table *li_replica_table_by_id(li_replica *r, int id) { return li_capture_table_by_id(r, id); }
+
+/* Marks a row unsealed again (linli recover): a marker of op (1 insert:
+ * the row as it is now, every column; 3 delete) for the row (t, scope,
+ * key), key being li_rowclock_key's of the key columns besides scope (what
+ * the triggers record in linli_dirty.pk), as if a local program had just
+ * written it. */
+li_err li_capture_mark(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, int op,
+                       li_errbuf *eb);
 
 #endif

@@ -505,3 +505,34 @@ li_err li_chain_each_bad_head(li_replica *r, li_chain_row_fn fn, void *ctx, li_e
   sqlite3_finalize(st);
   return e;
 }
+
+li_err li_chain_abandon(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t keep,
+                        li_errbuf *eb) {
+  assert(!sqlite3_get_autocommit(r->db));
+  assert(memcmp(origin, r->self, LI_PK_BYTES) != 0); /* never the key in use */
+  uint8_t head[LI_HASH_BYTES];
+  bool found = false;
+  li_err e = keep ? li_chain_hash_at(r, origin, scope, keep, head, &found, eb) : LI_OK;
+  if (e) return e;
+  if (keep && !found) return li_fail(eb, LI_ERR_TAMPERED, "chain %s has no commit #%llu to keep", scope,
+                                     (unsigned long long)keep);
+  sqlite3_stmt *del = NULL, *vv = NULL;
+  if (sqlite3_prepare_v2(r->db, "DELETE FROM linli_log WHERE origin=?1 AND scope=?2 AND seq>?3", -1, &del, NULL) !=
+          SQLITE_OK ||
+      sqlite3_prepare_v2(r->db,
+                         keep ? "UPDATE linli_vv SET seq=?3, head=?4 WHERE origin=?1 AND scope=?2"
+                              : "DELETE FROM linli_vv WHERE origin=?1 AND scope=?2 AND ?3 = 0",
+                         -1, &vv, NULL) != SQLITE_OK) {
+    sqlite3_finalize(del);
+    return li_db_fail(r, eb, "linli_log");
+  }
+  s_bind_pos(del, origin, scope);
+  sqlite3_bind_int64(del, 3, (int64_t)keep);
+  s_bind_pos(vv, origin, scope);
+  sqlite3_bind_int64(vv, 3, (int64_t)keep);
+  if (keep) sqlite3_bind_blob(vv, 4, head, LI_HASH_BYTES, SQLITE_STATIC);
+  e = sqlite3_step(del) == SQLITE_DONE && sqlite3_step(vv) == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_log");
+  sqlite3_finalize(del);
+  sqlite3_finalize(vv);
+  return e;
+}

@@ -73,6 +73,14 @@ li_err li_chain_append(li_replica *r, const uint8_t origin[LI_PK_BYTES], const c
                        uint64_t hlc, const uint8_t hash[LI_HASH_BYTES], const uint8_t prev[LI_HASH_BYTES],
                        const uint8_t *sc, size_t sc_len, uint64_t now_ms, li_errbuf *eb);
 
+/* The one exception to invariant 4 (linli recover, node/recover.c): the
+ * commits of (origin, scope) after keep seq leave the log and the head
+ * goes back to keep (none: the chain is gone). Only for a key this node
+ * used to sign with, whose later commits the street never took and never
+ * will (its key was revoked after keep). In the caller's transaction. */
+li_err li_chain_abandon(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t keep,
+                        li_errbuf *eb);
+
 /* ---- many chains ---- */
 
 /* Heads of every chain in scopes (NULL: all), by scope then origin, into

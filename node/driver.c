@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
+#include "gate.h"
+#include "recover.h"
 #include "roster.h"
 #include "seal.h"
 #include "store.h"
@@ -30,12 +33,41 @@
  * by ~3,000 lines (300 KB) a second (tests/exhaust.t.sh). */
 #define S_WARN_BURST 20
 #define S_WARN_WINDOW_MS 60000
+/* Stuck chains remembered per peer (status names them); more are counted. */
+#define S_STUCK_MAX 32
+
+const char li_driver_sql[] =
+    /* Sync peers as the serving daemon last saw them (status, report). */
+    "CREATE TABLE linli_peers(key BLOB PRIMARY KEY NOT NULL, name TEXT, connected INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_contact_ms INTEGER, behind_them INTEGER NOT NULL DEFAULT 0, behind_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  commits_sent INTEGER NOT NULL DEFAULT 0, commits_recv INTEGER NOT NULL DEFAULT 0,\n"
+    "  rejected_in INTEGER NOT NULL DEFAULT 0, rejected_out INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n"
+    /* Chains left out of the last exchange with a peer: ours it could not
+     * take ('ours'), or its that we could not ('theirs'). */
+    "CREATE TABLE linli_stuck(peer BLOB NOT NULL, side TEXT NOT NULL, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL, code TEXT NOT NULL, message TEXT, since_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(peer, side, origin, scope)) WITHOUT ROWID;\n"
+    /* What the daemon says about itself: key 'seal' = what holds sealing
+     * back ('' when nothing), 'clock_ahead_ms' = our clock minus the hub's. */
+    "CREATE TABLE linli_serve(key TEXT PRIMARY KEY NOT NULL, value ANY, updated_ms INTEGER NOT NULL) WITHOUT ROWID;\n";
 
 typedef struct {
   uint64_t from_ms;  /* start of the current window */
   uint32_t logged;   /* warnings logged in it */
   uint64_t unlogged; /* warnings counted but not logged in it */
 } s_warns;
+
+typedef struct {
+  bool ours;                   /* our chain the peer could not take; else its chain we could not */
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;
+  li_err code;
+  char message[200];
+  uint64_t since_wall_ms;
+  uint64_t exchange;           /* the session's exchange it was seen in */
+} s_stuck;
 
 typedef struct {
   uint8_t key[LI_PK_BYTES];
@@ -53,6 +85,9 @@ typedef struct {
   uint64_t behind_at_recv;     /* commits of ours it lacked when it last sent something */
   char last_error[160];
   s_warns warns;               /* kept across sessions, like the rejection counts */
+  s_stuck stuck[S_STUCK_MAX];  /* chains left out of exchanges with it, until one completes without them */
+  int nstuck;
+  uint64_t stuck_ours;         /* its last complete exchange: our chains it could not take */
 } s_peer;
 
 struct li_driver {
@@ -71,6 +106,10 @@ struct li_driver {
   uint8_t roster[LI_HASH_BYTES];
   li_now now;
   li_driver_stats st;
+  li_gate gate;                /* may we seal (take back first; clock guard) */
+  bool recover_pending;        /* committee: linli recover waits for the hub's view of the old key */
+  int64_t hub_own_seq;         /* committee: the hub's seq of our own chain at its last Hello, -1: unknown */
+  bool save_now;               /* a state status shows changed: save at the end of this input */
 };
 
 static bool s_check(const li_driver *d) {
@@ -110,6 +149,20 @@ static li_out *s_out(li_driver *d, li_out_kind kind) {
   return o;
 }
 
+/* Drops the queued SENDs to p's connection (its session starts afresh). */
+static void s_discard_sends(li_driver *d, const s_peer *p) {
+  size_t k = 0;
+  for (size_t i = 0; i < d->out_n; i++) {
+    li_out *o = &d->out[(d->out_head + i) % d->out_cap];
+    if (o->kind == LI_OUT_SEND && memcmp(o->key, p->key, LI_PK_BYTES) == 0) {
+      free(o->data);
+      continue;
+    }
+    d->out[(d->out_head + k++) % d->out_cap] = *o;
+  }
+  d->out_n = k;
+}
+
 static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) {
   li_out *o = s_out(d, LI_OUT_LOG);
@@ -122,9 +175,11 @@ static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) {
 }
 
 static void s_peer_out(li_driver *d, const s_peer *p, li_peer_change change) {
+  d->save_now = true;
   li_out *o = s_out(d, LI_OUT_PEER);
   if (!o) return;
   o->change = change;
+  o->stuck_ours = (uint32_t)p->stuck_ours;
   memcpy(o->key, p->key, LI_PK_BYTES);
   snprintf(o->text, sizeof o->text, "%s", p->name);
 }
@@ -203,6 +258,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
     s_log(d, LI_LOG_ERROR, "out of memory for a session with %s", p->name);
     return false;
   }
+  li_session_set_wall(p->s, d->now.wall_ms);
   p->linked = true;
   p->reachable = true;
   p->conn = *conn;
@@ -215,7 +271,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   } else {
     s_log(d, LI_LOG_INFO, "peer %s (scope %s) connected", p->name, p->reads.n ? p->reads.list[0] : "?");
   }
-  s_peer_out(d, p, LI_PEER_CONNECTED);
+  s_peer_out(d, p, LI_CHANGE_CONNECTED);
   return true;
 }
 
@@ -277,6 +333,44 @@ static void s_fan_out(li_driver *d, const s_peer *except) {
   }
 }
 
+/* A chain the exchange left out (REJECTED: ours; REJECTED_IN: the peer's),
+ * remembered for status until an exchange completes without it. */
+static void s_stuck_note(li_driver *d, s_peer *p, const li_event *ev, bool ours) {
+  if (!ev->has_chain || !ev->scope[0] || !p->linked) return;
+  li_session_info in;
+  li_session_info_get(p->s, &in);
+  s_stuck *x = NULL;
+  for (int i = 0; i < p->nstuck && !x; i++)
+    if (p->stuck[i].ours == ours && strcmp(p->stuck[i].scope, ev->scope) == 0 &&
+        memcmp(p->stuck[i].origin, ev->origin, LI_PK_BYTES) == 0)
+      x = &p->stuck[i];
+  if (!x) {
+    if (p->nstuck == S_STUCK_MAX) return;
+    x = &p->stuck[p->nstuck++];
+    memset(x, 0, sizeof *x);
+    x->ours = ours;
+    memcpy(x->origin, ev->origin, LI_PK_BYTES);
+    snprintf(x->scope, sizeof x->scope, "%s", ev->scope);
+    x->since_wall_ms = d->now.wall_ms;
+  }
+  x->seq = ev->seq;
+  x->code = ev->code;
+  snprintf(x->message, sizeof x->message, "%s", ev->message);
+  x->exchange = in.exchanges;
+  d->save_now = true;
+}
+
+/* An exchange completed: chains not left out of it are moving again. */
+static void s_stuck_settle(s_peer *p, const li_event *ev) {
+  li_session_info in;
+  li_session_info_get(p->s, &in);
+  int k = 0;
+  for (int i = 0; i < p->nstuck; i++)
+    if (p->stuck[i].exchange >= in.exchanges) p->stuck[k++] = p->stuck[i];
+  p->nstuck = k;
+  p->stuck_ours = ev->stuck_ours;
+}
+
 static void s_note_error(s_peer *p, const li_event *ev) {
   snprintf(p->last_error, sizeof p->last_error, "%s", ev->message);
 }
@@ -285,9 +379,15 @@ static void s_note_error(s_peer *p, const li_event *ev) {
 static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   switch (ev->kind) {
   case LI_EV_SYNCED:
-    s_log(d, LI_LOG_INFO, "sync %s: sent %llu commit(s), received %llu; caught up", p->name,
-          (unsigned long long)ev->sent_commits, (unsigned long long)ev->recv_commits);
-    s_peer_out(d, p, LI_PEER_SYNCED);
+    s_stuck_settle(p, ev);
+    if (ev->stuck_ours + ev->stuck_theirs)
+      s_log(d, LI_LOG_WARN, "sync %s: sent %llu commit(s), received %llu; caught up except %u chain(s) of ours and %u of "
+            "its that could not go on (see 'linli status')", p->name, (unsigned long long)ev->sent_commits,
+            (unsigned long long)ev->recv_commits, ev->stuck_ours, ev->stuck_theirs);
+    else
+      s_log(d, LI_LOG_INFO, "sync %s: sent %llu commit(s), received %llu; caught up", p->name,
+            (unsigned long long)ev->sent_commits, (unsigned long long)ev->recv_commits);
+    s_peer_out(d, p, LI_CHANGE_SYNCED);
     break;
   case LI_EV_APPLIED:
     /* our own rows sealed first are new to everyone, the sender included */
@@ -297,11 +397,13 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   case LI_EV_REJECTED:
     p->rejected_out++;
     s_note_error(p, ev);
+    s_stuck_note(d, p, ev, true);
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "%s rejected our commits (%s): %s", p->name, li_errname(ev->code), ev->message);
     break;
   case LI_EV_REJECTED_IN:
     p->rejected_in++;
     s_note_error(p, ev);
+    s_stuck_note(d, p, ev, false);
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "rejected commits from %s (%s): %s", p->name, li_errname(ev->code), ev->message);
     break;
   case LI_EV_FORK:
@@ -323,7 +425,7 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   case LI_EV_PEER_LOST:
     if (p->reachable) {
       s_log(d, LI_LOG_INFO, "%s unreachable (no message in %u ms)", p->name, d->cfg.peer_timeout_ms);
-      s_peer_out(d, p, LI_PEER_LOST);
+      s_peer_out(d, p, LI_CHANGE_LOST);
     }
     p->reachable = false;
     break;
@@ -353,6 +455,7 @@ static void s_drain(li_driver *d) {
 /* ---- the seal schedule and the roster ---- */
 
 static void s_seal(li_driver *d) {
+  if (!li_gate_may_seal(&d->gate)) return;
   li_seal_stats ss;
   li_errbuf eb = {{0}};
   li_err e = li_seal(d->r, d->now.wall_ms, &ss, &eb);
@@ -394,12 +497,155 @@ static void s_roster_check(li_driver *d) {
     }
     s_log(d, LI_LOG_WARN, "%s is no longer an active roster member: session ended, connection dropped", p->name);
     s_drop_out(d, &p->conn, p->key);
-    s_peer_out(d, p, LI_PEER_REMOVED);
+    s_peer_out(d, p, LI_CHANGE_REMOVED);
     s_unlink(d, p);
   }
 }
 
+/* ---- the seal gate and the clock guard (node/gate.h) ---- */
+
+static void s_gate_log(li_driver *d) {
+  char text[700];
+  li_gate_describe(&d->gate, text, sizeof text);
+  d->save_now = true;
+  if (text[0]) s_log(d, d->gate.state == LI_GATE_FORKED ? LI_LOG_ERROR : LI_LOG_WARN, "%s", text);
+  else s_log(d, LI_LOG_INFO, "sealing: this node's own commits are confirmed and its clock agrees with the hub's");
+}
+
+/* Our own chain of scope as peer p's Hello shows it. */
+static void s_gate_chain(li_driver *d, s_peer *p, const char *scope) {
+  uint64_t theirs = 0, ours = 0;
+  uint8_t hash[LI_HASH_BYTES], mine[LI_HASH_BYTES];
+  if (!li_session_peer_head(p->s, d->cfg.self, scope, &theirs, hash)) return;
+  li_errbuf eb = {{0}};
+  if (li_chain_head(d->r, d->cfg.self, scope, &ours, NULL, &eb)) return;
+  bool agree = true, found = false;
+  if (theirs > 0 && theirs <= ours && li_chain_hash_at(d->r, d->cfg.self, scope, theirs, mine, &found, &eb) == LI_OK)
+    agree = !found || memcmp(mine, hash, LI_HASH_BYTES) == 0;
+  li_gate_chain(&d->gate, p->name, scope, theirs, ours, agree);
+}
+
+/* `linli recover` ran: the hub's Hello says how much of the old key's
+ * chain it holds; that is final, and what it lacks is sealed again under
+ * the new key (node/recover.c). */
+static void s_settle_recover(li_driver *d, s_peer *p) {
+  uint8_t old[LI_PK_BYTES];
+  uint64_t theirs = 0;
+  if (!li_recover_pending(d->r, old) || !li_session_peer_head(p->s, old, d->r->scope, &theirs, NULL)) return;
+  int64_t rows = 0;
+  li_errbuf eb = {{0}};
+  li_err e = li_recover_settle(d->r, theirs, &rows, &eb);
+  if (e) {
+    s_log(d, LI_LOG_WARN, "recover: %s", li_errmsg(&eb, e));
+    return;
+  }
+  d->recover_pending = false;
+  /* the exchange under way offers the old chain's tail, which the hub will
+   * never take: drop what is queued and start afresh from the new heads */
+  s_discard_sends(d, p);
+  li_session_start(p->s, d->now.ms, &eb);
+  s_log(d, LI_LOG_INFO,
+        "recover: the hub holds the old key's commits up to #%llu; %lld row(s) written after them are sealed again "
+        "under the new key",
+        (unsigned long long)theirs, (long long)rows);
+}
+
+/* Whether every active committee has a session that heard its Hello (hub). */
+static bool s_heard_all_committees(li_driver *d) {
+  li_roster_row *rows = NULL;
+  size_t n = 0;
+  li_errbuf eb = {{0}};
+  if (li_roster_rows(d->r, NULL, LI_PEERS_MAX, &rows, &n, &eb) != LI_OK) return false;
+  bool all = true;
+  for (size_t i = 0; i < n && all; i++) {
+    if (rows[i].revoked || !rows[i].key_ok) continue;
+    s_peer *p = s_find(d, rows[i].key);
+    uint64_t seq;
+    all = p && p->linked && li_session_peer_head(p->s, d->cfg.self, LI_SCOPE_STREET, &seq, NULL);
+  }
+  free(rows);
+  return all;
+}
+
+/* Compares our own chains with every peer's view of them, and the hub's
+ * clock with ours; logs what changes. */
+static void s_gate_eval(li_driver *d) {
+  bool heard = false;
+  li_gate_round_begin(&d->gate);
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    uint64_t seq;
+    if (!p->linked || !li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) continue;
+    heard = true;
+    if (d->cfg.role == LI_ROLE_COMMITTEE) {
+      if (d->recover_pending) s_settle_recover(d, p);
+      if (li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) d->hub_own_seq = (int64_t)seq;
+      s_gate_chain(d, p, d->r->scope);
+      li_session_info in;
+      li_session_info_get(p->s, &in);
+      if (li_gate_clock(&d->gate, in.peer_wall_seen_ms, in.peer_wall_ms)) s_gate_log(d);
+    } else {
+      for (int k = 0; k < p->reads.n && k < 2; k++) s_gate_chain(d, p, p->reads.list[k]);
+    }
+  }
+  bool all = d->cfg.role == LI_ROLE_COMMITTEE ? heard : d->gate.state == LI_GATE_WAITING && s_heard_all_committees(d);
+  if (li_gate_round_end(&d->gate, all, d->now.ms)) s_gate_log(d);
+  d->own.taking_back = !li_gate_may_seal_first(&d->gate);
+}
+
 /* ---- status for `linli status` and `linli report` ---- */
+
+static void s_save_stuck(li_driver *d) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_exec(d->r->db, "DELETE FROM linli_stuck", NULL, NULL, NULL);
+  if (sqlite3_prepare_v2(d->r->db,
+                         "INSERT OR REPLACE INTO linli_stuck(peer, side, origin, scope, seq, code, message, since_ms)"
+                         " VALUES(?,?,?,?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  for (int i = 0; i < d->npeers; i++)
+    for (int k = 0; k < d->peers[i].nstuck; k++) {
+      const s_stuck *x = &d->peers[i].stuck[k];
+      sqlite3_bind_blob(st, 1, d->peers[i].key, LI_PK_BYTES, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, x->ours ? "ours" : "theirs", -1, SQLITE_STATIC);
+      sqlite3_bind_blob(st, 3, x->origin, LI_PK_BYTES, SQLITE_STATIC);
+      sqlite3_bind_text(st, 4, x->scope, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 5, (int64_t)x->seq);
+      sqlite3_bind_text(st, 6, li_errname(x->code), -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 7, x->message, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 8, (int64_t)x->since_wall_ms);
+      sqlite3_step(st);
+      sqlite3_reset(st);
+    }
+  sqlite3_finalize(st);
+}
+
+static void s_save_serve(li_driver *d) {
+  char text[700];
+  li_gate_describe(&d->gate, text, sizeof text);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(d->r->db, "INSERT OR REPLACE INTO linli_serve(key, value, updated_ms) VALUES(?,?,?)", -1, &st,
+                         NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(st, 1, "seal", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
+  sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, "clock_ahead_ms", -1, SQLITE_STATIC);
+  if (d->gate.clock_known) sqlite3_bind_int64(st, 2, d->gate.ahead_ms);
+  else sqlite3_bind_null(st, 2);
+  sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
+  sqlite3_step(st);
+  sqlite3_reset(st);
+  if (d->hub_own_seq >= 0) { /* linli recover takes it as the hub's view when it runs offline */
+    sqlite3_bind_text(st, 1, "hub_own_seq", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, d->hub_own_seq);
+    sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
+    sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+}
 
 static void s_save(li_driver *d) {
   sqlite3_stmt *st = NULL;
@@ -436,8 +682,11 @@ static void s_save(li_driver *d) {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
   }
-  sqlite3_exec(d->r->db, "COMMIT", NULL, NULL, NULL);
   sqlite3_finalize(st);
+  s_save_stuck(d);
+  s_save_serve(d);
+  sqlite3_exec(d->r->db, "COMMIT", NULL, NULL, NULL);
+  d->save_now = false;
 }
 
 /* ---- inputs ---- */
@@ -448,7 +697,13 @@ static void s_set_now(li_driver *d, li_now now) {
   if (!d->started) {
     d->started = true;
     d->next_seal_ms = d->next_save_ms = d->next_roster_ms = now.ms;
+    li_gate_init(&d->gate, d->cfg.role, now.ms, d->cfg.max_skew_ms);
+    d->recover_pending = d->cfg.role == LI_ROLE_COMMITTEE && li_recover_pending(d->r, NULL);
+    d->hub_own_seq = -1;
   }
+  d->own.taking_back = !li_gate_may_seal_first(&d->gate);
+  for (int i = 0; i < d->npeers; i++)
+    if (d->peers[i].linked) li_session_set_wall(d->peers[i].s, now.wall_ms);
 }
 
 void li_driver_link(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES], bool up, li_now now) {
@@ -460,7 +715,7 @@ void li_driver_link(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
     s_link(d, p, conn);
   } else if (!up && p->linked && s_conn_eq(&p->conn, conn)) {
     s_log(d, LI_LOG_INFO, "hub unreachable; working offline, will catch up when the link returns");
-    s_peer_out(d, p, LI_PEER_LOST);
+    s_peer_out(d, p, LI_CHANGE_LOST);
     s_unlink(d, p);
   }
   s_drain(d);
@@ -492,7 +747,7 @@ void li_driver_recv(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
     if (e) s_log(d, LI_LOG_DEBUG, "from %s: %s", p->name, li_errmsg(&eb, e));
     p->last_contact_wall_ms = now.wall_ms;
     p->last_recv_ms = now.ms;
-    if (!p->reachable) s_peer_out(d, p, LI_PEER_CONNECTED);
+    if (!p->reachable) s_peer_out(d, p, LI_CHANGE_CONNECTED);
     p->reachable = true;
     if (p->linked) {
       li_session_info in;
@@ -501,6 +756,8 @@ void li_driver_recv(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
     }
   }
   s_drain(d);
+  s_gate_eval(d);
+  if (d->save_now) s_save(d);
 }
 
 void li_driver_tick(li_driver *d, li_now now) {
@@ -522,11 +779,12 @@ void li_driver_tick(li_driver *d, li_now now) {
     s_roster_check(d);
     d->next_roster_ms = now.ms + S_ROSTER_CHECK_MS;
   }
+  s_gate_eval(d);
   if (now.ms >= d->next_seal_ms) {
     s_seal(d);
     d->next_seal_ms = now.ms + d->cfg.seal_interval_ms;
   }
-  if (now.ms >= d->next_save_ms) {
+  if (now.ms >= d->next_save_ms || d->save_now) {
     s_save(d);
     d->next_save_ms = now.ms + S_SAVE_MS;
   }
@@ -543,6 +801,19 @@ void li_driver_stop(li_driver *d, li_now now) {
 }
 
 /* ---- the rest ---- */
+
+li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  int64_t updated = 0;
+  if (sqlite3_prepare_v2(r->db, "SELECT max(updated_ms) FROM linli_serve", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    updated = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (updated > 0 && (int64_t)wall_ms - updated < 5000 && (int64_t)wall_ms >= updated)
+    return li_fail(eb, LI_ERR_EXISTS, "'linli serve' is running on this node (it saved its state %lld ms ago): stop it "
+                   "first (e.g. systemctl stop linli)", (long long)((int64_t)wall_ms - updated));
+  return LI_OK;
+}
 
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]) {
   memset(dc, 0, sizeof *dc);
@@ -630,6 +901,17 @@ uint64_t li_driver_next_deadline(const li_driver *d) {
 }
 
 void li_driver_stats_get(const li_driver *d, li_driver_stats *out) { *out = d->st; }
+
+bool li_driver_may_seal(const li_driver *d) { return d->started && li_gate_may_seal(&d->gate); }
+bool li_driver_may_seal_first(const li_driver *d) { return d->started && li_gate_may_seal_first(&d->gate); }
+
+void li_driver_seal_state(const li_driver *d, char *out, size_t cap) {
+  if (!d->started) {
+    snprintf(out, cap, "not started");
+    return;
+  }
+  li_gate_describe(&d->gate, out, cap);
+}
 
 bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out) {
   for (int i = 0; i < d->npeers; i++) {

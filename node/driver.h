@@ -74,16 +74,25 @@ typedef struct {
   void *store_ctx;
 } li_driver_cfg;
 
+/* The DDL of the tables the driver keeps for status and report
+ * (linli_peers, linli_stuck, linli_serve), run once at create. */
+extern const char li_driver_sql[];
+
+/* LI_OK when no daemon drives this replica (none saved its state in the
+ * last few seconds); LI_ERR_EXISTS with a sentence otherwise (`linli
+ * recover` must not change the key under a running `linli serve`). */
+li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb);
+
 /* The settings of a node's config (linli.conf [sync]). */
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]);
 
 typedef enum { LI_OUT_SEND = 1, LI_OUT_DROP, LI_OUT_LOG, LI_OUT_PEER } li_out_kind;
 
 typedef enum {
-  LI_PEER_CONNECTED = 1, /* a new session on a new connection */
-  LI_PEER_SYNCED,        /* an exchange completed both ways */
-  LI_PEER_LOST,          /* the session timed out, or the link went down */
-  LI_PEER_REMOVED,       /* the key left the roster; its connection is dropped */
+  LI_CHANGE_CONNECTED = 1, /* a new session on a new connection */
+  LI_CHANGE_SYNCED,        /* an exchange completed both ways */
+  LI_CHANGE_LOST,          /* the session timed out, or the link went down */
+  LI_CHANGE_REMOVED,       /* the key left the roster; its connection is dropped */
 } li_peer_change;
 
 typedef struct {
@@ -95,6 +104,7 @@ typedef struct {
   char text[LI_ERRBUF_SIZE + 128]; /* LOG; PEER: the peer's name */
   uint8_t key[LI_PK_BYTES];      /* SEND, DROP, PEER */
   li_peer_change change;         /* PEER */
+  uint32_t stuck_ours;           /* PEER: chains of ours the peer could not take in the last complete exchange */
 } li_out;
 
 typedef struct {
@@ -134,6 +144,14 @@ bool li_driver_next_out(li_driver *d, li_out *out);
 uint64_t li_driver_next_deadline(const li_driver *d);
 
 void li_driver_stats_get(const li_driver *d, li_driver_stats *out);
+/* Whether the node may seal now, and whether merge may seal pending local
+ * writes first (node/gate.h); a store wrapper (the simulator's) copies the
+ * latter into its li_store before each apply. */
+bool li_driver_may_seal(const li_driver *d);
+bool li_driver_may_seal_first(const li_driver *d);
+/* What holds sealing back, in words (English / Chinese); "" when nothing. */
+void li_driver_seal_state(const li_driver *d, char *out, size_t cap);
+
 /* false when the driver has no entry for key. */
 bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_driver_peer_info *out);
 

@@ -4,7 +4,7 @@
  * calls and turns errors into exit codes (li_exit_code): 0 ok, 1 other
  * failure, 2 usage, 3 configuration/key/not initialised, 4 input rejected
  * (signature, scope, chain, clock, decode, tampered data), 5 database or
- * file error. */
+ * file error, 6 a chain of this node is stuck (sync --once). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,12 +15,15 @@
 
 #include "bundle.h"
 #include "hlc.h"
+#include "driver.h"
 #include "inspect.h"
 #include "li_limits.h"
 #include "log.h"
 #include "merge.h"
 #include "node.h"
+#include "out.h"
 #include "render.h"
+#include "recover.h"
 #include "report.h"
 #include "roster.h"
 #include "seal.h"
@@ -188,7 +191,9 @@ static int cmd_roster(const s_cmd *cmd, const char *dir, int argc, char **argv) 
     else npos++;
   }
   bool add = strcmp(sub, "add") == 0, remove = strcmp(sub, "remove") == 0, list = strcmp(sub, "list") == 0;
-  if (!add && !remove && !list) return s_usage(cmd->name, cmd->usage, "unknown roster command");
+  bool replace = strcmp(sub, "replace") == 0;
+  if (!add && !remove && !list && !replace) return s_usage(cmd->name, cmd->usage, "unknown roster command");
+  if (replace && (npos != 2 || scope)) return s_usage(cmd->name, cmd->usage, "roster replace needs NAME NEWKEY");
   if (add && (npos != 2 || !scope)) return s_usage(cmd->name, cmd->usage, "roster add needs NAME PUBKEY --scope CODE");
   if (remove && npos != 1) return s_usage(cmd->name, cmd->usage, "roster remove needs NAME");
   if (list && npos != 0) return s_usage(cmd->name, cmd->usage, "roster list takes no arguments");
@@ -200,6 +205,12 @@ static int cmd_roster(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   if (add) {
     e = li_roster_add(n.r, pos[0], pos[1], scope, li_wall_ms(), &eb);
     if (!e) printf("added %s (scope %s)\n", pos[0], scope);
+  } else if (replace) {
+    uint64_t after = 0;
+    e = li_roster_replace(n.r, pos[0], pos[1], li_wall_ms(), &after, &eb);
+    if (!e)
+      printf("replaced the key of %s: the old key's commits up to #%llu stay valid, later ones are refused; the new key "
+             "is admitted for the same scope\n", pos[0], (unsigned long long)after);
   } else if (remove) {
     uint64_t after = 0;
     e = li_roster_remove(n.r, pos[0], li_wall_ms(), &after, &eb);
@@ -236,6 +247,41 @@ static int cmd_commit(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   if (!e) {
     if (st.commits) printf("sealed %lld row change(s) into %d commit(s)\n", (long long)st.rows, st.commits);
     else printf("nothing to commit\n");
+  }
+  return s_end(&n, e, &eb);
+}
+
+static int cmd_recover(const s_cmd *cmd, const char *dir, int argc, char **argv) {
+  li_node n;
+  int rc;
+  if (!s_begin(&rc, &n, NULL, cmd, dir, argc, argv)) return rc;
+  li_errbuf eb = {{0}};
+  char name[LI_NAME_MAX + 1];
+  snprintf(name, sizeof name, "%s", n.cfg.name);
+  li_recover_report rep;
+  li_err e = li_driver_idle(n.r, li_wall_ms(), &eb);
+  if (!e) e = li_recover(&n, li_wall_ms(), &rep, &eb);
+  if (!e) {
+    char oldk[LI_PK_TEXT_LEN + 1], newk[LI_PK_TEXT_LEN + 1], hlc[48];
+    li_pk_to_text(rep.old_key, oldk);
+    li_pk_to_text(rep.new_key, newk);
+    li_hlc_format(rep.hlc, hlc, sizeof hlc);
+    printf("This node signs with a new key from now on; the old key file is kept as %s.\n"
+           "Old key: %s\n"
+           "Its clock starts again from %s (the later of this computer's clock and the newest time the street "
+           "accepted).\n",
+           rep.old_key_file, oldk, hlc);
+    if (rep.settled)
+      printf("The hub holds the old key's commits up to #%llu and takes them as final; %lld row(s) written after "
+             "that are unsealed again and will be sealed under the new key.\n",
+             (unsigned long long)rep.hub_seq, (long long)rep.rows_unsealed);
+    else
+      printf("At the next exchange with the hub (or import of a bundle from it), the old key's commits the hub "
+             "holds are taken as final, and every row written after them is sealed again under the new key: "
+             "nothing written here is lost.\n");
+    printf("Now the street office runs, on the hub:\n  linli roster replace %s %s\n"
+           "本机已改用新密钥。请街道在服务器上运行上面一行命令，然后本机正常同步即可，本机写入的记录不会丢失。\n%s\n",
+           name, newk, newk);
   }
   return s_end(&n, e, &eb);
 }
@@ -395,6 +441,57 @@ static int cmd_report(const s_cmd *cmd, const char *dir, int argc, char **argv) 
 
 /* ---- bundle ---- */
 
+/* The chains an import stopped, one line each on stderr; exit code 4. */
+static int s_import_rejects(li_node *n, const char *file, li_bundle_import_stats *st) {
+  const li_merge_rejects *l = &st->rejects;
+  fprintf(stderr, "linli: bundle %s: %d chain(s) stopped, the other chains were applied:\n", file, st->merge.rejected);
+  for (size_t i = 0; i < l->n; i++) {
+    char name[128];
+    if (l->v[i].scope[0]) li_commit_name(l->v[i].origin, l->v[i].scope, l->v[i].seq, name, sizeof name);
+    else snprintf(name, sizeof name, "(a commit that names no chain)");
+    fprintf(stderr, "  ");
+    li_out_text(stderr, name); /* the messages quote commits: untrusted text (out.h) */
+    fprintf(stderr, " and after: %s: ", li_errname(l->v[i].code));
+    li_out_text(stderr, l->v[i].message);
+    if (l->v[i].skipped) fprintf(stderr, " (and %u later commit(s) of that chain)", l->v[i].skipped);
+    fputc('\n', stderr);
+  }
+  if (l->overflow) fprintf(stderr, "  and %u more refused commit(s) not listed\n", l->overflow);
+  li_bundle_import_stats_clear(st);
+  li_node_close(n);
+  return 4;
+}
+
+/* An import. When the file holds commits of this node's own chain that it
+ * lacks (a restored backup importing the hub's bundle), it takes them back
+ * first without sealing, then seals its pending writes on top of them, then
+ * imports again so that what was held for those writes goes in too. A
+ * pending `linli recover` settles when the file brings the hub's roster. */
+static li_err s_import(li_node *n, const char *file, li_bundle_import_stats *st, li_errbuf *eb) {
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n->cfg.max_clock_skew_ms, .seal_first = true};
+  bool ahead = false;
+  li_err e = li_bundle_own_ahead(n->r, file, &ahead, eb);
+  if (e == LI_OK && ahead) {
+    li_bundle_import_stats first;
+    o.seal_first = false;
+    e = li_bundle_import(n->r, file, &o, &first, eb);
+    bool damaged = e && !first.merge.rejected;
+    li_bundle_import_stats_clear(&first);
+    if (damaged) return e;
+    printf("took back this node's own commits from %s (a restored backup?) before sealing\n", file);
+    if ((e = li_seal(n->r, li_wall_ms(), NULL, eb))) return e;
+    o.seal_first = true;
+  }
+  e = li_bundle_import(n->r, file, &o, st, eb);
+  bool settled = false;
+  int64_t rows = 0;
+  li_errbuf reb = {{0}};
+  if (li_recover_settle_from_roster(n->r, &settled, &rows, &reb) == LI_OK && settled)
+    printf("recover: the hub's roster names the last commit of the old key it holds; %lld row(s) written after it "
+           "are sealed again under the new key at the next commit\n", (long long)rows);
+  return e;
+}
+
 static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   if (argc < 2) return s_usage(cmd->name, cmd->usage, "export or import?");
   const char *sub = argv[1], *for_name = NULL;
@@ -413,23 +510,26 @@ static int cmd_bundle(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   li_errbuf eb = {{0}};
   li_err e = LI_OK;
   if (strcmp(sub, "export") == 0) {
-    li_member m;
+    li_bundle_recipient to = {.hub = true};
     li_bundle_export_stats st;
-    if (for_name) e = li_roster_by_name(n.r, for_name, true, &m, &eb);
+    if (for_name) e = li_bundle_recipient_of(n.r, for_name, n.cfg.hub_key, &to, &eb);
     if (!e) e = li_seal(n.r, li_wall_ms(), NULL, &eb);
-    if (!e) e = li_bundle_export(n.r, file, for_name, for_name ? m.scope : NULL, li_wall_ms(), &st, &eb);
+    if (!e) e = li_bundle_export(n.r, file, for_name, to.hub ? NULL : to.scope, li_wall_ms(), &st, &eb);
     if (!e)
       printf("exported %llu commit(s), %llu bytes, to %s%s%s\n", (unsigned long long)st.commits,
              (unsigned long long)st.bytes, file, for_name ? " for " : "", for_name ? for_name : "");
   } else if (strcmp(sub, "import") == 0 && !for_name) {
-    li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n.cfg.max_clock_skew_ms, .mode = LI_MERGE_ALL_OR_NOTHING};
     li_bundle_import_stats st;
-    e = li_bundle_import(n.r, file, &o, &st, &eb);
-    if (!e)
+    e = s_import(&n, file, &st, &eb);
+    if (!e || st.merge.rejected)
       printf("imported %s: %d commit(s) applied (%lld row changes, %d conflict(s) recorded), %d already present\n", file,
              st.merge.applied, (long long)st.merge.rows, st.merge.conflicts, st.merge.duplicates);
-    else
-      fprintf(stderr, "linli: bundle %s rejected, nothing was applied\n", file);
+    if ((!e || st.merge.rejected) && st.merge.refused)
+      printf("  %d row change(s) refused alone, their commits applied (linli_refused says which and why)\n",
+             st.merge.refused);
+    if (st.merge.rejected) return s_import_rejects(&n, file, &st);
+    if (e) fprintf(stderr, "linli: bundle %s rejected, nothing was applied\n", file);
+    li_bundle_import_stats_clear(&st);
   } else {
     li_node_close(&n);
     return s_usage(cmd->name, cmd->usage, "unknown bundle command");
@@ -444,15 +544,25 @@ static const s_cmd s_cmds[] = {
      "A hub's scope is 'street' and its key is the network id; a committee needs --scope CODE and\n"
      "--hub-key KEY (the hub's 'linli id')."},
     {"id", cmd_id, "id", "Prints this node's public key alone on one line."},
-    {"roster", cmd_roster, "roster add NAME PUBKEY --scope CODE | roster list | roster remove NAME",
+    {"roster", cmd_roster,
+     "roster add NAME PUBKEY --scope CODE | roster list | roster remove NAME | roster replace NAME NEWKEY",
      "Hub only (list works anywhere): who may write which scope. The roster is a tracked table in\n"
      "scope 'street', so it reaches every committee like other data. Removing keeps the entry and\n"
-     "accepts the committee's commits up to the last one the hub holds."},
+     "accepts the committee's commits up to the last one the hub holds. Replacing gives a committee a\n"
+     "new key (after 'linli recover' on its PC, or a lost or leaked key): the old key is revoked after\n"
+     "the last commit the hub holds and the new one admitted for the same scope; an open connection of\n"
+     "the old key is closed at once."},
     {"track", cmd_track, "track TABLE",
-     "Starts capturing a table of your own. It needs a primary key that is not an INTEGER rowid\n"
-     "alias (ids would collide between committees) and a TEXT column 'scope'."},
+     "Starts capturing a table of your own. It needs a TEXT column 'scope' and a primary key that\n"
+     "includes scope and at least one other column, e.g. PRIMARY KEY (id, scope): a row is (scope, key)."},
     {"commit", cmd_commit, "commit",
      "Seals captured changes into signed commits, one or more per scope, chained to the last."},
+    {"recover", cmd_recover, "recover",
+     "Committee: the way out when this node's own chain cannot go on (a copied folder or restored\n"
+     "backup forked it, a clock far ahead stamped it in the future) or its key is lost or leaked. Makes\n"
+     "a new key (the old key file is kept), takes the hub's view of the old key's commits as final and\n"
+     "seals every later local change again under the new key. Stop 'linli serve' first. Prints the new\n"
+     "public key alone on its last line; the street office then runs 'linli roster replace NAME KEY'."},
     {"status", cmd_status, "status [--json]", "Shows the node, unsealed changes, chains held, conflicts and rejections."},
     {"log", cmd_log, "log [--table T] [--pk K]", "Audit: every change, who made it and when, with its signature checked."},
     {"verify", cmd_verify, "verify", "Re-checks every stored commit's signature and chain; names any that was altered."},
@@ -472,8 +582,10 @@ static const s_cmd s_cmds[] = {
      "overdue and satisfaction, care visits this month, open disputes, unacknowledged notices,\n"
      "last contact and lag. CSV is UTF-8 with a BOM for spreadsheets."},
     {"bundle", cmd_bundle, "bundle export [--for NODE] FILE | bundle import FILE",
-     "Writes commits to a file (for NODE: only the scopes it reads) or applies a bundle file,\n"
-     "all or nothing, after verifying every commit."},
+     "Writes commits to a file (for NODE: what it reads; the hub, by its roster name or as 'hub',\n"
+     "reads every scope) or applies a bundle file after verifying every commit. A damaged file\n"
+     "changes nothing; otherwise every chain is applied up to any commit refused, and the\n"
+     "chains stopped are listed (exit 4)."},
 };
 
 static void s_help(FILE *f) {
@@ -484,7 +596,8 @@ static void s_help(FILE *f) {
   for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) fprintf(f, "  %s\n", s_cmds[i].usage);
   fprintf(f,
           "\nexit codes: 0 ok, 1 other failure, 2 usage, 3 configuration/key/not initialised,\n"
-          "4 input rejected (signature, scope, chain, clock, malformed, tampered), 5 database or file error\n");
+          "4 input rejected (signature, scope, chain, clock, malformed, tampered), 5 database or file error,\n"
+          "6 a chain of this node cannot go on (sync --once; see linli status)\n");
 }
 
 int main(int argc, char **argv) {

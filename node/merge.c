@@ -1,34 +1,40 @@
 /* merge: verify and apply remote commits. merge.h says the order of the
  * checks, how commits are applied and what each mode keeps.
  *
- * What it owns: the batch (its transaction or savepoints, its clock, its
- * statistics) and the rows it writes about commits: linli_evidence,
+ * What it owns: the batch (its transaction, its clock, its statistics, the
+ * chains it stops) and the rows it writes about commits: linli_evidence,
  * linli_banned. What a commit does to rows (and linli_conflicts,
- * linli_refused) is apply.c's, chains are chain.c's, the origin cache and
- * transactions replica.c's, the catalogue capture.c's.
+ * linli_refused, the take-back of our own commits) is apply.c's, chains are
+ * chain.c's, the origin cache and transactions replica.c's, the catalogue
+ * capture.c's.
  *
  *   li_merge_batch --s_batch_open()--> OPEN --s_apply_one() per commit--> OPEN --s_batch_close()--> done
  *   OPEN --rejection, ALL_OR_NOTHING--> rolled back (ours) or left to the caller (theirs)
- *   OPEN --rejection, KEEP_PREFIX, our transaction--> rolled back --s_pass() over the prefix--> OPEN
- *   OPEN --rejection, KEEP_PREFIX, the caller's--> li_replica_rollback_to() --s_batch_close()--> done
- *   done|rolled back --s_report()--> rejection counted, fork evidence in a transaction of its own
+ *                   --s_report()--> counted, fork evidence in a transaction of its own
+ *   OPEN --rejection, PER_CHAIN--> s_stop_chain(): listed, counted, fork evidence --> OPEN (the chain skipped)
+ *   OPEN --PER_CHAIN rejection after writes, ours--> rolled back --s_pass_chains() without the chain--> OPEN
+ *   OPEN --PER_CHAIN rejection after writes, theirs--> st->redo: the caller rolls back and merges again
  *
  * Invariants (s_check, and s_check_applying where the database is read):
  *  1. rejected_at < 0 exactly when reject is LI_OK; no count is negative.
  *  2. While commits are applied a write transaction is open and
  *     linli_applying holds a row, so capture records none of it.
- *  3. While commits are applied linli_dirty is empty when this node can
- *     seal: local writes are sealed first, in the same transaction
- *     (invariant 1 of replica.h).
- *  4. A savepoint per commit only inside a caller's transaction (ours is
- *     rolled back and the prefix applied again instead; li_merge_batch
- *     says why).
+ *  3. While commits are applied with seal_first, linli_dirty is empty when
+ *     this node can seal: local writes are sealed first, in the same
+ *     transaction (invariant 1 of replica.h). Without it, no commit of
+ *     another origin touches a row with a marker (s_check_held).
+ *  4. The list of stopped chains holds at most LI_MERGE_REJECTS_MAX entries,
+ *     each with a reason; a chain in it has none of its commits applied
+ *     after the entry's seq by this batch (s_pass_chains skips them).
  *  5. After a commit is applied the batch's clock is at least its hlc, so
  *     the HLC stored at close never goes back.
- *  6. Fork evidence is pending only for an LI_ERR_FORK rejection.
- *  7. No row is touched before every check of its commit passed
- *     (s_merge_one), and a rejected commit leaves nothing behind.
- *  8. Merge never repairs the origin cache: rollbacks restore it. */
+ *  6. Fork evidence is pending only for an opened commit refused with
+ *     LI_ERR_FORK.
+ *  7. No row is touched before every commit-level check of its commit
+ *     passed (s_merge_one sets writing after them), so a commit refused by
+ *     one has written nothing and needs no undo.
+ *  8. Merge never repairs the origin cache: rollbacks restore it.
+ *  9. This replica's own key and the network key are never banned (s_ban). */
 #include "merge.h"
 
 #include <assert.h>
@@ -56,10 +62,12 @@ typedef struct {
   /* fork evidence, filled when a chain check finds one */
   bool fork;
   uint64_t fork_seq;
+  /* the commit being applied */
+  bool writing;  /* its checks passed: it may have written (invariant 7) */
+  li_commit cur; /* c points here once opened */
   /* the batch */
-  bool own;      /* we opened the transaction (else it is the caller's) */
-  bool sp;       /* a savepoint around each commit */
-  li_commit cur; /* the commit being applied; c points here once opened */
+  bool own;              /* we opened the transaction (else it is the caller's) */
+  li_merge_rejects *rej; /* PER_CHAIN: the stopped chains (o->rejects or our own) */
 } s_merger;
 
 static bool s_banned(li_replica *r, const uint8_t *origin) {
@@ -123,6 +131,26 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* seal_first off: a commit of another origin must not meet a row with a
+ * local edit that is not sealed yet. Unstamped, the edit cannot be ordered
+ * against it by LWW, and sealing now could fork our own chain (merge.h):
+ * such a commit is held until this node has taken back its chains and
+ * sealed. Rows are looked up by (table, scope, key) (li_apply_held). */
+static li_err s_check_held(s_merger *m, li_errbuf *eb) {
+  const li_commit *c = m->c;
+  if (m->o->seal_first || memcmp(c->origin, m->r->self, LI_PK_BYTES) == 0) return LI_OK;
+  if (li_replica_dirty_count(m->r) == 0) return LI_OK; /* nothing pending: the usual case */
+  const char *table = NULL;
+  li_err e = li_apply_held(m->r, &m->a, c, &table, eb);
+  if (e || !table) return e;
+  char name[128];
+  li_commit_name(c->origin, c->scope, c->seq, name, sizeof name);
+  return li_fail(eb, LI_ERR_HELD,
+                 "%s changes a row of table %s that has a local edit not sealed yet; held until this node has "
+                 "taken back its own commits and sealed",
+                 name, table);
+}
+
 static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   const li_commit *c = m->c;
   li_err e;
@@ -138,9 +166,14 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
                    name, when, (unsigned long long)(m->o->max_skew_ms / 1000));
   }
   if ((e = s_check_deps(m, eb))) return e;
+  if ((e = s_check_held(m, eb))) return e;
+  m->writing = true; /* invariant 7: every check above only read */
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
+  li_apply_opts ao = {.origin_idx = m->origin_idx,
+                      .wall_ms = m->o->wall_ms,
+                      .take_back = !m->o->seal_first && memcmp(c->origin, m->r->self, LI_PK_BYTES) == 0};
   li_apply_stats as = {0};
-  if ((e = li_apply_commit(m->r, &m->a, c, m->origin_idx, m->o->wall_ms, &as, eb))) return e;
+  if ((e = li_apply_commit(m->r, &m->a, c, &ao, &as, eb))) return e;
   if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,
                            c->sc, c->sc_len, m->o->wall_ms, eb)))
     return e;
@@ -156,6 +189,7 @@ typedef struct {
   sqlite3_stmt *st; /* the prepared insert into linli_evidence */
   uint64_t now;
   bool ok;
+  int added; /* rows new to linli_evidence */
 } s_evidence;
 
 /* One side of an equivocation into linli_evidence. A malformed stored row
@@ -169,12 +203,23 @@ static li_err s_evidence_put(void *ctx, const li_chain_row *row, li_errbuf *eb) 
   sqlite3_bind_blob(ev->st, 5, row->sc, (int)row->sc_len, SQLITE_STATIC);
   sqlite3_bind_int64(ev->st, 6, (int64_t)ev->now);
   ev->ok = sqlite3_step(ev->st) == SQLITE_DONE;
+  if (ev->ok) ev->added += sqlite3_changes(sqlite3_db_handle(ev->st));
   sqlite3_reset(ev->st);
   sqlite3_clear_bindings(ev->st);
   return LI_OK;
 }
 
+/* Whether a key may be banned: never this replica's own nor the network's
+ * (DESIGN 13, invariant 9). A fork of either comes from a restored backup
+ * or a copied node folder of an honest node, and banning would make it
+ * worse: without the network key no roster change or street data arrives
+ * again, without our own key our own commits cannot come back. */
+static bool s_may_ban(const li_replica *r, const uint8_t *origin) {
+  return memcmp(origin, r->self, LI_PK_BYTES) != 0 && memcmp(origin, r->network, LI_PK_BYTES) != 0;
+}
+
 static bool s_ban(li_replica *r, const li_commit *c, uint64_t seq) {
+  assert(s_may_ban(r, c->origin)); /* invariant 9 */
   sqlite3_stmt *st = NULL;
   bool ok = false;
   if (sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO linli_banned(origin, reason) VALUES(?, ?)", -1, &st, NULL) ==
@@ -189,11 +234,27 @@ static bool s_ban(li_replica *r, const li_commit *c, uint64_t seq) {
   return ok;
 }
 
-/* Evidence of an equivocation, in a transaction of its own: our commit at
- * seq (if stored), theirs, and the ban of the origin. */
-static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now) {
+static void s_fork_log(const li_replica *r, const li_commit *c, uint64_t seq, bool kept) {
+  char t[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(c->origin, t);
+  if (!kept)
+    log_warnx("EQUIVOCATION: origin %s signed two different commits at %s#%llu; evidence kept, origin no longer "
+              "accepted",
+              t, c->scope, (unsigned long long)seq);
+  else
+    log_warnx("FORK of %s chain %s#%llu (key %s): two different commits with one sequence number, as after a restored "
+              "backup or a copied node folder; evidence kept, the key is not banned, and that chain stays stopped at "
+              "the fork",
+              memcmp(c->origin, r->self, LI_PK_BYTES) == 0 ? "this node's own" : "the network (hub) key's", c->scope,
+              (unsigned long long)seq, t);
+}
+
+/* Evidence of an equivocation, in the open transaction: the commit held at
+ * seq (if stored) and theirs; then the ban of the origin unless the key
+ * may not be banned (*kept: reported only). false on a database error. */
+static bool s_fork_evidence(li_replica *r, const li_blob *theirs, const li_commit *c, uint64_t seq, uint64_t now,
+                            bool *kept) {
   li_errbuf eb;
-  if (li_replica_begin(r, &eb) != LI_OK) return;
   s_evidence ev = {.now = now, .ok = true};
   bool found;
   if (sqlite3_prepare_v2(r->db,
@@ -207,13 +268,110 @@ static void s_record_fork(li_replica *r, const li_blob *theirs, const li_commit 
     s_evidence_put(&ev, &row, &eb);
   }
   sqlite3_finalize(ev.st);
-  if (ev.ok) ev.ok = s_ban(r, c, seq);
-  if (ev.ok) li_replica_commit(r, &eb);
-  else li_replica_rollback(r);
-  char t[LI_PK_TEXT_LEN + 1];
-  li_pk_to_text(c->origin, t);
-  log_warnx("EQUIVOCATION: origin %s signed two different commits at %s#%llu; evidence kept, origin no longer accepted",
-            t, c->scope, (unsigned long long)seq);
+  *kept = !s_may_ban(r, c->origin);
+  if (ev.ok && !*kept) ev.ok = s_ban(r, c, seq);
+  /* a fork of a key that is not banned is met again at every exchange:
+   * said once, when its evidence is new */
+  if (ev.ok && ev.added) s_fork_log(r, c, seq, *kept);
+  return ev.ok;
+}
+
+/* ---- the stopped chains (PER_CHAIN) ---- */
+
+void li_merge_rejects_clear(li_merge_rejects *l) {
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* Forgets the entries from `from` on, except those whose chain must stay
+ * out of the next try (after_writes): their rejection was rolled back too,
+ * so it is noted again when their commit comes by (undone). */
+static void s_rejects_forget(li_merge_rejects *l, size_t from) {
+  size_t k = from;
+  for (size_t i = from; i < l->n; i++) {
+    if (!l->v[i].after_writes) continue;
+    l->v[k] = l->v[i];
+    l->v[k].skipped = 0;
+    l->v[k].undone = true;
+    k++;
+  }
+  l->n = k;
+}
+
+void li_merge_rejects_rolled_back(li_merge_rejects *l) {
+  s_rejects_forget(l, 0);
+  l->overflow = 0;
+}
+
+const li_merge_reject *li_merge_rejects_find(const li_merge_rejects *l, const uint8_t origin[LI_PK_BYTES],
+                                             const char *scope) {
+  for (size_t i = 0; i < l->n; i++)
+    if (l->v[i].scope[0] && strcmp(l->v[i].scope, scope) == 0 && memcmp(l->v[i].origin, origin, LI_PK_BYTES) == 0)
+      return &l->v[i];
+  return NULL;
+}
+
+/* A new zeroed entry; NULL when the list is full (counted in overflow) or,
+ * with *nomem, out of memory. */
+static li_merge_reject *s_rejects_add(li_merge_rejects *l, bool *nomem) {
+  *nomem = false;
+  if (l->n >= LI_MERGE_REJECTS_MAX) {
+    l->overflow++;
+    return NULL;
+  }
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    if (cap > LI_MERGE_REJECTS_MAX) cap = LI_MERGE_REJECTS_MAX;
+    li_merge_reject *v = realloc(l->v, cap * sizeof *v);
+    if (!v) {
+      *nomem = true;
+      return NULL;
+    }
+    l->v = v;
+    l->cap = cap;
+  }
+  li_merge_reject *x = &l->v[l->n++];
+  memset(x, 0, sizeof *x);
+  return x;
+}
+
+/* What a list held when a call began, to put it back when the call's
+ * transaction is rolled back (the entries before it stay, their skip counts
+ * as they were). */
+typedef struct {
+  size_t n;
+  uint32_t overflow;
+  uint32_t *skipped;
+} s_rej_mark;
+
+static bool s_mark_take(s_rej_mark *k, const li_merge_rejects *l) {
+  k->n = l->n;
+  k->overflow = l->overflow;
+  k->skipped = l->n ? malloc(l->n * sizeof *k->skipped) : NULL;
+  for (size_t i = 0; k->skipped && i < l->n; i++) k->skipped[i] = l->v[i].skipped;
+  return k->skipped || !l->n;
+}
+
+/* keep: the entries this call stopped after writes stay (a redo). */
+static void s_mark_restore(const s_rej_mark *k, li_merge_rejects *l, bool keep) {
+  if (keep) s_rejects_forget(l, k->n);
+  else l->n = k->n;
+  l->overflow = k->overflow;
+  for (size_t i = 0; i < k->n; i++) l->v[i].skipped = k->skipped[i];
+}
+
+/* A commit's chain position, as it claims it or as verified. */
+typedef struct {
+  uint8_t origin[LI_PK_BYTES];
+  char scope[LI_SCOPE_MAX + 1];
+  uint64_t seq;
+} s_pos;
+
+/* The position a commit claims, read without verifying it (to skip the
+ * commits of a stopped chain, and to name the chain of one that cannot be
+ * opened); false when it names no valid chain. */
+static bool s_claimed(const li_blob *b, s_pos *p) {
+  return li_commit_pos(b->sc, b->len, p->origin, p->scope, &p->seq) && li_valid_scope(p->scope) && p->seq >= 1;
 }
 
 /* ---- a batch ---- */
@@ -228,26 +386,32 @@ static bool s_check_applying(const s_merger *m) {
       sqlite3_step(st) == SQLITE_ROW)
     applying = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  return !sqlite3_get_autocommit(m->r->db) && applying >= 1 && (!m->r->id || li_replica_dirty_count(m->r) == 0);
+  bool sealed = !m->r->id || !m->o->seal_first || li_replica_dirty_count(m->r) == 0;
+  return !sqlite3_get_autocommit(m->r->db) && applying >= 1 && sealed;
 }
 
-/* Invariants 1, 4 and 6 on what is in memory. */
+/* Invariants 1, 4 (the list's bounds and reasons) and 6, on what is in memory. */
 static bool s_check(const s_merger *m) {
   const li_merge_stats *st = m->st;
   if ((st->rejected_at < 0) != (st->reject == LI_OK)) return false;
   if (st->applied < 0 || st->duplicates < 0 || st->rows < 0 || st->conflicts < 0 || st->sealed < 0 || st->refused < 0)
     return false;
-  if (m->sp && m->own) return false; /* a savepoint only in a caller's transaction */
-  return !m->fork || st->reject == LI_ERR_FORK;
+  if (st->rejected < 0 || st->skipped < 0 || st->forks_kept < 0 || st->redos < 0) return false;
+  if (m->rej) {
+    if (m->rej->n > LI_MERGE_REJECTS_MAX || m->rej->n > m->rej->cap) return false;
+    for (size_t i = 0; i < m->rej->n; i++)
+      if (m->rej->v[i].code == LI_OK) return false;
+  }
+  return !m->fork || (m->c && (m->o->mode == LI_MERGE_PER_CHAIN || m->st->reject == LI_ERR_FORK));
 }
 
-/* OPEN: our transaction (when we own one), local writes sealed, clock
- * loaded, capture silenced. */
+/* OPEN: our transaction (when we own one), local writes sealed (with
+ * seal_first), clock loaded, capture silenced. */
 static li_err s_batch_open(s_merger *m, li_errbuf *eb) {
   li_replica *r = m->r;
   li_err e = m->own ? li_replica_begin(r, eb) : LI_OK;
   if (e) return e;
-  if (r->id) {
+  if (r->id && m->o->seal_first) {
     li_seal_stats ss;
     if ((e = li_seal_locked(r, m->o->wall_ms, &ss, eb))) return e;
     m->st->sealed = ss.commits;
@@ -260,26 +424,19 @@ static li_err s_batch_open(s_merger *m, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* One commit: LI_OK when applied or already there (counted), the
- * rejection, or LI_ERR_DB / LI_ERR_NOMEM. With a savepoint, a rejected or
- * failed commit is undone alone (origins included, by the replica). */
+/* One commit: LI_OK when applied or LI_ERR_REPLAY when already there (both
+ * counted), the rejection, or LI_ERR_DB / LI_ERR_NOMEM. */
 static li_err s_apply_one(s_merger *m, const li_blob *b, li_errbuf *eb) {
   li_arena_reset(&m->a);
-  m->fork = false;
+  m->fork = m->writing = false;
   m->c = NULL;
-  li_err e;
-  if (m->sp && (e = li_replica_savepoint(m->r, eb))) return e;
-  e = li_commit_open(m->r->network, b->sc, b->len, &m->a, &m->cur, eb);
+  li_err e = li_commit_open(m->r->network, b->sc, b->len, &m->a, &m->cur, eb);
   if (e == LI_OK) {
     m->c = &m->cur;
     e = s_merge_one(m, eb);
   }
-  if (e == LI_OK || e == LI_ERR_REPLAY) {
-    if (e == LI_OK) m->st->applied++;
-    else m->st->duplicates++;
-    return m->sp ? li_replica_release(m->r, eb) : LI_OK;
-  }
-  if (m->sp) li_replica_rollback_to(m->r);
+  if (e == LI_OK) m->st->applied++;
+  else if (e == LI_ERR_REPLAY) m->st->duplicates++;
   return e;
 }
 
@@ -292,108 +449,194 @@ static li_err s_batch_close(s_merger *m, li_errbuf *eb) {
   return m->own ? li_replica_commit(m->r, eb) : LI_OK;
 }
 
-/* One pass over commits[0..limit): open, apply in order, close. A
- * rejection stops it (st->rejected_at, st->reject); with savepoints the
- * rejected commit is undone alone and the pass closes with the prefix,
- * otherwise the rejection is returned with the transaction still open. */
-static li_err s_pass(s_merger *m, const li_blob *commits, size_t limit, li_errbuf *eb) {
+static bool s_failure(li_err e) { return e == LI_ERR_DB || e == LI_ERR_NOMEM; }
+
+/* A rejection of commit i in this batch: the first one goes to the stats
+ * and eb, every one is counted for status. */
+static void s_note_reject(s_merger *m, size_t i, li_err why, const char *msg, li_errbuf *eb) {
+  if (m->st->rejected_at < 0) {
+    m->st->rejected_at = (int)i;
+    m->st->reject = why;
+    if (eb) snprintf(eb->msg, sizeof eb->msg, "%s", msg);
+  }
+  m->st->rejected++;
+  li_replica_count_reject(m->r, why);
+}
+
+/* PER_CHAIN: commit i was refused (why, ceb). Its chain is listed, named
+ * by the verified commit when it was opened, else by the position it
+ * claims (a gap names head + 1, what the sender should send next), and a
+ * fork's evidence is written in the batch. An error only when the store
+ * failed, or when a chain refused after writes cannot be listed (a redo
+ * would meet it again). */
+static li_err s_stop_chain(s_merger *m, size_t i, const li_blob *b, li_err why, const li_errbuf *ceb, li_errbuf *eb) {
+  const char *msg = ceb->msg[0] ? ceb->msg : li_strerror(why);
+  s_note_reject(m, i, why, msg, eb);
+  s_pos p;
+  bool named = m->c != NULL;
+  if (named) {
+    memcpy(p.origin, m->c->origin, LI_PK_BYTES);
+    snprintf(p.scope, sizeof p.scope, "%s", m->c->scope);
+    p.seq = m->c->seq;
+  } else if (!(named = s_claimed(b, &p))) {
+    memset(&p, 0, sizeof p);
+  }
+  uint64_t head;
+  li_errbuf tmp;
+  if (named && why == LI_ERR_GAP && li_chain_head(m->r, p.origin, p.scope, &head, NULL, &tmp) == LI_OK &&
+      head + 1 < p.seq)
+    p.seq = head + 1;
+  bool nomem;
+  li_merge_reject *x = s_rejects_add(m->rej, &nomem);
+  if (nomem) return li_fail(eb, LI_ERR_NOMEM, "out of memory for the list of refused chains");
+  if (!x && m->writing)
+    return li_fail(eb, LI_ERR_LIMIT, "over %d chains refused in one batch (LI_MERGE_REJECTS_MAX); last: %s",
+                   LI_MERGE_REJECTS_MAX, msg);
+  if (x) {
+    memcpy(x->origin, p.origin, LI_PK_BYTES);
+    snprintf(x->scope, sizeof x->scope, "%s", p.scope);
+    x->seq = p.seq;
+    x->code = why;
+    snprintf(x->message, sizeof x->message, "%s", msg);
+    x->after_writes = m->writing;
+  }
+  bool kept = false;
+  if (m->fork && !s_fork_evidence(m->r, b, m->c, m->fork_seq, m->o->wall_ms, &kept))
+    return li_db_fail(m->r, eb, "linli_evidence");
+  m->st->forks_kept += kept;
+  return LI_OK;
+}
+
+/* PER_CHAIN: a commit of a listed chain at or after its stop is skipped
+ * unread. The very commit a rolled-back rejection stopped at is noted again
+ * (the rollback took its count away). true when skipped. */
+static bool s_skip(s_merger *m, size_t i, const li_blob *b, li_errbuf *eb) {
+  s_pos p;
+  if (!m->rej->n || !s_claimed(b, &p)) return false;
+  li_merge_reject *x = (li_merge_reject *)li_merge_rejects_find(m->rej, p.origin, p.scope);
+  if (!x || p.seq < x->seq) return false;
+  if (x->undone && p.seq == x->seq) {
+    x->undone = false;
+    s_note_reject(m, i, x->code, x->message, eb);
+    return true;
+  }
+  x->skipped++;
+  m->st->skipped++;
+  return true;
+}
+
+/* PER_CHAIN: one pass over the batch. A commit refused after it wrote rows
+ * ends the pass at once with *redo set, its rejection returned and the
+ * transaction left open for the caller of this function to roll back. */
+static li_err s_pass_chains(s_merger *m, const li_blob *commits, size_t n, bool *redo, li_errbuf *eb) {
   li_err e = s_batch_open(m, eb);
   if (e) return e;
-  for (size_t i = 0; i < limit; i++) {
-    e = s_apply_one(m, &commits[i], eb);
-    if (e == LI_ERR_DB || e == LI_ERR_NOMEM) return e;
-    if (e != LI_OK) {
-      m->st->rejected_at = (int)i;
-      m->st->reject = e;
-    }
+  for (size_t i = 0; i < n; i++) {
+    if (s_skip(m, i, &commits[i], eb)) continue;
+    li_errbuf ceb = {{0}};
+    li_err got = s_apply_one(m, &commits[i], &ceb);
+    if (s_failure(got)) return li_fail(eb, got, "%s", ceb.msg);
+    bool rejected = got != LI_OK && got != LI_ERR_REPLAY;
+    if (rejected && (e = s_stop_chain(m, i, &commits[i], got, &ceb, eb))) return e;
     assert(s_check(m));
-    if (e == LI_OK) continue;
-    if (!m->sp) return e;
-    break;
+    if (rejected && m->writing) {
+      *redo = true;
+      return got;
+    }
   }
   return s_batch_close(m, eb);
 }
 
-/* The first pass's rejection, kept across the second pass. */
-typedef struct {
-  li_err e;
-  int at;
-  bool fork;
-  uint64_t fork_seq;
-  char msg[LI_ERRBUF_SIZE];
-} s_redo;
-
-/* After the second pass committed the prefix: report the first pass's
- * rejection, and open the rejected commit again for its fork evidence. */
-static void s_redo_report(s_merger *m, const s_redo *redo, const li_blob *commits, li_errbuf *eb) {
-  m->st->reject = redo->e;
-  m->st->rejected_at = redo->at;
-  m->fork = redo->fork;
-  m->fork_seq = redo->fork_seq;
-  if (eb) memcpy(eb->msg, redo->msg, sizeof eb->msg);
-  li_arena_reset(&m->a);
-  li_errbuf tmp;
-  if (m->fork && li_commit_open(m->r->network, commits[redo->at].sc, commits[redo->at].len, &m->a, &m->cur, &tmp) != LI_OK)
-    m->fork = false;
+static void s_stats_reset(li_merge_stats *st) {
+  int redos = st->redos;
+  memset(st, 0, sizeof *st);
+  st->rejected_at = -1;
+  st->redos = redos;
 }
 
-/* Counting and fork evidence for a rejection, outside the batch's
- * transaction (only when we owned it: otherwise the caller does this). */
-static void s_report(s_merger *m, const li_blob *commits) {
+/* PER_CHAIN (merge.h). In our transaction a commit refused after it wrote
+ * rows rolls the batch back and it is merged again with that chain listed,
+ * so it is skipped; each redo lists one more chain, so this ends. */
+static li_err s_per_chain(s_merger *m, const li_blob *commits, size_t n, li_errbuf *eb) {
+  s_rej_mark mark;
+  if (!s_mark_take(&mark, m->rej)) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  li_err e;
+  bool redo;
+  for (;;) {
+    redo = false;
+    e = s_pass_chains(m, commits, n, &redo, eb);
+    if (!redo || !m->own) break;
+    li_replica_rollback(m->r);
+    s_mark_restore(&mark, m->rej, true);
+    s_stats_reset(m->st);
+    m->st->redos++;
+  }
+  if (redo) {
+    m->st->redo = true; /* the caller's transaction: it rolls back and merges again */
+  } else if (e) {       /* the store failed: nothing was applied */
+    if (m->own) li_replica_rollback(m->r);
+    s_mark_restore(&mark, m->rej, false);
+    s_stats_reset(m->st);
+  }
+  free(mark.skipped);
+  return e;
+}
+
+/* ALL_OR_NOTHING (merge.h): the first rejection ends the batch; in our
+ * transaction it is rolled back, the rejection counted and a fork's
+ * evidence recorded in a transaction of its own. */
+static li_err s_all_or_nothing(s_merger *m, const li_blob *commits, size_t n, li_errbuf *eb) {
+  li_err e = s_batch_open(m, eb);
+  for (size_t i = 0; e == LI_OK && i < n; i++) {
+    e = s_apply_one(m, &commits[i], eb);
+    if (e == LI_ERR_REPLAY) e = LI_OK;
+    if (e && !s_failure(e)) m->st->rejected_at = (int)i, m->st->reject = e;
+    assert(s_check(m));
+  }
+  if (e == LI_OK) e = s_batch_close(m, eb);
+  if (e == LI_OK || !m->own) return e; /* a caller's transaction: it rolls back, counts and records */
+  li_replica_rollback(m->r);
+  m->st->applied = 0;
+  m->st->rows = 0;
+  m->st->conflicts = 0;
+  m->st->refused = 0;
+  if (!m->st->reject) return e;
   li_replica_count_reject(m->r, m->st->reject);
-  if (m->fork) s_record_fork(m->r, &commits[m->st->rejected_at], &m->cur, m->fork_seq, m->o->wall_ms);
+  li_errbuf tmp;
+  bool kept = false;
+  if (m->fork && li_replica_begin(m->r, &tmp) == LI_OK) {
+    if (s_fork_evidence(m->r, &commits[m->st->rejected_at], m->c, m->fork_seq, m->o->wall_ms, &kept))
+      li_replica_commit(m->r, &tmp);
+    else
+      li_replica_rollback(m->r);
+  }
+  m->st->forks_kept += kept;
+  return e;
 }
 
 li_err li_merge_batch(li_replica *r, const li_blob *commits, size_t n, const li_merge_opts *o, li_merge_stats *st,
                       li_errbuf *eb) {
+  assert(o->mode == LI_MERGE_ALL_OR_NOTHING || o->mode == LI_MERGE_PER_CHAIN);
   li_merge_stats dummy;
   if (!st) st = &dummy;
   memset(st, 0, sizeof *st);
   st->rejected_at = -1;
+  li_merge_rejects mine = {0};
   s_merger m;
   memset(&m, 0, sizeof m);
   m.r = r;
   m.o = o;
   m.st = st;
+  m.own = sqlite3_get_autocommit(r->db) != 0; /* else the caller's transaction (bundle import) */
   li_arena_init(&m.a);
-  /* inside a caller's transaction (bundle import), the caller commits or rolls back */
-  m.own = sqlite3_get_autocommit(r->db) != 0;
-  /* A savepoint per commit lets KEEP_PREFIX undo a rejected commit alone.
-   * All-or-nothing discards the whole batch on a rejection anyway (we roll
-   * back, or the caller does), so it goes without: while a savepoint is open
-   * SQLite cannot truncate its sub-journal, and every row statement (they
-   * use statement journals: triggers, OR REPLACE) appends the pages it
-   * touches to it, ~14 KB of temp-file writes per row applied.
-   * KEEP_PREFIX in our own transaction goes without too: on a rejection it
-   * rolls everything back and applies the commits before it again (a second
-   * pass only when something is rejected). Only KEEP_PREFIX inside a
-   * caller's transaction, which we may not roll back, uses savepoints. */
-  m.sp = o->mode != LI_MERGE_ALL_OR_NOTHING && !m.own;
-  size_t limit = n;
-  s_redo redo = {.e = LI_OK, .at = -1};
   li_err e;
-  for (;;) {
-    e = s_pass(&m, commits, limit, eb);
-    if (e == LI_OK || e != st->reject || o->mode == LI_MERGE_ALL_OR_NOTHING) break;
-    /* KEEP_PREFIX in our transaction: commit i may have written rows before
-     * its rejection; start over and keep commits[0..i) only (limit shrinks,
-     * so this ends) */
-    redo = (s_redo){.e = e, .at = st->rejected_at, .fork = m.fork, .fork_seq = m.fork_seq};
-    if (eb) memcpy(redo.msg, eb->msg, sizeof redo.msg);
-    li_replica_rollback(r);
-    limit = (size_t)st->rejected_at;
-    memset(st, 0, sizeof *st);
-    st->rejected_at = -1;
+  if (o->mode == LI_MERGE_PER_CHAIN) {
+    m.rej = o->rejects ? o->rejects : &mine;
+    e = s_per_chain(&m, commits, n, eb);
+  } else {
+    e = s_all_or_nothing(&m, commits, n, eb);
   }
-  if (e == LI_OK) {
-    if (redo.e) s_redo_report(&m, &redo, commits, eb);
-    if (st->reject && m.own) s_report(&m, commits);
-  } else if (m.own) { /* otherwise the caller rolls back, counts and records */
-    li_replica_rollback(r);
-    if (st->reject) s_report(&m, commits);
-    st->applied = 0;
-    st->rows = 0;
-  }
+  li_merge_rejects_clear(&mine);
   li_arena_free(&m.a);
-  return e == LI_OK ? st->reject : e;
+  return e;
 }

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hlc.h"
+#include "log.h"
 #include "roster.h"
 #include "seal.h"
 
@@ -111,6 +113,33 @@ fail:
   return e;
 }
 
+/* `linli recover` stopped between its replica switch and its key file
+ * renames: the replica names the key in KEYFILE.new; put it in place
+ * (keeping the old key file) and use it. Anything else is left for the
+ * mismatch check. */
+static li_err s_finish_recover(li_node *n, li_errbuf *eb) {
+  char kp[LI_PATH_MAX + 64], newp[LI_PATH_MAX + 80], oldp[LI_PATH_MAX + 96];
+  li_node_path(n, n->cfg.key_file, kp, sizeof kp);
+  snprintf(newp, sizeof newp, "%s.new", kp);
+  li_identity id;
+  li_errbuf tmp;
+  if (access(newp, F_OK) != 0 || li_identity_load(&id, newp, &tmp) != LI_OK) return LI_OK;
+  if (memcmp(id.pk, n->r->self, LI_PK_BYTES) != 0) {
+    li_identity_wipe(&id);
+    return LI_OK;
+  }
+  snprintf(oldp, sizeof oldp, "%s.old-interrupted-%lld", kp, (long long)time(NULL));
+  if ((access(kp, F_OK) == 0 && rename(kp, oldp) != 0) || rename(newp, kp) != 0) {
+    li_identity_wipe(&id);
+    return li_fail(eb, LI_ERR_IO, "cannot put the recovered key %s in place: %s", newp, strerror(errno));
+  }
+  li_identity_wipe(&n->id);
+  n->id = id;
+  li_identity_wipe(&id);
+  log_warnx("finished an interrupted 'linli recover': %s is the node's key now", kp);
+  return LI_OK;
+}
+
 li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   memset(n, 0, sizeof *n);
   if (strlen(dir) >= sizeof n->dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
@@ -127,6 +156,10 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   li_node_path(n, n->cfg.replica, p, sizeof p);
   if ((e = li_replica_open(p, &n->r, eb))) {
     li_identity_wipe(&n->id);
+    return e;
+  }
+  if (memcmp(n->r->self, n->id.pk, LI_PK_BYTES) != 0 && (e = s_finish_recover(n, eb))) {
+    li_node_close(n);
     return e;
   }
   if (memcmp(n->r->self, n->id.pk, LI_PK_BYTES) != 0 || memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) != 0 ||

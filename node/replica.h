@@ -123,6 +123,14 @@ const uint8_t *li_replica_origin_key(const li_replica *r, int idx);
 /* linli_meta access. get returns LI_ERR_NOT_FOUND when absent. */
 li_err li_meta_get_int(li_replica *r, const char *key, int64_t *out);
 li_err li_meta_set_int(li_replica *r, const char *key, int64_t v, li_errbuf *eb);
+/* A blob of exactly n bytes; LI_ERR_NOT_FOUND when absent or of another size. */
+li_err li_meta_get_blob(li_replica *r, const char *key, void *out, int n);
+li_err li_meta_set_blob(li_replica *r, const char *key, const void *p, int n, li_errbuf *eb);
+li_err li_meta_delete(li_replica *r, const char *key, li_errbuf *eb);
+
+/* A new identity for this node (linli recover): linli_meta 'self' and the
+ * copy in memory, in the caller's transaction. */
+li_err li_replica_set_self(li_replica *r, const uint8_t self[LI_PK_BYTES], li_errbuf *eb);
 
 /* Transactions (the diagram above). begin: BEGIN IMMEDIATE, a write
  * transaction; begin_read: BEGIN, one consistent snapshot for several

@@ -105,6 +105,15 @@ li_err li_roster_by_key(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member
   return e;
 }
 
+li_err li_roster_by_key_any(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb) {
+  char text[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(key, text);
+  li_err e = s_one(r, "SELECT " S_COLS " FROM roster WHERE pubkey=? ORDER BY revoked_after_seq IS NULL DESC, name LIMIT 1",
+                   text, out, eb);
+  if (e == LI_ERR_NOT_FOUND) return li_fail(eb, e, "key %s is not in the roster", text);
+  return e;
+}
+
 void li_roster_reads(const li_member *m, li_scopes *out) {
   memset(out, 0, sizeof *out);
   if (m->role == LI_ROLE_HUB) {
@@ -222,6 +231,62 @@ li_err li_roster_remove(li_replica *r, const char *name, uint64_t wall_ms, uint6
 fail:
   li_replica_rollback(r);
   return e;
+}
+
+/* The name "NAME-rN" with the smallest N not taken, for a replaced entry
+ * (NAME cut so that the whole is a valid name). */
+static li_err s_retired_name(li_replica *r, const char *name, char *out, size_t cap, li_errbuf *eb) {
+  for (int k = 1; k < 1000; k++) {
+    char suffix[8];
+    int n = snprintf(suffix, sizeof suffix, "-r%d", k);
+    snprintf(out, cap, "%.*s%s", LI_NAME_MAX - n, name, suffix);
+    li_member m;
+    li_errbuf tmp;
+    li_err e = li_roster_by_name(r, out, false, &m, &tmp);
+    if (e == LI_ERR_NOT_FOUND) return LI_OK;
+    if (e != LI_OK) return li_fail(eb, e, "%s", tmp.msg);
+  }
+  return li_fail(eb, LI_ERR_LIMIT, "'%s' was replaced a thousand times already", name);
+}
+
+static li_err s_exec_bound(li_replica *r, const char *sql, const char *a, const char *b, int64_t n, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) return li_db_fail(r, eb, "roster");
+  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, n);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "roster");
+}
+
+li_err li_roster_replace(li_replica *r, const char *name, const char *newkey, uint64_t wall_ms, uint64_t *after_seq,
+                         li_errbuf *eb) {
+  li_err e = s_hub_only(r, eb);
+  if (e) return e;
+  li_member m, other;
+  uint8_t pk[LI_PK_BYTES];
+  if ((e = li_roster_by_name(r, name, true, &m, eb))) return e;
+  if (m.role != LI_ROLE_COMMITTEE) return li_fail(eb, LI_ERR_USAGE, "'%s' is the hub itself", name);
+  if ((e = li_pk_from_text(newkey, pk, eb))) return e;
+  if (memcmp(pk, r->self, LI_PK_BYTES) == 0) return li_fail(eb, LI_ERR_USAGE, "that is the hub's own key");
+  li_errbuf tmp;
+  if (li_roster_by_key(r, pk, &other, &tmp) == LI_OK)
+    return li_fail(eb, LI_ERR_EXISTS, "that key is already in the roster as '%s' (scope %s)", other.name, other.scope);
+  char retired[LI_NAME_MAX + 8];
+  if ((e = s_retired_name(r, name, retired, sizeof retired, eb))) return e;
+  if ((e = li_replica_begin(r, eb))) return e;
+  uint64_t seq = 0;
+  if ((e = li_chain_head(r, m.key, m.scope, &seq, NULL, eb)) ||
+      (e = s_exec_bound(r, "UPDATE roster SET name=?2, revoked_after_seq=?3 WHERE name=?1 AND revoked_after_seq IS NULL",
+                        name, retired, (int64_t)seq, eb)) ||
+      (e = s_insert(r, name, newkey, m.scope, "committee", eb)) || (e = li_seal_locked(r, wall_ms, NULL, eb))) {
+    li_replica_rollback(r);
+    return e;
+  }
+  if ((e = li_replica_commit(r, eb))) return e;
+  if (after_seq) *after_seq = seq;
+  return LI_OK;
 }
 
 li_err li_roster_list(li_replica *r, li_member **out, size_t *n, li_errbuf *eb) {

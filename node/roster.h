@@ -61,6 +61,9 @@ li_err li_roster_by_name(li_replica *r, const char *name, bool active_only, li_m
 /* The active member holding key. LI_ERR_NOT_FOUND when none. */
 li_err li_roster_by_key(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb);
 
+/* The newest row holding key, revoked or not. LI_ERR_NOT_FOUND when none. */
+li_err li_roster_by_key_any(li_replica *r, const uint8_t key[LI_PK_BYTES], li_member *out, li_errbuf *eb);
+
 /* The scopes a member reads (rule 3). */
 void li_roster_reads(const li_member *m, li_scopes *out);
 
@@ -82,6 +85,15 @@ li_err li_roster_add_hub(li_replica *r, const char *name, const uint8_t key[LI_P
  * of its scope (rule 2) and seals the change. *after_seq gets that seq
  * (may be NULL). */
 li_err li_roster_remove(li_replica *r, const char *name, uint64_t wall_ms, uint64_t *after_seq, li_errbuf *eb);
+
+/* Hub only: the committee `name` gets a new key (after `linli recover` on
+ * its PC, or a lost or leaked key): its entry is kept under the name
+ * "NAME-rN" and revoked after the last seq the hub holds of its scope
+ * (rule 2: *after_seq gets it), and NAME is admitted again with newkey for
+ * the same scope; one sealed change. LI_ERR_EXISTS when newkey is already
+ * an active member's. */
+li_err li_roster_replace(li_replica *r, const char *name, const char *newkey, uint64_t wall_ms, uint64_t *after_seq,
+                         li_errbuf *eb);
 
 /* Every row, hub first then by name. *out is malloc'd (free it); n rows. */
 li_err li_roster_list(li_replica *r, li_member **out, size_t *n, li_errbuf *eb);

@@ -25,7 +25,8 @@ typedef struct {
   li_transport *t;
   li_driver *d;
   bool hub;
-  bool synced; /* sync --once: an exchange completed */
+  bool synced;          /* sync --once: an exchange completed */
+  uint32_t stuck_ours;  /* ... leaving this many of our chains out */
 } s_serve;
 
 static li_now s_now(void) {
@@ -71,7 +72,10 @@ static void s_outputs(s_serve *sv) {
       }
       break;
     case LI_OUT_PEER:
-      if (o.change == LI_PEER_SYNCED) sv->synced = true;
+      if (o.change == LI_CHANGE_SYNCED) {
+        sv->synced = true;
+        sv->stuck_ours = o.stuck_ours;
+      }
       break;
     }
   }
@@ -147,7 +151,17 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
     }
     li_driver_tick(sv.d, now);
     s_outputs(&sv);
-    if (o->once && sv.synced) break;
+    if (o->once && sv.synced) {
+      /* caught up, but only if nothing of ours is stuck or held back */
+      char why[700];
+      li_driver_seal_state(sv.d, why, sizeof why);
+      if (sv.stuck_ours)
+        result = li_fail(eb, LI_ERR_STUCK, "exchanged with the hub, but %u chain(s) of this node could not go on: see "
+                         "'linli status' for each and the command that fixes it", sv.stuck_ours);
+      else if (why[0] && !li_driver_may_seal(sv.d) && strstr(why, "forked"))
+        result = li_fail(eb, LI_ERR_STUCK, "%s", why);
+      break;
+    }
     if (o->once && now.ms >= deadline) {
       result = li_fail(eb, LI_ERR_TIMEOUT,
                        "no complete exchange with the hub at %s within %d s (hub down, or this committee not in "

@@ -102,6 +102,7 @@ struct li_session {
 
   uint64_t exchange;        /* ours; 0 before the first */
   uint64_t peer_exchange;   /* the peer's, from its Hello in this exchange; 0: none yet */
+  uint64_t wall_ms;         /* our wall clock, set by the adapter (sent in Hellos) */
   uint64_t next_batch_id;
   uint64_t hello_sent_ms, started_ms, last_send_ms, last_recv_ms, recv_progress_ms;
   uint64_t retry_at_ms;     /* 0: no retry scheduled */
@@ -358,6 +359,7 @@ static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
   hello.n_heads = h.n;
   hello.heads = hp;
   hello.exchange = s->exchange;
+  hello.wall_ms = s->wall_ms;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_HELLO;
   env.hello = &hello;
@@ -671,6 +673,10 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   s->theirs = theirs;
   if (e) return s_store_failed(s, now, e, eb);
   s->peer_exchange = h->exchange;
+  if (h->wall_ms) {
+    s->info.peer_wall_ms = h->wall_ms;
+    s->info.peer_wall_seen_ms = s->wall_ms;
+  }
   s->state = LI_SESSION_SYNCING;
   s->recv_progress_ms = now;
   if ((e = s_compare_heads(s, now, eb))) return s_store_failed(s, now, e, eb);
@@ -1134,6 +1140,20 @@ void li_session_info_get(const li_session *s, li_session_info *out) {
   out->behind_us = behind;
   out->stuck_ours = s_count_stuck(&s->ours);
   out->stuck_theirs = s_count_stuck(&s->theirs);
+}
+
+void li_session_set_wall(li_session *s, uint64_t wall_ms) { s->wall_ms = wall_ms; }
+
+bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
+                          uint8_t hash[LI_HASH_BYTES]) {
+  *seq = 0;
+  if (s->state != LI_SESSION_SYNCING || s->peer_exchange == 0) return false;
+  const s_chain *t = s_find(&s->theirs, origin, scope);
+  if (t) {
+    *seq = t->seq;
+    if (hash) memcpy(hash, t->hash, LI_HASH_BYTES);
+  }
+  return true;
 }
 
 void li_apply_result_clear(li_apply_result *r) {

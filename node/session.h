@@ -78,6 +78,7 @@ typedef struct {
   uint32_t applied;     /* commits applied */
   uint32_t duplicates;  /* already held */
   uint32_t sealed;      /* local commits the store sealed first (new for every peer) */
+  uint32_t refused;     /* row changes refused alone (linli_refused), their commits applied */
   li_chain_reject *rejects; /* one per rejected chain, in batch order */
   size_t nrejects;
 } li_apply_result;
@@ -167,6 +168,8 @@ typedef struct {
   uint64_t rejected[LI_ERR__COUNT];
   uint32_t in_flight;
   bool caught_up;                /* both directions done in the current exchange (stuck chains aside) */
+  uint64_t peer_wall_ms;         /* the peer's wall clock in its last Hello, 0: none */
+  uint64_t peer_wall_seen_ms;    /* our wall clock when that Hello arrived */
   uint32_t stuck_ours;           /* our chains the peer rejected in this exchange */
   uint32_t stuck_theirs;         /* the peer's chains we rejected in this exchange */
 } li_session_info;
@@ -196,6 +199,16 @@ bool li_session_next_event(li_session *s, li_event *ev);
 uint64_t li_session_next_deadline(const li_session *s);
 
 void li_session_info_get(const li_session *s, li_session_info *out);
+
+/* The node's wall clock, for the Hellos it sends (the adapter sets it
+ * before every input; the session never reads a clock). */
+void li_session_set_wall(li_session *s, uint64_t wall_ms);
+
+/* The peer's head of (origin, scope) from its Hello of the current
+ * exchange: false when no Hello of this exchange has arrived yet; *seq 0
+ * when the peer holds none of that chain. hash may be NULL. */
+bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
+                          uint8_t hash[LI_HASH_BYTES]);
 
 void li_heads_clear(li_heads *h);
 void li_blobs_clear(li_blobs *b);

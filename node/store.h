@@ -2,6 +2,7 @@
 #ifndef LI_STORE_H
 #define LI_STORE_H
 
+#include <stdbool.h>
 #include "replica.h"
 #include "session.h"
 
@@ -9,6 +10,10 @@ typedef struct {
   li_replica *r;
   uint64_t max_skew_ms;
   uint64_t wall_ms; /* the node's wall clock: the owner sets it before feeding a session */
+  /* This node has not yet taken back its own chains (a restored backup or a
+   * copied node folder): merge must not seal (li_merge_opts.seal_first off,
+   * merge.h) until the owner clears it. false, the default: seal first. */
+  bool taking_back;
 } li_store;
 
 extern const li_store_vt li_store_replica_vt;

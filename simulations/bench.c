@@ -320,7 +320,7 @@ int main(int argc, char **argv) {
   s_check(li_roster_add(hub.r, "c07", com_key, SCOPE, li_wall_ms(), &eb), &eb, "li_roster_add");
   li_bundle_import_stats ist;
   {
-    li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+    li_merge_opts opts = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
     double t0 = br_now(), c0 = s_cpu(), w0 = s_written_mib();
     li_err e = li_bundle_import(hub.r, bundle, &opts, &ist, &eb);
     ph[4].secs = br_now() - t0;

@@ -3,8 +3,9 @@
 # the hub's roster runs `linli serve` next to an admitted one. The hub's ZAP
 # handler refuses its key at the CURVE handshake ("refused connection from
 # ... not in the roster" in the hub's log), so it never receives anything
-# (no roster, no notice, only its own commits in its log) and the hub holds
-# nothing of it, while the admitted committee syncs as usual.
+# (no roster, no notice, nothing in its log: never having heard the hub,
+# its seal gate keeps its own writes unsealed) and the hub holds nothing of
+# it, while the admitted committee syncs as usual.
 set -eu
 : "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_zap
@@ -71,7 +72,9 @@ XK=$(keyhex x09)
 [ "$(q x09 "SELECT count(*) FROM hazards WHERE scope <> 'x09'")" = 0 ] || fail "x09 holds hazards of another scope"
 [ "$(q x09 "SELECT count(*) FROM linli_log WHERE hex(origin) <> '$XK' OR scope <> 'x09'")" = 0 ] ||
   fail "x09's log holds commits that are not its own"
-[ "$(q x09 "SELECT count(*) FROM linli_log")" -ge 1 ] || fail "x09 sealed nothing (test setup)"
+# it never heard the hub, so its seal gate keeps its writes unsealed (gate.h)
+[ "$(q x09 "SELECT count(*) FROM linli_log")" = 0 ] || fail "x09 sealed before it heard the hub"
+[ "$(q x09 "SELECT count(*) FROM linli_dirty")" -ge 1 ] || fail "x09's writes are not waiting unsealed (test setup)"
 [ "$(q x09 "SELECT coalesce(sum(commits_recv + commits_sent), 0) FROM linli_peers")" = 0 ] ||
   fail "x09 records commits exchanged with the hub"
 

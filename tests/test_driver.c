@@ -16,6 +16,8 @@
 #include <sqlite3.h>
 
 #include "driver.h"
+#include "gate.h"
+#include "seal.h"
 #include "hlc.h"
 #include "roster.h"
 
@@ -41,9 +43,12 @@ typedef struct {
   int drops[NODES], removed[NODES], synced[NODES], warns[NODES];
   int sends_to[NODES]; /* SENDs of the hub, by committee */
   char last_log[NODES][700];
+  int summaries[NODES];        /* "N more warning(s)" lines */
+  int64_t skew_ms[NODES];      /* each node's wall clock minus the true time */
 } fx;
 
-static li_now s_now(fx *f) { return (li_now){.ms = f->now, .wall_ms = f->now}; }
+/* Node i's time: virtual ms, and its wall clock (skewed by skew_ms[i]). */
+static li_now s_now_of(fx *f, int i) { return (li_now){.ms = f->now, .wall_ms = (uint64_t)((int64_t)f->now + f->skew_ms[i])}; }
 
 static li_conn s_conn(int c, uint64_t n) {
   li_conn id = {.len = 2};
@@ -73,16 +78,17 @@ static void s_take(fx *f, int i) {
         int c = o.conn.id[0];
         li_conn id = s_conn(c, f->conn[c]);
         f->conn[c] = 0;
-        li_driver_link(f->d[c], &id, f->n[0]->id.pk, false, s_now(f));
+        li_driver_link(f->d[c], &id, f->n[0]->id.pk, false, s_now_of(f, c));
       }
       break;
     case LI_OUT_LOG:
       if (o.level == LI_LOG_WARN) f->warns[i]++;
       snprintf(f->last_log[i], sizeof f->last_log[i], "%s", o.text);
+      if (strstr(o.text, "80 more warning(s)")) f->summaries[i]++;
       break;
     case LI_OUT_PEER:
-      if (o.change == LI_PEER_SYNCED) f->synced[i]++;
-      if (o.change == LI_PEER_REMOVED) f->removed[i]++;
+      if (o.change == LI_CHANGE_SYNCED) f->synced[i]++;
+      if (o.change == LI_CHANGE_REMOVED) f->removed[i]++;
       break;
     }
   }
@@ -99,7 +105,7 @@ static void s_deliver(fx *f) {
     memmove(f->q, f->q + 1, --f->nq * sizeof *f->q);
     int c = m.from == 0 ? m.to : m.from;
     if (f->conn[c] == m.conn.id[1] && f->conn[c]) {
-      li_driver_recv(f->d[m.to], &m.conn, f->n[m.from]->id.pk, m.data, m.len, s_now(f));
+      li_driver_recv(f->d[m.to], &m.conn, f->n[m.from]->id.pk, m.data, m.len, s_now_of(f, m.to));
       s_take_all(f);
     }
     free(m.data);
@@ -109,14 +115,14 @@ static void s_deliver(fx *f) {
 static void s_connect(fx *f, int c) {
   f->conn[c] = ++f->next_conn;
   li_conn id = s_conn(c, f->conn[c]);
-  li_driver_link(f->d[c], &id, f->n[0]->id.pk, true, s_now(f));
+  li_driver_link(f->d[c], &id, f->n[0]->id.pk, true, s_now_of(f, c));
   s_take_all(f);
 }
 
 static void s_disconnect(fx *f, int c) {
   li_conn id = s_conn(c, f->conn[c]);
   f->conn[c] = 0;
-  li_driver_link(f->d[c], &id, f->n[0]->id.pk, false, s_now(f));
+  li_driver_link(f->d[c], &id, f->n[0]->id.pk, false, s_now_of(f, c));
   s_take_all(f);
 }
 
@@ -125,7 +131,7 @@ static void s_run(fx *f, uint64_t ms) {
   for (uint64_t end = f->now + ms; f->now < end;) {
     f->now += 10;
     for (int i = 0; i < NODES; i++) {
-      li_driver_tick(f->d[i], s_now(f));
+      li_driver_tick(f->d[i], s_now_of(f, i));
       s_take(f, i);
     }
     s_deliver(f);
@@ -268,21 +274,19 @@ static void test_new_session_per_connection(void **state) {
 
 static void test_seal_schedule(void **state) {
   fx *f = *state;
-  s_run(f, 10); /* the first tick seals at once */
+  s_connect(f, 1);
+  s_run(f, 100); /* the hub's Hello confirms c01's chain: c01 seals from then on */
+  assert_true(li_driver_may_seal(f->d[1]));
   uint64_t seals = s_stats(f, 1).seals;
   s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c01', 'R1', '2025-03-01')");
-  f->now += 10;
-  li_driver_tick(f->d[1], s_now(f));
-  s_take(f, 1);
-  assert_int_equal(s_stats(f, 1).seals, seals); /* not yet: seal_interval_ms is 100 */
   assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 1);
-  s_run(f, 200);
+  s_run(f, 110); /* within one seal_interval_ms (100) */
   assert_true(s_stats(f, 1).seals > seals);
   assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 0);
   assert_int_equal(s_stats(f, 1).sealed_commits, 1);
   /* stop seals what is pending */
   s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v2', 'c01', 'R2', '2025-03-02')");
-  li_driver_stop(f->d[1], s_now(f));
+  li_driver_stop(f->d[1], s_now_of(f, 1));
   s_take(f, 1);
   assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 0);
   assert_int_equal(s_stats(f, 1).sealed_commits, 2);
@@ -313,7 +317,7 @@ static void test_roster_remove_cuts_the_session(void **state) {
   uint64_t refused = s_stats(f, 0).refused;
   f->conn[1] = ++f->next_conn;
   li_conn id = s_conn(1, f->conn[1]);
-  li_driver_recv(f->d[0], &id, f->n[1]->id.pk, (const uint8_t *)"\x1a\x00", 2, s_now(f));
+  li_driver_recv(f->d[0], &id, f->n[1]->id.pk, (const uint8_t *)"\x1a\x00", 2, s_now_of(f, 0));
   s_take(f, 0);
   assert_int_equal(s_stats(f, 0).refused, refused + 1);
   assert_int_equal(f->drops[0], 2);
@@ -326,7 +330,7 @@ static void test_unknown_key_and_stale_connection(void **state) {
   uint8_t stranger[LI_PK_BYTES];
   memset(stranger, 0x42, sizeof stranger);
   li_conn id = s_conn(7, 1);
-  li_driver_recv(f->d[0], &id, stranger, (const uint8_t *)"x", 1, s_now(f));
+  li_driver_recv(f->d[0], &id, stranger, (const uint8_t *)"x", 1, s_now_of(f, 0));
   s_take(f, 0);
   assert_int_equal(s_stats(f, 0).refused, 1);
   assert_int_equal(s_stats(f, 0).sessions, 0);
@@ -338,13 +342,13 @@ static void test_unknown_key_and_stale_connection(void **state) {
   s_disconnect(f, 1);
   s_connect(f, 1);
   uint64_t sessions = s_stats(f, 1).sessions;
-  li_driver_recv(f->d[1], &old, f->n[0]->id.pk, (const uint8_t *)"garbage", 7, s_now(f));
+  li_driver_recv(f->d[1], &old, f->n[0]->id.pk, (const uint8_t *)"garbage", 7, s_now_of(f, 1));
   s_take(f, 1);
   assert_int_equal(s_stats(f, 1).sessions, sessions);
   assert_int_equal(f->warns[1], 0); /* not even fed to a session */
   /* control: the same garbage on the live connection is fed (and warned about) */
   li_conn live = s_conn(1, f->conn[1]);
-  li_driver_recv(f->d[1], &live, f->n[0]->id.pk, (const uint8_t *)"garbage", 7, s_now(f));
+  li_driver_recv(f->d[1], &live, f->n[0]->id.pk, (const uint8_t *)"garbage", 7, s_now_of(f, 1));
   s_take(f, 1);
   assert_int_equal(f->warns[1], 1);
 }
@@ -355,15 +359,14 @@ static void test_warnings_rate_limited(void **state) {
   s_run(f, 500);
   li_conn id = s_conn(1, f->conn[1]);
   for (int i = 0; i < 100; i++) {
-    li_driver_recv(f->d[0], &id, f->n[1]->id.pk, (const uint8_t *)"garbage", 7, s_now(f));
+    li_driver_recv(f->d[0], &id, f->n[1]->id.pk, (const uint8_t *)"garbage", 7, s_now_of(f, 0));
     s_take(f, 0);
   }
   assert_int_equal(f->warns[0], 20); /* S_WARN_BURST */
   f->now += 61000;
-  li_driver_tick(f->d[0], s_now(f));
+  li_driver_tick(f->d[0], s_now_of(f, 0));
   s_take(f, 0);
-  assert_int_equal(f->warns[0], 21); /* the summary line */
-  assert_non_null(strstr(f->last_log[0], "80 more warning(s)"));
+  assert_int_equal(f->summaries[0], 1); /* the summary line */
 }
 
 static void test_peer_state_saved(void **state) {
@@ -377,6 +380,129 @@ static void test_peer_state_saved(void **state) {
   assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM linli_peers WHERE name='c02'"), 0); /* never connected */
 }
 
+static char *s_text(li_node *n, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(n->r->db, sql, -1, &st, NULL), SQLITE_OK);
+  char *out = strdup(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+  sqlite3_finalize(st);
+  return out;
+}
+
+/* A committee seals nothing before the hub has confirmed its own chain (a
+ * restored backup would otherwise reuse sequence numbers): rows stay
+ * unsealed, status says why; the first Hello of the hub opens the gate. */
+static void test_committee_waits_for_the_hub(void **state) {
+  fx *f = *state;
+  s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c01', 'R1', '2025-03-01')");
+  s_run(f, 3000);
+  assert_false(li_driver_may_seal(f->d[1]));
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 1);
+  assert_int_equal(s_stats(f, 1).sealed_commits, 0);
+  char *why = s_text(f->n[1], "SELECT value FROM linli_serve WHERE key='seal'");
+  assert_non_null(strstr(why, "waiting for the hub"));
+  free(why);
+  s_connect(f, 1);
+  s_run(f, 500);
+  assert_true(li_driver_may_seal(f->d[1]));
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 0);
+  assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
+  why = s_text(f->n[1], "SELECT value FROM linli_serve WHERE key='seal'");
+  assert_string_equal(why, "");
+  free(why);
+}
+
+/* The hub waits LI_GATE_HUB_GRACE_MS for its committees, or less when all
+ * of them have said Hello. */
+static void test_hub_waits_for_committees_or_grace(void **state) {
+  fx *f = *state;
+  s_exec(f->n[0], "INSERT INTO notices(id, scope, title) VALUES('n1', 'street', 'x')");
+  s_run(f, 3000);
+  assert_false(li_driver_may_seal(f->d[0]));
+  assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM linli_dirty"), 1);
+  s_connect(f, 1);
+  s_run(f, 1000);
+  assert_false(li_driver_may_seal(f->d[0])); /* c02 is still away */
+  s_connect(f, 2);
+  s_run(f, 1000);
+  assert_true(li_driver_may_seal(f->d[0])); /* everyone heard, before the grace is over */
+  assert_int_equal(s_int(f->n[2], "SELECT count(*) FROM notices WHERE id='n1'"), 1);
+  /* control: without committees the grace period opens it */
+  li_driver_cfg c;
+  li_driver_cfg_from(&c, &f->n[0]->cfg, f->n[0]->id.pk);
+  li_errbuf eb = {{0}};
+  li_driver *lone = li_driver_new(&c, f->n[0]->r, &eb);
+  assert_non_null(lone);
+  li_driver_tick(lone, s_now_of(f, 0));
+  assert_false(li_driver_may_seal(lone));
+  f->now += LI_GATE_HUB_GRACE_MS;
+  li_driver_tick(lone, s_now_of(f, 0));
+  assert_true(li_driver_may_seal(lone));
+  li_driver_destroy(&lone);
+}
+
+/* A committee whose clock is more than max_skew ahead of the hub's seals
+ * nothing (its commits would be held everywhere, and its HLC would stay in
+ * the future); once the date is corrected, the next Hello lets it seal. */
+static void test_clock_guard(void **state) {
+  fx *f = *state;
+  f->skew_ms[1] = 10 * 60 * 1000; /* ten minutes ahead; the default guard is five */
+  s_connect(f, 1);
+  s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c01', 'R1', '2025-03-01')");
+  s_run(f, 2000);
+  assert_false(li_driver_may_seal(f->d[1]));
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 1);
+  int64_t ahead = s_int(f->n[1], "SELECT value FROM linli_serve WHERE key='clock_ahead_ms'");
+  assert_true(ahead >= 10 * 60 * 1000 - 1000 && ahead <= 10 * 60 * 1000 + 1000);
+  char *why = s_text(f->n[1], "SELECT value FROM linli_serve WHERE key='seal'");
+  assert_non_null(strstr(why, "10 minutes ahead of the street hub"));
+  assert_non_null(strstr(why, "本机时钟比街道服务器快"));
+  free(why);
+  f->skew_ms[1] = 0; /* the staff corrects the date */
+  s_run(f, 31000);   /* the next exchange's Hello tells */
+  assert_true(li_driver_may_seal(f->d[1]));
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 0);
+  assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
+}
+
+/* A copy of c01's folder (same key) that sealed on its own while c01 went
+ * on: the hub's Hello shows a different commit at one of its seqs. The copy
+ * stops sealing and says what to do; it never bans its own key. */
+static void test_own_fork_stops_sealing(void **state) {
+  fx *f = *state;
+  char cmd[800], copy[300];
+  snprintf(copy, sizeof copy, "%s/c01copy", f->dir);
+  snprintf(cmd, sizeof cmd, "cp -r '%s/c01' '%s'", f->dir, copy);
+  assert_int_equal(system(cmd), 0);
+  s_connect(f, 1);
+  s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c01', 'R1', '2025-03-01')");
+  s_run(f, 2000);
+  assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
+  s_disconnect(f, 1);
+  /* the copy replaces c02 in the fixture's network (same key as c01) */
+  li_driver_destroy(&f->d[2]);
+  tu_node_free(&f->n[2]);
+  f->n[2] = calloc(1, sizeof *f->n[2]);
+  li_errbuf eb = {{0}};
+  assert_int_equal(li_node_open(f->n[2], copy, &eb), LI_OK);
+  s_exec(f->n[2], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v2', 'c01', 'R2', '2025-03-02')");
+  assert_int_equal(li_seal(f->n[2]->r, f->now, NULL, &eb), LI_OK); /* by hand: 'linli commit' */
+  li_driver_cfg c;
+  li_driver_cfg_from(&c, &f->n[2]->cfg, f->n[2]->id.pk);
+  c.seal_interval_ms = 100;
+  f->d[2] = li_driver_new(&c, f->n[2]->r, &eb);
+  assert_non_null(f->d[2]);
+  s_exec(f->n[2], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v3', 'c01', 'R3', '2025-03-03')");
+  s_connect(f, 2);
+  s_run(f, 2000);
+  assert_false(li_driver_may_seal(f->d[2]));
+  assert_int_equal(s_int(f->n[2], "SELECT count(*) FROM linli_dirty"), 1); /* v3 kept, unsealed */
+  char *why = s_text(f->n[2], "SELECT value FROM linli_serve WHERE key='seal'");
+  assert_non_null(strstr(why, "forked"));
+  assert_non_null(strstr(why, "linli recover"));
+  free(why);
+  assert_int_equal(s_int(f->n[2], "SELECT count(*) FROM linli_banned"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_converge_through_drivers, fx_setup, fx_teardown),
@@ -387,6 +513,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unknown_key_and_stale_connection, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_warnings_rate_limited, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_peer_state_saved, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_committee_waits_for_the_hub, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_hub_waits_for_committees_or_grace, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_clock_guard, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_own_fork_stops_sealing, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

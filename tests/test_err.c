@@ -60,11 +60,13 @@ static void test_exit_codes(void **state) {
       {LI_ERR_NOT_BUNDLE, 4}, {LI_ERR_BAD_SIG, 4},      {LI_ERR_WRONG_NETWORK, 4},
       {LI_ERR_UNKNOWN_SIGNER, 4}, {LI_ERR_SCOPE, 4},    {LI_ERR_GAP, 4},
       {LI_ERR_FORK, 4},     {LI_ERR_REPLAY, 4},         {LI_ERR_MISSING_DEPS, 4},
-      {LI_ERR_CLOCK_AHEAD, 4}, {LI_ERR_BANNED, 4},      {LI_ERR_SCHEMA, 4},
+      {LI_ERR_CLOCK_AHEAD, 4}, {LI_ERR_BANNED, 4},      {LI_ERR_HELD, 4},
+      {LI_ERR_SCHEMA, 4},
       {LI_ERR_TYPE, 4},     {LI_ERR_LIMIT, 4},          {LI_ERR_TAMPERED, 4},
       {LI_ERR_PROTOCOL, 4}, {LI_ERR_REFUSED, 4},        {LI_ERR_TRACK, 4},
       {LI_ERR_ROLE, 4},     {LI_ERR_EXISTS, 4},         {LI_ERR_NOT_FOUND, 4},
       {LI_ERR_DB, 5},       {LI_ERR_IO, 5},             {LI_ERR_NOMEM, 5},
+      {LI_ERR_STUCK, 6},
       {LI_ERR_TIMEOUT, 1},  {LI_ERR__COUNT, 1},
   };
   size_t n = sizeof table / sizeof table[0];

@@ -55,7 +55,7 @@ static int64_t s_int(li_node *n, const char *sql) {
 static void s_path(fx *f, char *out, const char *what) { snprintf(out, 300, "%s/%02d-%s.linli", f->dir, f->nfiles++, what); }
 
 static li_merge_opts s_opts(void) {
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = 300000, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   return o;
 }
 
@@ -199,6 +199,7 @@ static void s_expect_refused_c(li_node *n, const char *path, li_err want, bool c
   if (!eb.msg[0]) fail_msg("%s: refusal %s without a message", path, li_errname(e));
   assert_int_equal(st.merge.applied, 0);
   assert_int_equal(st.merge.rows, 0);
+  li_bundle_import_stats_clear(&st);
   char *after = s_snapshot(n);
   if (strcmp(before, after) != 0) fail_msg("%s: a refused bundle (%s) changed the replica", path, li_errname(e));
   free(before);
@@ -217,6 +218,7 @@ static void s_expect_ok(li_node *n, const char *path, int applied) {
   li_err e = s_import(n, path, &st, &eb);
   if (e) fail_msg("%s: %s (%s)", path, li_errname(e), eb.msg);
   assert_int_equal(st.merge.applied, applied);
+  li_bundle_import_stats_clear(&st);
 }
 
 /* ---- building commits ---- */
@@ -503,11 +505,13 @@ static void test_flipped_byte_in_commit(void **state) {
   assert_string_equal(before, after);
   free(before);
   free(after);
-  /* a flipped byte in a commit's signature: the signature check */
+  /* a flipped byte in a commit's signature: the file's digest no longer
+   * matches, and a damaged file is refused whole (a refused commit no
+   * longer ends the import before the trailer is read) */
   sc[vp + clen / 2] ^= 0x01;
   sc[vp + clen + 2 + 10] ^= 0x80;
   s_write(bad, p, len);
-  s_expect_refused(f->hub, bad, LI_ERR_BAD_SIG);
+  s_expect_refused(f->hub, bad, LI_ERR_TAMPERED);
   free(p);
   /* the intact export is still accepted */
   s_expect_ok(f->hub, path, 1);
@@ -925,32 +929,38 @@ static void test_wrong_type(void **state) {
   s_expect_row_refused(f, &ck, "check", "constraint");
 }
 
-/* One bad commit after a good one: the bundle is all or nothing. */
-static void test_all_or_nothing(void **state) {
+/* A good commit and a later one of its chain refused (a gap: a wrong type
+ * would no longer do, such a row is refused alone): the chain's prefix is
+ * applied and the stop named, with its chain and seq (before issue 9 the
+ * whole bundle was refused). */
+static void test_chain_prefix(void **state) {
   fx *f = *state;
   uint8_t *a = NULL, *b = NULL;
   size_t na = 0, nb = 0;
   s_spec good = {.signer = &f->c07->id, .id = "v2"};
   s_commit(f, &good, &a, &na);
-  Linli__SignedCommit *w = linli__signed_commit__unpack(NULL, na, a);
-  assert_non_null(w);
-  uint8_t h2[LI_HASH_BYTES];
-  li_hash(w->commit.data, w->commit.len, h2);
-  linli__signed_commit__free_unpacked(w, NULL);
-  (void)h2;
-  /* a gap: a bad row would no longer do, it is refused alone */
   s_spec bad = {.signer = &f->c07->id, .seq = 4, .id = "v3"};
   s_commit(f, &bad, &b, &nb);
   li_blob bl[2] = {{a, na}, {b, nb}};
   char path[300];
   s_path(f, path, "mixed");
   s_write_bundle(f, path, bl, 2, NULL);
-  s_expect_refused(f->hub, path, LI_ERR_GAP);
-  assert_int_equal(s_int(f->hub, "SELECT count(*) FROM care_visits WHERE id='v2'"), 0);
-  /* the good one alone is fine */
+  li_bundle_import_stats st;
+  li_errbuf eb;
+  assert_int_equal(s_import(f->hub, path, &st, &eb), LI_ERR_GAP);
+  assert_int_equal(st.merge.applied, 1);
+  assert_int_equal(st.merge.rejected, 1);
+  assert_int_equal(st.rejects.n, 1);
+  assert_int_equal(st.rejects.v[0].seq, 3); /* a gap names what the sender should send next */
+  assert_memory_equal(st.rejects.v[0].origin, f->c07->id.pk, LI_PK_BYTES);
+  li_bundle_import_stats_clear(&st);
+  assert_int_equal(s_int(f->hub, "SELECT count(*) FROM care_visits WHERE id='v2'"), 1);
+  assert_int_equal(s_int(f->hub, "SELECT count(*) FROM care_visits WHERE id='v3'"), 0);
+  assert_int_equal(s_int(f->hub, "SELECT n FROM linli_rejects WHERE reason='gap'"), 1);
+  /* the good one alone: already there */
   s_path(f, path, "good-alone");
   s_write_bundle(f, path, bl, 1, NULL);
-  s_expect_ok(f->hub, path, 1);
+  s_expect_ok(f->hub, path, 0);
   free(a);
   free(b);
 }
@@ -974,7 +984,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_not_a_bundle, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_unknown_table, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_wrong_type, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_all_or_nothing, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_chain_prefix, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,7 @@ static int fx_setup(void **state) {
   li_blob one = {sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0)};
   assert_int_equal(sqlite3_column_bytes(q, 1), LI_HASH_BYTES);
   memcpy(f->head1, sqlite3_column_blob(q, 1), LI_HASH_BYTES);
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats ms;
   li_err e = li_merge_batch(f->hub->r, &one, 1, &o, &ms, &eb);
   sqlite3_finalize(q);
@@ -610,7 +610,7 @@ static const s_case s_cases[] = {
 /* ---- feeding ---- */
 
 static li_err s_feed_merge(fx *f, s_input *in, li_errbuf *eb) {
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats ms;
   li_err e = li_merge_batch(f->hub->r, in->commits, in->n, &o, &ms, eb);
   assert_int_equal(ms.applied, 0);
@@ -621,10 +621,11 @@ static li_err s_feed_merge(fx *f, s_input *in, li_errbuf *eb) {
 }
 
 static li_err s_feed_bundle(fx *f, s_input *in, li_errbuf *eb) {
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_bundle_import_stats st;
   li_err e = li_bundle_import(f->hub->r, in->path, &o, &st, eb);
   assert_int_equal(st.merge.applied, 0);
+  li_bundle_import_stats_clear(&st);
   return e;
 }
 
@@ -790,7 +791,7 @@ static void s_snapshot_sees_changes(void **state) {
   s_input in = {0};
   s_spec sp = {0};
   s_add_spec(f, &in, &sp);
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats ms;
   li_errbuf eb = {{0}};
   assert_int_equal(li_merge_batch(f->hub->r, in.commits, 1, &o, &ms, &eb), LI_OK);

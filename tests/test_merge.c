@@ -20,9 +20,15 @@
  *     the linli_rejects counter, fork evidence and the ban, and the way
  *     out where there is one (the missing commit arrives, the clock
  *     catches up, the signer is admitted);
- *   - KEEP_PREFIX against ALL_OR_NOTHING, in merge's own transaction and in
- *     a caller's, including a commit rejected after it wrote rows;
- *   - two bugs, marked BUG below. */
+ *   - PER_CHAIN: three chains, the middle one refused in every way a chain
+ *     can be (the others applied in one transaction, nothing redone, the
+ *     chain named once with the first seq it lacks); against
+ *     ALL_OR_NOTHING; a commit refused after it wrote rows, in merge's own
+ *     transaction and in a caller's; a fork;
+ *   - no ban of this node's own key or the network key (DESIGN 13);
+ *   - take-back with seal_first off: own commits applied around local
+ *     edits, another origin's held, nothing sealed, no fork;
+ *   - a bug, marked BUG below. */
 #include "testnode.h"
 
 #include "li_limits.h"
@@ -433,7 +439,7 @@ static void test_idempotence(void **state) {
   assert_int_equal(st.applied, 0);
   assert_int_equal(st.duplicates, (int)n);
   li_blob twice[2] = {all[2], all[2]};
-  assert_int_equal(s_apply(f, r, twice, 2, LI_MERGE_KEEP_PREFIX, &st, &eb), LI_OK);
+  assert_int_equal(s_apply(f, r, twice, 2, LI_MERGE_PER_CHAIN, &st, &eb), LI_OK);
   assert_int_equal(st.duplicates, 2);
   for (size_t i = 0; i < n; i++) s_ok(f, r, &all[i], 1);
   tu_snapshot(r->r->db, after);
@@ -886,11 +892,179 @@ static void test_snapshot_sees_merge(void **state) {
   tu_node_free(&r);
 }
 
-/* ---- KEEP_PREFIX and ALL_OR_NOTHING ---- */
+/* ---- PER_CHAIN and ALL_OR_NOTHING ---- */
 
-/* [A1, A2, A4 (a gap), B1]: all or nothing applies none; keep-prefix keeps
- * A1 and A2 and leaves the rest for later. */
-static void test_keep_prefix_vs_all_or_nothing(void **state) {
+static li_err s_per_chain(fx *f, li_node *r, const li_blob *v, size_t n, li_merge_rejects *rej, li_merge_stats *st,
+                          li_errbuf *eb) {
+  li_merge_opts o = {.wall_ms = f->wall, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_PER_CHAIN,
+                     .seal_first = true, .rejects = rej};
+  memset(eb, 0, sizeof *eb);
+  return li_merge_batch(r->r, v, n, &o, st, eb);
+}
+
+/* A copy of b with one byte of its signature flipped (kept until teardown). */
+static li_blob s_flipped(fx *f, li_blob b) {
+  tu_blobs_add(&f->keep, b.sc, b.len);
+  li_blob *x = &f->keep.v[f->keep.n - 1];
+  ((uint8_t *)x->sc)[x->len - 80] ^= 0x04; /* before signer and network, 34 bytes each */
+  return *x;
+}
+
+/* The middle chain of a three-chain batch: the commits the receiver holds
+ * first (pre) and the ones in the batch (mid), the first of them refused. */
+typedef struct {
+  const char *name;
+  void (*make)(fx *f, tu_blobs *pre, tu_blobs *mid);
+  li_err want;
+  const char *msg_has;
+  bool stranger;     /* the chain is the stranger's (else the hub's in scope c07) */
+  uint64_t seq;      /* the first seq the list names */
+  uint32_t skipped;  /* later commits of the chain left out */
+  int redos;         /* the refusal came after rows were written */
+  const char *tamper; /* SQL run at the receiver after pre, capture off */
+} s_mid_case;
+
+static const s_chg s_mid_row = {"m1", 1, S_NEW ",note=middle"};
+
+static void c_clock_ahead(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  uint64_t ahead = (f->wall - f->t0) + LI_SKEW_DEFAULT_MS + 1000;
+  s_add(mid, s_next(f, &f->h, ahead, NULL, 0, &s_mid_row, 1));
+  s_add(mid, s_next(f, &f->h, ahead + 1, NULL, 0, &s_mid_row, 1));
+}
+/* the receiver holds H#1; H#3 and H#4 arrive: it lacks #2 (head + 1) */
+static void c_gap(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  s_add(pre, s_next(f, &f->h, 5, NULL, 0, &s_mid_row, 1));
+  s_next(f, &f->h, 6, NULL, 0, &s_mid_row, 1);
+  s_add(mid, s_next(f, &f->h, 7, NULL, 0, &s_mid_row, 1));
+  s_add(mid, s_next(f, &f->h, 8, NULL, 0, &s_mid_row, 1));
+}
+static void c_bad_signature(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  s_add(mid, s_flipped(f, s_next(f, &f->h, 5, NULL, 0, &s_mid_row, 1)));
+  s_add(mid, s_next(f, &f->h, 6, NULL, 0, &s_mid_row, 1));
+}
+static void c_wrong_network(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  uint8_t other[LI_PK_BYTES];
+  tu_key(other, 0x77);
+  tu_spec sp = {.signer = &f->hub->id, .network = other, .scope = "c07", .hlc = LI_HLC_MAKE(f->t0 + 5, 0), .nrows = 1};
+  sp.rows[0] = (tu_row){.table = "care_visits", .id = "m1"};
+  s_rowbuf rb;
+  s_parse_set(&rb, S_NEW, &sp.rows[0]);
+  size_t len;
+  uint8_t *sc = tu_commit_sign(&sp, &len, NULL);
+  tu_blobs_add(mid, sc, len);
+  free(sc);
+}
+static void c_unknown_signer(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  s_chain x = {.id = &f->stranger, .scope = "c07"};
+  s_add(mid, s_next(f, &x, 5, NULL, 0, &s_mid_row, 1));
+  s_add(mid, s_next(f, &x, 6, NULL, 0, &s_mid_row, 1));
+}
+static void c_missing_deps(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  s_chain later = f->b;
+  later.seq = 9;
+  s_dep d = {&later, 9};
+  s_add(mid, s_next(f, &f->h, 5, &d, 1, &s_mid_row, 1));
+}
+/* the receiver holds H#1 (m1 and m0) and lost m0 with capture off; H#2
+ * writes m2, then updates m0: LI_ERR_TAMPERED after a write (a row of a
+ * table the receiver does not track no longer stops a commit: it is
+ * refused alone) */
+static void c_row_after_writes(fx *f, tu_blobs *pre, tu_blobs *mid) {
+  s_chg one[] = {s_mid_row, {"m0", 1, S_NEW}};
+  s_add(pre, s_next(f, &f->h, 5, NULL, 0, one, 2));
+  s_chg two[] = {{"m2", 1, S_NEW}, {"m0", 1, "note=gone"}};
+  s_add(mid, s_next(f, &f->h, 6, NULL, 0, two, 2));
+  s_add(mid, s_next(f, &f->h, 7, NULL, 0, &s_mid_row, 1));
+}
+
+static const s_mid_case s_mids[] = {
+    {"clock_ahead", c_clock_ahead, LI_ERR_CLOCK_AHEAD, "ahead of this computer's clock", false, 1, 1, 0, NULL},
+    {"gap", c_gap, LI_ERR_GAP, "has only up to #1", false, 2, 1, 0, NULL},
+    {"bad_signature", c_bad_signature, LI_ERR_BAD_SIG, "does not verify", false, 1, 1, 0, NULL},
+    {"wrong_network", c_wrong_network, LI_ERR_WRONG_NETWORK, "network", false, 1, 0, 0, NULL},
+    {"unknown_signer", c_unknown_signer, LI_ERR_UNKNOWN_SIGNER, NULL, true, 1, 1, 0, NULL},
+    {"missing_deps", c_missing_deps, LI_ERR_MISSING_DEPS, "which this replica lacks", false, 1, 0, 0, NULL},
+    {"row_after_writes", c_row_after_writes, LI_ERR_TAMPERED, "linli_clock says exists", false, 2, 1, 1,
+     "INSERT INTO linli_applying VALUES(1); DELETE FROM care_visits WHERE id='m0'; DELETE FROM linli_applying"},
+};
+
+/* The rest of a three-chain case: the receiver, the list and the stats. */
+static void s_check_mid(fx *f, const s_mid_case *c, li_node *r, const li_merge_rejects *rej, const li_merge_stats *st,
+                        const tu_txns *tx) {
+  assert_int_equal(st->applied, 3); /* A1, B1, A2 */
+  assert_int_equal(st->rejected, 1);
+  assert_int_equal(st->reject, c->want);
+  assert_int_equal(st->rejected_at, 1);
+  assert_int_equal(st->skipped, (int)c->skipped);
+  assert_int_equal(st->redos, c->redos);
+  if (tx->commits != 1 || tx->rollbacks != c->redos)
+    fail_msg("case %s: %d COMMIT(s) and %d ROLLBACK(s), expected 1 and %d", c->name, tx->commits, tx->rollbacks, c->redos);
+  assert_int_equal(rej->n, 1);
+  const li_merge_reject *x = &rej->v[0];
+  assert_memory_equal(x->origin, c->stranger ? f->stranger.pk : f->hub->id.pk, LI_PK_BYTES);
+  assert_string_equal(x->scope, "c07");
+  if (x->seq != c->seq) fail_msg("case %s: the list names #%llu, expected #%llu", c->name, (unsigned long long)x->seq,
+                                 (unsigned long long)c->seq);
+  assert_int_equal(x->code, c->want);
+  assert_int_equal(x->skipped, c->skipped);
+  assert_int_equal(x->after_writes, c->redos > 0);
+  if (c->msg_has && !strstr(x->message, c->msg_has)) fail_msg("case %s: the message lacks \"%s\": %s", c->name, c->msg_has, x->message);
+  /* the other two chains, whole; nothing of the middle one's batch */
+  assert_string_equal(s_col(r, "v1", "note"), "A2");
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v2'"), 1);
+  int64_t want_m1 = c->seq > 1 ? 1 : 0; /* only the commit held before */
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='m1'"), want_m1);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='m2'"), 0);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_clock WHERE pk='m2'"), 0);
+  assert_true(sqlite3_get_autocommit(r->r->db));
+}
+
+/* [A1, M, B1, M..., A2]: the middle chain M's first commit is refused; A
+ * and B are applied whole, in one transaction, and M is named once with
+ * the first seq it lacks. For every kind of refusal a chain can meet. */
+static void test_per_chain_three_chains(void **state) {
+  fx *f = *state;
+  for (size_t i = 0; i < S_N(s_mids); i++) {
+    const s_mid_case *c = &s_mids[i];
+    f->a.seq = f->b.seq = f->h.seq = 0;
+    tu_blobs pre = {0}, mid = {0}, in = {0};
+    c->make(f, &pre, &mid);
+    s_chg a1c = {"v1", 1, S_NEW}, b1c = {"v2", 1, S_NEW}, a2c = {"v1", 1, "note=A2"};
+    s_dep d = {&f->a, 1};
+    s_add(&in, s_next(f, &f->a, 10, NULL, 0, &a1c, 1));
+    s_add(&in, mid.v[0]);
+    s_add(&in, s_next(f, &f->b, 20, &d, 1, &b1c, 1));
+    for (size_t k = 1; k < mid.n; k++) s_add(&in, mid.v[k]);
+    s_add(&in, s_next(f, &f->a, 30, NULL, 0, &a2c, 1));
+    li_node *r = s_recv(f);
+    if (pre.n) s_ok(f, r, pre.v, pre.n);
+    if (c->tamper) tu_exec(r, c->tamper);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT coalesce(sum(n), 0) FROM linli_rejects WHERE reason='%s'", li_errname(c->want));
+    int64_t counted = tu_int(r, sql);
+    li_merge_rejects rej = {0};
+    li_merge_stats st;
+    li_errbuf eb;
+    tu_txns tx;
+    tu_count_txns(r, &tx);
+    li_err e = s_per_chain(f, r, in.v, in.n, &rej, &st, &eb);
+    tu_uncount_txns(r);
+    printf("per chain %-18s %s: %s\n", c->name, li_errname(st.reject), eb.msg);
+    if (e) fail_msg("case %s: the batch failed: %s (%s)", c->name, li_errname(e), eb.msg);
+    s_check_mid(f, c, r, &rej, &st, &tx);
+    assert_int_equal(tu_int(r, sql), counted + 1);
+    li_merge_rejects_clear(&rej);
+    tu_blobs_free(&pre);
+    tu_blobs_free(&mid);
+    tu_blobs_free(&in);
+    tu_node_free(&r);
+  }
+}
+
+/* [A1, A2, A4 (a gap), B1]: all or nothing applies none; per chain applies
+ * A1, A2 and B1 and names A from #3; the rest with the missing commit later
+ * applies the whole chain. */
+static void test_per_chain_vs_all_or_nothing(void **state) {
   fx *f = *state;
   s_chg c1 = {"v1", 1, S_NEW}, c2 = {"v1", 1, "note=2"}, c3 = {"v1", 1, "note=3"}, c4 = {"v1", 1, "note=4"};
   li_blob a1 = s_next(f, &f->a, 10, NULL, 0, &c1, 1), a2 = s_next(f, &f->a, 20, NULL, 0, &c2, 1);
@@ -909,54 +1083,77 @@ static void test_keep_prefix_vs_all_or_nothing(void **state) {
   assert_int_equal(st.applied, 0);
   tu_snapshot(r->r->db, after);
   assert_memory_equal(before, after, LI_HASH_BYTES);
-  assert_int_equal(s_apply(f, r, batch, 4, LI_MERGE_KEEP_PREFIX, &st, &eb), LI_ERR_GAP);
+  li_merge_rejects rej = {0};
+  assert_int_equal(s_per_chain(f, r, batch, 4, &rej, &st, &eb), LI_OK);
   assert_int_equal(st.rejected_at, 2);
   assert_int_equal(st.reject, LI_ERR_GAP);
-  assert_int_equal(st.applied, 2);
-  assert_non_null(strstr(eb.msg, "c07#4"));
-  assert_string_equal(s_col(r, "v1", "note"), "2");
-  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v2'"), 0); /* B1 left for later */
-  /* the rest, with the missing commit, later */
-  li_blob rest[] = {a3, a4, b1};
-  assert_int_equal(s_apply(f, r, rest, 3, LI_MERGE_KEEP_PREFIX, &st, &eb), LI_OK);
   assert_int_equal(st.applied, 3);
+  assert_non_null(strstr(eb.msg, "c07#4"));
+  assert_int_equal(rej.n, 1);
+  assert_int_equal(rej.v[0].seq, 3);
+  assert_string_equal(s_col(r, "v1", "note"), "2");
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v2'"), 1);
+  li_merge_rejects_clear(&rej);
+  li_blob rest[] = {a3, a4, b1};
+  assert_int_equal(s_per_chain(f, r, rest, 3, &rej, &st, &eb), LI_OK);
+  assert_int_equal(st.applied, 2);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(rej.n, 0);
   assert_string_equal(s_col(r, "v1", "note"), "4");
   tu_node_free(&r);
 }
 
-/* A commit rejected after it wrote rows (its second row is one linli_clock
+/* A commit refused after it wrote rows (its second row is one linli_clock
  * says exists but someone deleted with capture off: LI_ERR_TAMPERED; a bad
- * row alone is refused by itself and no longer rejects a commit):
- * keep-prefix keeps the commits before it and none of its rows, in merge's
- * own transaction (which starts over) and in a caller's (savepoints). */
-static void test_keep_prefix_partial_commit(void **state) {
+ * row alone is refused by itself and no longer refuses a commit): per
+ * chain keeps the other chains and the chain's commits before it, none of
+ * its rows, in merge's own transaction (rolled back and merged again) and
+ * in a caller's (which rolls back and merges again when asked, st.redo). */
+static void test_per_chain_refused_after_writes(void **state) {
   fx *f = *state;
-  s_chg c0 = {"v0", 1, S_NEW}, c1 = {"v1", 1, S_NEW};
+  s_chg c0 = {"v0", 1, S_NEW}, c1 = {"v1", 1, S_NEW}, cb = {"v3", 1, S_NEW};
   li_blob a0 = s_next(f, &f->a, 5, NULL, 0, &c0, 1);
   li_blob a1 = s_next(f, &f->a, 10, NULL, 0, &c1, 1);
   s_chg c2[] = {{"v2", 1, S_NEW ",note=half"}, {"v0", 1, "note=gone"}};
   li_blob a2 = s_next(f, &f->a, 20, NULL, 0, c2, 2);
-  li_blob batch[] = {a1, a2};
+  s_dep d = {&f->a, 1};
+  li_blob b1 = s_next(f, &f->b, 30, &d, 1, &cb, 1);
+  li_blob batch[] = {a1, a2, b1};
   for (int caller = 0; caller < 2; caller++) {
     li_node *r = s_recv(f);
     s_ok(f, r, &a0, 1);
     tu_exec(r, "INSERT INTO linli_applying VALUES(1); DELETE FROM care_visits WHERE id = 'v0'; DELETE FROM linli_applying");
+    li_merge_rejects rej = {0};
     li_merge_stats st;
     li_errbuf eb = {{0}};
-    if (caller) assert_int_equal(li_replica_begin(r->r, &eb), LI_OK);
-    assert_int_equal(s_apply(f, r, batch, 2, LI_MERGE_KEEP_PREFIX, &st, &eb), LI_ERR_TAMPERED);
     if (caller) {
-      assert_false(sqlite3_get_autocommit(r->r->db)); /* the caller's to end */
-      assert_int_equal(li_replica_commit(r->r, &eb), LI_OK);
+      assert_int_equal(li_replica_begin(r->r, &eb), LI_OK);
+      assert_int_equal(s_per_chain(f, r, batch, 3, &rej, &st, &eb), LI_ERR_TAMPERED);
+      assert_true(st.redo);
+      assert_int_equal(rej.n, 1);
+      assert_true(rej.v[0].after_writes);
+      li_replica_rollback(r->r);
+      li_merge_rejects_rolled_back(&rej);
+      assert_int_equal(li_replica_begin(r->r, &eb), LI_OK);
     }
+    assert_int_equal(s_per_chain(f, r, batch, 3, &rej, &st, &eb), LI_OK);
+    assert_false(st.redo);
+    if (caller) assert_int_equal(li_replica_commit(r->r, &eb), LI_OK);
     assert_true(sqlite3_get_autocommit(r->r->db));
-    assert_int_equal(st.applied, 1);
+    assert_int_equal(st.redos, caller ? 0 : 1);
+    assert_int_equal(st.applied, 2);
+    assert_int_equal(st.reject, LI_ERR_TAMPERED); /* noted again after the rollback */
     assert_int_equal(st.rejected_at, 1);
-    assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
+    assert_int_equal(st.rejected, 1);
+    assert_int_equal(rej.n, 1);
+    assert_int_equal(rej.v[0].seq, 3);
+    assert_int_equal(tu_int(r, "SELECT n FROM linli_rejects WHERE reason='tampered'"), 1);
+    assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id IN ('v1','v3')"), 2);
     if (tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v2'") != 0)
       fail_msg("%s transaction: the rejected commit's first row was kept", caller ? "a caller's" : "merge's own");
     assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_clock WHERE pk='v2'"), 0);
     assert_int_equal(tu_int(r, "SELECT max(seq) FROM linli_vv WHERE scope='c07'"), 2);
+    li_merge_rejects_clear(&rej);
     tu_node_free(&r);
   }
 }
@@ -980,7 +1177,7 @@ static void test_all_or_nothing_in_caller_transaction(void **state) {
   assert_int_equal(s_apply(f, r, batch, 2, LI_MERGE_ALL_OR_NOTHING, &st, &eb), LI_ERR_GAP);
   assert_false(sqlite3_get_autocommit(r->r->db));
   li_replica_rollback(r->r);
-  r->r->norigins = norigins; /* what a caller of merge inside its transaction does (bundle.c) */
+  assert_int_equal(r->r->norigins, norigins); /* the replica restores its own cache */
   tu_snapshot(r->r->db, after);
   assert_memory_equal(before, after, LI_HASH_BYTES);
   /* a rejection inside a caller's transaction is the caller's to count */
@@ -988,26 +1185,39 @@ static void test_all_or_nothing_in_caller_transaction(void **state) {
   tu_node_free(&r);
 }
 
-/* A fork in the middle of a keep-prefix batch: the prefix is kept, the
- * evidence recorded and the origin banned. */
-static void test_keep_prefix_fork(void **state) {
+/* A fork in the middle of a per-chain batch: the other chains are applied,
+ * the evidence recorded and the origin banned in the batch's transaction;
+ * its next commit is refused as banned. */
+static void test_per_chain_fork(void **state) {
   fx *f = *state;
   s_chg c1 = {"v1", 1, S_NEW}, c1b = {"v1", 1, S_NEW ",note=twin"};
   li_blob a1 = s_next(f, &f->a, 10, NULL, 0, &c1, 1);
   s_dep d = {&f->a, 1};
-  s_chg cb = {"v2", 1, S_NEW};
+  s_chg cb = {"v2", 1, S_NEW}, ch = {"v3", 1, S_NEW};
   li_blob b1 = s_next(f, &f->b, 20, &d, 1, &cb, 1);
   li_blob twin = s_make(f, &f->c07->id, "c07", 1, NULL, 10, NULL, 0, &c1b, 1, NULL);
+  li_blob h1 = s_next(f, &f->h, 30, &d, 1, &ch, 1);
   li_node *r = s_recv(f);
-  li_blob batch[] = {a1, b1, twin};
+  li_blob batch[] = {a1, twin, b1, h1};
+  li_merge_rejects rej = {0};
   li_merge_stats st;
   li_errbuf eb;
-  assert_int_equal(s_apply(f, r, batch, 3, LI_MERGE_KEEP_PREFIX, &st, &eb), LI_ERR_FORK);
-  assert_int_equal(st.applied, 2);
-  assert_int_equal(st.rejected_at, 2);
-  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits"), 2);
+  assert_int_equal(s_per_chain(f, r, batch, 4, &rej, &st, &eb), LI_OK);
+  assert_int_equal(st.applied, 3);
+  assert_int_equal(st.reject, LI_ERR_FORK);
+  assert_int_equal(st.rejected_at, 1);
+  assert_int_equal(st.forks_kept, 0);
+  assert_int_equal(rej.n, 1);
+  assert_int_equal(rej.v[0].seq, 1);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits"), 3);
   assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_evidence"), 2);
   assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_banned"), 1);
+  li_merge_rejects_clear(&rej);
+  s_chg c2 = {"v1", 1, "note=after"};
+  li_blob a2 = s_next(f, &f->a, 40, NULL, 0, &c2, 1);
+  assert_int_equal(s_per_chain(f, r, &a2, 1, &rej, &st, &eb), LI_OK);
+  assert_int_equal(st.reject, LI_ERR_BANNED);
+  li_merge_rejects_clear(&rej);
   tu_node_free(&r);
 }
 
@@ -1051,51 +1261,176 @@ static void test_bug_honest_values_of_another_class(void **state) {
   assert_int_equal(tu_int(f->hub, "SELECT count(*) FROM care_visits WHERE id='v2'"), 1); /* the chain went on */
 }
 
-/* KNOWN BUG (found in issue 8, not fixed): DESIGN 13 says "a node never
- * bans its own key or the network key; it reports". merge bans the origin
- * of any fork it sees: a committee that meets a fork of the hub's chain (a
- * hub restored from a backup re-sealing a seq) bans the network key and
- * then refuses every later hub commit, roster changes included; a node
- * meeting a fork of its own chain (a clone) bans itself. The fix belongs in
- * merge.c (s_record_fork: keep the evidence, report, do not ban those two
- * keys), which is being restructured in parallel. The test skips, saying
- * so, while the bug is there; any other outcome fails. */
-static void test_known_bug_ban_of_network_or_own_key(void **state) {
+/* DESIGN 13: a node never bans its own key or the network key; it keeps
+ * the evidence and reports. A committee meeting a fork of the hub's chain
+ * (a hub restored from a backup re-sealing a seq) goes on accepting the
+ * hub's commits, roster changes included; a node meeting a fork of its own
+ * chain (a clone) does not ban itself. In both modes. (Found in issue 8:
+ * merge banned both, and the hub's next commit was refused as banned.) */
+static void test_no_ban_of_network_or_own_key(void **state) {
   fx *f = *state;
-  li_node *r = s_recv(f);
-  /* the hub's street chain as the receiver holds it */
-  uint64_t seq;
-  uint8_t head[LI_HASH_BYTES];
-  li_errbuf eb;
-  assert_int_equal(li_replica_vv_get(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
-  assert_true(seq >= 1);
-  s_chg n1 = {"notices:n1", 1, "title=通知一,audience=all"}, n1b = {"notices:n1", 1, "title=另一个,audience=all"};
-  uint8_t h1[LI_HASH_BYTES], h2[LI_HASH_BYTES];
-  li_blob next = s_make(f, &f->hub->id, "street", seq + 1, head, 10, NULL, 0, &n1, 1, h1);
-  li_blob twin = s_make(f, &f->hub->id, "street", seq + 1, head, 11, NULL, 0, &n1b, 1, NULL);
-  s_chg n2 = {"notices:n2", 1, "title=通知二,audience=all"};
-  li_blob after = s_make(f, &f->hub->id, "street", seq + 2, h1, 20, NULL, 0, &n2, 1, h2);
-  s_ok(f, r, &next, 1);
-  li_merge_stats st;
-  assert_int_equal(s_apply(f, r, &twin, 1, LI_MERGE_ALL_OR_NOTHING, &st, &eb), LI_ERR_FORK);
-  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_evidence"), 2); /* reported either way */
-  li_err e = s_apply(f, r, &after, 1, LI_MERGE_ALL_OR_NOTHING, &st, &eb);
-  /* a committee meeting a fork of its own chain */
   tu_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1','c07','R-001','2025-03-01')");
   tu_seal(f->c07, f->t0 + 30);
-  s_chg own = {"v1", 1, S_NEW ",note=clone"};
-  li_blob clone = s_make(f, &f->c07->id, "c07", 1, NULL, 31, NULL, 0, &own, 1, NULL);
-  assert_int_equal(tu_merge(f->c07, &clone, 1, LI_MERGE_ALL_OR_NOTHING, f->wall, &st, &eb), LI_ERR_FORK);
-  int64_t self_banned = tu_int(f->c07, "SELECT count(*) FROM linli_banned");
-  if (e == LI_ERR_BANNED || self_banned) {
-    printf("KNOWN BUG: a fork bans the network key (%s after it) or the node's own key (%lld row(s) in its "
-           "linli_banned), against DESIGN 13\n",
-           li_errname(e), (long long)self_banned);
+  for (int per_chain = 0; per_chain < 2; per_chain++) {
+    li_merge_mode mode = per_chain ? LI_MERGE_PER_CHAIN : LI_MERGE_ALL_OR_NOTHING;
+    li_node *r = s_recv(f);
+    /* the hub's street chain as the receiver holds it */
+    uint64_t seq;
+    uint8_t head[LI_HASH_BYTES];
+    li_errbuf eb;
+    assert_int_equal(li_replica_vv_get(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
+    assert_true(seq >= 1);
+    s_chg n1 = {"notices:n1", 1, "title=通知一,audience=all"}, n1b = {"notices:n1", 1, "title=另一个,audience=all"};
+    uint8_t h1[LI_HASH_BYTES];
+    li_blob next = s_make(f, &f->hub->id, "street", seq + 1, head, 10, NULL, 0, &n1, 1, h1);
+    li_blob twin = s_make(f, &f->hub->id, "street", seq + 1, head, 11, NULL, 0, &n1b, 1, NULL);
+    s_chg n2 = {"notices:n2", 1, "title=通知二,audience=all"};
+    li_blob after = s_make(f, &f->hub->id, "street", seq + 2, h1, 20, NULL, 0, &n2, 1, NULL);
+    s_ok(f, r, &next, 1);
+    li_merge_stats st;
+    li_err e = s_apply(f, r, &twin, 1, mode, &st, &eb);
+    assert_int_equal(per_chain ? st.reject : e, LI_ERR_FORK);
+    assert_int_equal(st.forks_kept, 1);
+    assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_evidence"), 2); /* reported */
+    assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_banned"), 0);  /* not banned */
+    e = s_apply(f, r, &after, 1, mode, &st, &eb);
+    if (e || st.reject) fail_msg("the hub's next commit after the fork: %s (%s)", li_errname(e ? e : st.reject), eb.msg);
+    assert_int_equal(st.applied, 1);
     tu_node_free(&r);
-    skip();
+    /* a committee meeting a fork of its own chain */
+    s_chg own = {"v1", 1, S_NEW ",note=clone"};
+    li_blob clone = s_make(f, &f->c07->id, "c07", 1, NULL, 31, NULL, 0, &own, 1, NULL);
+    e = tu_merge(f->c07, &clone, 1, mode, f->wall, &st, &eb);
+    assert_int_equal(per_chain ? st.reject : e, LI_ERR_FORK);
+    assert_int_equal(st.forks_kept, 1);
+    assert_int_equal(tu_int(f->c07, "SELECT count(*) FROM linli_banned"), 0);
+    assert_int_equal(tu_int(f->c07, "SELECT count(*) FROM linli_evidence"), 2);
   }
-  if (e) fail_msg("the hub's next commit after the fork: %s (%s)", li_errname(e), eb.msg);
-  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_banned"), 0);
+}
+
+/* ---- take-back: seal_first off ---- */
+
+static li_err s_take_back(fx *f, li_node *r, const li_blob *v, size_t n, li_merge_rejects *rej, li_merge_stats *st,
+                          li_errbuf *eb) {
+  li_merge_opts o = {.wall_ms = f->wall, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_PER_CHAIN,
+                     .seal_first = false, .rejects = rej};
+  memset(eb, 0, sizeof *eb);
+  return li_merge_batch(r->r, v, n, &o, st, eb);
+}
+
+static const char *s_col_of(li_node *r, const char *id, const char *col) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT coalesce(%s, 'NULL') FROM care_visits WHERE id='%s' AND scope='c07'", col, id);
+  return tu_text(r, sql);
+}
+
+/* c07 is restored from a backup taken after its #1; its old PC had sealed
+ * #2 and #3 since. Staff edit the restored replica before it takes them
+ * back with seal_first off. */
+static li_node *s_restored(fx *f, tu_blobs *later) {
+  li_node *c = f->c07;
+  tu_sync(f->hub, c, f->wall); /* the roster */
+  tu_exec(c, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES"
+             "('v1','c07','R-1','2025-03-01'),('v2','c07','R-2','2025-03-01'),"
+             "('v3','c07','R-3','2025-03-01'),('v8','c07','R-8','2025-03-01')");
+  tu_seal(c, f->t0 + 10);
+  char dir[LI_PATH_MAX], bak[300];
+  snprintf(dir, sizeof dir, "%s", c->dir);
+  snprintf(bak, sizeof bak, "%s/restored", f->s.dir);
+  li_node_close(c);
+  li_node *r = tu_node_copy(dir, bak);
+  li_errbuf eb = {{0}};
+  assert_int_equal(li_node_open(c, dir, &eb), LI_OK);
+  /* the old PC goes on */
+  tu_exec(c, "UPDATE care_visits SET note='old pc' WHERE id IN ('v1','v8'); UPDATE care_visits SET visitor='old pc' "
+             "WHERE id='v2'; DELETE FROM care_visits WHERE id='v3'");
+  tu_seal(c, f->t0 + 20);
+  tu_exec(c, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v4','c07','R-4','2025-03-02')");
+  tu_seal(c, f->t0 + 30);
+  for (uint64_t s = 2; s <= 3; s++) {
+    li_blob b;
+    tu_own_commit(c, "c07", s, &b);
+    tu_blobs_add(later, b.sc, b.len);
+    free((void *)b.sc);
+  }
+  /* the restored PC, before it took anything back */
+  tu_exec(r, "UPDATE care_visits SET visitor='restored' WHERE id='v1'; UPDATE care_visits SET outcome='restored' "
+             "WHERE id='v2'; UPDATE care_visits SET note='restored' WHERE id='v3'; DELETE FROM care_visits WHERE id='v8';"
+             "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v6','c07','R-6','2025-03-03')");
+  return r;
+}
+
+/* seal_first off (merge.h): the restored node takes back its own #2 and #3
+ * without sealing. Columns and rows edited here keep their local state
+ * (v1.visitor, v2.outcome, v3 deleted there but edited here, v8 deleted
+ * here); the rest of its commits arrives (v1.note, v2.visitor, v4). The
+ * hub's commit on an edited row is held, c07b's on another row applied,
+ * and so is the hub's on the row of the same key in scope street.
+ * Nothing is sealed, no marker lost, no fork: the next seal is #4 and the
+ * hub accepts it and ends up with the local edits. */
+static void test_take_back_without_sealing(void **state) {
+  fx *f = *state;
+  tu_blobs in = {0};
+  li_node *r = s_restored(f, &in);
+  int64_t dirty = tu_int(r, "SELECT count(*) FROM linli_dirty");
+  assert_true(dirty >= 5);
+  s_chg hv = {"v2", 1, "visitor=hub"}, bv = {"v7", 1, S_NEW};
+  li_blob h1 = s_next(f, &f->h, 25, NULL, 0, &hv, 1), b1 = s_next(f, &f->b, 26, NULL, 0, &bv, 1);
+  s_add(&in, h1);
+  s_add(&in, b1);
+  /* the hub's street row with the key of a row edited here in c07: another
+   * row, (street, v1), so its commit is not held */
+  s_chain street = {.id = &f->hub->id, .scope = "street"};
+  li_errbuf eb;
+  assert_int_equal(li_chain_head(r->r, f->hub->id.pk, "street", &street.seq, street.head, &eb), LI_OK);
+  s_chg sv = {"v1", 1, S_NEW ",note=street"};
+  s_add(&in, s_next(f, &street, 27, NULL, 0, &sv, 1));
+  li_merge_rejects rej = {0};
+  li_merge_stats st;
+  assert_int_equal(s_take_back(f, r, in.v, in.n, &rej, &st, &eb), LI_OK);
+  assert_int_equal(st.sealed, 0);
+  assert_int_equal(st.applied, 4);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v1' AND scope='street' AND note='street'"), 1);
+  assert_int_equal(st.reject, LI_ERR_HELD);
+  assert_int_equal(rej.n, 1);
+  assert_memory_equal(rej.v[0].origin, f->hub->id.pk, LI_PK_BYTES);
+  assert_int_equal(rej.v[0].seq, 1);
+  assert_non_null(strstr(rej.v[0].message, "taken back"));
+  li_merge_rejects_clear(&rej);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_dirty"), dirty);
+  assert_int_equal(tu_int(r, "SELECT n FROM linli_rejects WHERE reason='held'"), 1);
+  /* what the commits brought, and what stayed local */
+  assert_string_equal(s_col_of(r, "v1", "note"), "old pc");
+  assert_string_equal(s_col_of(r, "v1", "visitor"), "restored");
+  assert_string_equal(s_col_of(r, "v2", "visitor"), "old pc");
+  assert_string_equal(s_col_of(r, "v2", "outcome"), "restored");
+  assert_string_equal(s_col_of(r, "v3", "note"), "restored");
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id IN ('v4','v6','v7')"), 3);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v8'"), 0);
+  /* the own chain taken back, not forked */
+  uint64_t seq;
+  assert_int_equal(li_replica_vv_get(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
+  assert_int_equal(seq, 3);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_evidence"), 0);
+  /* it seals now: #4, which the hub (holding #1..#3 and c07b's) accepts */
+  tu_seal(r, f->t0 + 40);
+  assert_int_equal(li_replica_vv_get(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
+  assert_int_equal(seq, 4);
+  assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_dirty"), 0);
+  tu_send(f->c07, f->hub, "c07");
+  s_ok(f, f->hub, &b1, 1);
+  li_blob four;
+  tu_own_commit(r, "c07", 4, &four);
+  s_ok(f, f->hub, &four, 1);
+  free((void *)four.sc);
+  assert_string_equal(s_col_of(f->hub, "v1", "visitor"), "restored");
+  assert_string_equal(s_col_of(f->hub, "v1", "note"), "old pc");
+  assert_string_equal(s_col_of(f->hub, "v2", "outcome"), "restored");
+  assert_string_equal(s_col_of(f->hub, "v3", "note"), "restored");
+  assert_int_equal(tu_int(f->hub, "SELECT count(*) FROM care_visits WHERE id IN ('v6','v8')"), 1);
+  /* the held commit arrives once the node has taken back and sealed */
+  s_ok(f, r, &h1, 1);
+  tu_blobs_free(&in);
   tu_node_free(&r);
 }
 
@@ -1115,12 +1450,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_refusal_same_on_two_receivers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_replay, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_sees_merge, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_keep_prefix_vs_all_or_nothing, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_keep_prefix_partial_commit, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_per_chain_three_chains, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_per_chain_vs_all_or_nothing, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_per_chain_refused_after_writes, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_all_or_nothing_in_caller_transaction, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_keep_prefix_fork, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_per_chain_fork, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_bug_honest_values_of_another_class, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_known_bug_ban_of_network_or_own_key, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_no_ban_of_network_or_own_key, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_take_back_without_sealing, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests_name("merge", tests, NULL, NULL);
 }

@@ -236,12 +236,66 @@ static void test_list_digest_and_rows(void **state) {
   assert_int_equal(li_roster_rows(f->hub->r, NULL, 2, &rows, &n, &eb), LI_ERR_LIMIT);
 }
 
+/* roster replace: the old key stays valid up to the last seq the hub holds,
+ * the name is admitted again with the new key for the same scope. */
+static void test_replace(void **state) {
+  fx *f = *state;
+  li_errbuf eb = {{0}};
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_prepare_v2(f->hub->r->db, "INSERT INTO linli_vv(origin, scope, seq, head) VALUES(?, 'c07', 5, zeroblob(32))", -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_blob(st, 1, f->c07->id.pk, LI_PK_BYTES, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  char hub_key[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(f->hub->id.pk, hub_key);
+  struct {
+    li_replica *r;
+    const char *name, *key;
+    li_err want;
+  } refusals[] = {
+      {f->c07->r, "c07", f->other_key, LI_ERR_ROLE},
+      {f->hub->r, "nobody", f->other_key, LI_ERR_NOT_FOUND},
+      {f->hub->r, "hub", f->other_key, LI_ERR_USAGE},
+      {f->hub->r, "c07", hub_key, LI_ERR_USAGE},
+      {f->hub->r, "c07", f->c07_key, LI_ERR_EXISTS}, /* the key it has */
+      {f->hub->r, "c07", "junk", LI_ERR_KEY},
+  };
+  for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+    li_err e = li_roster_replace(refusals[i].r, refusals[i].name, refusals[i].key, li_wall_ms(), NULL, &eb);
+    if (e != refusals[i].want) fail_msg("replace %zu: %s, want %s (%s)", i, li_errname(e), li_errname(refusals[i].want), eb.msg);
+  }
+  uint64_t after = 0;
+  assert_int_equal(li_roster_replace(f->hub->r, "c07", f->other_key, li_wall_ms(), &after, &eb), LI_OK);
+  assert_int_equal(after, 5);
+  li_member m;
+  assert_int_equal(li_roster_by_name(f->hub->r, "c07", true, &m, &eb), LI_OK);
+  assert_memory_equal(m.key, f->other, LI_PK_BYTES);
+  assert_string_equal(m.scope, "c07");
+  assert_int_equal(li_roster_by_name(f->hub->r, "c07-r1", false, &m, &eb), LI_OK);
+  assert_true(m.revoked);
+  assert_int_equal(m.revoked_after_seq, 5);
+  assert_int_equal(li_roster_may_write(f->hub->r, f->c07->id.pk, "c07", 5, &eb), LI_OK);
+  assert_int_equal(li_roster_may_write(f->hub->r, f->c07->id.pk, "c07", 6, &eb), LI_ERR_UNKNOWN_SIGNER);
+  assert_int_equal(li_roster_may_write(f->hub->r, f->other, "c07", 1, &eb), LI_OK);
+  /* again: the next retired name */
+  li_identity third;
+  char third_key[LI_PK_TEXT_LEN + 1];
+  assert_int_equal(li_identity_generate(&third), LI_OK);
+  li_pk_to_text(third.pk, third_key);
+  li_identity_wipe(&third);
+  assert_int_equal(li_roster_replace(f->hub->r, "c07", third_key, li_wall_ms(), NULL, &eb), LI_OK);
+  assert_int_equal(li_roster_by_name(f->hub->r, "c07-r2", false, &m, &eb), LI_OK);
+  assert_memory_equal(m.key, f->other, LI_PK_BYTES);
+  assert_int_equal(li_replica_dirty_count(f->hub->r), 0); /* sealed */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_may_write, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_add_and_remove_refusals, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_lookups_reads_and_admission, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_list_digest_and_rows, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_replace, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

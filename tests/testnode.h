@@ -236,9 +236,33 @@ static inline uint8_t *tu_log_commit(li_node *n, const uint8_t origin[LI_PK_BYTE
 /* li_merge_batch with a skew of 5 minutes at wall_ms. */
 static inline li_err tu_merge(li_node *to, const li_blob *v, size_t n, li_merge_mode mode, uint64_t wall_ms,
                               li_merge_stats *st, li_errbuf *eb) {
-  li_merge_opts o = {.wall_ms = wall_ms, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = mode};
+  li_merge_opts o = {.wall_ms = wall_ms, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = mode, .seal_first = true};
   memset(eb, 0, sizeof *eb);
   return li_merge_batch(to->r, v, n, &o, st, eb);
+}
+
+/* Transactions a node's connection ends, counted by SQLite's hooks: merge
+ * tests check that a batch is one COMMIT and how many ROLLBACKs (redos)
+ * it took. */
+typedef struct {
+  int commits, rollbacks;
+} tu_txns;
+
+static inline int tu_on_commit(void *p) {
+  ((tu_txns *)p)->commits++;
+  return 0;
+}
+static inline void tu_on_rollback(void *p) { ((tu_txns *)p)->rollbacks++; }
+
+static inline void tu_count_txns(li_node *n, tu_txns *t) {
+  memset(t, 0, sizeof *t);
+  sqlite3_commit_hook(n->r->db, tu_on_commit, t);
+  sqlite3_rollback_hook(n->r->db, tu_on_rollback, t);
+}
+
+static inline void tu_uncount_txns(li_node *n) {
+  sqlite3_commit_hook(n->r->db, NULL, NULL);
+  sqlite3_rollback_hook(n->r->db, NULL, NULL);
 }
 
 /* Everything of from's log that to reads (a committee: its scope and
@@ -679,7 +703,7 @@ static inline int tu_send(li_node *from, li_node *to, const char *scope) {
     v[n++] = (li_blob){sc, len};
   }
   sqlite3_finalize(q);
-  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+  li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
   li_merge_stats st;
   li_errbuf eb = {{0}};
   li_err e = n ? li_merge_batch(to->r, v, n, &o, &st, &eb) : LI_OK;

@@ -136,6 +136,7 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
   sim_store_ctx *c = ctx;
   uint64_t wall = sim_wall(c->w, c->nd);
   c->nd->store.wall_ms = wall;
+  c->nd->store.taking_back = c->nd->drv && !li_driver_may_seal_first(c->nd->drv);
   s_pos *before = calloc(n ? n : 1, sizeof *before);
   for (size_t i = 0; before && i < n; i++) before[i] = s_blob_pos(c->nd->r, &commits[i]);
   li_err e = li_store_replica_vt.apply(&c->nd->store, commits, n, res, eb);
@@ -176,7 +177,9 @@ static void s_driver_cfg(sim_world *w, sim_node *nd) {
   c->role = nd->hub ? LI_ROLE_HUB : LI_ROLE_COMMITTEE;
   memcpy(c->self, nd->id.pk, LI_PK_BYTES);
   memcpy(c->network, w->n[SIM_HUB].id.pk, LI_PK_BYTES);
-  c->seal_interval_ms = 50 + sim_below(&w->rng, 400);
+  /* whole clock ticks: nodes often seal in the same step, before they hear
+   * of each other, so equal HLCs of different origins (ties) are common */
+  c->seal_interval_ms = S_CLOCK_TICK_MS * (1 + sim_below(&w->rng, 4));
   c->batch_rows_max = 1 + sim_below(&w->rng, 40);
   c->batch_bytes_max = 64 * 1024;
   c->window = 1 + sim_below(&w->rng, 4);

@@ -203,7 +203,7 @@ void fz_replica_new(fz_replica *f, bool populated) {
     uint8_t *c = fz_base_commit(i, &clen, NULL);
     uint8_t *sc = fz_sign(c, clen, &slen);
     li_blob b = {sc, slen};
-    li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING};
+    li_merge_opts o = {.wall_ms = FZ_WALL_MS, .max_skew_ms = LI_SKEW_DEFAULT_MS, .mode = LI_MERGE_ALL_OR_NOTHING, .seal_first = true};
     li_merge_stats st;
     if ((e = li_merge_batch(f->r, &b, 1, &o, &st, &eb))) s_die("base commit", e, &eb);
     free(sc);

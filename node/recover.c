@@ -1,0 +1,223 @@
+/* recover: a new key for a committee, and settling what the old one left.
+ * See recover.h. */
+#include "recover.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "capture.h"
+#include "chain.h"
+#include "commit.h"
+#include "hlc.h"
+#include "roster.h"
+#include "rowclock.h"
+#include "seal.h"
+#include "value.h"
+
+#define S_META_FROM "recovered_from"
+
+bool li_recover_pending(li_replica *r, uint8_t old_key[LI_PK_BYTES]) {
+  uint8_t k[LI_PK_BYTES];
+  if (li_meta_get_blob(r, S_META_FROM, k, LI_PK_BYTES) != LI_OK) return false;
+  if (old_key) memcpy(old_key, k, LI_PK_BYTES);
+  return true;
+}
+
+/* The newest HLC the street accepted: every commit this node holds but its
+ * own chain's beyond what the hub was last seen to hold (those may be
+ * stamped in the future by a clock that was ahead; hub_seq < 0: unknown,
+ * then none of its own counts). */
+static li_err s_accepted_hlc(li_replica *r, const uint8_t self[LI_PK_BYTES], int64_t hub_seq, uint64_t *out,
+                             li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT coalesce(max(hlc), 0) FROM linli_log WHERE origin <> ?1 OR scope <> ?2 OR seq <= ?3",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_log");
+  sqlite3_bind_blob(st, 1, self, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, r->scope, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, hub_seq);
+  li_err e = sqlite3_step(st) == SQLITE_ROW ? LI_OK : li_db_fail(r, eb, "linli_log");
+  if (!e) *out = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return e;
+}
+
+/* The hub's seq of our own chain at its last Hello, as the daemon saved it
+ * (-1 when never seen). */
+static int64_t s_hub_seen_seq(li_replica *r) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(r->db, "SELECT value FROM linli_serve WHERE key='hub_own_seq' AND typeof(value)='integer'",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* The new key in use in the replica, the old one recorded, the clock reset:
+ * one transaction. */
+static li_err s_switch(li_node *n, const li_identity *id, uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
+  li_replica *r = n->r;
+  int64_t hub_seq = s_hub_seen_seq(r);
+  uint64_t accepted = 0;
+  li_err e = s_accepted_hlc(r, n->id.pk, hub_seq, &accepted, eb);
+  if (e) return e;
+  uint64_t wall = LI_HLC_MAKE(wall_ms, 0);
+  rep->hlc = accepted > wall ? accepted : wall;
+  if ((e = li_replica_begin(r, eb))) return e;
+  if ((e = li_meta_set_blob(r, S_META_FROM, n->id.pk, LI_PK_BYTES, eb)) ||
+      (e = li_replica_hlc_store(r, rep->hlc, eb)) || (e = li_replica_set_self(r, id->pk, eb))) {
+    li_replica_rollback(r);
+    memcpy(r->self, n->id.pk, LI_PK_BYTES);
+    return e;
+  }
+  return li_replica_commit(r, eb);
+}
+
+li_err li_recover(li_node *n, uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
+  memset(rep, 0, sizeof *rep);
+  if (n->cfg.role != LI_ROLE_COMMITTEE)
+    return li_fail(eb, LI_ERR_ROLE, "the hub's key is the street's network id and cannot be replaced this way");
+  uint8_t pending[LI_PK_BYTES];
+  if (li_recover_pending(n->r, pending)) {
+    char t[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(pending, t);
+    return li_fail(eb, LI_ERR_EXISTS,
+                   "a recovery from key %s is still waiting for the hub's view of it: connect to the hub ('linli sync "
+                   "--once') or import a bundle of the hub first",
+                   t);
+  }
+  char kp[LI_PATH_MAX + 64], newp[LI_PATH_MAX + 80];
+  li_node_path(n, n->cfg.key_file, kp, sizeof kp);
+  snprintf(newp, sizeof newp, "%s.new", kp);
+  time_t now = (time_t)(wall_ms / 1000);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  snprintf(rep->old_key_file, sizeof rep->old_key_file, "%s.old-%s", kp, stamp);
+  li_identity id;
+  li_err e = li_identity_generate(&id);
+  if (e) return li_fail(eb, e, "cannot generate a key");
+  unlink(newp); /* a leftover of a run that stopped before the replica knew it */
+  if ((e = li_identity_save(&id, newp, eb))) goto out;
+  memcpy(rep->old_key, n->id.pk, LI_PK_BYTES);
+  memcpy(rep->new_key, id.pk, LI_PK_BYTES);
+  if ((e = s_switch(n, &id, wall_ms, rep, eb))) {
+    unlink(newp);
+    goto out;
+  }
+  /* from here the replica names the new key: li_node_open finishes these
+   * renames if they are interrupted */
+  if (rename(kp, rep->old_key_file) != 0 || rename(newp, kp) != 0) {
+    e = li_fail(eb, LI_ERR_IO, "cannot put the new key in place (%s): %s; 'linli status' finishes it", kp,
+                strerror(errno));
+    goto out;
+  }
+  n->id = id;
+  n->r->id = &n->id;
+  bool settled = false;
+  e = li_recover_settle_from_roster(n->r, &settled, &rep->rows_unsealed, eb);
+  rep->settled = settled;
+out:
+  li_identity_wipe(&id);
+  return e;
+}
+
+/* ---- settling ---- */
+
+/* One row (t, scope, key) an abandoned commit wrote: unsealed again, so
+ * the next seal publishes it under the new key as it is now. A row that
+ * exists here is marked inserted (every column is published). A row that
+ * is gone is marked deleted; when its clock says deleted already, its
+ * causal length goes back by one, so the seal publishes the deletion again
+ * (with the causal length the abandoned commit had): the street may still
+ * hold the row alive. */
+static li_err s_unseal_row(li_replica *r, li_arena *a, li_table *t, const char *scope, const Linli__RowChange *ch,
+                           int64_t *rows, li_errbuf *eb) {
+  const Linli__Value *key = NULL;
+  li_err e = li_rowclock_key(r, a, t, ch->pk, ch->n_pk, &key, eb);
+  if (e) return e;
+  li_rowclock rc;
+  if ((e = li_rowclock_get(r, t, scope, key, &rc, eb))) return e;
+  for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, ch->pk[i]);
+  sqlite3_bind_text(t->sel, t->npk + 1, scope, -1, SQLITE_STATIC);
+  int step = sqlite3_step(t->sel);
+  sqlite3_reset(t->sel);
+  sqlite3_clear_bindings(t->sel);
+  if (step != SQLITE_ROW && step != SQLITE_DONE) return li_db_fail(r, eb, t->name);
+  bool exists = step == SQLITE_ROW;
+  if (!exists && rc.exists && rc.cl > 0 && rc.cl % 2 == 0) {
+    rc.cl -= 1;
+    if ((e = li_rowclock_put(r, t, scope, key, &rc, eb))) return e;
+  }
+  (*rows)++;
+  return li_capture_mark(r, t, scope, key, exists ? 1 : 3, eb);
+}
+
+/* Every row of one abandoned commit. */
+static li_err s_unseal_commit(li_replica *r, const li_chain_row *row, int64_t *rows, li_errbuf *eb) {
+  li_arena a;
+  li_arena_init(&a);
+  li_commit c;
+  li_err e = li_commit_open(r->network, row->sc, row->sc_len, &a, &c, eb);
+  for (size_t i = 0; e == LI_OK && i < c.c->n_tables; i++) {
+    const Linli__TableChanges *tc = c.c->tables[i];
+    li_table *t = li_capture_table(r, tc->table);
+    if (!t) continue; /* a table dropped since cannot be written anyway */
+    for (size_t j = 0; e == LI_OK && j < tc->n_rows; j++) e = s_unseal_row(r, &a, t, c.scope, tc->rows[j], rows, eb);
+  }
+  li_arena_free(&a);
+  return e;
+}
+
+typedef struct {
+  li_replica *r;
+  int64_t rows;
+} s_settle;
+
+static li_err s_each_abandoned(void *ctx, const li_chain_row *row, li_errbuf *eb) {
+  s_settle *s = ctx;
+  return s_unseal_commit(s->r, row, &s->rows, eb);
+}
+
+li_err li_recover_settle(li_replica *r, uint64_t hub_seq, int64_t *rows, li_errbuf *eb) {
+  uint8_t old[LI_PK_BYTES];
+  if (!li_recover_pending(r, old)) return LI_OK;
+  s_settle s = {.r = r};
+  li_err e = li_replica_begin(r, eb);
+  if (e) return e;
+  uint64_t head = 0;
+  if ((e = li_chain_head(r, old, r->scope, &head, NULL, eb))) goto fail;
+  for (uint64_t seq = hub_seq + 1; seq <= head && e == LI_OK; seq++) {
+    bool found = false;
+    e = li_chain_commit_at(r, old, r->scope, seq, s_each_abandoned, &s, &found, eb);
+  }
+  if (e) goto fail;
+  if (head > hub_seq && (e = li_chain_abandon(r, old, r->scope, hub_seq, eb))) goto fail;
+  if ((e = li_meta_delete(r, S_META_FROM, eb))) goto fail;
+  if ((e = li_replica_commit(r, eb))) return e;
+  if (rows) *rows = s.rows;
+  return LI_OK;
+fail:
+  li_replica_rollback(r);
+  return e;
+}
+
+li_err li_recover_settle_from_roster(li_replica *r, bool *settled, int64_t *rows, li_errbuf *eb) {
+  *settled = false;
+  uint8_t old[LI_PK_BYTES];
+  if (!li_recover_pending(r, old)) return LI_OK;
+  li_member m;
+  li_errbuf tmp;
+  /* the old key's row: revoked (by roster replace) with the seq the hub held */
+  if (li_roster_by_key_any(r, old, &m, &tmp) != LI_OK || !m.revoked) return LI_OK;
+  *settled = true;
+  return li_recover_settle(r, m.revoked_after_seq, rows, eb);
+}
