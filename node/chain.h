@@ -38,11 +38,8 @@
 #include "err.h"
 #include "keys.h"
 #include "replica.h"
+#include "heads.h" /* li_head, li_heads, li_range, li_blobs */
 #include "scope.h"
-/* li_head, li_heads, li_range and li_blobs: the sync core's words for chain
- * positions and commit bytes. They belong here in spirit; they stay in
- * session.h while the session is being rewritten (see the issue). */
-#include "session.h"
 
 /* The DDL of linli_log, its indexes and linli_vv, run once at create. */
 extern const char li_chain_sql[];
