@@ -156,15 +156,4 @@ li_err li_chain_newest_hlc(li_replica *r, const uint8_t origin[LI_PK_BYTES], uin
  * raw, only scope and seq are set. */
 li_err li_chain_each_bad_head(li_replica *r, li_chain_row_fn fn, void *ctx, li_errbuf *eb);
 
-/* Names kept for callers outside this issue (node/store.c's hash_at, the
- * parallel store/session rewrite): the same functions. */
-static inline li_err li_replica_log_hash(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
-                                         uint64_t seq, uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb) {
-  return li_chain_hash_at(r, origin, scope, seq, out, found, eb);
-}
-static inline li_err li_replica_vv_get(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
-                                       uint64_t *seq, uint8_t head[LI_HASH_BYTES], li_errbuf *eb) {
-  return li_chain_head(r, origin, scope, seq, head, eb);
-}
-
 #endif
