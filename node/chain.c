@@ -176,10 +176,12 @@ static void s_bind_scopes(sqlite3_stmt *st, const li_scopes *scopes) {
   if (scopes->n > 1) sqlite3_bind_text(st, 3, scopes->list[1], -1, SQLITE_STATIC);
 }
 
-/* Every head of scopes, with its newest hlc when asked (?4: the subquery
- * costs a log lookup per chain, so the sync Hello does without). */
-static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, li_chain_info_fn fn, void *ctx,
-                          li_errbuf *eb) {
+/* Every linli_vv row of scopes, with its newest hlc when asked (?4: the
+ * subquery costs a log lookup per chain, so the sync Hello does without);
+ * strict: a malformed row is LI_ERR_TAMPERED (invariant 5), else it is
+ * given to fn as stored. */
+static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, bool strict, li_chain_info_fn fn,
+                          void *ctx, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(r->db,
                          "SELECT v.origin, v.scope, v.seq, v.head, CASE WHEN ?4 THEN (SELECT max(hlc) FROM linli_log l"
@@ -192,16 +194,18 @@ static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, l
   li_err e = LI_OK;
   int rc = SQLITE_DONE;
   while (e == LI_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 0) != LI_PK_BYTES || sqlite3_column_bytes(st, 3) != LI_HASH_BYTES ||
-        sqlite3_column_bytes(st, 1) > LI_SCOPE_MAX) {
+    if (strict && (sqlite3_column_bytes(st, 0) != LI_PK_BYTES || sqlite3_column_bytes(st, 3) != LI_HASH_BYTES ||
+                   sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_bytes(st, 1) > LI_SCOPE_MAX)) {
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_vv holds a malformed row");
       break;
     }
     li_chain_info ci;
-    memcpy(ci.head.origin, sqlite3_column_blob(st, 0), LI_PK_BYTES);
-    snprintf(ci.head.scope, sizeof ci.head.scope, "%s", (const char *)sqlite3_column_text(st, 1));
-    ci.head.seq = (uint64_t)sqlite3_column_int64(st, 2);
-    memcpy(ci.head.hash, sqlite3_column_blob(st, 3), LI_HASH_BYTES);
+    ci.origin = sqlite3_column_blob(st, 0);
+    ci.origin_len = (size_t)sqlite3_column_bytes(st, 0);
+    ci.scope = (const char *)sqlite3_column_text(st, 1);
+    ci.seq = sqlite3_column_int64(st, 2);
+    ci.head = sqlite3_column_blob(st, 3);
+    ci.head_len = (size_t)sqlite3_column_bytes(st, 3);
     ci.newest_hlc = (uint64_t)sqlite3_column_int64(st, 4);
     e = fn(ctx, &ci, eb);
   }
@@ -210,8 +214,10 @@ static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, l
   return e;
 }
 
+/* Appends a head s_each_head checked (strict) to the li_heads at ctx. */
 static li_err s_push_head(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
   li_heads *out = ctx;
+  assert(ci->origin_len == LI_PK_BYTES && ci->head_len == LI_HASH_BYTES && ci->scope);
   if (out->n == out->cap) {
     size_t cap = out->cap ? out->cap * 2 : 16;
     li_head *v = realloc(out->v, cap * sizeof *v);
@@ -219,17 +225,21 @@ static li_err s_push_head(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
     out->v = v;
     out->cap = cap;
   }
-  out->v[out->n++] = ci->head;
+  li_head *h = &out->v[out->n++];
+  memcpy(h->origin, ci->origin, LI_PK_BYTES);
+  snprintf(h->scope, sizeof h->scope, "%s", ci->scope);
+  h->seq = (uint64_t)ci->seq;
+  memcpy(h->hash, ci->head, LI_HASH_BYTES);
   return LI_OK;
 }
 
 li_err li_chain_heads(li_replica *r, const li_scopes *scopes, li_heads *out, li_errbuf *eb) {
   out->n = 0;
-  return s_each_head(r, scopes, false, s_push_head, out, eb);
+  return s_each_head(r, scopes, false, true, s_push_head, out, eb);
 }
 
 li_err li_chain_each_head(li_replica *r, li_chain_info_fn fn, void *ctx, li_errbuf *eb) {
-  return s_each_head(r, NULL, true, fn, ctx, eb);
+  return s_each_head(r, NULL, true, false, fn, ctx, eb);
 }
 
 li_err li_chain_deps(li_replica *r, const char *scope, const uint8_t except[LI_PK_BYTES], li_chain_dep *out,

@@ -103,9 +103,17 @@ li_err li_chain_deps(li_replica *r, const char *scope, const uint8_t except[LI_P
 
 /* ---- reading the log as it is stored (status, log, verify, export) ---- */
 
-/* A head with the hlc of its newest stored commit (0 when none is stored). */
+/* A linli_vv row exactly as stored, not validated: the caller judges it
+ * (status shows a malformed head instead of stopping), with the hlc of the
+ * chain's newest stored commit (0 when none is stored). Pointers are valid
+ * during the callback only; scope may be NULL. */
 typedef struct {
-  li_head head;
+  const uint8_t *origin;
+  size_t origin_len;
+  const char *scope;
+  int64_t seq;
+  const uint8_t *head;
+  size_t head_len;
   uint64_t newest_hlc;
 } li_chain_info;
 typedef li_err (*li_chain_info_fn)(void *ctx, const li_chain_info *ci, li_errbuf *eb);
