@@ -402,36 +402,86 @@ static void s_row_of(sqlite3_stmt *st, li_chain_row *row) {
   row->applied_ms = sqlite3_column_int64(st, 6);
 }
 
+/* Steps a statement selecting S_ROW_COLS: the next row, or *done. */
+static li_err s_next_row(li_replica *r, sqlite3_stmt *st, li_chain_row *row, bool *done, li_errbuf *eb) {
+  int rc = sqlite3_step(st);
+  *done = rc == SQLITE_DONE;
+  if (rc == SQLITE_ROW) s_row_of(st, row);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_log");
+}
+
 /* Gives every row of a prepared statement selecting S_ROW_COLS to fn. */
 static li_err s_each_row(li_replica *r, sqlite3_stmt *st, li_chain_row_fn fn, void *ctx, size_t *rows,
                          li_errbuf *eb) {
   li_err e = LI_OK;
-  int rc = SQLITE_DONE;
+  bool done = false;
   *rows = 0;
-  while (e == LI_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while (e == LI_OK && !done) {
     li_chain_row row;
-    s_row_of(st, &row);
+    if ((e = s_next_row(r, st, &row, &done, eb)) || done) break;
     (*rows)++;
     e = fn(ctx, &row, eb);
   }
-  if (e == LI_OK && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_log");
   return e;
 }
 
-li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
-                            void *ctx, li_errbuf *eb) {
-  assert(order == LI_CHAIN_BY_HLC || order == LI_CHAIN_BY_CHAIN);
+/* A cursor owns its statement and the scopes it binds (bound static). */
+struct li_chain_cursor {
+  li_replica *r;
+  sqlite3_stmt *st;
+  li_scopes scopes;
+  bool done; /* stepping past the end would start over */
+};
+
+li_err li_chain_cursor_open(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_cursor **out,
+                            li_errbuf *eb) {
+  assert(r && out && (order == LI_CHAIN_BY_HLC || order == LI_CHAIN_BY_CHAIN));
   static const char by_hlc[] =
       "SELECT " S_ROW_COLS " FROM linli_log WHERE ?1 OR scope IN (?2, ?3) ORDER BY hlc, origin, seq";
   static const char by_chain[] =
       "SELECT " S_ROW_COLS " FROM linli_log WHERE ?1 OR scope IN (?2, ?3) ORDER BY origin, scope, seq";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, order == LI_CHAIN_BY_HLC ? by_hlc : by_chain, -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "linli_log");
-  s_bind_scopes(st, scopes);
-  size_t rows;
-  li_err e = s_each_row(r, st, fn, ctx, &rows, eb);
-  sqlite3_finalize(st);
+  *out = NULL;
+  li_chain_cursor *c = calloc(1, sizeof *c);
+  if (!c) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  c->r = r;
+  if (sqlite3_prepare_v2(r->db, order == LI_CHAIN_BY_HLC ? by_hlc : by_chain, -1, &c->st, NULL) != SQLITE_OK) {
+    li_err e = li_db_fail(r, eb, "linli_log");
+    li_chain_cursor_close(&c);
+    return e;
+  }
+  if (scopes) c->scopes = *scopes;
+  s_bind_scopes(c->st, scopes ? &c->scopes : NULL);
+  *out = c;
+  return LI_OK;
+}
+
+li_err li_chain_cursor_next(li_chain_cursor *c, li_chain_row *row, bool *done, li_errbuf *eb) {
+  assert(c && row && done);
+  *done = c->done;
+  if (c->done) return LI_OK;
+  li_err e = s_next_row(c->r, c->st, row, done, eb);
+  c->done = *done;
+  return e;
+}
+
+void li_chain_cursor_close(li_chain_cursor **c) {
+  if (!c || !*c) return;
+  sqlite3_finalize((*c)->st);
+  free(*c);
+  *c = NULL;
+}
+
+li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
+                            void *ctx, li_errbuf *eb) {
+  li_chain_cursor *c = NULL;
+  li_err e = li_chain_cursor_open(r, order, scopes, &c, eb);
+  bool done = false;
+  while (e == LI_OK && !done) {
+    li_chain_row row;
+    if ((e = li_chain_cursor_next(c, &row, &done, eb)) || done) break;
+    e = fn(ctx, &row, eb);
+  }
+  li_chain_cursor_close(&c);
   return e;
 }
 

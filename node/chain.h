@@ -146,6 +146,25 @@ typedef enum {
 li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
                             void *ctx, li_errbuf *eb);
 
+/* The same rows one at a time, for a caller that hands them out one by one
+ * (inspect's log, verify): the log only grows, so nothing holds all of it.
+ *
+ *   li_chain_cursor_open ──li_chain_cursor_next… (*done at the end)──▶ li_chain_cursor_close
+ *
+ * An open cursor holds a read statement on the replica's connection: close
+ * it before the replica. */
+typedef struct li_chain_cursor li_chain_cursor;
+
+/* *out: a new cursor over the stored commits of scopes (NULL: all, copied)
+ * in that order; NULL on failure. */
+li_err li_chain_cursor_open(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_cursor **out,
+                            li_errbuf *eb);
+/* The next row (as stored, as above; its pointers are valid until the next
+ * call or close), or *done at the end (and on every call after it). */
+li_err li_chain_cursor_next(li_chain_cursor *c, li_chain_row *row, bool *done, li_errbuf *eb);
+/* Frees the cursor and nulls *c; safe on NULL and twice. */
+void li_chain_cursor_close(li_chain_cursor **c);
+
 /* The stored commit at a position, if any (*found), given to fn. */
 li_err li_chain_commit_at(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
                           li_chain_row_fn fn, void *ctx, bool *found, li_errbuf *eb);

@@ -310,6 +310,50 @@ static void test_each_commit(void **state) {
   assert_false(found);
 }
 
+/* The rows of a cursor as s_collect_row writes them; stepping again after
+ * the end stays at the end. */
+static void s_cursor_rows(li_chain_cursor *c, char *got) {
+  li_errbuf eb = {{0}};
+  bool done = false;
+  for (int n = 0; n < 64; n++) {
+    li_chain_row row;
+    assert_int_equal(li_chain_cursor_next(c, &row, &done, &eb), LI_OK);
+    if (done) break;
+    s_collect_row(got, &row, &eb);
+  }
+  assert_true(done);
+  li_chain_row row;
+  assert_int_equal(li_chain_cursor_next(c, &row, &done, &eb), LI_OK);
+  assert_true(done);
+}
+
+/* The cursor gives the rows of li_chain_each_commit, one at a time; it
+ * keeps its own copy of the scopes. */
+static void test_cursor(void **state) {
+  fx *f = *state;
+  s_fill(f);
+  li_errbuf eb = {{0}};
+  char want[512] = "", got[512] = "";
+  li_chain_cursor *c = NULL;
+  assert_int_equal(li_chain_each_commit(f->r, LI_CHAIN_BY_HLC, NULL, s_collect_row, want, &eb), LI_OK);
+  assert_int_equal(li_chain_cursor_open(f->r, LI_CHAIN_BY_HLC, NULL, &c, &eb), LI_OK);
+  s_cursor_rows(c, got);
+  assert_string_equal(got, want);
+  li_chain_cursor_close(&c);
+  assert_null(c);
+  li_chain_cursor_close(&c); /* safe twice */
+  li_scopes scopes = {.n = 2, .list = {"c07", "street"}};
+  want[0] = got[0] = 0;
+  assert_int_equal(li_chain_each_commit(f->r, LI_CHAIN_BY_CHAIN, &scopes, s_collect_row, want, &eb), LI_OK);
+  assert_string_equal(want, "A1/c07#1 A1/c07#2 A1/c07#3 A1/street#1 B2/c07#1 B2/c07#2 ");
+  assert_int_equal(li_chain_cursor_open(f->r, LI_CHAIN_BY_CHAIN, &scopes, &c, &eb), LI_OK);
+  memset(&scopes, 0, sizeof scopes); /* copied at open */
+  snprintf(scopes.list[0], sizeof scopes.list[0], "c08");
+  s_cursor_rows(c, got);
+  assert_string_equal(got, want);
+  li_chain_cursor_close(&c);
+}
+
 /* ---- invariants 2 and 3: append asserts them ---- */
 
 typedef struct {
@@ -447,6 +491,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_deps, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_fetch_order_and_limits, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_each_commit, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_cursor, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_append_asserts_invariants, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_tampered_rows, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_bad_heads, fx_setup, fx_teardown),
