@@ -544,6 +544,22 @@ li_err li_chain_newest_hlc(li_replica *r, const uint8_t origin[LI_PK_BYTES], uin
   return e;
 }
 
+li_err li_chain_newest_hlc_but(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, int64_t after,
+                               uint64_t *hlc, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  *hlc = 0;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT coalesce(max(hlc), 0) FROM linli_log WHERE origin <> ?1 OR scope <> ?2 OR seq <= ?3",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_log");
+  s_bind_pos(st, origin, scope);
+  sqlite3_bind_int64(st, 3, after);
+  li_err e = sqlite3_step(st) == SQLITE_ROW ? LI_OK : li_db_fail(r, eb, "linli_log");
+  if (!e) *hlc = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return e;
+}
+
 li_err li_chain_each_bad_head(li_replica *r, li_chain_row_fn fn, void *ctx, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(r->db,

@@ -178,6 +178,14 @@ li_err li_chain_count_since(li_replica *r, const uint8_t origin[LI_PK_BYTES], in
 li_err li_chain_newest_hlc(li_replica *r, const uint8_t origin[LI_PK_BYTES], uint64_t *hlc, bool *found,
                            li_errbuf *eb);
 
+/* The newest hlc among all stored commits but those of chain (origin,
+ * scope) after seq after (after < 0: all of that chain); 0 when none
+ * (linli recover: the newest hlc the street accepted). The value is read
+ * as stored, not validated: the caller takes the larger of it and its
+ * wall clock. */
+li_err li_chain_newest_hlc_but(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, int64_t after,
+                               uint64_t *hlc, li_errbuf *eb);
+
 /* Heads that break invariant 1 (the head's row is missing or has another
  * hash, or a later row exists), given to fn as (scope, seq); the row is
  * raw, only scope and seq are set. */

@@ -188,6 +188,15 @@ static void test_each_head_with_newest_hlc(void **state) {
   tu_key(c, 0xC3);
   assert_int_equal(li_chain_newest_hlc(f->r, c, &hlc, &found, &eb), LI_OK);
   assert_false(found);
+  /* all but a chain's tail: A/c07 holds hlc 10, 20, 40; B/c07 20, 30 */
+  const struct { uint8_t o; int64_t after; uint64_t want; } but[] = {
+      {A, 3, 40}, {A, 2, 30}, {A, 1, 30}, {A, -1, 30}, {B, 0, 40}, {0xC3, -1, 40}};
+  for (size_t i = 0; i < sizeof but / sizeof but[0]; i++) {
+    uint8_t o[LI_PK_BYTES];
+    tu_key(o, but[i].o);
+    assert_int_equal(li_chain_newest_hlc_but(f->r, o, "c07", but[i].after, &hlc, &eb), LI_OK);
+    assert_int_equal(hlc, but[i].want);
+  }
 }
 
 /* Rows as stored: a malformed head is the caller's to judge (status shows
