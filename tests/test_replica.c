@@ -84,7 +84,9 @@ static void test_create_then_open(void **state) {
   assert_int_equal(li_capture_count(f->r), 2);
   assert_string_equal(li_capture_table_at(f->r, 0)->name, "roster");
   assert_string_equal(li_capture_table_at(f->r, 1)->name, "notes");
-  assert_int_equal(li_replica_origin_count(f->r), 0);
+  /* its own key is origin 1 from the start */
+  assert_int_equal(li_replica_origin_count(f->r), 1);
+  s_assert_origin(f, 1, TU_SELF_FILL);
   assert_int_equal(li_replica_dirty_count(f->r), 0);
 }
 
@@ -167,16 +169,16 @@ static void test_origins_are_stable(void **state) {
   fx *f = *state;
   li_errbuf eb = {{0}};
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xA1), 1);
-  assert_int_equal(s_origin(f, 0xB2), 2);
-  assert_int_equal(s_origin(f, 0xA1), 1); /* known: the same index */
+  assert_int_equal(s_origin(f, 0xA1), 2);
+  assert_int_equal(s_origin(f, 0xB2), 3);
+  assert_int_equal(s_origin(f, 0xA1), 2); /* known: the same index */
   assert_int_equal(li_replica_commit(f->r, &eb), LI_OK);
   s_assert_origin(f, 0, 0);
-  s_assert_origin(f, 3, 0);
+  s_assert_origin(f, 4, 0);
   s_reopen(f);
-  assert_int_equal(li_replica_origin_count(f->r), 2);
-  s_assert_origin(f, 1, 0xA1);
-  s_assert_origin(f, 2, 0xB2);
+  assert_int_equal(li_replica_origin_count(f->r), 3);
+  s_assert_origin(f, 2, 0xA1);
+  s_assert_origin(f, 3, 0xB2);
 }
 
 /* Invariant 5: rolled back, an origin is forgotten, and the index SQLite
@@ -185,52 +187,52 @@ static void test_rollback_forgets_origins(void **state) {
   fx *f = *state;
   li_errbuf eb = {{0}};
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xA1), 1);
+  assert_int_equal(s_origin(f, 0xA1), 2);
   assert_int_equal(li_replica_commit(f->r, &eb), LI_OK);
 
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xC3), 2);
+  assert_int_equal(s_origin(f, 0xC3), 3);
   li_replica_rollback(f->r);
-  assert_int_equal(li_replica_origin_count(f->r), 1);
-  s_assert_origin(f, 2, 0);
+  assert_int_equal(li_replica_origin_count(f->r), 2);
+  s_assert_origin(f, 3, 0);
 
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xD4), 2); /* the index is reused */
-  s_assert_origin(f, 2, 0xD4);
+  assert_int_equal(s_origin(f, 0xD4), 3); /* the index is reused */
+  s_assert_origin(f, 3, 0xD4);
   assert_int_equal(li_replica_commit(f->r, &eb), LI_OK);
   li_replica_rollback(f->r); /* nothing open: a no-op */
-  assert_int_equal(li_replica_origin_count(f->r), 2);
+  assert_int_equal(li_replica_origin_count(f->r), 3);
   s_reopen(f);
-  s_assert_origin(f, 2, 0xD4);
+  s_assert_origin(f, 3, 0xD4);
 }
 
 static void test_savepoint_rollback_forgets_only_its_origins(void **state) {
   fx *f = *state;
   li_errbuf eb = {{0}};
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xA1), 1);
+  assert_int_equal(s_origin(f, 0xA1), 2);
   assert_int_equal(li_replica_savepoint(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xB2), 2);
+  assert_int_equal(s_origin(f, 0xB2), 3);
   li_replica_rollback_to(f->r);
-  assert_int_equal(li_replica_origin_count(f->r), 1);
-  s_assert_origin(f, 1, 0xA1);
-  s_assert_origin(f, 2, 0);
+  assert_int_equal(li_replica_origin_count(f->r), 2);
+  s_assert_origin(f, 2, 0xA1);
+  s_assert_origin(f, 3, 0);
   /* released, a savepoint's origins belong to the transaction */
   assert_int_equal(li_replica_savepoint(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xC3), 2);
+  assert_int_equal(s_origin(f, 0xC3), 3);
   assert_int_equal(li_replica_release(f->r, &eb), LI_OK);
   assert_int_equal(li_replica_commit(f->r, &eb), LI_OK);
   s_reopen(f);
-  assert_int_equal(li_replica_origin_count(f->r), 2);
-  s_assert_origin(f, 2, 0xC3);
+  assert_int_equal(li_replica_origin_count(f->r), 3);
+  s_assert_origin(f, 3, 0xC3);
   /* a rollback of the whole transaction takes a released savepoint's too */
   assert_int_equal(li_replica_begin(f->r, &eb), LI_OK);
   assert_int_equal(li_replica_savepoint(f->r, &eb), LI_OK);
-  assert_int_equal(s_origin(f, 0xE5), 3);
+  assert_int_equal(s_origin(f, 0xE5), 4);
   assert_int_equal(li_replica_release(f->r, &eb), LI_OK);
   li_replica_rollback(f->r);
-  assert_int_equal(li_replica_origin_count(f->r), 2);
-  s_assert_origin(f, 3, 0);
+  assert_int_equal(li_replica_origin_count(f->r), 3);
+  s_assert_origin(f, 4, 0);
 }
 
 /* In the death tests' child: its own connection to the replica at path. */
