@@ -118,14 +118,6 @@ li_table *li_capture_table_at(li_replica *r, int i);
  * NULL when it cannot be prepared. */
 sqlite3_stmt *li_capture_update_stmt(li_replica *r, li_table *t, uint64_t mask);
 
-/* Names kept for callers outside this issue (node/main.c, the tests): the
- * same functions. */
-static inline li_err li_replica_track(li_replica *r, const char *table, li_errbuf *eb) {
-  return li_capture_track(r, table, eb);
-}
-static inline li_table *li_replica_table(li_replica *r, const char *name) { return li_capture_table(r, name); }
-static inline li_table *li_replica_table_by_id(li_replica *r, int id) { return li_capture_table_by_id(r, id); }
-
 /* Marks a row unsealed again (linli recover): a marker of op (1 insert:
  * the row as it is now, every column; 3 delete) for the row (t, scope,
  * key), key being li_rowclock_key's of the key columns besides scope (what

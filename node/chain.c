@@ -176,10 +176,12 @@ static void s_bind_scopes(sqlite3_stmt *st, const li_scopes *scopes) {
   if (scopes->n > 1) sqlite3_bind_text(st, 3, scopes->list[1], -1, SQLITE_STATIC);
 }
 
-/* Every head of scopes, with its newest hlc when asked (?4: the subquery
- * costs a log lookup per chain, so the sync Hello does without). */
-static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, li_chain_info_fn fn, void *ctx,
-                          li_errbuf *eb) {
+/* Every linli_vv row of scopes, with its newest hlc when asked (?4: the
+ * subquery costs a log lookup per chain, so the sync Hello does without);
+ * strict: a malformed row is LI_ERR_TAMPERED (invariant 5), else it is
+ * given to fn as stored. */
+static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, bool strict, li_chain_info_fn fn,
+                          void *ctx, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(r->db,
                          "SELECT v.origin, v.scope, v.seq, v.head, CASE WHEN ?4 THEN (SELECT max(hlc) FROM linli_log l"
@@ -192,16 +194,18 @@ static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, l
   li_err e = LI_OK;
   int rc = SQLITE_DONE;
   while (e == LI_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 0) != LI_PK_BYTES || sqlite3_column_bytes(st, 3) != LI_HASH_BYTES ||
-        sqlite3_column_bytes(st, 1) > LI_SCOPE_MAX) {
+    if (strict && (sqlite3_column_bytes(st, 0) != LI_PK_BYTES || sqlite3_column_bytes(st, 3) != LI_HASH_BYTES ||
+                   sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_bytes(st, 1) > LI_SCOPE_MAX)) {
       e = li_fail(eb, LI_ERR_TAMPERED, "linli_vv holds a malformed row");
       break;
     }
     li_chain_info ci;
-    memcpy(ci.head.origin, sqlite3_column_blob(st, 0), LI_PK_BYTES);
-    snprintf(ci.head.scope, sizeof ci.head.scope, "%s", (const char *)sqlite3_column_text(st, 1));
-    ci.head.seq = (uint64_t)sqlite3_column_int64(st, 2);
-    memcpy(ci.head.hash, sqlite3_column_blob(st, 3), LI_HASH_BYTES);
+    ci.origin = sqlite3_column_blob(st, 0);
+    ci.origin_len = (size_t)sqlite3_column_bytes(st, 0);
+    ci.scope = (const char *)sqlite3_column_text(st, 1);
+    ci.seq = sqlite3_column_int64(st, 2);
+    ci.head = sqlite3_column_blob(st, 3);
+    ci.head_len = (size_t)sqlite3_column_bytes(st, 3);
     ci.newest_hlc = (uint64_t)sqlite3_column_int64(st, 4);
     e = fn(ctx, &ci, eb);
   }
@@ -210,8 +214,10 @@ static li_err s_each_head(li_replica *r, const li_scopes *scopes, bool newest, l
   return e;
 }
 
+/* Appends a head s_each_head checked (strict) to the li_heads at ctx. */
 static li_err s_push_head(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
   li_heads *out = ctx;
+  assert(ci->origin_len == LI_PK_BYTES && ci->head_len == LI_HASH_BYTES && ci->scope);
   if (out->n == out->cap) {
     size_t cap = out->cap ? out->cap * 2 : 16;
     li_head *v = realloc(out->v, cap * sizeof *v);
@@ -219,17 +225,21 @@ static li_err s_push_head(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
     out->v = v;
     out->cap = cap;
   }
-  out->v[out->n++] = ci->head;
+  li_head *h = &out->v[out->n++];
+  memcpy(h->origin, ci->origin, LI_PK_BYTES);
+  snprintf(h->scope, sizeof h->scope, "%s", ci->scope);
+  h->seq = (uint64_t)ci->seq;
+  memcpy(h->hash, ci->head, LI_HASH_BYTES);
   return LI_OK;
 }
 
 li_err li_chain_heads(li_replica *r, const li_scopes *scopes, li_heads *out, li_errbuf *eb) {
   out->n = 0;
-  return s_each_head(r, scopes, false, s_push_head, out, eb);
+  return s_each_head(r, scopes, false, true, s_push_head, out, eb);
 }
 
 li_err li_chain_each_head(li_replica *r, li_chain_info_fn fn, void *ctx, li_errbuf *eb) {
-  return s_each_head(r, NULL, true, fn, ctx, eb);
+  return s_each_head(r, NULL, true, false, fn, ctx, eb);
 }
 
 li_err li_chain_deps(li_replica *r, const char *scope, const uint8_t except[LI_PK_BYTES], li_chain_dep *out,
@@ -392,36 +402,86 @@ static void s_row_of(sqlite3_stmt *st, li_chain_row *row) {
   row->applied_ms = sqlite3_column_int64(st, 6);
 }
 
+/* Steps a statement selecting S_ROW_COLS: the next row, or *done. */
+static li_err s_next_row(li_replica *r, sqlite3_stmt *st, li_chain_row *row, bool *done, li_errbuf *eb) {
+  int rc = sqlite3_step(st);
+  *done = rc == SQLITE_DONE;
+  if (rc == SQLITE_ROW) s_row_of(st, row);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_log");
+}
+
 /* Gives every row of a prepared statement selecting S_ROW_COLS to fn. */
 static li_err s_each_row(li_replica *r, sqlite3_stmt *st, li_chain_row_fn fn, void *ctx, size_t *rows,
                          li_errbuf *eb) {
   li_err e = LI_OK;
-  int rc = SQLITE_DONE;
+  bool done = false;
   *rows = 0;
-  while (e == LI_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while (e == LI_OK && !done) {
     li_chain_row row;
-    s_row_of(st, &row);
+    if ((e = s_next_row(r, st, &row, &done, eb)) || done) break;
     (*rows)++;
     e = fn(ctx, &row, eb);
   }
-  if (e == LI_OK && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_log");
   return e;
 }
 
-li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
-                            void *ctx, li_errbuf *eb) {
-  assert(order == LI_CHAIN_BY_HLC || order == LI_CHAIN_BY_CHAIN);
+/* A cursor owns its statement and the scopes it binds (bound static). */
+struct li_chain_cursor {
+  li_replica *r;
+  sqlite3_stmt *st;
+  li_scopes scopes;
+  bool done; /* stepping past the end would start over */
+};
+
+li_err li_chain_cursor_open(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_cursor **out,
+                            li_errbuf *eb) {
+  assert(r && out && (order == LI_CHAIN_BY_HLC || order == LI_CHAIN_BY_CHAIN));
   static const char by_hlc[] =
       "SELECT " S_ROW_COLS " FROM linli_log WHERE ?1 OR scope IN (?2, ?3) ORDER BY hlc, origin, seq";
   static const char by_chain[] =
       "SELECT " S_ROW_COLS " FROM linli_log WHERE ?1 OR scope IN (?2, ?3) ORDER BY origin, scope, seq";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, order == LI_CHAIN_BY_HLC ? by_hlc : by_chain, -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "linli_log");
-  s_bind_scopes(st, scopes);
-  size_t rows;
-  li_err e = s_each_row(r, st, fn, ctx, &rows, eb);
-  sqlite3_finalize(st);
+  *out = NULL;
+  li_chain_cursor *c = calloc(1, sizeof *c);
+  if (!c) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  c->r = r;
+  if (sqlite3_prepare_v2(r->db, order == LI_CHAIN_BY_HLC ? by_hlc : by_chain, -1, &c->st, NULL) != SQLITE_OK) {
+    li_err e = li_db_fail(r, eb, "linli_log");
+    li_chain_cursor_close(&c);
+    return e;
+  }
+  if (scopes) c->scopes = *scopes;
+  s_bind_scopes(c->st, scopes ? &c->scopes : NULL);
+  *out = c;
+  return LI_OK;
+}
+
+li_err li_chain_cursor_next(li_chain_cursor *c, li_chain_row *row, bool *done, li_errbuf *eb) {
+  assert(c && row && done);
+  *done = c->done;
+  if (c->done) return LI_OK;
+  li_err e = s_next_row(c->r, c->st, row, done, eb);
+  c->done = *done;
+  return e;
+}
+
+void li_chain_cursor_close(li_chain_cursor **c) {
+  if (!c || !*c) return;
+  sqlite3_finalize((*c)->st);
+  free(*c);
+  *c = NULL;
+}
+
+li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
+                            void *ctx, li_errbuf *eb) {
+  li_chain_cursor *c = NULL;
+  li_err e = li_chain_cursor_open(r, order, scopes, &c, eb);
+  bool done = false;
+  while (e == LI_OK && !done) {
+    li_chain_row row;
+    if ((e = li_chain_cursor_next(c, &row, &done, eb)) || done) break;
+    e = fn(ctx, &row, eb);
+  }
+  li_chain_cursor_close(&c);
   return e;
 }
 
@@ -481,6 +541,22 @@ li_err li_chain_newest_hlc(li_replica *r, const uint8_t origin[LI_PK_BYTES], uin
   li_err e = s_origin_int(r, "SELECT max(hlc) FROM linli_log WHERE origin = ?1", origin, NULL, &v, &null, eb);
   *found = e == LI_OK && !null;
   *hlc = *found ? (uint64_t)v : 0;
+  return e;
+}
+
+li_err li_chain_newest_hlc_but(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, int64_t after,
+                               uint64_t *hlc, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  *hlc = 0;
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT coalesce(max(hlc), 0) FROM linli_log WHERE origin <> ?1 OR scope <> ?2 OR seq <= ?3",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_log");
+  s_bind_pos(st, origin, scope);
+  sqlite3_bind_int64(st, 3, after);
+  li_err e = sqlite3_step(st) == SQLITE_ROW ? LI_OK : li_db_fail(r, eb, "linli_log");
+  if (!e) *hlc = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
   return e;
 }
 

@@ -38,11 +38,8 @@
 #include "err.h"
 #include "keys.h"
 #include "replica.h"
+#include "heads.h" /* li_head, li_heads, li_range, li_blobs */
 #include "scope.h"
-/* li_head, li_heads, li_range and li_blobs: the sync core's words for chain
- * positions and commit bytes. They belong here in spirit; they stay in
- * session.h while the session is being rewritten (see the issue). */
-#include "session.h"
 
 /* The DDL of linli_log, its indexes and linli_vv, run once at create. */
 extern const char li_chain_sql[];
@@ -106,9 +103,17 @@ li_err li_chain_deps(li_replica *r, const char *scope, const uint8_t except[LI_P
 
 /* ---- reading the log as it is stored (status, log, verify, export) ---- */
 
-/* A head with the hlc of its newest stored commit (0 when none is stored). */
+/* A linli_vv row exactly as stored, not validated: the caller judges it
+ * (status shows a malformed head instead of stopping), with the hlc of the
+ * chain's newest stored commit (0 when none is stored). Pointers are valid
+ * during the callback only; scope may be NULL. */
 typedef struct {
-  li_head head;
+  const uint8_t *origin;
+  size_t origin_len;
+  const char *scope;
+  int64_t seq;
+  const uint8_t *head;
+  size_t head_len;
   uint64_t newest_hlc;
 } li_chain_info;
 typedef li_err (*li_chain_info_fn)(void *ctx, const li_chain_info *ci, li_errbuf *eb);
@@ -141,6 +146,25 @@ typedef enum {
 li_err li_chain_each_commit(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_row_fn fn,
                             void *ctx, li_errbuf *eb);
 
+/* The same rows one at a time, for a caller that hands them out one by one
+ * (inspect's log, verify): the log only grows, so nothing holds all of it.
+ *
+ *   li_chain_cursor_open ──li_chain_cursor_next… (*done at the end)──▶ li_chain_cursor_close
+ *
+ * An open cursor holds a read statement on the replica's connection: close
+ * it before the replica. */
+typedef struct li_chain_cursor li_chain_cursor;
+
+/* *out: a new cursor over the stored commits of scopes (NULL: all, copied)
+ * in that order; NULL on failure. */
+li_err li_chain_cursor_open(li_replica *r, li_chain_order order, const li_scopes *scopes, li_chain_cursor **out,
+                            li_errbuf *eb);
+/* The next row (as stored, as above; its pointers are valid until the next
+ * call or close), or *done at the end (and on every call after it). */
+li_err li_chain_cursor_next(li_chain_cursor *c, li_chain_row *row, bool *done, li_errbuf *eb);
+/* Frees the cursor and nulls *c; safe on NULL and twice. */
+void li_chain_cursor_close(li_chain_cursor **c);
+
 /* The stored commit at a position, if any (*found), given to fn. */
 li_err li_chain_commit_at(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
                           li_chain_row_fn fn, void *ctx, bool *found, li_errbuf *eb);
@@ -154,20 +178,17 @@ li_err li_chain_count_since(li_replica *r, const uint8_t origin[LI_PK_BYTES], in
 li_err li_chain_newest_hlc(li_replica *r, const uint8_t origin[LI_PK_BYTES], uint64_t *hlc, bool *found,
                            li_errbuf *eb);
 
+/* The newest hlc among all stored commits but those of chain (origin,
+ * scope) after seq after (after < 0: all of that chain); 0 when none
+ * (linli recover: the newest hlc the street accepted). The value is read
+ * as stored, not validated: the caller takes the larger of it and its
+ * wall clock. */
+li_err li_chain_newest_hlc_but(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope, int64_t after,
+                               uint64_t *hlc, li_errbuf *eb);
+
 /* Heads that break invariant 1 (the head's row is missing or has another
  * hash, or a later row exists), given to fn as (scope, seq); the row is
  * raw, only scope and seq are set. */
 li_err li_chain_each_bad_head(li_replica *r, li_chain_row_fn fn, void *ctx, li_errbuf *eb);
-
-/* Names kept for callers outside this issue (node/store.c's hash_at, the
- * parallel store/session rewrite): the same functions. */
-static inline li_err li_replica_log_hash(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
-                                         uint64_t seq, uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb) {
-  return li_chain_hash_at(r, origin, scope, seq, out, found, eb);
-}
-static inline li_err li_replica_vv_get(li_replica *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
-                                       uint64_t *seq, uint8_t head[LI_HASH_BYTES], li_errbuf *eb) {
-  return li_chain_head(r, origin, scope, seq, head, eb);
-}
 
 #endif

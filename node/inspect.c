@@ -1,11 +1,11 @@
 /* inspect: status, log, verify, conflicts and digest as data (see
  * inspect.h). Read only; prints nothing.
  *
- *   li_inspect_status ──SAVEPOINT──▶ s_chain_heads_read, s_status_counts,
- *                      s_peers_read (s_chain_count_applied_after),
+ *   li_inspect_status ──SAVEPOINT──▶ s_status_counts, s_chains_read (li_chain_each_head),
+ *                      s_peers_read (li_chain_count_since),
  *                      s_rejects_read, s_bans_read ──RELEASE──▶ li_status
- *   li_inspect_log_next ──s_chain_stored_next──▶ li_commit_open ──s_changes──▶ li_log_entry
- *   li_inspect_verify ──s_chain_stored_next──▶ s_verify_row ──▶ s_chain_heads_not_last
+ *   li_inspect_log_next ──li_chain_cursor_next──▶ li_commit_open ──s_changes──▶ li_log_entry
+ *   li_inspect_verify ──li_chain_cursor_next──▶ s_verify_row ──▶ li_chain_each_bad_head
  *   li_inspect_digest ──s_digest_scope (s_table_rows_sql per tracked table)──▶ li_scope_digest[]
  *
  * Invariants of li_status while it is built (s_status_check): every list
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "chain.h"
 #include "commit.h"
 #include "hlc.h"
 #include "out.h"
@@ -39,6 +40,14 @@ static const char *s_text(sqlite3_stmt *st, int i) {
 static bool s_key(sqlite3_stmt *st, int i, uint8_t key[LI_PK_BYTES]) {
   if (sqlite3_column_bytes(st, i) != LI_PK_BYTES) return false;
   memcpy(key, sqlite3_column_blob(st, i), LI_PK_BYTES);
+  return true;
+}
+
+/* A stored origin (a li_chain_row's or li_chain_info's): true and the key
+ * when it is 32 bytes. */
+static bool s_origin_key(const uint8_t *origin, size_t len, uint8_t key[LI_PK_BYTES]) {
+  if (len != LI_PK_BYTES) return false;
+  memcpy(key, origin, LI_PK_BYTES);
   return true;
 }
 
@@ -73,112 +82,6 @@ static li_err s_prepare(li_replica *r, const char *sql, sqlite3_stmt **st, const
   return li_db_fail(r, eb, what);
 }
 
-/* ---- chain reads: linli_log and linli_vv ----
- * Only these functions read the chains; they become calls into node/chain.c
- * (the one module that reads and advances chains) when it lands. */
-
-/* Every chain head with the HLC of its newest stored commit. */
-static li_err s_chain_heads_read(li_replica *r, li_status *s, li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  li_err e = s_prepare(r,
-                       "SELECT v.origin, v.scope, v.seq, (SELECT max(hlc) FROM linli_log l WHERE l.origin=v.origin AND "
-                       "l.scope=v.scope) FROM linli_vv v ORDER BY v.scope, v.origin",
-                       &st, "linli_vv", eb);
-  size_t cap = 0;
-  int rc = SQLITE_DONE;
-  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    li_chain_status *p = s_grow(s->chains, s->nchains, &cap, sizeof *p, "chains", &e, eb);
-    if (!p) break;
-    s->chains = p;
-    li_chain_status *c = &p[s->nchains++];
-    memset(c, 0, sizeof *c);
-    c->origin_ok = s_key(st, 0, c->origin);
-    s_name_of(r, st, 0, c->origin_name, sizeof c->origin_name);
-    li_utf8_copy(c->scope, sizeof c->scope, s_text(st, 1));
-    c->seq = (uint64_t)sqlite3_column_int64(st, 2);
-    c->last_hlc = (uint64_t)sqlite3_column_int64(st, 3);
-  }
-  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_vv");
-  sqlite3_finalize(st);
-  return e;
-}
-
-/* Commits of origin stored after after_ms (our own: sealed since then). */
-static li_err s_chain_count_applied_after(li_replica *r, const uint8_t origin[LI_PK_BYTES], int64_t after_ms,
-                                          int64_t *n, li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  li_err e = s_prepare(r, "SELECT count(*) FROM linli_log WHERE origin=? AND applied_ms > ?", &st, "linli_log", eb);
-  if (!e) {
-    sqlite3_bind_blob(st, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, after_ms);
-    if (sqlite3_step(st) == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
-    else e = li_db_fail(r, eb, "linli_log");
-  }
-  sqlite3_finalize(st);
-  return e;
-}
-
-/* A linli_log row as stored; pointers valid until the next step. */
-typedef struct {
-  bool origin_ok;
-  uint8_t origin[LI_PK_BYTES];
-  const char *scope; /* NULL when not text */
-  int64_t seq, hlc;
-  const uint8_t *hash;
-  int hash_len;
-  const uint8_t *sc;
-  size_t sc_len;
-} s_stored;
-
-typedef enum { S_BY_HLC, S_BY_CHAIN } s_order;
-
-static li_err s_chain_stored_open(li_replica *r, s_order order, sqlite3_stmt **st, li_errbuf *eb) {
-  return s_prepare(r,
-                   order == S_BY_HLC
-                       ? "SELECT origin, scope, seq, hlc, hash, sc FROM linli_log ORDER BY hlc, origin, seq"
-                       : "SELECT origin, scope, seq, hlc, hash, sc FROM linli_log ORDER BY origin, scope, seq",
-                   st, "linli_log", eb);
-}
-
-/* The next stored commit: *done at the end. */
-static li_err s_chain_stored_next(li_replica *r, sqlite3_stmt *st, s_stored *row, bool *done, li_errbuf *eb) {
-  int rc = sqlite3_step(st);
-  *done = rc == SQLITE_DONE;
-  if (*done) return LI_OK;
-  if (rc != SQLITE_ROW) return li_db_fail(r, eb, "linli_log");
-  memset(row, 0, sizeof *row);
-  row->origin_ok = s_key(st, 0, row->origin);
-  row->scope = (const char *)sqlite3_column_text(st, 1);
-  row->seq = sqlite3_column_int64(st, 2);
-  row->hlc = sqlite3_column_int64(st, 3);
-  row->hash = sqlite3_column_blob(st, 4);
-  row->hash_len = sqlite3_column_bytes(st, 4);
-  row->sc = sqlite3_column_blob(st, 5);
-  row->sc_len = (size_t)sqlite3_column_bytes(st, 5);
-  return LI_OK;
-}
-
-static li_err s_verify_add(li_verify_result *v, li_problem_kind kind, const char *scope, int64_t seq,
-                           const char *who, const char *what, li_errbuf *eb);
-
-/* Chain heads (linli_vv) that are not the last stored commit of their
- * chain, each as a problem. */
-static li_err s_chain_heads_not_last(li_replica *r, li_verify_result *v, li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  li_err e = s_prepare(r,
-                       "SELECT v.scope, v.seq FROM linli_vv v LEFT JOIN linli_log l ON l.origin=v.origin AND "
-                       "l.scope=v.scope AND l.seq=v.seq WHERE l.hash IS NOT v.head OR EXISTS (SELECT 1 FROM linli_log x "
-                       "WHERE x.origin=v.origin AND x.scope=v.scope AND x.seq > v.seq)",
-                       &st, "linli_vv", eb);
-  int rc = SQLITE_DONE;
-  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW)
-    e = s_verify_add(v, LI_PROBLEM_HEAD, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), "",
-                     "", eb);
-  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_vv");
-  sqlite3_finalize(st);
-  return e;
-}
-
 /* ---- status ---- */
 
 static bool s_status_check(const li_status *s) {
@@ -200,6 +103,37 @@ static li_err s_status_counts(li_replica *r, li_status *s, li_errbuf *eb) {
   li_meta_get_int(r, "hlc", &hlc); /* absent before the first seal: 0 */
   s->hlc = (uint64_t)hlc;
   return e;
+}
+
+/* The chains of a status as li_chain_each_head gives them (heads as
+ * stored: a malformed origin is shown as "?"). */
+typedef struct {
+  li_replica *r;
+  li_status *s;
+  size_t cap;
+} s_chains;
+
+static li_err s_chain_add(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
+  s_chains *cs = ctx;
+  li_status *s = cs->s;
+  li_err e = LI_OK;
+  li_chain_status *p = s_grow(s->chains, s->nchains, &cs->cap, sizeof *p, "chains", &e, eb);
+  if (!p) return e;
+  s->chains = p;
+  li_chain_status *c = &p[s->nchains++];
+  memset(c, 0, sizeof *c);
+  c->origin_ok = s_origin_key(ci->origin, ci->origin_len, c->origin);
+  if (c->origin_ok) li_roster_name_of(cs->r, c->origin, c->origin_name, sizeof c->origin_name);
+  else snprintf(c->origin_name, sizeof c->origin_name, "?");
+  li_utf8_copy(c->scope, sizeof c->scope, ci->scope ? ci->scope : "");
+  c->seq = (uint64_t)ci->seq;
+  c->last_hlc = ci->newest_hlc;
+  return LI_OK;
+}
+
+static li_err s_chains_read(li_replica *r, li_status *s, li_errbuf *eb) {
+  s_chains cs = {r, s, 0};
+  return li_chain_each_head(r, s_chain_add, &cs, eb);
 }
 
 /* One linli_peers row (columns as in s_peers_read). */
@@ -224,8 +158,7 @@ static li_err s_peer(li_node *n, sqlite3_stmt *st, uint64_t now_ms, li_peer_stat
   /* what the peer lacked at the last contact, plus every commit of ours
    * sealed since: the daemon cannot have sent those */
   int64_t since = 0;
-  li_err e = s_chain_count_applied_after(n->r, n->id.pk, p->contact_known ? sqlite3_column_int64(st, 3) : 0,
-                                         &since, eb);
+  li_err e = li_chain_count_since(n->r, n->id.pk, p->contact_known ? sqlite3_column_int64(st, 3) : 0, &since, eb);
   p->commits_they_lack += since;
   return e;
 }
@@ -299,7 +232,7 @@ li_err li_inspect_status(li_status *out, li_node *n, uint64_t now_ms, li_errbuf 
   if (sqlite3_exec(r->db, "SAVEPOINT li_status", NULL, NULL, NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "status: savepoint");
   li_err e = s_status_counts(r, out, eb);
-  if (!e) e = s_chain_heads_read(r, out, eb);
+  if (!e) e = s_chains_read(r, out, eb);
   if (!e) e = s_peers_read(n, out, now_ms, eb);
   if (!e) e = s_rejects_read(r, out, eb);
   if (!e) e = s_bans_read(r, out, eb);
@@ -323,7 +256,7 @@ void li_inspect_status_free(li_status *s) {
 struct li_log_cursor {
   li_replica *r;
   li_log_filter filter;
-  sqlite3_stmt *st;
+  li_chain_cursor *log;
   li_arena a;        /* the current commit, decoded, and its changes */
   li_log_entry entry;
 };
@@ -336,7 +269,7 @@ li_err li_inspect_log_open(li_log_cursor **out, li_replica *r, const li_log_filt
   c->r = r;
   if (filter) c->filter = *filter;
   li_arena_init(&c->a);
-  li_err e = s_chain_stored_open(r, S_BY_HLC, &c->st, eb);
+  li_err e = li_chain_cursor_open(r, LI_CHAIN_BY_HLC, NULL, &c->log, eb);
   if (e) {
     li_inspect_log_close(&c);
     return e;
@@ -391,7 +324,7 @@ static li_err s_changes(li_log_cursor *c, const Linli__Commit *cm, li_errbuf *eb
 
 /* The entry of one stored commit; *show false when the filter leaves
  * nothing of it. */
-static li_err s_log_entry(li_log_cursor *c, const s_stored *row, bool *show, li_errbuf *eb) {
+static li_err s_log_entry(li_log_cursor *c, const li_chain_row *row, bool *show, li_errbuf *eb) {
   li_log_entry *en = &c->entry;
   memset(en, 0, sizeof *en);
   li_commit cm;
@@ -399,9 +332,8 @@ static li_err s_log_entry(li_log_cursor *c, const s_stored *row, bool *show, li_
   li_err ce = li_commit_open(c->r->network, row->sc, row->sc_len, &c->a, &cm, &ceb);
   if (ce) { /* a stored commit that fails verification is always shown */
     snprintf(en->error, sizeof en->error, "%s", li_errmsg(&ceb, ce));
-    en->origin_ok = row->origin_ok;
-    memcpy(en->origin, row->origin, LI_PK_BYTES);
-    if (row->origin_ok) li_roster_name_of(c->r, row->origin, en->origin_name, sizeof en->origin_name);
+    en->origin_ok = s_origin_key(row->origin, row->origin_len, en->origin);
+    if (en->origin_ok) li_roster_name_of(c->r, en->origin, en->origin_name, sizeof en->origin_name);
     else snprintf(en->origin_name, sizeof en->origin_name, "?");
     li_utf8_copy(en->scope, sizeof en->scope, row->scope);
     en->seq = row->seq;
@@ -424,9 +356,9 @@ li_err li_inspect_log_next(li_log_cursor *c, const li_log_entry **entry, li_errb
   assert(c && entry);
   *entry = NULL;
   for (;;) {
-    s_stored row;
+    li_chain_row row;
     bool done, show = false;
-    li_err e = s_chain_stored_next(c->r, c->st, &row, &done, eb);
+    li_err e = li_chain_cursor_next(c->log, &row, &done, eb);
     if (e || done) return e;
     li_arena_reset(&c->a);
     if ((e = s_log_entry(c, &row, &show, eb))) return e;
@@ -439,7 +371,7 @@ li_err li_inspect_log_next(li_log_cursor *c, const li_log_entry **entry, li_errb
 
 void li_inspect_log_close(li_log_cursor **c) {
   if (!c || !*c) return;
-  sqlite3_finalize((*c)->st);
+  li_chain_cursor_close(&(*c)->log);
   li_arena_free(&(*c)->a);
   free(*c);
   *c = NULL;
@@ -476,19 +408,28 @@ static li_err s_verify_add(li_verify_result *v, li_problem_kind kind, const char
   return LI_OK;
 }
 
+/* A chain head that is not the last stored commit of its chain
+ * (li_chain_each_bad_head gives its scope and seq), as a problem. */
+static li_err s_verify_bad_head(void *ctx, const li_chain_row *row, li_errbuf *eb) {
+  return s_verify_add(ctx, LI_PROBLEM_HEAD, row->scope, row->seq, "", "", eb);
+}
+
 /* What is wrong with one stored commit ("" when nothing), given the one
  * before it in (origin, scope, seq) order. */
-static void s_verify_row(li_replica *r, li_arena *a, const s_stored *row, s_prev *prev, char what[LI_ERRBUF_SIZE]) {
+static void s_verify_row(li_replica *r, li_arena *a, const li_chain_row *row, s_prev *prev,
+                         char what[LI_ERRBUF_SIZE]) {
   what[0] = 0;
+  uint8_t origin[LI_PK_BYTES];
+  bool origin_ok = s_origin_key(row->origin, row->origin_len, origin);
   li_commit cm;
   li_errbuf ceb = {{0}};
   li_err ce = li_commit_open(r->network, row->sc, row->sc_len, a, &cm, &ceb);
-  bool same_chain = prev->known && row->origin_ok && memcmp(row->origin, prev->origin, LI_PK_BYTES) == 0 &&
+  bool same_chain = prev->known && origin_ok && memcmp(origin, prev->origin, LI_PK_BYTES) == 0 &&
                     row->scope && strcmp(row->scope, prev->scope) == 0;
   int64_t want_seq = same_chain ? prev->seq + 1 : 1;
   if (ce) {
     snprintf(what, LI_ERRBUF_SIZE, "%s", li_errmsg(&ceb, ce));
-  } else if (!row->origin_ok || memcmp(cm.origin, row->origin, LI_PK_BYTES) != 0 || !row->scope ||
+  } else if (!origin_ok || memcmp(cm.origin, origin, LI_PK_BYTES) != 0 || !row->scope ||
              strcmp(cm.scope, row->scope) != 0 || (int64_t)cm.seq != row->seq || (int64_t)cm.hlc != row->hlc) {
     snprintf(what, LI_ERRBUF_SIZE, "the log row's origin/scope/seq/hlc columns differ from the signed commit");
   } else if (row->hash_len != LI_HASH_BYTES || memcmp(row->hash, cm.hash, LI_HASH_BYTES) != 0) {
@@ -500,7 +441,7 @@ static void s_verify_row(li_replica *r, li_arena *a, const s_stored *row, s_prev
     snprintf(what, LI_ERRBUF_SIZE, "does not chain to the previous commit");
   }
   prev->known = true;
-  if (row->origin_ok) memcpy(prev->origin, row->origin, LI_PK_BYTES);
+  if (origin_ok) memcpy(prev->origin, origin, LI_PK_BYTES);
   li_utf8_copy(prev->scope, sizeof prev->scope, row->scope);
   prev->seq = row->seq;
   prev->hash_known = !ce;
@@ -510,27 +451,28 @@ static void s_verify_row(li_replica *r, li_arena *a, const s_stored *row, s_prev
 li_err li_inspect_verify(li_verify_result *out, li_replica *r, li_errbuf *eb) {
   assert(out && r);
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st = NULL;
-  li_err e = s_chain_stored_open(r, S_BY_CHAIN, &st, eb);
+  li_chain_cursor *log = NULL;
+  li_err e = li_chain_cursor_open(r, LI_CHAIN_BY_CHAIN, NULL, &log, eb);
   li_arena a;
   li_arena_init(&a);
   s_prev prev;
   memset(&prev, 0, sizeof prev);
   while (!e) {
-    s_stored row;
+    li_chain_row row;
     bool done;
-    if ((e = s_chain_stored_next(r, st, &row, &done, eb)) || done) break;
+    if ((e = li_chain_cursor_next(log, &row, &done, eb)) || done) break;
     li_arena_reset(&a);
     out->checked++;
     char what[LI_ERRBUF_SIZE], who[LI_NAME_MAX + 1] = "?";
+    uint8_t origin[LI_PK_BYTES];
     s_verify_row(r, &a, &row, &prev, what);
     if (!what[0]) continue;
-    if (row.origin_ok) li_roster_name_of(r, row.origin, who, sizeof who);
+    if (s_origin_key(row.origin, row.origin_len, origin)) li_roster_name_of(r, origin, who, sizeof who);
     e = s_verify_add(out, LI_PROBLEM_COMMIT, row.scope, row.seq, who, what, eb);
   }
-  sqlite3_finalize(st);
+  li_chain_cursor_close(&log);
   li_arena_free(&a);
-  if (!e) e = s_chain_heads_not_last(r, out, eb);
+  if (!e) e = li_chain_each_bad_head(r, s_verify_bad_head, out, eb);
   if (e) li_inspect_verify_free(out);
   return e;
 }

@@ -16,9 +16,9 @@
  * both tables only grow (a hub holds every commit of the street), so
  * returning them whole would make memory grow with them.
  *
- * The reads of chains (linli_log, linli_vv) are small functions of their
- * own at the top of inspect.c: node/chain.c, the one module that will read
- * and advance chains, takes them over when it lands. Roster names come from
+ * Chains (linli_log, linli_vv) are read through node/chain.h, the one
+ * module that reads and advances them: heads and stored commits as stored,
+ * judged here (a malformed row is data, as below). Roster names come from
  * roster.h.
  *
  * Invariants:

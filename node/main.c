@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "capture.h"
 #include "hlc.h"
 #include "driver.h"
 #include "inspect.h"
@@ -232,7 +233,7 @@ static int cmd_track(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   int rc = s_open(&n, dir);
   if (rc) return rc;
   li_errbuf eb = {{0}};
-  li_err e = li_replica_track(n.r, argv[1], &eb);
+  li_err e = li_capture_track(n.r, argv[1], &eb);
   if (!e) printf("tracking %s: its changes are captured and sealed from now on (existing rows included)\n", argv[1]);
   return s_end(&n, e, &eb);
 }

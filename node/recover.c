@@ -33,18 +33,7 @@ bool li_recover_pending(li_replica *r, uint8_t old_key[LI_PK_BYTES]) {
  * then none of its own counts). */
 static li_err s_accepted_hlc(li_replica *r, const uint8_t self[LI_PK_BYTES], int64_t hub_seq, uint64_t *out,
                              li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db,
-                         "SELECT coalesce(max(hlc), 0) FROM linli_log WHERE origin <> ?1 OR scope <> ?2 OR seq <= ?3",
-                         -1, &st, NULL) != SQLITE_OK)
-    return li_db_fail(r, eb, "linli_log");
-  sqlite3_bind_blob(st, 1, self, LI_PK_BYTES, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, r->scope, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, hub_seq);
-  li_err e = sqlite3_step(st) == SQLITE_ROW ? LI_OK : li_db_fail(r, eb, "linli_log");
-  if (!e) *out = (uint64_t)sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return e;
+  return li_chain_newest_hlc_but(r, self, r->scope, hub_seq, out, eb);
 }
 
 /* The hub's seq of our own chain at its last Hello, as the daemon saved it

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chain.h"
 #include "hlc.h"
 #include "keys.h"
 #include "out.h"
@@ -136,7 +137,6 @@ static const char s_sql_counts[] =
     "  AND NOT EXISTS (SELECT 1 FROM notice_acks a WHERE a.notice_id = x.id AND a.scope = ?1)) n";
 
 static const char s_sql_peer[] = "SELECT last_contact_ms, behind_us, behind_them FROM linli_peers WHERE key = ?1";
-static const char s_sql_newest[] = "SELECT max(hlc) FROM linli_log WHERE origin = ?1";
 
 static li_err s_add_row(s_report *rep, s_row **out, li_errbuf *eb) {
   if (rep->n == rep->cap) {
@@ -219,7 +219,23 @@ static li_err s_collect_counts(li_replica *r, s_report *rep, sqlite3_stmt *st, s
   return LI_OK;
 }
 
-static li_err s_collect_sync(li_replica *r, sqlite3_stmt *peer, sqlite3_stmt *newest, s_row *row, li_errbuf *eb) {
+/* The newest commit of origin, when it has one with a well-formed hlc: a
+ * malformed one leaves it unknown, as every other untrusted value of the
+ * report (linli verify is the command that names it). */
+static li_err s_collect_newest(li_replica *r, const uint8_t *origin, s_row *row, li_errbuf *eb) {
+  uint64_t hlc = 0;
+  bool found = false;
+  li_err e = li_chain_newest_hlc(r, origin, &hlc, &found, eb);
+  if (e == LI_ERR_TAMPERED) return LI_OK;
+  if (e) return e;
+  if (found) {
+    row->commit_known = true;
+    row->newest_commit_ms = (int64_t)LI_HLC_MS(hlc);
+  }
+  return LI_OK;
+}
+
+static li_err s_collect_sync(li_replica *r, sqlite3_stmt *peer, s_row *row, li_errbuf *eb) {
   bool hub = r->role == LI_ROLE_HUB;
   if (hub && !row->key_ok) return LI_OK; /* a malformed roster key: nothing to match */
   /* On the hub the peer is the committee; on a committee it is the hub. */
@@ -240,17 +256,8 @@ static li_err s_collect_sync(li_replica *r, sqlite3_stmt *peer, sqlite3_stmt *ne
   } else if (rc != SQLITE_DONE) {
     return li_db_fail(r, eb, "report: linli_peers");
   }
-  sqlite3_reset(newest);
-  sqlite3_bind_blob(newest, 1, origin, LI_PK_BYTES, SQLITE_STATIC);
-  if (sqlite3_step(newest) != SQLITE_ROW) return li_db_fail(r, eb, "report: linli_log");
-  int64_t hlc;
-  if (s_col_int(newest, 0, &hlc) && hlc >= 0) {
-    row->commit_known = true;
-    row->newest_commit_ms = (int64_t)LI_HLC_MS((uint64_t)hlc);
-  }
-  sqlite3_reset(newest);
   sqlite3_reset(peer);
-  return LI_OK;
+  return s_collect_newest(r, origin, row, eb);
 }
 
 static void s_add_counts(s_counts *t, const s_counts *n) {
@@ -282,19 +289,16 @@ static void s_totals(s_report *rep) {
 static li_err s_collect(li_replica *r, s_report *rep, li_errbuf *eb) {
   li_err e = s_collect_roster(r, rep, eb);
   if (e) return e;
-  sqlite3_stmt *counts = NULL, *peer = NULL, *newest = NULL;
-  if ((e = s_prepare(r, s_sql_counts, &counts, eb)) || (e = s_prepare(r, s_sql_peer, &peer, eb)) ||
-      (e = s_prepare(r, s_sql_newest, &newest, eb)))
-    goto done;
+  sqlite3_stmt *counts = NULL, *peer = NULL;
+  if ((e = s_prepare(r, s_sql_counts, &counts, eb)) || (e = s_prepare(r, s_sql_peer, &peer, eb))) goto done;
   for (size_t i = 0; i < rep->n && !e; i++) {
     e = s_collect_counts(r, rep, counts, &rep->rows[i], eb);
-    if (!e) e = s_collect_sync(r, peer, newest, &rep->rows[i], eb);
+    if (!e) e = s_collect_sync(r, peer, &rep->rows[i], eb);
   }
   if (!e) s_totals(rep);
 done:
   sqlite3_finalize(counts);
   sqlite3_finalize(peer);
-  sqlite3_finalize(newest);
   return e;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "out.h"
 #include "seal.h"
 
 const char li_roster_sql[] =
@@ -357,18 +358,6 @@ li_err li_roster_digest(li_replica *r, uint8_t out[LI_HASH_BYTES], li_errbuf *eb
   return LI_OK;
 }
 
-/* Copies at most cap-1 bytes of src (NULL: ""), never splitting a UTF-8
- * character. */
-static void s_copy_text(char *dst, size_t cap, const unsigned char *src) {
-  size_t len = src ? strlen((const char *)src) : 0;
-  if (len >= cap) {
-    len = cap - 1;
-    while (len > 0 && (src[len] & 0xC0) == 0x80) len--;
-  }
-  if (len) memcpy(dst, src, len);
-  dst[len] = 0;
-}
-
 li_err li_roster_rows(li_replica *r, const char *only_scope, size_t max, li_roster_row **out, size_t *n,
                       li_errbuf *eb) {
   *out = NULL;
@@ -401,8 +390,8 @@ li_err li_roster_rows(li_replica *r, const char *only_scope, size_t max, li_rost
     }
     li_roster_row *row = &(*out)[(*n)++];
     memset(row, 0, sizeof *row);
-    s_copy_text(row->name, sizeof row->name, sqlite3_column_text(st, 0));
-    s_copy_text(row->scope, sizeof row->scope, sqlite3_column_text(st, 1));
+    li_utf8_copy(row->name, sizeof row->name, (const char *)sqlite3_column_text(st, 0));
+    li_utf8_copy(row->scope, sizeof row->scope, (const char *)sqlite3_column_text(st, 1));
     const char *pk = (const char *)sqlite3_column_text(st, 2);
     row->key_ok = pk && li_pk_from_text(pk, row->key, NULL) == LI_OK;
     row->revoked = sqlite3_column_int(st, 3) != 0;

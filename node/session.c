@@ -1186,14 +1186,3 @@ bool li_apply_result_reject(li_apply_result *r, const uint8_t origin[LI_PK_BYTES
   snprintf(c->message, sizeof c->message, "%s", message ? message : "");
   return true;
 }
-
-void li_heads_clear(li_heads *h) {
-  free(h->v);
-  memset(h, 0, sizeof *h);
-}
-
-void li_blobs_clear(li_blobs *b) {
-  for (size_t i = 0; i < b->n; i++) free((void *)b->v[i].sc);
-  free(b->v);
-  memset(b, 0, sizeof *b);
-}

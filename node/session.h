@@ -38,29 +38,10 @@
 #include "err.h"
 #include "keys.h"
 #include "commit.h"
+#include "heads.h" /* li_head, li_heads, li_range, li_blobs */
 #include "scope.h"
 
 #define LI_PROTOCOL_VERSION 1
-
-typedef struct {
-  uint8_t origin[LI_PK_BYTES];
-  char scope[LI_SCOPE_MAX + 1];
-  uint64_t seq;
-  uint8_t hash[LI_HASH_BYTES];
-} li_head;
-
-typedef struct {
-  li_head *v;
-  size_t n, cap;
-} li_heads;
-
-
-/* Commits (origin, scope) from_seq..to_seq, inclusive. */
-typedef struct {
-  uint8_t origin[LI_PK_BYTES];
-  char scope[LI_SCOPE_MAX + 1];
-  uint64_t from_seq, to_seq;
-} li_range;
 
 /* A chain the store could not go on with in a batch: its commits from #seq
  * on were not applied (the batch's other chains were). */
@@ -90,12 +71,6 @@ bool li_apply_result_reject(li_apply_result *r, const uint8_t origin[LI_PK_BYTES
 /* Whether commit (origin, scope, seq) falls in a rejected chain's tail. */
 bool li_apply_result_skipped(const li_apply_result *r, const uint8_t origin[LI_PK_BYTES], const char *scope,
                              uint64_t seq);
-
-typedef struct {
-  li_blob *v; /* each v[i].sc is malloc'd */
-  size_t n, cap;
-  size_t bytes;
-} li_blobs;
 
 typedef struct {
   /* Heads of every chain in the given scopes. */
@@ -209,8 +184,5 @@ void li_session_set_wall(li_session *s, uint64_t wall_ms);
  * when the peer holds none of that chain. hash may be NULL. */
 bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
                           uint8_t hash[LI_HASH_BYTES]);
-
-void li_heads_clear(li_heads *h);
-void li_blobs_clear(li_blobs *b);
 
 #endif

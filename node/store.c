@@ -18,7 +18,7 @@ static li_err s_heads(void *ctx, const li_scopes *scopes, li_heads *out, li_errb
 static li_err s_hash_at(void *ctx, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq,
                         uint8_t out[LI_HASH_BYTES], bool *found, li_errbuf *eb) {
   li_store *s = ctx;
-  return li_replica_log_hash(s->r, origin, scope, seq, out, found, eb);
+  return li_chain_hash_at(s->r, origin, scope, seq, out, found, eb);
 }
 
 static li_err s_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max_count, uint32_t max_bytes,

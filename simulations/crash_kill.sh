@@ -202,6 +202,13 @@ echo "delay $LINK_DELAY_MS" >"$W/proxy.mode"
 street_start_bg hub "$LINLI" --dir "$W/hub" serve
 street_start_bg proxy-c01 "$LINLI_PROXY" --listen "$(cat "$W/c01.proxyport")" --to "$PORT" --mode "$W/proxy.mode"
 street_start_bg c01 "$LINLI" --dir "$W/c01" serve
+# c01 seals once the hub has confirmed its own chain (the seal gate: a
+# restored backup must not fork it); from then on it seals while the hub is
+# down, which the kills below rely on
+i=0
+until grep -q "sealing: this node's own commits are confirmed" "$W/c01.log" 2>/dev/null; do
+  i=$((i + 1)); [ $i -lt 300 ] || fail "c01 never heard the hub confirm its chain"; sleep 0.1
+done
 hub_kills=0 behind_kills=0 held_min=-1 held_max=0 progressed=0 held_prev=0
 while [ $hub_kills -lt "$KILLS" ]; do
   in_budget "hub kill $((hub_kills + 1))"

@@ -156,10 +156,14 @@ static void test_heads_by_scope(void **state) {
   li_heads_clear(&h);
 }
 
+/* "origin's first byte/scope#seq@newest_hlc "; origin "?" and scope "?"
+ * when not stored as a key or text, and "!" after a head that is not 32
+ * bytes (li_chain_each_head hands rows as stored). */
 static li_err s_collect_info(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
-  char *out = ctx;
-  snprintf(out + strlen(out), 512 - strlen(out), "%02X/%s#%llu@%llu ", ci->head.origin[0], ci->head.scope,
-           (unsigned long long)ci->head.seq, (unsigned long long)ci->newest_hlc);
+  char *out = ctx, origin[3] = "?";
+  if (ci->origin_len == LI_PK_BYTES) snprintf(origin, sizeof origin, "%02X", ci->origin[0]);
+  snprintf(out + strlen(out), 512 - strlen(out), "%s/%s#%lld@%llu%s ", origin, ci->scope ? ci->scope : "?",
+           (long long)ci->seq, (unsigned long long)ci->newest_hlc, ci->head_len == LI_HASH_BYTES ? "" : "!");
   return LI_OK;
 }
 
@@ -184,6 +188,31 @@ static void test_each_head_with_newest_hlc(void **state) {
   tu_key(c, 0xC3);
   assert_int_equal(li_chain_newest_hlc(f->r, c, &hlc, &found, &eb), LI_OK);
   assert_false(found);
+  /* all but a chain's tail: A/c07 holds hlc 10, 20, 40; B/c07 20, 30 */
+  const struct { uint8_t o; int64_t after; uint64_t want; } but[] = {
+      {A, 3, 40}, {A, 2, 30}, {A, 1, 30}, {A, -1, 30}, {B, 0, 40}, {0xC3, -1, 40}};
+  for (size_t i = 0; i < sizeof but / sizeof but[0]; i++) {
+    uint8_t o[LI_PK_BYTES];
+    tu_key(o, but[i].o);
+    assert_int_equal(li_chain_newest_hlc_but(f->r, o, "c07", but[i].after, &hlc, &eb), LI_OK);
+    assert_int_equal(hlc, but[i].want);
+  }
+}
+
+/* Rows as stored: a malformed head is the caller's to judge (status shows
+ * it), while li_chain_heads, for the sync, refuses it. */
+static void test_each_head_as_stored(void **state) {
+  fx *f = *state;
+  s_fill(f);
+  tu_db_exec(li_replica_db(f->r), "UPDATE linli_vv SET origin = x'a1', head = x'00' WHERE scope = 'c08'");
+  tu_db_exec(li_replica_db(f->r), "UPDATE linli_vv SET scope = printf('%040d', 7) WHERE scope = 'street'");
+  char got[512] = "";
+  li_errbuf eb = {{0}};
+  assert_int_equal(li_chain_each_head(f->r, s_collect_info, got, &eb), LI_OK);
+  assert_string_equal(got, "A1/0000000000000000000000000000000000000007#1@0 A1/c07#3@40 B2/c07#2@30 ?/c08#1@0! ");
+  li_heads h = {0};
+  assert_int_equal(li_chain_heads(f->r, NULL, &h, &eb), LI_ERR_TAMPERED);
+  li_heads_clear(&h);
 }
 
 static void test_deps(void **state) {
@@ -288,6 +317,50 @@ static void test_each_commit(void **state) {
   assert_string_equal(got, "B2/c07#2 ");
   assert_int_equal(li_chain_commit_at(f->r, b, "c07", 3, s_collect_row, got, &found, &eb), LI_OK);
   assert_false(found);
+}
+
+/* The rows of a cursor as s_collect_row writes them; stepping again after
+ * the end stays at the end. */
+static void s_cursor_rows(li_chain_cursor *c, char *got) {
+  li_errbuf eb = {{0}};
+  bool done = false;
+  for (int n = 0; n < 64; n++) {
+    li_chain_row row;
+    assert_int_equal(li_chain_cursor_next(c, &row, &done, &eb), LI_OK);
+    if (done) break;
+    s_collect_row(got, &row, &eb);
+  }
+  assert_true(done);
+  li_chain_row row;
+  assert_int_equal(li_chain_cursor_next(c, &row, &done, &eb), LI_OK);
+  assert_true(done);
+}
+
+/* The cursor gives the rows of li_chain_each_commit, one at a time; it
+ * keeps its own copy of the scopes. */
+static void test_cursor(void **state) {
+  fx *f = *state;
+  s_fill(f);
+  li_errbuf eb = {{0}};
+  char want[512] = "", got[512] = "";
+  li_chain_cursor *c = NULL;
+  assert_int_equal(li_chain_each_commit(f->r, LI_CHAIN_BY_HLC, NULL, s_collect_row, want, &eb), LI_OK);
+  assert_int_equal(li_chain_cursor_open(f->r, LI_CHAIN_BY_HLC, NULL, &c, &eb), LI_OK);
+  s_cursor_rows(c, got);
+  assert_string_equal(got, want);
+  li_chain_cursor_close(&c);
+  assert_null(c);
+  li_chain_cursor_close(&c); /* safe twice */
+  li_scopes scopes = {.n = 2, .list = {"c07", "street"}};
+  want[0] = got[0] = 0;
+  assert_int_equal(li_chain_each_commit(f->r, LI_CHAIN_BY_CHAIN, &scopes, s_collect_row, want, &eb), LI_OK);
+  assert_string_equal(want, "A1/c07#1 A1/c07#2 A1/c07#3 A1/street#1 B2/c07#1 B2/c07#2 ");
+  assert_int_equal(li_chain_cursor_open(f->r, LI_CHAIN_BY_CHAIN, &scopes, &c, &eb), LI_OK);
+  memset(&scopes, 0, sizeof scopes); /* copied at open */
+  snprintf(scopes.list[0], sizeof scopes.list[0], "c08");
+  s_cursor_rows(c, got);
+  assert_string_equal(got, want);
+  li_chain_cursor_close(&c);
 }
 
 /* ---- invariants 2 and 3: append asserts them ---- */
@@ -423,9 +496,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_append_rolls_back, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_heads_by_scope, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_each_head_with_newest_hlc, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_each_head_as_stored, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_deps, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_fetch_order_and_limits, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_each_commit, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_cursor, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_append_asserts_invariants, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_tampered_rows, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_bad_heads, fx_setup, fx_teardown),

@@ -397,7 +397,7 @@ static void s_expect_row_refused(fx *f, s_spec *sp, const char *what, const char
   uint64_t seq = 0;
   uint8_t head[LI_HASH_BYTES];
   li_errbuf eb = {{0}};
-  assert_int_equal(li_replica_vv_get(f->hub->r, f->c07->id.pk, "c07", &seq, head, &eb), LI_OK);
+  assert_int_equal(li_chain_head(f->hub->r, f->c07->id.pk, "c07", &seq, head, &eb), LI_OK);
   sp->seq = seq + 1;
   sp->prev = head;
   char path[300];
@@ -422,7 +422,7 @@ static void s_expect_row_refused(fx *f, s_spec *sp, const char *what, const char
   assert_string_equal((const char *)sqlite3_column_text(q, 0), reason);
   sqlite3_finalize(q);
   uint64_t now = 0;
-  assert_int_equal(li_replica_vv_get(f->hub->r, f->c07->id.pk, "c07", &now, head, &eb), LI_OK);
+  assert_int_equal(li_chain_head(f->hub->r, f->c07->id.pk, "c07", &now, head, &eb), LI_OK);
   assert_int_equal(now, seq + 1);
 }
 

@@ -152,7 +152,7 @@ static void test_status_node_and_chains(void **state) {
     uint64_t seq = 0;
     li_errbuf eb = {{0}};
     assert_true(c->origin_ok);
-    assert_int_equal(li_replica_vv_get(f->hub->r, c->origin, c->scope, &seq, NULL, &eb), LI_OK);
+    assert_int_equal(li_chain_head(f->hub->r, c->origin, c->scope, &seq, NULL, &eb), LI_OK);
     assert_int_equal(c->seq, seq);
     assert_true(c->last_hlc > 0);
   }

@@ -31,6 +31,7 @@
  *   - a bug, marked BUG below. */
 #include "testnode.h"
 
+#include "chain.h"
 #include "li_limits.h"
 #include "replica.h"
 
@@ -605,7 +606,7 @@ static void test_same_key_in_two_scopes(void **state) {
   uint64_t seq;
   uint8_t head[LI_HASH_BYTES];
   li_errbuf eb;
-  assert_int_equal(li_replica_vv_get(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
+  assert_int_equal(li_chain_head(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
   s_chg c2 = {"v1", 1, S_NEW ",scope=street,note=street's"};
   li_blob h1 = s_make(f, &f->hub->id, "street", seq + 1, head, 20, NULL, 0, &c2, 1, NULL);
   li_merge_stats st;
@@ -835,7 +836,7 @@ static void test_refusal_same_on_two_receivers(void **state) {
     uint64_t seq = 0;
     uint8_t head[LI_HASH_BYTES];
     li_errbuf eb;
-    assert_int_equal(li_replica_vv_get(r[k]->r, f->c07->id.pk, "c07", &seq, head, &eb), LI_OK);
+    assert_int_equal(li_chain_head(r[k]->r, f->c07->id.pk, "c07", &seq, head, &eb), LI_OK);
     assert_int_equal(seq, 2); /* A's chain went on past the refused rows */
   }
   const char *q = "SELECT hex(origin), scope, seq, tbl, pk, reason, message, vals FROM linli_refused "
@@ -1278,7 +1279,7 @@ static void test_no_ban_of_network_or_own_key(void **state) {
     uint64_t seq;
     uint8_t head[LI_HASH_BYTES];
     li_errbuf eb;
-    assert_int_equal(li_replica_vv_get(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
+    assert_int_equal(li_chain_head(r->r, f->hub->id.pk, "street", &seq, head, &eb), LI_OK);
     assert_true(seq >= 1);
     s_chg n1 = {"notices:n1", 1, "title=通知一,audience=all"}, n1b = {"notices:n1", 1, "title=另一个,audience=all"};
     uint8_t h1[LI_HASH_BYTES];
@@ -1409,12 +1410,12 @@ static void test_take_back_without_sealing(void **state) {
   assert_int_equal(tu_int(r, "SELECT count(*) FROM care_visits WHERE id='v8'"), 0);
   /* the own chain taken back, not forked */
   uint64_t seq;
-  assert_int_equal(li_replica_vv_get(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
+  assert_int_equal(li_chain_head(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
   assert_int_equal(seq, 3);
   assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_evidence"), 0);
   /* it seals now: #4, which the hub (holding #1..#3 and c07b's) accepts */
   tu_seal(r, f->t0 + 40);
-  assert_int_equal(li_replica_vv_get(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
+  assert_int_equal(li_chain_head(r->r, r->id.pk, "c07", &seq, NULL, &eb), LI_OK);
   assert_int_equal(seq, 4);
   assert_int_equal(tu_int(r, "SELECT count(*) FROM linli_dirty"), 0);
   tu_send(f->c07, f->hub, "c07");

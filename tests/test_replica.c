@@ -84,7 +84,7 @@ static void test_create_then_open(void **state) {
   assert_int_equal(li_capture_count(f->r), 2);
   assert_string_equal(li_capture_table_at(f->r, 0)->name, "roster");
   assert_string_equal(li_capture_table_at(f->r, 1)->name, "notes");
-  /* our own key is origin 1 from the start (replica.c) */
+  /* its own key is origin 1 from the start */
   assert_int_equal(li_replica_origin_count(f->r), 1);
   s_assert_origin(f, 1, TU_SELF_FILL);
   assert_int_equal(li_replica_dirty_count(f->r), 0);
@@ -165,7 +165,6 @@ static void test_open_refuses(void **state) {
 
 /* ---- the origin cache ---- */
 
-/* Our own key is origin 1 from create on, so the keys met later start at 2. */
 static void test_origins_are_stable(void **state) {
   fx *f = *state;
   li_errbuf eb = {{0}};

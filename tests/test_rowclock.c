@@ -12,6 +12,7 @@
 #include "testnode.h"
 
 #include "arena.h"
+#include "capture.h"
 #include "rowclock.h"
 #include "value.h"
 
@@ -49,7 +50,7 @@ static int fx_teardown(void **state) {
 }
 
 static li_table *s_table(li_node *n, const char *name) {
-  li_table *t = li_replica_table(n->r, name);
+  li_table *t = li_capture_table(n->r, name);
   assert_non_null(t);
   return t;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "bundle.h"
+#include "capture.h"
 #include "hlc.h"
 #include "merge.h"
 #include "node.h"
@@ -423,10 +424,10 @@ static void test_key_per_scope(void **state) {
 static void s_track_refused(li_node *n, const char *create, const char *table, const char *words) {
   s_exec(n, create);
   li_errbuf eb = {{0}};
-  li_err e = li_replica_track(n->r, table, &eb);
+  li_err e = li_capture_track(n->r, table, &eb);
   if (e != LI_ERR_TRACK) fail_msg("track %s: expected track, got %s (%s)", table, li_errname(e), eb.msg);
   if (!strstr(eb.msg, words)) fail_msg("track %s: message '%s' lacks '%s'", table, eb.msg, words);
-  assert_null(li_replica_table(n->r, table));
+  assert_null(li_capture_table(n->r, table));
   /* and nothing is captured from it */
   char sql[256];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM linli_tables WHERE name='%s'", table);
@@ -442,12 +443,12 @@ static void test_track_refusals(void **state) {
   s_track_refused(c, "CREATE TABLE noscope(id TEXT PRIMARY KEY, area TEXT)", "noscope", "scope");
   s_track_refused(c, "CREATE TABLE intscope(id TEXT PRIMARY KEY, scope INTEGER)", "intscope", "scope");
   li_errbuf eb = {{0}};
-  assert_int_equal(li_replica_track(c->r, "linli_log", &eb), LI_ERR_TRACK);
+  assert_int_equal(li_capture_track(c->r, "linli_log", &eb), LI_ERR_TRACK);
   assert_true(eb.msg[0] != 0);
   memset(&eb, 0, sizeof eb);
-  assert_int_equal(li_replica_track(c->r, "care_visits", &eb), LI_ERR_EXISTS);
+  assert_int_equal(li_capture_track(c->r, "care_visits", &eb), LI_ERR_EXISTS);
   memset(&eb, 0, sizeof eb);
-  assert_int_equal(li_replica_track(c->r, "no_such_table", &eb), LI_ERR_NOT_FOUND);
+  assert_int_equal(li_capture_track(c->r, "no_such_table", &eb), LI_ERR_NOT_FOUND);
   /* writes to the refused tables leave no markers */
   s_exec(c, "INSERT INTO nopk VALUES('a','c07'); INSERT INTO intpk(scope, v) VALUES('c07','x')");
   assert_int_equal(li_replica_dirty_count(c->r), 0);
@@ -461,13 +462,13 @@ static void test_track_user_table(void **state) {
   li_node *c = f->c07, *h = f->hub;
   li_errbuf eb = {{0}};
   s_exec(h, s_notes_sql);
-  assert_int_equal(li_replica_track(h->r, "notes", &eb), LI_OK);
+  assert_int_equal(li_capture_track(h->r, "notes", &eb), LI_OK);
   s_exec(c, s_notes_sql);
   /* a row written before tracking is published by the first seal */
   s_exec(c, "INSERT INTO notes VALUES('k0','c07','before tracking', 0)");
   assert_int_equal(li_replica_dirty_count(c->r), 0);
-  assert_int_equal(li_replica_track(c->r, "notes", &eb), LI_OK);
-  assert_non_null(li_replica_table(c->r, "notes"));
+  assert_int_equal(li_capture_track(c->r, "notes", &eb), LI_OK);
+  assert_non_null(li_capture_table(c->r, "notes"));
   assert_int_equal(li_replica_dirty_count(c->r), 1);
   s_exec(c, "INSERT INTO notes VALUES('k1','c07','after', 1)");
   s_exec_refused(c, "INSERT INTO notes VALUES('k2','c08','elsewhere', 2)");
@@ -486,7 +487,7 @@ static void test_track_user_table(void **state) {
   f->c07 = calloc(1, sizeof *f->c07);
   assert_int_equal(li_node_open(f->c07, dir, &eb), LI_OK);
   c = f->c07;
-  assert_non_null(li_replica_table(c->r, "notes"));
+  assert_non_null(li_capture_table(c->r, "notes"));
   s_exec(c, "UPDATE notes SET body='edited' WHERE id='k0'");
   st = s_seal(c);
   assert_int_equal(st.rows, 1);

@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "arena.h"
+#include "capture.h"
 #include "value.h"
 
 static const char s_schema[] =
@@ -46,7 +47,7 @@ static int fx_setup(void **state) {
   assert_non_null(f);
   tu_street_new(&f->s, s_schema);
   f->hub = f->s.hub;
-  f->t = li_replica_table(f->hub->r, "kinds");
+  f->t = li_capture_table(f->hub->r, "kinds");
   assert_non_null(f->t);
   tu_exec(f->hub, "INSERT INTO kinds(id, scope) VALUES('k1', 'street')");
   li_arena_init(&f->a);
