@@ -109,6 +109,7 @@ struct li_driver {
   li_gate gate;                /* may we seal (take back first; clock guard) */
   bool recover_pending;        /* committee: linli recover waits for the hub's view of the old key */
   int64_t hub_own_seq;         /* committee: the hub's seq of our own chain at its last Hello, -1: unknown */
+  uint64_t hub_wall_seen;      /* committee: the hub's wall clock in the last Hello taken in */
   bool save_now;               /* a state status shows changed: save at the end of this input */
 };
 
@@ -583,11 +584,15 @@ static void s_gate_eval(li_driver *d) {
       s_gate_chain(d, p, d->r->scope);
       li_session_info in;
       li_session_info_get(p->s, &in);
-      if (li_gate_clock(&d->gate, in.peer_wall_seen_ms, in.peer_wall_ms)) s_gate_log(d);
+      if (in.peer_wall_ms && in.peer_wall_ms != d->hub_wall_seen) { /* a new Hello, just now */
+        d->hub_wall_seen = in.peer_wall_ms;
+        li_gate_hub_clock(&d->gate, in.peer_wall_ms, d->now.ms);
+      }
     } else {
       for (int k = 0; k < p->reads.n && k < 2; k++) s_gate_chain(d, p, p->reads.list[k]);
     }
   }
+  if (li_gate_clock(&d->gate, d->now.wall_ms, d->now.ms)) s_gate_log(d);
   bool all = d->cfg.role == LI_ROLE_COMMITTEE ? heard : d->gate.state == LI_GATE_WAITING && s_heard_all_committees(d);
   if (li_gate_round_end(&d->gate, all, d->now.ms)) s_gate_log(d);
   d->own.taking_back = !li_gate_may_seal_first(&d->gate);

@@ -68,11 +68,18 @@ bool li_gate_round_end(li_gate *g, bool heard_all, uint64_t now_ms) {
   return g->state != was;
 }
 
-bool li_gate_clock(li_gate *g, uint64_t our_wall_ms, uint64_t hub_wall_ms) {
-  if (g->role != LI_ROLE_COMMITTEE || hub_wall_ms == 0) return false;
+void li_gate_hub_clock(li_gate *g, uint64_t hub_wall_ms, uint64_t mono_ms) {
+  if (g->role != LI_ROLE_COMMITTEE || hub_wall_ms == 0) return;
+  g->hub_wall_ms = hub_wall_ms;
+  g->hub_mono_ms = mono_ms;
+}
+
+bool li_gate_clock(li_gate *g, uint64_t our_wall_ms, uint64_t mono_ms) {
+  if (g->role != LI_ROLE_COMMITTEE || g->hub_wall_ms == 0) return false;
   bool was = g->clock_known && g->ahead_ms > (int64_t)g->max_skew_ms;
+  uint64_t hub_now = g->hub_wall_ms + (mono_ms > g->hub_mono_ms ? mono_ms - g->hub_mono_ms : 0);
   g->clock_known = true;
-  g->ahead_ms = (int64_t)our_wall_ms - (int64_t)hub_wall_ms;
+  g->ahead_ms = (int64_t)our_wall_ms - (int64_t)hub_now;
   bool now = g->ahead_ms > (int64_t)g->max_skew_ms;
   return now != was;
 }

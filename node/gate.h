@@ -16,8 +16,8 @@
  *
  * Inputs (by the node driver): a peer's view of our own chains from its
  * Hello (li_gate_chain, one call per own chain the peer reads, between
- * li_gate_round_begin and li_gate_round_end), the peer's wall clock from
- * its Hello (li_gate_clock), and the time. Output: li_gate_may_seal, and
+ * li_gate_round_begin and li_gate_round_end), the hub's wall clock from its
+ * Hello (li_gate_hub_clock), and the time (li_gate_clock). Output: li_gate_may_seal, and
  * the state and its sentence for logs and status.
  *
  *   WAITING --round_end: every own chain the peers showed is not ahead of ours,
@@ -48,7 +48,8 @@ typedef struct {
   char detail[256];         /* what holds sealing back, in words ("" when open) */
   /* the clock guard (committees) */
   bool clock_known;
-  int64_t ahead_ms;         /* our wall clock minus the hub's, at its last Hello */
+  uint64_t hub_wall_ms, hub_mono_ms; /* the hub's wall clock at its last Hello, our monotonic ms then */
+  int64_t ahead_ms;         /* our wall clock minus the hub's (estimated now) */
   /* the current round */
   bool in_round, any_ahead, any_fork, heard;
   char round_detail[256];
@@ -70,10 +71,14 @@ void li_gate_chain(li_gate *g, const char *peer, const char *scope, uint64_t the
  * committee. Returns true when the state changed. */
 bool li_gate_round_end(li_gate *g, bool heard_all, uint64_t now_ms);
 
-/* A committee learns the hub's clock from a Hello: ours and its, both read
- * when the Hello arrived. Returns true when the guard changed (tripped or
+/* A committee learns the hub's clock from a Hello: the hub's wall clock
+ * then, and our monotonic time when it arrived. */
+void li_gate_hub_clock(li_gate *g, uint64_t hub_wall_ms, uint64_t mono_ms);
+/* Our wall clock now against the hub's, carried forward from its last
+ * Hello by our monotonic clock: a date changed between two Hellos trips
+ * the guard at once. Returns true when the guard changed (tripped or
  * released). */
-bool li_gate_clock(li_gate *g, uint64_t our_wall_ms, uint64_t hub_wall_ms);
+bool li_gate_clock(li_gate *g, uint64_t our_wall_ms, uint64_t mono_ms);
 
 bool li_gate_may_seal(const li_gate *g);
 /* Whether merge may seal pending local writes before applying others'. */

@@ -457,8 +457,8 @@ static void test_clock_guard(void **state) {
   assert_non_null(strstr(why, "10 minutes ahead of the street hub"));
   assert_non_null(strstr(why, "本机时钟比街道服务器快"));
   free(why);
-  f->skew_ms[1] = 0; /* the staff corrects the date */
-  s_run(f, 31000);   /* the next exchange's Hello tells */
+  f->skew_ms[1] = 0; /* the staff corrects the date: the guard lets go at once */
+  s_run(f, 500);
   assert_true(li_driver_may_seal(f->d[1]));
   assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 0);
   assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
@@ -503,6 +503,25 @@ static void test_own_fork_stops_sealing(void **state) {
   assert_int_equal(s_int(f->n[2], "SELECT count(*) FROM linli_banned"), 0);
 }
 
+/* A date changed while connected, between two Hellos: the guard carries the
+ * hub's clock forward on the monotonic clock and trips before the next
+ * seal, so no commit is ever stamped days ahead. */
+static void test_clock_jump_between_hellos(void **state) {
+  fx *f = *state;
+  s_connect(f, 1);
+  s_run(f, 1000);
+  assert_true(li_driver_may_seal(f->d[1]));
+  f->skew_ms[1] = 3LL * 24 * 3600 * 1000; /* three days ahead */
+  s_exec(f->n[1], "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c01', 'R1', '2025-03-01')");
+  s_run(f, 2000);
+  assert_false(li_driver_may_seal(f->d[1]));
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_dirty"), 1);
+  assert_int_equal(s_int(f->n[1], "SELECT count(*) FROM linli_log WHERE hlc > (SELECT max(hlc) FROM linli_log WHERE scope='street') + (3600000 << 16)"), 0);
+  f->skew_ms[1] = 0;
+  s_run(f, 2000);
+  assert_int_equal(s_int(f->n[0], "SELECT count(*) FROM care_visits WHERE id='v1'"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_converge_through_drivers, fx_setup, fx_teardown),
@@ -516,6 +535,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_committee_waits_for_the_hub, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_hub_waits_for_committees_or_grace, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_clock_guard, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_clock_jump_between_hellos, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_own_fork_stops_sealing, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
