@@ -187,5 +187,13 @@
 /* Problems verify keeps to show: each is counted, only the first this many
  * are kept, so a wholly corrupt log cannot make verify's memory unbounded. */
 #define LI_VERIFY_PROBLEMS_MAX 10000
+/* Refused row changes status lists (the newest; all are counted): enough
+ * to see what kind of mistake it is, `linli refused`-style detail is in
+ * linli_refused itself. */
+#define LI_STATUS_REFUSED_SHOWN 5
+/* Bytes of what holds sealing back, as the daemon saves it for status
+ * (node/gate.c writes at most 700: a bilingual sentence with a scope and a
+ * peer name in it). */
+#define LI_SEAL_TEXT_MAX 1023
 
 #endif

@@ -532,10 +532,11 @@ static void s_gate_chain(li_driver *d, s_peer *p, const char *scope) {
 static void s_settle_recover(li_driver *d, s_peer *p) {
   uint8_t old[LI_PK_BYTES];
   uint64_t theirs = 0;
-  if (!li_recover_pending(d->r, old) || !li_session_peer_head(p->s, old, d->r->scope, &theirs, NULL)) return;
+  uint8_t hash[LI_HASH_BYTES];
+  if (!li_recover_pending(d->r, old) || !li_session_peer_head(p->s, old, d->r->scope, &theirs, hash)) return;
   int64_t rows = 0;
   li_errbuf eb = {{0}};
-  li_err e = li_recover_settle(d->r, theirs, &rows, &eb);
+  li_err e = li_recover_settle(d->r, theirs, hash, &rows, &eb);
   if (e) {
     s_log(d, LI_LOG_WARN, "recover: %s", li_errmsg(&eb, e));
     return;
@@ -806,19 +807,6 @@ void li_driver_stop(li_driver *d, li_now now) {
 }
 
 /* ---- the rest ---- */
-
-li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  int64_t updated = 0;
-  if (sqlite3_prepare_v2(r->db, "SELECT max(updated_ms) FROM linli_serve", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    updated = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  if (updated > 0 && (int64_t)wall_ms - updated < 5000 && (int64_t)wall_ms >= updated)
-    return li_fail(eb, LI_ERR_EXISTS, "'linli serve' is running on this node (it saved its state %lld ms ago): stop it "
-                   "first (e.g. systemctl stop linli)", (long long)((int64_t)wall_ms - updated));
-  return LI_OK;
-}
 
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]) {
   memset(dc, 0, sizeof *dc);

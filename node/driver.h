@@ -78,11 +78,6 @@ typedef struct {
  * (linli_peers, linli_stuck, linli_serve), run once at create. */
 extern const char li_driver_sql[];
 
-/* LI_OK when no daemon drives this replica (none saved its state in the
- * last few seconds); LI_ERR_EXISTS with a sentence otherwise (`linli
- * recover` must not change the key under a running `linli serve`). */
-li_err li_driver_idle(li_replica *r, uint64_t wall_ms, li_errbuf *eb);
-
 /* The settings of a node's config (linli.conf [sync]). */
 void li_driver_cfg_from(li_driver_cfg *dc, const li_config *c, const uint8_t self[LI_PK_BYTES]);
 

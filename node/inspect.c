@@ -22,6 +22,7 @@
 #include "commit.h"
 #include "hlc.h"
 #include "out.h"
+#include "recover.h"
 #include "roster.h"
 
 /* linli serve rewrites its peers' rows every 0.5 s: a row older than this
@@ -88,7 +89,10 @@ static bool s_status_check(const li_status *s) {
   return s->nchains <= LI_INSPECT_ROWS_MAX && s->npeers <= LI_INSPECT_ROWS_MAX &&
          s->nrejected <= LI_INSPECT_ROWS_MAX && s->nbanned <= LI_INSPECT_ROWS_MAX &&
          (s->chains == NULL) == (s->nchains == 0) && (s->peers == NULL) == (s->npeers == 0) &&
-         (s->rejected == NULL) == (s->nrejected == 0) && (s->banned == NULL) == (s->nbanned == 0);
+         (s->rejected == NULL) == (s->nrejected == 0) && (s->banned == NULL) == (s->nbanned == 0) &&
+         s->nstuck <= LI_INSPECT_ROWS_MAX && (s->stuck == NULL) == (s->nstuck == 0) &&
+         s->nrefused <= LI_STATUS_REFUSED_SHOWN && (s->refused == NULL) == (s->nrefused == 0) &&
+         (int64_t)s->nrefused <= s->refused_total;
 }
 
 static li_err s_status_counts(li_replica *r, li_status *s, li_errbuf *eb) {
@@ -220,6 +224,138 @@ static li_err s_bans_read(li_replica *r, li_status *s, li_errbuf *eb) {
   return e;
 }
 
+/* linli_serve: what the daemon last said about itself. */
+static li_err s_serve_read(li_replica *r, li_status *s, uint64_t now_ms, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  li_err e = s_prepare(r, "SELECT key, value, updated_ms FROM linli_serve", &st, "linli_serve", eb);
+  int rc = SQLITE_DONE;
+  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = s_text(st, 0);
+    uint64_t updated = (uint64_t)sqlite3_column_int64(st, 2);
+    if (updated > s->serve_saved_ms) s->serve_saved_ms = updated;
+    s->serve_known = true;
+    if (strcmp(key, "seal") == 0) {
+      li_utf8_copy(s->seal, sizeof s->seal, s_text(st, 1));
+    } else if (strcmp(key, "clock_ahead_ms") == 0 && sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+      s->clock_known = true;
+      s->clock_ahead_ms = sqlite3_column_int64(st, 1);
+    }
+  }
+  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_serve");
+  sqlite3_finalize(st);
+  s->serve_running = s->serve_known && now_ms >= s->serve_saved_ms && now_ms - s->serve_saved_ms < S_PEER_ROW_FRESH_MS;
+  return e;
+}
+
+void li_inspect_stuck_fix(const char *code, bool ours, const char *origin_name, const char *peer, char *out,
+                          size_t cap) {
+  const char *o = origin_name && origin_name[0] ? origin_name : "?";
+  if (!strcmp(code, li_errname(LI_ERR_FORK)) || !strcmp(code, li_errname(LI_ERR_BANNED))) {
+    if (ours)
+      snprintf(out, cap, "two copies of this node's key sealed different commits: retire the other copy, run "
+               "'linli recover' here, then on the hub 'linli roster replace %s NEWKEY'", o);
+    else
+      snprintf(out, cap, "two copies of %s's key are in use: on %s's PC run 'linli recover', then on the hub "
+               "'linli roster replace %s NEWKEY'", o, o, o);
+  } else if (!strcmp(code, li_errname(LI_ERR_UNKNOWN_SIGNER))) {
+    if (ours)
+      snprintf(out, cap, "%s does not know this node's key: on the hub run 'linli roster add %s KEY' (KEY from "
+               "'linli status' here) or, after 'linli recover', 'linli roster replace %s KEY'", peer, o, o);
+    else
+      snprintf(out, cap, "the key of %s is not in this node's roster: on the hub run 'linli roster list' and add or "
+               "replace it", o);
+  } else if (!strcmp(code, li_errname(LI_ERR_SCOPE))) {
+    snprintf(out, cap, "%s wrote outside the scopes the roster gives it: check 'linli roster list' on the hub", o);
+  } else if (!strcmp(code, li_errname(LI_ERR_CLOCK_AHEAD))) {
+    if (ours)
+      snprintf(out, cap, "this computer's clock was ahead when it sealed: %s holds these commits until its own "
+               "time reaches them; correct the date here so no more are sealed ahead", peer);
+    else
+      snprintf(out, cap, "%s's clock was ahead when it sealed: they are held until this node's time reaches them; "
+               "correct the date on %s's PC", o, o);
+  } else if (!strcmp(code, li_errname(LI_ERR_HELD))) {
+    snprintf(out, cap, "held while this node takes back its own commits (a restored backup): it resumes by itself");
+  } else if (!strcmp(code, li_errname(LI_ERR_GAP)) || !strcmp(code, li_errname(LI_ERR_MISSING_DEPS))) {
+    snprintf(out, cap, "commits are missing in between: they are sent again at the next exchange; if it stays, run "
+             "'linli verify' on both nodes");
+  } else if (!strcmp(code, li_errname(LI_ERR_SCHEMA)) || !strcmp(code, li_errname(LI_ERR_TYPE))) {
+    snprintf(out, cap, "the tables differ between the two nodes: give both the same schema (see the README, "
+             "'schema change')");
+  } else {
+    snprintf(out, cap, "run 'linli verify' on both nodes; if a stored commit is damaged, restore that node from a "
+             "backup (the hub sends back what it lacks)");
+  }
+}
+
+/* linli_stuck: chains left out of the last exchanges. */
+static li_err s_stuck_read(li_replica *r, li_status *s, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  li_err e = s_prepare(r, "SELECT peer, side, origin, scope, seq, code, message, since_ms FROM linli_stuck"
+                          " ORDER BY peer, side, scope, origin",
+                       &st, "linli_stuck", eb);
+  size_t cap = 0;
+  int rc = SQLITE_DONE;
+  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    li_stuck_status *p = s_grow(s->stuck, s->nstuck, &cap, sizeof *p, "stuck chains", &e, eb);
+    if (!p) break;
+    s->stuck = p;
+    li_stuck_status *x = &p[s->nstuck++];
+    memset(x, 0, sizeof *x);
+    uint8_t peer[LI_PK_BYTES];
+    if (s_key(st, 0, peer)) li_roster_name_of(r, peer, x->peer, sizeof x->peer);
+    else snprintf(x->peer, sizeof x->peer, "?");
+    x->ours = strcmp(s_text(st, 1), "ours") == 0;
+    x->origin_ok = s_key(st, 2, x->origin);
+    if (x->origin_ok) li_roster_name_of(r, x->origin, x->origin_name, sizeof x->origin_name);
+    else snprintf(x->origin_name, sizeof x->origin_name, "?");
+    if (x->ours && !strcmp(x->origin_name, "?")) snprintf(x->origin_name, sizeof x->origin_name, "%s", s->name);
+    li_utf8_copy(x->scope, sizeof x->scope, s_text(st, 3));
+    x->seq = sqlite3_column_int64(st, 4);
+    li_utf8_copy(x->code, sizeof x->code, s_text(st, 5));
+    li_utf8_copy(x->message, sizeof x->message, s_text(st, 6));
+    x->since_ms = (uint64_t)sqlite3_column_int64(st, 7);
+    li_inspect_stuck_fix(x->code, x->ours, x->origin_name, x->peer, x->fix, sizeof x->fix);
+  }
+  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_stuck");
+  sqlite3_finalize(st);
+  return e;
+}
+
+/* linli_refused: the count and the newest few. */
+static li_err s_refused_read(li_replica *r, li_status *s, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  li_err e = s_prepare(r, "SELECT count(*) FROM linli_refused", &st, "linli_refused", eb);
+  if (!e && sqlite3_step(st) == SQLITE_ROW) s->refused_total = sqlite3_column_int64(st, 0);
+  else if (!e) e = li_db_fail(r, eb, "linli_refused");
+  sqlite3_finalize(st);
+  st = NULL;
+  if (e || s->refused_total == 0) return e;
+  e = s_prepare(r, "SELECT origin, scope, seq, tbl, pk, reason, message, recorded_ms FROM linli_refused"
+                   " ORDER BY id DESC LIMIT ?",
+                &st, "linli_refused", eb);
+  if (!e) sqlite3_bind_int(st, 1, LI_STATUS_REFUSED_SHOWN);
+  size_t cap = 0;
+  int rc = SQLITE_DONE;
+  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    li_refused_status *p = s_grow(s->refused, s->nrefused, &cap, sizeof *p, "refused rows", &e, eb);
+    if (!p) break;
+    s->refused = p;
+    li_refused_status *x = &p[s->nrefused++];
+    memset(x, 0, sizeof *x);
+    s_name_of(r, st, 0, x->origin_name, sizeof x->origin_name);
+    li_utf8_copy(x->scope, sizeof x->scope, s_text(st, 1));
+    x->seq = sqlite3_column_int64(st, 2);
+    li_utf8_copy(x->table, sizeof x->table, s_text(st, 3));
+    li_utf8_copy(x->pk, sizeof x->pk, s_text(st, 4));
+    li_utf8_copy(x->reason, sizeof x->reason, s_text(st, 5));
+    li_utf8_copy(x->message, sizeof x->message, s_text(st, 6));
+    x->recorded_ms = (uint64_t)sqlite3_column_int64(st, 7);
+  }
+  if (!e && rc != SQLITE_DONE) e = li_db_fail(r, eb, "linli_refused");
+  sqlite3_finalize(st);
+  return e;
+}
+
 li_err li_inspect_status(li_status *out, li_node *n, uint64_t now_ms, li_errbuf *eb) {
   assert(out && n && n->r);
   memset(out, 0, sizeof *out);
@@ -236,6 +372,10 @@ li_err li_inspect_status(li_status *out, li_node *n, uint64_t now_ms, li_errbuf 
   if (!e) e = s_peers_read(n, out, now_ms, eb);
   if (!e) e = s_rejects_read(r, out, eb);
   if (!e) e = s_bans_read(r, out, eb);
+  if (!e) e = s_serve_read(r, out, now_ms, eb);
+  if (!e) e = s_stuck_read(r, out, eb);
+  if (!e) e = s_refused_read(r, out, eb);
+  if (!e) out->recover_pending = li_recover_pending(r, out->recovered_from);
   sqlite3_exec(r->db, "RELEASE li_status", NULL, NULL, NULL);
   assert(s_status_check(out));
   if (e) li_inspect_status_free(out);
@@ -248,6 +388,8 @@ void li_inspect_status_free(li_status *s) {
   free(s->peers);
   free(s->rejected);
   free(s->banned);
+  free(s->stuck);
+  free(s->refused);
   memset(s, 0, sizeof *s);
 }
 

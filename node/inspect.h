@@ -91,10 +91,37 @@ typedef struct {
   char reason[LI_ERRBUF_SIZE];
 } li_ban;
 
-/* What `linli status` shows. It grows by sections (the next: stuck chains
- * with the reason and the command that frees each, the clock guard, the
- * schema version): a new field or list is added, zero meaning "none", so
- * a renderer that does not know it yet stays correct. */
+/* A chain left out of the last exchange with a peer (linli_stuck, as the
+ * daemon or `sync --once` last saved it), with the command that frees it. */
+typedef struct {
+  char peer[LI_INSPECT_TEXT_MAX + 1];     /* the peer's roster name */
+  bool ours;                              /* true: the peer could not take it from us */
+  bool origin_ok;
+  uint8_t origin[LI_PK_BYTES];
+  char origin_name[LI_NAME_MAX + 1];
+  char scope[LI_INSPECT_TEXT_MAX + 1];
+  int64_t seq;                            /* the first commit that did not go */
+  char code[LI_INSPECT_TEXT_MAX + 1];     /* li_errname() of why */
+  char message[LI_ERRBUF_SIZE];
+  uint64_t since_ms;
+  char fix[LI_ERRBUF_SIZE];               /* what to do (li_inspect_stuck_fix) */
+} li_stuck_status;
+
+/* A row change merge refused alone, its commit applied (linli_refused). */
+typedef struct {
+  char origin_name[LI_NAME_MAX + 1];
+  char scope[LI_INSPECT_TEXT_MAX + 1];
+  int64_t seq;
+  char table[LI_INSPECT_TEXT_MAX + 1];
+  char pk[LI_INSPECT_TEXT_MAX + 1];
+  char reason[LI_INSPECT_TEXT_MAX + 1];
+  char message[LI_ERRBUF_SIZE];
+  uint64_t recorded_ms;
+} li_refused_status;
+
+/* What `linli status` shows. It grows by sections: a new field or list is
+ * added, zero meaning "none", so a renderer that does not know it yet
+ * stays correct. */
 typedef struct {
   /* the node */
   char name[LI_NAME_MAX + 1];
@@ -116,7 +143,28 @@ typedef struct {
   size_t nrejected;
   li_ban *banned;
   size_t nbanned;
+  /* what the daemon last saved about itself (linli_serve): what holds
+   * sealing back (the seal gate, the clock guard, a fork), "" when nothing */
+  bool serve_known;             /* `serve` or `sync --once` ran at least once */
+  bool serve_running;           /* it saved its state within the last seconds */
+  uint64_t serve_saved_ms;
+  char seal[LI_SEAL_TEXT_MAX + 1];
+  bool clock_known;             /* the hub's clock was heard */
+  int64_t clock_ahead_ms;       /* this node's clock minus the hub's */
+  li_stuck_status *stuck;       /* by peer, side, scope */
+  size_t nstuck;
+  int64_t refused_total;        /* rows in linli_refused */
+  li_refused_status *refused;   /* the newest LI_STATUS_REFUSED_SHOWN of them, newest first */
+  size_t nrefused;
+  bool recover_pending;         /* `linli recover` ran and waits for the hub's view */
+  uint8_t recovered_from[LI_PK_BYTES];
 } li_status;
+
+/* What to do about a stuck chain: one line naming the command, by the
+ * reason (code: an li_errname) and its side (ours: the peer could not take
+ * our chain). origin_name and peer are shown as given (roster names). */
+void li_inspect_stuck_fix(const char *code, bool ours, const char *origin_name, const char *peer, char *out,
+                          size_t cap);
 
 /* The status of node n; now_ms (the wall clock) tells a running daemon from
  * a stopped one. */

@@ -260,7 +260,7 @@ static int cmd_recover(const s_cmd *cmd, const char *dir, int argc, char **argv)
   char name[LI_NAME_MAX + 1];
   snprintf(name, sizeof name, "%s", n.cfg.name);
   li_recover_report rep;
-  li_err e = li_driver_idle(n.r, li_wall_ms(), &eb);
+  li_err e = li_node_lock(&n, "'linli recover'", &eb);
   if (!e) e = li_recover(&n, li_wall_ms(), &rep, &eb);
   if (!e) {
     char oldk[LI_PK_TEXT_LEN + 1], newk[LI_PK_TEXT_LEN + 1], hlc[48];
@@ -392,6 +392,8 @@ static int s_serve_run(const char *dir, bool once, int timeout_s) {
   li_errbuf eb = {{0}};
   if (once && n.cfg.role != LI_ROLE_COMMITTEE)
     return s_end(&n, li_fail(&eb, LI_ERR_ROLE, "sync --once is for committees; the hub runs 'linli serve'"), &eb);
+  li_err e = li_node_lock(&n, once ? "another 'linli sync --once'" : "another 'linli serve'", &eb);
+  if (e) return s_end(&n, e, &eb);
   li_log_init(n.cfg.log_level, true);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -2,8 +2,10 @@
 #include "node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,7 +176,28 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   return LI_OK;
 }
 
+li_err li_node_lock(li_node *n, const char *what, li_errbuf *eb) {
+  if (n->locked) return LI_OK;
+  char p[LI_PATH_MAX + 32];
+  snprintf(p, sizeof p, "%s/linli.lock", n->dir);
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return li_fail(eb, LI_ERR_IO, "%s: %s", p, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK)
+      return li_fail(eb, LI_ERR_EXISTS, "'linli serve' or 'linli sync' is running on this node: stop it before %s "
+                     "(e.g. systemctl stop linli)", what);
+    return li_fail(eb, LI_ERR_IO, "%s: %s", p, strerror(err));
+  }
+  n->lock_fd = fd;
+  n->locked = true;
+  return LI_OK;
+}
+
 void li_node_close(li_node *n) {
+  if (n->locked) close(n->lock_fd);
+  n->locked = false;
   li_replica_close(&n->r);
   li_identity_wipe(&n->id);
 }

@@ -15,6 +15,8 @@ typedef struct {
   li_config cfg;
   li_identity id;
   li_replica *r;
+  bool locked;  /* lock_fd holds DIR/linli.lock (li_node_lock) */
+  int lock_fd;
 } li_node;
 
 typedef struct {
@@ -32,6 +34,13 @@ typedef struct {
 li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb);
 li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb);
 void li_node_close(li_node *n);
+
+/* Takes the node's lock, an flock(2) on DIR/linli.lock held until
+ * li_node_close (or the process ends, even by a crash): `serve` and `sync
+ * --once` hold it while they run, `recover` while it changes the key.
+ * LI_ERR_EXISTS, saying that `what` must wait, when another process holds
+ * it. */
+li_err li_node_lock(li_node *n, const char *what, li_errbuf *eb);
 
 /* Path of a file named in the config, relative to the node directory. */
 void li_node_path(const li_node *n, const char *file, char *out, size_t cap);

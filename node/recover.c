@@ -19,6 +19,10 @@
 #include "value.h"
 
 #define S_META_FROM "recovered_from"
+/* The first seq of the old chain the hub was seen to hold differently (a
+ * fork the daemon saved in linli_stuck before recover): the hub's view
+ * agrees with ours only below it. */
+#define S_META_FORK "recover_fork_seq"
 
 bool li_recover_pending(li_replica *r, uint8_t old_key[LI_PK_BYTES]) {
   uint8_t k[LI_PK_BYTES];
@@ -49,8 +53,30 @@ static int64_t s_hub_seen_seq(li_replica *r) {
   return v;
 }
 
-/* The new key in use in the replica, the old one recorded, the clock reset:
- * one transaction. */
+/* What the daemon saved about the old key (a fork, its stuck chains) no
+ * longer holds: the next exchange saves it anew. Where the old chain forked
+ * is kept for the settle. */
+static li_err s_forget_stuck(li_replica *r, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  int64_t fork = 0;
+  if (sqlite3_prepare_v2(r->db, "SELECT min(seq) FROM linli_stuck WHERE side='ours' AND code=? AND origin=? AND scope=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "recover: linli_stuck");
+  sqlite3_bind_text(st, 1, li_errname(LI_ERR_FORK), -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, r->self, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, r->scope, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) fork = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  li_err e = fork > 0 ? li_meta_set_int(r, S_META_FORK, fork, eb) : li_meta_delete(r, S_META_FORK, eb);
+  if (e) return e;
+  if (sqlite3_exec(r->db, "DELETE FROM linli_stuck; DELETE FROM linli_serve WHERE key='seal'", NULL, NULL, NULL) !=
+      SQLITE_OK)
+    return li_db_fail(r, eb, "recover: linli_stuck");
+  return LI_OK;
+}
+
+/* The new key in use in the replica, the old one recorded, the clock reset,
+ * what was saved about the old key forgotten: one transaction. */
 static li_err s_switch(li_node *n, const li_identity *id, uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
   li_replica *r = n->r;
   int64_t hub_seq = s_hub_seen_seq(r);
@@ -60,7 +86,7 @@ static li_err s_switch(li_node *n, const li_identity *id, uint64_t wall_ms, li_r
   uint64_t wall = LI_HLC_MAKE(wall_ms, 0);
   rep->hlc = accepted > wall ? accepted : wall;
   if ((e = li_replica_begin(r, eb))) return e;
-  if ((e = li_meta_set_blob(r, S_META_FROM, n->id.pk, LI_PK_BYTES, eb)) ||
+  if ((e = li_meta_set_blob(r, S_META_FROM, n->id.pk, LI_PK_BYTES, eb)) || (e = s_forget_stuck(r, eb)) ||
       (e = li_replica_hlc_store(r, rep->hlc, eb)) || (e = li_replica_set_self(r, id->pk, eb))) {
     li_replica_rollback(r);
     memcpy(r->self, n->id.pk, LI_PK_BYTES);
@@ -176,7 +202,27 @@ static li_err s_each_abandoned(void *ctx, const li_chain_row *row, li_errbuf *eb
   return s_unseal_commit(s->r, row, &s->rows, eb);
 }
 
-li_err li_recover_settle(li_replica *r, uint64_t hub_seq, int64_t *rows, li_errbuf *eb) {
+/* How much of the old chain the hub holds as we do: its seq, unless the
+ * chains forked below it (the fork seen before recover; or the hub's head
+ * differs from ours at that seq, with no fork point known: then nothing is
+ * taken as agreed, and every row of the old chain is sealed again, which
+ * repeats some rows and loses none). */
+static li_err s_agreed(li_replica *r, const uint8_t old[LI_PK_BYTES], uint64_t head, uint64_t hub_seq,
+                       const uint8_t *hub_hash, uint64_t *agreed, li_errbuf *eb) {
+  int64_t fork = 0;
+  li_meta_get_int(r, S_META_FORK, &fork); /* absent: 0 */
+  *agreed = hub_seq < head ? hub_seq : head;
+  if (fork > 0 && (uint64_t)fork - 1 < *agreed) *agreed = (uint64_t)fork - 1;
+  if (!hub_hash || hub_seq == 0 || hub_seq > head || *agreed < hub_seq) return LI_OK;
+  uint8_t ours[LI_HASH_BYTES];
+  bool found = false;
+  li_err e = li_chain_hash_at(r, old, r->scope, hub_seq, ours, &found, eb);
+  if (e) return e;
+  if (!found || memcmp(ours, hub_hash, LI_HASH_BYTES) != 0) *agreed = 0;
+  return LI_OK;
+}
+
+li_err li_recover_settle(li_replica *r, uint64_t hub_seq, const uint8_t *hub_hash, int64_t *rows, li_errbuf *eb) {
   uint8_t old[LI_PK_BYTES];
   if (!li_recover_pending(r, old)) return LI_OK;
   s_settle s = {.r = r};
@@ -184,13 +230,14 @@ li_err li_recover_settle(li_replica *r, uint64_t hub_seq, int64_t *rows, li_errb
   if (e) return e;
   uint64_t head = 0;
   if ((e = li_chain_head(r, old, r->scope, &head, NULL, eb))) goto fail;
+  if ((e = s_agreed(r, old, head, hub_seq, hub_hash, &hub_seq, eb))) goto fail;
   for (uint64_t seq = hub_seq + 1; seq <= head && e == LI_OK; seq++) {
     bool found = false;
     e = li_chain_commit_at(r, old, r->scope, seq, s_each_abandoned, &s, &found, eb);
   }
   if (e) goto fail;
   if (head > hub_seq && (e = li_chain_abandon(r, old, r->scope, hub_seq, eb))) goto fail;
-  if ((e = li_meta_delete(r, S_META_FROM, eb))) goto fail;
+  if ((e = li_meta_delete(r, S_META_FROM, eb)) || (e = li_meta_delete(r, S_META_FORK, eb))) goto fail;
   if ((e = li_replica_commit(r, eb))) return e;
   if (rows) *rows = s.rows;
   return LI_OK;
@@ -208,5 +255,5 @@ li_err li_recover_settle_from_roster(li_replica *r, bool *settled, int64_t *rows
   /* the old key's row: revoked (by roster replace) with the seq the hub held */
   if (li_roster_by_key_any(r, old, &m, &tmp) != LI_OK || !m.revoked) return LI_OK;
   *settled = true;
-  return li_recover_settle(r, m.revoked_after_seq, rows, eb);
+  return li_recover_settle(r, m.revoked_after_seq, NULL, rows, eb);
 }

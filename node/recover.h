@@ -54,9 +54,14 @@ li_err li_recover(li_node *n, uint64_t wall_ms, li_recover_report *out, li_errbu
 bool li_recover_pending(li_replica *r, uint8_t old_key[LI_PK_BYTES]);
 
 /* Settles a pending recovery with the hub's view of the old key's chain
- * (hub_seq: the last commit of it the hub holds), in its own transaction.
+ * (hub_seq: the last commit of it the hub holds; hub_hash: that commit's
+ * hash, NULL when unknown), in its own transaction. The hub agrees with
+ * this node only below a fork seen before recover, and not at all when
+ * hub_hash differs from ours at hub_seq: the rows of every commit past the
+ * agreed part are sealed again (repeating a row is harmless, losing one is
+ * not).
  * *rows gets the rows marked unsealed again (may be NULL). */
-li_err li_recover_settle(li_replica *r, uint64_t hub_seq, int64_t *rows, li_errbuf *eb);
+li_err li_recover_settle(li_replica *r, uint64_t hub_seq, const uint8_t *hub_hash, int64_t *rows, li_errbuf *eb);
 
 /* Settles from the roster when it already says after which seq the old
  * key was revoked (`roster replace` reached this node, e.g. in a bundle);

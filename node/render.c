@@ -98,6 +98,87 @@ static void s_rejects_and_bans_text(FILE *f, const li_status *s) {
   }
 }
 
+/* "3 d 04:05:06" / "04:05:06" for a span of ms (its sign dropped). */
+static void s_span(int64_t ms, char *buf, size_t cap) {
+  uint64_t t = (ms < 0 ? (uint64_t)(-(ms + 1)) + 1 : (uint64_t)ms) / 1000;
+  unsigned long long d = t / 86400;
+  unsigned h = (unsigned)(t % 86400 / 3600), m = (unsigned)(t % 3600 / 60), sec = (unsigned)(t % 60);
+  if (d) snprintf(buf, cap, "%llu d %02u:%02u:%02u", d, h, m, sec);
+  else snprintf(buf, cap, "%02u:%02u:%02u", h, m, sec);
+}
+
+/* What holds sealing back, the clock against the hub's, a pending recover. */
+static void s_serve_text(FILE *f, const li_status *s) {
+  fputs("sealing     ", f);
+  if (!s->serve_known) fputs("not yet connected (run 'linli serve' or 'linli sync --once')", f);
+  else if (!s->seal[0]) fputs("open", f);
+  else li_out_text(f, s->seal);
+  if (s->serve_known && !s->serve_running) {
+    char when[48];
+    li_hlc_format(s->serve_saved_ms << 16, when, sizeof when);
+    fprintf(f, " (as of %s; the daemon is not running)", when);
+  }
+  fputc('\n', f);
+  if (s->clock_known) {
+    char span[40];
+    s_span(s->clock_ahead_ms, span, sizeof span);
+    fprintf(f, "vs hub      this clock is %s %s the hub's\n", span, s->clock_ahead_ms < 0 ? "behind" : "ahead of");
+  }
+  if (s->recover_pending) {
+    char k[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(s->recovered_from, k);
+    fprintf(f, "recover     pending from key %s: connect once ('linli sync --once') or import a bundle of the "
+               "hub, and on the hub 'linli roster replace ",
+            k);
+    li_out_text(f, s->name);
+    fprintf(f, " %s'\n", "NEWKEY");
+  }
+}
+
+static void s_stuck_text(FILE *f, const li_status *s) {
+  if (!s->nstuck) return;
+  fputs("stuck chains:\n", f);
+  for (size_t i = 0; i < s->nstuck; i++) {
+    const li_stuck_status *x = &s->stuck[i];
+    fputs("  ", f);
+    li_out_text(f, x->scope);
+    fputc(' ', f);
+    li_out_text(f, x->origin_name);
+    fprintf(f, " #%lld %s ", (long long)x->seq, x->ours ? "not taken by" : "not taken from");
+    li_out_text(f, x->peer);
+    fputs(": ", f);
+    li_out_text(f, x->code);
+    fputs(": ", f);
+    li_out_text(f, x->message);
+    fputs("\n    fix: ", f);
+    li_out_text(f, x->fix);
+    fputc('\n', f);
+  }
+}
+
+static void s_refused_text(FILE *f, const li_status *s) {
+  if (!s->refused_total) return;
+  fprintf(f, "refused rows: %lld row change(s) refused alone, their commits applied (newest first):\n",
+          (long long)s->refused_total);
+  for (size_t i = 0; i < s->nrefused; i++) {
+    const li_refused_status *x = &s->refused[i];
+    fputs("  ", f);
+    li_out_text(f, x->table);
+    fputc(' ', f);
+    li_out_text(f, x->pk);
+    fputs(" from ", f);
+    li_out_text(f, x->origin_name);
+    fputc(' ', f);
+    li_out_text(f, x->scope);
+    fprintf(f, "#%lld: ", (long long)x->seq);
+    li_out_text(f, x->reason);
+    fputs(": ", f);
+    li_out_text(f, x->message);
+    fputc('\n', f);
+  }
+  fputs("  fix: the writer's PC refuses such rows now (their triggers); ask its staff to enter them again\n", f);
+}
+
 /* ---- status as JSON (field names are read by tests/lib.sh and scripts) ---- */
 
 static void s_status_head_json(li_json *j, const li_status *s) {
@@ -173,11 +254,68 @@ static void s_rejects_and_bans_json(li_json *j, const li_status *s) {
   li_json_array_end(j);
 }
 
+static void s_serve_json(li_json *j, const li_status *s) {
+  li_json_key(j, "sealing");
+  li_json_object(j);
+  li_json_kbool(j, "known", s->serve_known);
+  li_json_kbool(j, "daemon_running", s->serve_running);
+  li_json_kbool(j, "open", s->serve_known && !s->seal[0]);
+  li_json_kstr(j, "held_by", s->seal);
+  li_json_key(j, "clock_ahead_ms");
+  if (s->clock_known) li_json_int(j, s->clock_ahead_ms);
+  else li_json_null(j);
+  li_json_object_end(j);
+  li_json_key(j, "recover_pending_from");
+  if (s->recover_pending) {
+    char k[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(s->recovered_from, k);
+    li_json_str(j, k);
+  } else {
+    li_json_null(j);
+  }
+  li_json_key(j, "stuck");
+  li_json_array(j);
+  for (size_t i = 0; i < s->nstuck; i++) {
+    const li_stuck_status *x = &s->stuck[i];
+    li_json_object(j);
+    li_json_kstr(j, "peer", x->peer);
+    li_json_kstr(j, "side", x->ours ? "ours" : "theirs");
+    li_json_kstr(j, "origin", x->origin_name);
+    li_json_kstr(j, "scope", x->scope);
+    li_json_kint(j, "seq", x->seq);
+    li_json_kstr(j, "code", x->code);
+    li_json_kstr(j, "message", x->message);
+    li_json_kint(j, "since_ms", (int64_t)x->since_ms);
+    li_json_kstr(j, "fix", x->fix);
+    li_json_object_end(j);
+  }
+  li_json_array_end(j);
+  li_json_kint(j, "refused_total", s->refused_total);
+  li_json_key(j, "refused");
+  li_json_array(j);
+  for (size_t i = 0; i < s->nrefused; i++) {
+    const li_refused_status *x = &s->refused[i];
+    li_json_object(j);
+    li_json_kstr(j, "origin", x->origin_name);
+    li_json_kstr(j, "scope", x->scope);
+    li_json_kint(j, "seq", x->seq);
+    li_json_kstr(j, "table", x->table);
+    li_json_kstr(j, "key", x->pk);
+    li_json_kstr(j, "reason", x->reason);
+    li_json_kstr(j, "message", x->message);
+    li_json_object_end(j);
+  }
+  li_json_array_end(j);
+}
+
 void li_render_status(FILE *f, const li_status *s, bool json) {
   if (!json) {
     s_status_head_text(f, s);
+    s_serve_text(f, s);
     s_chains_text(f, s);
     s_peers_text(f, s);
+    s_stuck_text(f, s);
+    s_refused_text(f, s);
     s_rejects_and_bans_text(f, s);
     return;
   }
@@ -191,6 +329,7 @@ void li_render_status(FILE *f, const li_status *s, bool json) {
   for (size_t i = 0; i < s->npeers; i++) s_peer_json(&j, &s->peers[i]);
   li_json_array_end(&j);
   s_rejects_and_bans_json(&j, s);
+  s_serve_json(&j, s);
   li_json_object_end(&j);
   li_json_end(&j);
 }

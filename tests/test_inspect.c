@@ -272,6 +272,87 @@ static void test_status_rejects_bans_conflicts(void **state) {
   li_inspect_status_free(&st);
 }
 
+/* What holds sealing, stuck chains with their fix, refused rows: as the
+ * daemon and merge stored them; a control node that never served has none. */
+static void test_status_sealing_stuck_refused(void **state) {
+  fx *f = *state;
+  char sql[1200];
+  /* control: c08 never served, nothing stuck or refused */
+  li_status st = s_status(f->c08, NOW_MS);
+  assert_false(st.serve_known);
+  assert_false(st.clock_known);
+  assert_int_equal(st.nstuck, 0);
+  assert_int_equal(st.refused_total, 0);
+  assert_null(st.refused);
+  assert_false(st.recover_pending);
+  li_inspect_status_free(&st);
+  char hex[2 * LI_PK_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, f->c07->id.pk, LI_PK_BYTES);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO linli_serve(key, value, updated_ms) VALUES ('seal', 'this node''s chain c07 forked', %llu),"
+           " ('clock_ahead_ms', 259200000, %llu);"
+           "INSERT INTO linli_stuck(peer, side, origin, scope, seq, code, message, since_ms)"
+           " VALUES (x'%s', 'ours', x'%s', 'c07', 6, 'fork', 'peer reports a fork', 1);",
+           (unsigned long long)(NOW_MS - 1000), (unsigned long long)(NOW_MS - 1000), hex, hex);
+  tu_exec(f->c07, sql);
+  for (int i = 0; i < LI_STATUS_REFUSED_SHOWN + 2; i++) {
+    snprintf(sql, sizeof sql,
+             "INSERT INTO linli_refused(origin, scope, seq, tbl, pk, reason, message, vals, recorded_ms)"
+             " VALUES (x'00', 'c08', %d, 'care_visits', 'v%d', 'type', 'visited_on: text expected', '', 1)", i + 1, i);
+    tu_exec(f->c07, sql);
+  }
+  st = s_status(f->c07, NOW_MS);
+  assert_true(st.serve_known);
+  assert_true(st.serve_running);
+  assert_string_equal(st.seal, "this node's chain c07 forked");
+  assert_true(st.clock_known);
+  assert_int_equal(st.clock_ahead_ms, 259200000);
+  assert_int_equal(st.nstuck, 1);
+  assert_true(st.stuck[0].ours);
+  assert_string_equal(st.stuck[0].code, "fork");
+  assert_int_equal(st.stuck[0].seq, 6);
+  assert_non_null(strstr(st.stuck[0].fix, "linli recover"));
+  assert_int_equal(st.refused_total, LI_STATUS_REFUSED_SHOWN + 2);
+  assert_int_equal(st.nrefused, LI_STATUS_REFUSED_SHOWN);
+  assert_string_equal(st.refused[0].pk, "v6"); /* newest first */
+  assert_string_equal(st.refused[0].origin_name, "?");
+  assert_string_equal(st.refused[0].reason, "type");
+  li_inspect_status_free(&st);
+  /* ten seconds later the same rows belong to a stopped daemon: still shown */
+  st = s_status(f->c07, NOW_MS + 10000);
+  assert_false(st.serve_running);
+  assert_string_equal(st.seal, "this node's chain c07 forked");
+  li_inspect_status_free(&st);
+}
+
+/* Every reason a chain is stuck names a command or says it resolves alone. */
+static void test_stuck_fix_names_the_way_out(void **state) {
+  (void)state;
+  static const struct {
+    const char *code;
+    bool ours;
+    const char *want;
+  } cases[] = {
+      {"fork", true, "linli recover"},
+      {"fork", false, "roster replace c07"},
+      {"banned", false, "linli recover"},
+      {"unknown_signer", true, "roster add c07"},
+      {"unknown_signer", false, "roster list"},
+      {"out_of_scope", false, "roster list"},
+      {"clock_ahead", true, "correct the date here"},
+      {"clock_ahead", false, "correct the date on c07"},
+      {"held", true, "resumes by itself"},
+      {"gap", false, "linli verify"},
+      {"schema", false, "same schema"},
+      {"tampered", false, "linli verify"}, /* anything else */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char fix[LI_ERRBUF_SIZE];
+    li_inspect_stuck_fix(cases[i].code, cases[i].ours, "c07", "hub", fix, sizeof fix);
+    if (!strstr(fix, cases[i].want)) fail_msg("%s/%d: '%s' lacks '%s'", cases[i].code, cases[i].ours, fix, cases[i].want);
+  }
+}
+
 static void test_status_limit(void **state) {
   fx *f = *state;
   char sql[300];
@@ -580,6 +661,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_status_last_hlc_is_the_logs, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_status_peers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_status_rejects_bans_conflicts, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_status_sealing_stuck_refused, fx_setup, fx_teardown),
+      cmocka_unit_test(test_stuck_fix_names_the_way_out),
       cmocka_unit_test_setup_teardown(test_status_limit, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_log, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_log_shows_tampered_whatever_the_filter, fx_setup, fx_teardown),

@@ -88,7 +88,7 @@ static void test_settle_unseals_abandoned_rows(void **state) {
   assert_false(rep.settled); /* the hub has not replaced the key yet */
   assert_true(li_recover_pending(c->r, NULL));
   int64_t rows = 0;
-  assert_int_equal(li_recover_settle(c->r, 1, &rows, &eb), LI_OK);
+  assert_int_equal(li_recover_settle(c->r, 1, NULL, &rows, &eb), LI_OK);
   assert_false(li_recover_pending(c->r, NULL));
   assert_int_equal(rows, 5); /* v1, v2, v4 (#2), v5 (#3), v5 (#4) */
   /* markers as the triggers write them: key besides scope in pk, scope apart */
