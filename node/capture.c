@@ -105,6 +105,7 @@ static void s_table_free(li_table *t) {
   sqlite3_finalize(t->ins);
   sqlite3_finalize(t->del);
   for (int i = 0; i < LI_UPD_CACHE; i++) sqlite3_finalize(t->upd[i].st);
+  free(t->drift);
   memset(t, 0, sizeof *t);
 }
 
@@ -250,9 +251,72 @@ static li_err s_table_prepare(li_replica *r, li_table *t, li_errbuf *eb) {
 
 /* ---- the catalogue ---- */
 
+static char *s_cols_json(const li_table *t);
+
+/* Whether column name is among t's live columns. */
+static bool s_has_col(const li_table *t, const char *name) {
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i], name) == 0) return true;
+  return false;
+}
+
+/* Invariant 8: t->drift when the live columns are not those tracking was
+ * built for (stored: linli_tables.cols). */
+static li_err s_drift(li_replica *r, li_table *t, const char *stored, li_errbuf *eb) {
+  char *live = s_cols_json(t);
+  if (!live) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  bool same = stored && strcmp(live, stored) == 0;
+  free(live);
+  if (same) return LI_OK;
+  sqlite3_str *added = sqlite3_str_new(NULL), *gone = sqlite3_str_new(NULL);
+  sqlite3_stmt *st = NULL;
+  bool parsed = false;
+  if (stored && sqlite3_prepare_v2(r->db, "SELECT value FROM json_each(?) WHERE json_valid(?)", -1, &st, NULL) ==
+                    SQLITE_OK) {
+    sqlite3_bind_text(st, 1, stored, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stored, -1, SQLITE_STATIC);
+    char *was[LI_TABLE_COLS_MAX + 1];
+    int nwas = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && nwas <= LI_TABLE_COLS_MAX) {
+      const char *c = (const char *)sqlite3_column_text(st, 0);
+      was[nwas] = strdup(c ? c : "");
+      if (!was[nwas]) break;
+      if (!s_has_col(t, was[nwas])) sqlite3_str_appendf(gone, "%s%s", sqlite3_str_length(gone) ? ", " : "", was[nwas]);
+      nwas++;
+    }
+    parsed = nwas > 0;
+    for (int i = 0; i < t->ncols; i++) {
+      bool found = false;
+      for (int k = 0; k < nwas && !found; k++) found = strcmp(was[k], t->cols[i]) == 0;
+      if (!found) sqlite3_str_appendf(added, "%s%s", sqlite3_str_length(added) ? ", " : "", t->cols[i]);
+    }
+    for (int k = 0; k < nwas; k++) free(was[k]);
+  }
+  sqlite3_finalize(st);
+  char *a = sqlite3_str_finish(added), *g = sqlite3_str_finish(gone);
+  sqlite3_str *m = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(m, "table '%s' was changed by hand after linli began tracking it (", t->name);
+  if (!parsed) sqlite3_str_appendall(m, "its columns differ");
+  if (parsed && a && a[0]) sqlite3_str_appendf(m, "added: %s", a);
+  if (parsed && g && g[0]) sqlite3_str_appendf(m, "%sgone: %s", a && a[0] ? "; " : "", g);
+  if (parsed && !(a && a[0]) && !(g && g[0])) sqlite3_str_appendall(m, "columns reordered or renamed");
+  sqlite3_str_appendf(m,
+                      "): its changes are kept unsealed; undo the change (ALTER TABLE back to the columns %s) and "
+                      "they are sealed as usual. A schema change reaches every committee as a street schema "
+                      "migration",
+                      stored ? stored : "?");
+  sqlite3_free(a);
+  sqlite3_free(g);
+  char *msg = sqlite3_str_finish(m);
+  if (!msg) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  t->drift = strdup(msg);
+  sqlite3_free(msg);
+  return t->drift ? LI_OK : li_fail(eb, LI_ERR_NOMEM, "out of memory");
+}
+
 li_err li_capture_load(li_replica *r, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT id, name FROM linli_tables ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(r->db, "SELECT id, name, cols FROM linli_tables ORDER BY id", -1, &st, NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "linli_tables");
   li_err e = LI_OK;
   while (e == LI_OK && sqlite3_step(st) == SQLITE_ROW) {
@@ -266,6 +330,7 @@ li_err li_capture_load(li_replica *r, li_errbuf *eb) {
     t->id = sqlite3_column_int(st, 0);
     r->ntables++; /* freed by li_capture_free, also when incomplete */
     if (e == LI_OK) e = s_table_prepare(r, t, eb);
+    if (e == LI_OK) e = s_drift(r, t, (const char *)sqlite3_column_text(st, 2), eb);
   }
   sqlite3_finalize(st);
   assert(e != LI_OK || s_check(r));

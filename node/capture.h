@@ -51,6 +51,12 @@
  *     marker, so the next seal publishes it.
  *  7. When tracking starts, no row of the table breaks a rule of
  *     invariant 3 (tracking is refused, naming the row, otherwise).
+ *  8. A table whose live columns differ from those its triggers were built
+ *     for (linli_tables.cols: someone ran ALTER TABLE by hand) has drift
+ *     set, naming the difference and the way back. Seal keeps its markers
+ *     and seals nothing of it (li_seal_stats.held_rows) until the columns
+ *     match again: a change the triggers could not see whole is never
+ *     sealed as if it were.
  *
  * Failure: LI_ERR_TRACK (with the reason) for a table that cannot be
  * tracked, LI_ERR_EXISTS when already tracked, LI_ERR_NOT_FOUND when there
@@ -85,6 +91,7 @@ typedef struct {
   sqlite3_stmt *del;      /* DELETE WHERE pk columns = ?... AND scope = ? */
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
+  char *drift;            /* invariant 8: what changed by hand, NULL when nothing */
 } li_table;
 
 /* DDL of linli_tables, linli_dirty and linli_applying, run once at create. */

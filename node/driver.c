@@ -111,6 +111,7 @@ struct li_driver {
   int64_t hub_own_seq;         /* committee: the hub's seq of our own chain at its last Hello, -1: unknown */
   uint64_t hub_wall_seen;      /* committee: the hub's wall clock in the last Hello taken in */
   bool save_now;               /* a state status shows changed: save at the end of this input */
+  char held_said[LI_ERRBUF_SIZE]; /* the last seal's li_seal_stats.held, as logged */
 };
 
 static bool s_check(const li_driver *d) {
@@ -471,6 +472,11 @@ static void s_seal(li_driver *d) {
     s_log(d, LI_LOG_INFO, "sealed %lld row change(s) into %d commit(s)", (long long)ss.rows, ss.commits);
     s_fan_out(d, NULL);
   }
+  /* a table changed by hand (capture.h invariant 8): said once per change
+   * of what is held, and shown by status meanwhile */
+  if (ss.held_rows && strcmp(ss.held, d->held_said) != 0)
+    s_log(d, LI_LOG_WARN, "seal: %lld row change(s) kept unsealed: %s", (long long)ss.held_rows, ss.held);
+  snprintf(d->held_said, sizeof d->held_said, "%s", ss.held);
 }
 
 /* The hub: a peer whose key is no longer an active member loses its

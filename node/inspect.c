@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "capture.h"
 #include "chain.h"
 #include "commit.h"
 #include "hlc.h"
@@ -92,7 +93,7 @@ static bool s_status_check(const li_status *s) {
          (s->rejected == NULL) == (s->nrejected == 0) && (s->banned == NULL) == (s->nbanned == 0) &&
          s->nstuck <= LI_INSPECT_ROWS_MAX && (s->stuck == NULL) == (s->nstuck == 0) &&
          s->nrefused <= LI_STATUS_REFUSED_SHOWN && (s->refused == NULL) == (s->nrefused == 0) &&
-         (int64_t)s->nrefused <= s->refused_total;
+         (int64_t)s->nrefused <= s->refused_total && (s->drift == NULL) == (s->ndrift == 0);
 }
 
 static li_err s_status_counts(li_replica *r, li_status *s, li_errbuf *eb) {
@@ -356,6 +357,31 @@ static li_err s_refused_read(li_replica *r, li_status *s, li_errbuf *eb) {
   return e;
 }
 
+/* Tables changed by hand, as the catalogue read them, with their kept markers. */
+static li_err s_drift_read(li_replica *r, li_status *s, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  li_err e = LI_OK;
+  for (int i = 0; i < li_capture_count(r) && !e; i++) {
+    const li_table *t = li_capture_table_at(r, i);
+    if (!t->drift) continue;
+    if (!st && (e = s_prepare(r, "SELECT count(*) FROM linli_dirty WHERE tbl = ?", &st, "linli_dirty", eb))) break;
+    li_drift_status *p = s_grow(s->drift, s->ndrift, &cap, sizeof *p, "changed tables", &e, eb);
+    if (!p) break;
+    s->drift = p;
+    li_drift_status *x = &p[s->ndrift++];
+    memset(x, 0, sizeof *x);
+    li_utf8_copy(x->table, sizeof x->table, t->name);
+    li_utf8_copy(x->what, sizeof x->what, t->drift);
+    sqlite3_bind_int(st, 1, t->id);
+    if (sqlite3_step(st) == SQLITE_ROW) x->kept = sqlite3_column_int64(st, 0);
+    else e = li_db_fail(r, eb, "linli_dirty");
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return e;
+}
+
 li_err li_inspect_status(li_status *out, li_node *n, uint64_t now_ms, li_errbuf *eb) {
   assert(out && n && n->r);
   memset(out, 0, sizeof *out);
@@ -376,6 +402,7 @@ li_err li_inspect_status(li_status *out, li_node *n, uint64_t now_ms, li_errbuf 
   if (!e) e = s_stuck_read(r, out, eb);
   if (!e) e = s_refused_read(r, out, eb);
   if (!e) out->recover_pending = li_recover_pending(r, out->recovered_from);
+  if (!e) e = s_drift_read(r, out, eb);
   sqlite3_exec(r->db, "RELEASE li_status", NULL, NULL, NULL);
   assert(s_status_check(out));
   if (e) li_inspect_status_free(out);
@@ -390,6 +417,7 @@ void li_inspect_status_free(li_status *s) {
   free(s->banned);
   free(s->stuck);
   free(s->refused);
+  free(s->drift);
   memset(s, 0, sizeof *s);
 }
 

@@ -119,6 +119,13 @@ typedef struct {
   uint64_t recorded_ms;
 } li_refused_status;
 
+/* A tracked table changed by hand: nothing of it is sealed meanwhile. */
+typedef struct {
+  char table[LI_INSPECT_TEXT_MAX + 1];
+  char what[LI_ERRBUF_SIZE];              /* the difference and the way back */
+  int64_t kept;                           /* its change markers kept unsealed */
+} li_drift_status;
+
 /* What `linli status` shows. It grows by sections: a new field or list is
  * added, zero meaning "none", so a renderer that does not know it yet
  * stays correct. */
@@ -158,6 +165,8 @@ typedef struct {
   size_t nrefused;
   bool recover_pending;         /* `linli recover` ran and waits for the hub's view */
   uint8_t recovered_from[LI_PK_BYTES];
+  li_drift_status *drift;       /* tracked tables changed by hand (capture.h invariant 8), id order */
+  size_t ndrift;
 } li_status;
 
 /* What to do about a stuck chain: one line naming the command, by the

@@ -247,7 +247,9 @@ static int cmd_commit(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   li_err e = li_seal(n.r, li_wall_ms(), &st, &eb);
   if (!e) {
     if (st.commits) printf("sealed %lld row change(s) into %d commit(s)\n", (long long)st.rows, st.commits);
-    else printf("nothing to commit\n");
+    else if (!st.held_rows) printf("nothing to commit\n");
+    if (st.held_rows) /* a table changed by hand: its changes are kept, and that is not success */
+      e = li_fail(&eb, LI_ERR_SCHEMA, "%lld row change(s) not sealed: %s", (long long)st.held_rows, st.held);
   }
   return s_end(&n, e, &eb);
 }

@@ -19,8 +19,9 @@
  *  1. rejected_at < 0 exactly when reject is LI_OK; no count is negative.
  *  2. While commits are applied a write transaction is open and
  *     linli_applying holds a row, so capture records none of it.
- *  3. While commits are applied with seal_first, linli_dirty is empty when
- *     this node can seal: local writes are sealed first, in the same
+ *  3. While commits are applied with seal_first, linli_dirty holds only the
+ *     markers seal kept (of tables changed by hand, capture.h invariant 8)
+ *     when this node can seal: local writes are sealed first, in the same
  *     transaction (invariant 1 of replica.h). Without it, no commit of
  *     another origin touches a row with a marker (s_check_held).
  *  4. The list of stopped chains holds at most LI_MERGE_REJECTS_MAX entries,
@@ -68,6 +69,7 @@ typedef struct {
   /* the batch */
   bool own;              /* we opened the transaction (else it is the caller's) */
   li_merge_rejects *rej; /* PER_CHAIN: the stopped chains (o->rejects or our own) */
+  int64_t held_rows;     /* markers seal_first kept (tables changed by hand, capture.h invariant 8) */
 } s_merger;
 
 static bool s_banned(li_replica *r, const uint8_t *origin) {
@@ -386,7 +388,7 @@ static bool s_check_applying(const s_merger *m) {
       sqlite3_step(st) == SQLITE_ROW)
     applying = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  bool sealed = !m->r->id || !m->o->seal_first || li_replica_dirty_count(m->r) == 0;
+  bool sealed = !m->r->id || !m->o->seal_first || li_replica_dirty_count(m->r) == m->held_rows;
   return !sqlite3_get_autocommit(m->r->db) && applying >= 1 && sealed;
 }
 
@@ -415,6 +417,7 @@ static li_err s_batch_open(s_merger *m, li_errbuf *eb) {
     li_seal_stats ss;
     if ((e = li_seal_locked(r, m->o->wall_ms, &ss, eb))) return e;
     m->st->sealed = ss.commits;
+    m->held_rows = ss.held_rows;
   }
   uint64_t last = 0;
   if ((e = li_replica_hlc_load(r, &last, eb))) return e;

@@ -135,6 +135,14 @@ static void s_serve_text(FILE *f, const li_status *s) {
   }
 }
 
+static void s_drift_text(FILE *f, const li_status *s) {
+  for (size_t i = 0; i < s->ndrift; i++) {
+    fprintf(f, "SCHEMA      %lld change(s) kept unsealed: ", (long long)s->drift[i].kept);
+    li_out_text(f, s->drift[i].what);
+    fputc('\n', f);
+  }
+}
+
 static void s_stuck_text(FILE *f, const li_status *s) {
   if (!s->nstuck) return;
   fputs("stuck chains:\n", f);
@@ -290,6 +298,16 @@ static void s_serve_json(li_json *j, const li_status *s) {
     li_json_object_end(j);
   }
   li_json_array_end(j);
+  li_json_key(j, "schema_changed");
+  li_json_array(j);
+  for (size_t i = 0; i < s->ndrift; i++) {
+    li_json_object(j);
+    li_json_kstr(j, "table", s->drift[i].table);
+    li_json_kstr(j, "what", s->drift[i].what);
+    li_json_kint(j, "kept", s->drift[i].kept);
+    li_json_object_end(j);
+  }
+  li_json_array_end(j);
   li_json_kint(j, "refused_total", s->refused_total);
   li_json_key(j, "refused");
   li_json_array(j);
@@ -312,6 +330,7 @@ void li_render_status(FILE *f, const li_status *s, bool json) {
   if (!json) {
     s_status_head_text(f, s);
     s_serve_text(f, s);
+    s_drift_text(f, s);
     s_chains_text(f, s);
     s_peers_text(f, s);
     s_stuck_text(f, s);

@@ -340,6 +340,13 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
   if (!e) e = s_load_origins(r, eb);
   if (!e) e = li_capture_load(r, eb);
   if (!e) e = s_prepare_common(r, eb);
+  if (!e) {
+    r->catalogue_schema = -1;
+    if (sqlite3_prepare_v2(r->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      r->catalogue_schema = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
   if (e) {
     li_replica_close(&r);
     return e;

@@ -88,6 +88,7 @@ struct li_replica {
   uint8_t self[LI_PK_BYTES];
   li_table *tables;      /* capture's catalogue, LI_TABLES_MAX slots */
   int ntables;
+  int64_t catalogue_schema; /* PRAGMA schema_version the catalogue was read at (seal reads it again when it moved) */
   uint8_t (*origins)[LI_PK_BYTES]; /* idx -> key; idx 0 unused */
   int norigins, origins_cap;
   int txn_origins;       /* norigins at begin; -1: no transaction of ours */

@@ -42,7 +42,48 @@ typedef struct {
   size_t nrows_table, nrows;
   size_t bytes_est;
   li_seal_stats *st;
+  bool held;               /* a table's markers were kept (drift) */
 } s_sealer;
+
+/* The markers sealed: all of them, or, when a table's were kept, those of
+ * every other table. */
+static li_err s_clear(s_sealer *s, li_errbuf *eb) {
+  li_replica *r = s->r;
+  if (!s->held) {
+    int rc = sqlite3_step(r->st_dirty_clear);
+    sqlite3_reset(r->st_dirty_clear);
+    return rc == SQLITE_DONE ? LI_OK : li_db_fail(r, eb, "linli_dirty");
+  }
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, "DELETE FROM linli_dirty WHERE tbl = ?", -1, &st, NULL) != SQLITE_OK)
+    return li_db_fail(r, eb, "linli_dirty");
+  li_err e = LI_OK;
+  for (int i = 0; i < li_capture_count(r) && !e; i++) {
+    const li_table *t = li_capture_table_at(r, i);
+    if (t->drift) continue;
+    sqlite3_bind_int(st, 1, t->id);
+    if (sqlite3_step(st) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_dirty");
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return e;
+}
+
+/* Capture.h invariant 8 needs the catalogue of the schema as it is now. */
+static li_err s_catalogue_fresh(li_replica *r, li_errbuf *eb) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(r->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (v < 0) return li_db_fail(r, eb, "schema_version");
+  if (r->catalogue_schema == v) return LI_OK;
+  li_capture_free(r);
+  li_err e = li_capture_load(r, eb);
+  if (e) return e;
+  r->catalogue_schema = v;
+  return LI_OK;
+}
 
 static void s_close_table(s_sealer *s) {
   if (s->ntables == 0) return;
@@ -289,6 +330,15 @@ static li_err s_group(s_sealer *s, sqlite3_stmt *q, int *rc, li_errbuf *eb) {
   if (!scope || !li_valid_scope(scope)) return li_fail(eb, LI_ERR_TAMPERED, "linli_dirty holds a row without a valid scope");
   li_table *t = li_capture_table_by_id(s->r, tbl);
   if (!t) return li_fail(eb, LI_ERR_TAMPERED, "linli_dirty names table id %d, which is not tracked", tbl);
+  if (t->drift) { /* capture.h invariant 8: its markers stay, nothing is sealed */
+    if (!s->st->held[0]) snprintf(s->st->held, sizeof s->st->held, "%s", t->drift);
+    s->held = true;
+    do {
+      s->st->held_rows++;
+      *rc = sqlite3_step(q);
+    } while (*rc == SQLITE_ROW && sqlite3_column_int(q, 1) == tbl);
+    return LI_OK;
+  }
   li_err e;
   if (!s->open || strcmp(s->scope, scope) != 0 || s->nrows >= LI_COMMIT_ROWS_MAX ||
       s->bytes_est >= LI_COMMIT_BYTES_MAX / 2) {
@@ -323,7 +373,8 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   s.wall_ms = wall_ms;
   li_arena_init(&s.a);
   uint64_t last = 0;
-  li_err e = li_replica_hlc_load(r, &last, eb);
+  li_err e = s_catalogue_fresh(r, eb);
+  if (e == LI_OK) e = li_replica_hlc_load(r, &last, eb);
   if (e) return e;
   li_hlc_init(&s.clock, last);
   if ((e = li_replica_origin_idx(r, r->self, &s.self_idx, eb))) return e;
@@ -341,8 +392,7 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   if (e == LI_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) e = li_db_fail(r, eb, "linli_dirty");
   sqlite3_finalize(q);
   if (e == LI_OK) e = s_flush(&s, eb);
-  if (e == LI_OK && sqlite3_step(r->st_dirty_clear) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_dirty");
-  sqlite3_reset(r->st_dirty_clear);
+  if (e == LI_OK) e = s_clear(&s, eb);
   if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
   free(s.rows);
   li_arena_free(&s.a);

@@ -18,9 +18,16 @@
 typedef struct {
   int commits;
   int64_t rows;
+  /* rows of tables changed by hand (capture.h invariant 8): their markers
+   * are kept, nothing of them is sealed; held says what changed (the first
+   * such table), "" when none */
+  int64_t held_rows;
+  char held[LI_ERRBUF_SIZE];
 } li_seal_stats;
 
-/* Runs inside the caller's write transaction. r->id must be set. */
+/* Runs inside the caller's write transaction. r->id must be set. When the
+ * database schema changed since the catalogue was read (someone ran ALTER
+ * TABLE while this process runs), the catalogue is read again first. */
 li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb);
 /* Its own transaction; nothing is written on error. */
 li_err li_seal(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb);
