@@ -594,7 +594,12 @@ static li_err s_take_back(s_applier *ap, const Linli__RowChange *ch, const Linli
     if ((e = s_exec_local(ap, t->del, eb))) goto out;
   }
   if ((e = s_apply_row(ap, ch, key, vals, eb))) goto out;
-  e = s_local_restore(ap, ch, &lr, mask, eb);
+  if ((e = s_local_restore(ap, ch, &lr, mask, eb))) goto out;
+  /* the commit began a new generation of a row that stays here: the row
+   * kept is the local one whole, so the next seal must publish it whole
+   * (every column), or replicas would hold the new generation's values
+   * where this one keeps its own (linli-sim found it) */
+  if (lr.exists && (int64_t)ch->cl != rc.cl) e = li_capture_mark(ap->r, t, ap->c->scope, key, 1, eb);
 out:
   s_local_free(&lr, t);
   return e;

@@ -58,7 +58,7 @@ bool li_gate_round_end(li_gate *g, bool heard_all, uint64_t now_ms) {
   } else if (g->any_ahead) {
     g->state = LI_GATE_TAKING_BACK;
     snprintf(g->detail, sizeof g->detail, "%s", g->round_detail);
-  } else if (g->state == LI_GATE_TAKING_BACK ||
+  } else if ((g->state == LI_GATE_TAKING_BACK && g->heard) ||
              (g->state == LI_GATE_WAITING &&
               (heard_all || (g->role == LI_ROLE_HUB && now_ms >= g->started_ms + g->grace_ms)))) {
     g->state = LI_GATE_OPEN;

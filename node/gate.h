@@ -24,7 +24,8 @@
  *             and (committee) the hub was heard, or (hub) every committee was
  *             heard or the grace period is over--> OPEN
  *   WAITING|OPEN --round_end: a peer holds more of an own chain--> TAKING_BACK
- *   TAKING_BACK --round_end: nothing ahead any more--> OPEN
+ *   TAKING_BACK --round_end: a peer's view was heard, nothing ahead any more--> OPEN
+ *             (a round that heard nobody proves nothing: it stays)
  *   any --round_end: a peer's hash at one of our seqs differs--> FORKED
  *             (final for this process: the way out is `linli recover`)
  *

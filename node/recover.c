@@ -77,22 +77,36 @@ static li_err s_forget_stuck(li_replica *r, li_errbuf *eb) {
 
 /* The new key in use in the replica, the old one recorded, the clock reset,
  * what was saved about the old key forgotten: one transaction. */
-static li_err s_switch(li_node *n, const li_identity *id, uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
-  li_replica *r = n->r;
+static li_err s_switch(li_replica *r, const uint8_t old[LI_PK_BYTES], const uint8_t new_pk[LI_PK_BYTES],
+                       uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
   int64_t hub_seq = s_hub_seen_seq(r);
   uint64_t accepted = 0;
-  li_err e = s_accepted_hlc(r, n->id.pk, hub_seq, &accepted, eb);
+  li_err e = s_accepted_hlc(r, old, hub_seq, &accepted, eb);
   if (e) return e;
   uint64_t wall = LI_HLC_MAKE(wall_ms, 0);
+  /* what the next seal starts from (it takes the later of its own wall
+   * clock and this); the wall clock now is not stored: when the date is
+   * wrong at recover time it would stamp the new chain in the future too
+   * (linli-sim found it), while the seal gate's clock guard stops sealing
+   * until the date is right */
   rep->hlc = accepted > wall ? accepted : wall;
   if ((e = li_replica_begin(r, eb))) return e;
-  if ((e = li_meta_set_blob(r, S_META_FROM, n->id.pk, LI_PK_BYTES, eb)) || (e = s_forget_stuck(r, eb)) ||
-      (e = li_replica_hlc_store(r, rep->hlc, eb)) || (e = li_replica_set_self(r, id->pk, eb))) {
+  if ((e = li_meta_set_blob(r, S_META_FROM, old, LI_PK_BYTES, eb)) || (e = s_forget_stuck(r, eb)) ||
+      (e = li_replica_hlc_store(r, accepted, eb)) || (e = li_replica_set_self(r, new_pk, eb))) {
     li_replica_rollback(r);
-    memcpy(r->self, n->id.pk, LI_PK_BYTES);
+    memcpy(r->self, old, LI_PK_BYTES);
     return e;
   }
   return li_replica_commit(r, eb);
+}
+
+li_err li_recover_replica(li_replica *r, const uint8_t new_pk[LI_PK_BYTES], uint64_t wall_ms, li_recover_report *rep,
+                          li_errbuf *eb) {
+  uint8_t old[LI_PK_BYTES];
+  memcpy(old, r->self, LI_PK_BYTES);
+  memcpy(rep->old_key, old, LI_PK_BYTES);
+  memcpy(rep->new_key, new_pk, LI_PK_BYTES);
+  return s_switch(r, old, new_pk, wall_ms, rep, eb);
 }
 
 li_err li_recover(li_node *n, uint64_t wall_ms, li_recover_report *rep, li_errbuf *eb) {
@@ -122,9 +136,7 @@ li_err li_recover(li_node *n, uint64_t wall_ms, li_recover_report *rep, li_errbu
   if (e) return li_fail(eb, e, "cannot generate a key");
   unlink(newp); /* a leftover of a run that stopped before the replica knew it */
   if ((e = li_identity_save(&id, newp, eb))) goto out;
-  memcpy(rep->old_key, n->id.pk, LI_PK_BYTES);
-  memcpy(rep->new_key, id.pk, LI_PK_BYTES);
-  if ((e = s_switch(n, &id, wall_ms, rep, eb))) {
+  if ((e = li_recover_replica(n->r, id.pk, wall_ms, rep, eb))) {
     unlink(newp);
     goto out;
   }

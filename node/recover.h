@@ -50,6 +50,13 @@ typedef struct {
  * LI_ERR_EXISTS while an earlier recovery is still pending. */
 li_err li_recover(li_node *n, uint64_t wall_ms, li_recover_report *out, li_errbuf *eb);
 
+/* The replica's part of li_recover, for a caller that keeps keys itself
+ * (the simulator): new_pk becomes the replica's own key, the current one
+ * is recorded as the old, the clock is reset, in one transaction. The
+ * caller settles (li_recover_settle*) and swaps r->id. */
+li_err li_recover_replica(li_replica *r, const uint8_t new_pk[LI_PK_BYTES], uint64_t wall_ms, li_recover_report *rep,
+                          li_errbuf *eb);
+
 /* Whether a recovery is pending, and from which key. */
 bool li_recover_pending(li_replica *r, uint8_t old_key[LI_PK_BYTES]);
 

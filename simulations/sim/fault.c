@@ -5,10 +5,13 @@
  * carrying a row every receiver refuses. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commit.h"
 #include "hlc.h"
 #include "linli.pb-c.h"
+#include "recover.h"
+#include "roster.h"
 #include "sim.h"
 #include "sync.pb-c.h"
 
@@ -26,8 +29,9 @@ static const char *const s_hcols[] = {"id", "scope", "resident_ref", "visited_on
 /* bad: 0 none, 1 an INTEGER in the TEXT column note, 2 an unknown column
  * (the commit's table names it; the row sets it), 3 (the caller's) the row
  * in an unknown table. */
-static void s_hostile_row(sim_world *w, s_hrow *h, const char *scope, int bad) {
-  snprintf(h->id, sizeof h->id, "%s-forged-%llu", scope, (unsigned long long)sim_rand(&w->rng) % 1000);
+static void s_hostile_row(sim_world *w, s_hrow *h, const char *scope, int bad, const char *squat) {
+  if (squat) snprintf(h->id, sizeof h->id, "%s-v%u", squat, sim_below(&w->rng, 8)); /* a key the workload uses there */
+  else snprintf(h->id, sizeof h->id, "%s-forged-%llu", scope, (unsigned long long)sim_rand(&w->rng) % 1000);
   for (int i = 0; i < 6; i++) linli__value__init(&h->v[i]), h->vals[i] = &h->v[i], h->cols[i] = (uint32_t)(i + 1);
   h->v[0].v_case = LINLI__VALUE__V_T, h->v[0].t = (char *)scope;
   h->v[1].v_case = LINLI__VALUE__V_T, h->v[1].t = "R-FORGED";
@@ -46,14 +50,14 @@ static void s_hostile_row(sim_world *w, s_hrow *h, const char *scope, int bad) {
  * good row, and with bad_row a second row every receiver refuses (the
  * commit is applied all the same, DESIGN 13). */
 static uint8_t *s_hostile_commit(sim_world *w, sim_node *nd, const char *scope, uint64_t seq, const uint8_t *prev,
-                                 int bad_row, size_t *len) {
+                                 int bad_row, const char *squat, size_t *len) {
   s_hrow h[2];
   Linli__Value idv[2];
   Linli__RowChange *rows[2];
   Linli__TableChanges tc[2] = {LINLI__TABLE_CHANGES__INIT, LINLI__TABLE_CHANGES__INIT}, *tables[2] = {&tc[0], &tc[1]};
   int n = bad_row ? 2 : 1;
   for (int i = 0; i < n; i++) {
-    s_hostile_row(w, &h[i], scope, i ? bad_row : 0);
+    s_hostile_row(w, &h[i], scope, i ? bad_row : 0, squat);
     linli__value__init(&idv[i]);
     idv[i].v_case = LINLI__VALUE__V_T, idv[i].t = h[i].id;
     h[i].pk[0] = &idv[i];
@@ -114,7 +118,7 @@ static void s_hostile(sim_world *w, sim_node *nd) {
     return;
   if (in.session.state == LI_SESSION_IDLE) return; /* a batch would just be refused as out of place */
   static const sim_fault kinds[] = {F_HOSTILE_FORGE, F_HOSTILE_SCOPE, F_HOSTILE_EQUIVOCATE, F_HOSTILE_REPLAY,
-                                     F_HOSTILE_GARBAGE, F_HOSTILE_BAD_ROW};
+                                     F_HOSTILE_GARBAGE, F_HOSTILE_BAD_ROW, F_HOSTILE_SQUAT};
   sim_fault f = kinds[sim_below(&w->rng, sizeof kinds / sizeof kinds[0])];
   if (!sim_enabled(w, f)) return;
   uint8_t *msg = NULL, *commit = NULL;
@@ -123,21 +127,25 @@ static void s_hostile(sim_world *w, sim_node *nd) {
   uint64_t head = s_hub_head(w, nd->id.pk, nd->scope, prev, prevprev);
   switch (f) {
   case F_HOSTILE_FORGE:
-    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 0, &clen);
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 0, NULL, &clen);
     if (commit && clen > 10) commit[clen - 3] ^= 0x55; /* inside the signature */
     break;
   case F_HOSTILE_SCOPE: {
     const char *victim = w->n[1].scope;
-    commit = s_hostile_commit(w, nd, victim, 1, NULL, 0, &clen);
+    commit = s_hostile_commit(w, nd, victim, 1, NULL, 0, NULL, &clen);
     break;
   }
   case F_HOSTILE_EQUIVOCATE:
     if (head == 0) return;
-    commit = s_hostile_commit(w, nd, nd->scope, head, prevprev, 0, &clen);
+    commit = s_hostile_commit(w, nd, nd->scope, head, prevprev, 0, NULL, &clen);
     if (commit) nd->hostile_seq_forged = (int)head;
     break;
   case F_HOSTILE_BAD_ROW: /* valid and next in its chain: applied, the bad row refused */
-    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 1 + (int)sim_below(&w->rng, 3), &clen);
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 1 + (int)sim_below(&w->rng, 3), NULL, &clen);
+    break;
+  case F_HOSTILE_SQUAT: /* valid, in its own scope, with the keys of an honest scope's rows: another row */
+    commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 0, w->n[1 + sim_below(&w->rng, (uint32_t)(w->count - 2))].scope,
+                              &clen);
     break;
   case F_HOSTILE_REPLAY: {
     sqlite3_stmt *st = NULL;
@@ -169,6 +177,100 @@ static void s_hostile(sim_world *w, sim_node *nd) {
   free(msg);
 }
 
+/* ---- restored backups and `linli recover` ---- */
+
+/* A committee's backup: its replica as it is now, into path.snap. */
+static void s_snapshot(sim_world *w, sim_node *nd) {
+  char snap[600], *sql;
+  snprintf(snap, sizeof snap, "%s.snap", nd->path);
+  unlink(snap);
+  sql = sqlite3_mprintf("VACUUM INTO %Q", snap);
+  int rc = sql ? sqlite3_exec(nd->r->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  nd->has_snap = rc == SQLITE_OK;
+  sim_trace(w, "SNAPSHOT %s rc=%d", nd->name, rc);
+}
+
+static bool s_copy(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
+  bool ok = a && b;
+  char buf[65536];
+  size_t n;
+  while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
+  if (a) fclose(a);
+  if (b && fclose(b) != 0) ok = false;
+  return ok;
+}
+
+/* The committee stops and starts again from its last snapshot: what it
+ * wrote and sealed since is gone from it; what reached the hub it must take
+ * back before it seals (the seal gate), so its chain never forks. */
+static void s_restore(sim_world *w, sim_node *nd) {
+  char snap[600], side[600];
+  snprintf(snap, sizeof snap, "%s.snap", nd->path);
+  sim_crash(w, nd, F_RESTORE);
+  unlink(nd->path);
+  snprintf(side, sizeof side, "%s-wal", nd->path), unlink(side);
+  snprintf(side, sizeof side, "%s-shm", nd->path), unlink(side);
+  if (!s_copy(snap, nd->path)) sim_fail(w, "%s: cannot restore its snapshot", nd->name);
+}
+
+/* The committee runs `linli recover` (a new key; the old one's chain as the
+ * hub holds it is final, the rest sealed again) and the street office
+ * `linli roster replace`, both while it is stopped. */
+static void s_recover(sim_world *w, sim_node *nd) {
+  sim_node *hub = &w->n[SIM_HUB];
+  li_errbuf eb = {{0}};
+  sim_crash(w, nd, F_RECOVER);
+  li_replica *r = NULL;
+  if (li_replica_open(nd->path, &r, &eb) != LI_OK) {
+    sim_fail(w, "%s: recover cannot open its replica: %s", nd->name, eb.msg);
+    return;
+  }
+  if (li_recover_pending(r, NULL)) { /* an earlier one waits for the hub: linli recover refuses */
+    sim_trace(w, "RECOVER %s refused: one is pending", nd->name);
+    li_replica_close(&r);
+    return;
+  }
+  li_identity id;
+  uint8_t seed[32];
+  uint64_t k[3] = {w->o.seed, (uint64_t)nd->idx, 100 + (uint64_t)nd->nold};
+  crypto_generichash(seed, sizeof seed, (const unsigned char *)k, sizeof k, NULL, 0);
+  crypto_sign_seed_keypair(id.pk, id.sk, seed);
+  li_recover_report rep;
+  memset(&rep, 0, sizeof rep);
+  li_err e = li_recover_replica(r, id.pk, sim_wall(w, nd), &rep, &eb);
+  li_replica_close(&r);
+  if (e) {
+    sim_fail(w, "%s: recover: %s", nd->name, li_errmsg(&eb, e));
+    return;
+  }
+  memcpy(nd->old_keys[nd->nold++], nd->id.pk, LI_PK_BYTES);
+  /* a backup from before is of the old key, revoked now: restoring it would
+   * need `recover` again (README); the office takes a new backup instead */
+  nd->has_snap = false;
+  li_identity_wipe(&nd->id);
+  nd->id = id;
+  memcpy(nd->dcfg.self, id.pk, LI_PK_BYTES);
+  char pk[LI_PK_TEXT_LEN + 1];
+  li_pk_to_text(id.pk, pk);
+  uint64_t after = 0;
+  if (li_roster_replace(hub->r, nd->name, pk, sim_wall(w, hub), &after, &eb) != LI_OK)
+    sim_fail(w, "hub: roster replace %s: %s", nd->name, eb.msg);
+  sim_trace(w, "RECOVER %s: new key, the old revoked after #%llu", nd->name, (unsigned long long)after);
+}
+
+/* Backups, restores and recoveries of honest committees. */
+static void s_liveness(sim_world *w) {
+  sim_rng *r = &w->rng;
+  sim_node *nd = &w->n[1 + sim_below(r, (uint32_t)(w->count - 1))];
+  if (nd->hostile || !nd->up) return;
+  if (sim_enabled(w, F_RESTORE) && sim_chance_10k(r, 20)) s_snapshot(w, nd);
+  else if (sim_enabled(w, F_RESTORE) && nd->has_snap && sim_chance_10k(r, 12)) s_restore(w, nd);
+  else if (sim_enabled(w, F_RECOVER) && w->n[SIM_HUB].up && nd->nold < SIM_OLD_KEYS_MAX && sim_chance_10k(r, 6))
+    s_recover(w, nd);
+}
+
 void sim_faults(sim_world *w) {
   sim_rng *r = &w->rng;
   if (sim_chance(r, 8)) sim_partition(w);
@@ -195,7 +297,10 @@ void sim_faults(sim_world *w) {
   if (sim_chance(r, 4)) {
     sim_node *nd = &w->n[1 + sim_below(r, (uint32_t)(w->count - 1))];
     if (nd->skew_ms == 0 && !nd->hostile) {
-      if (sim_enabled(w, F_SKEW_AHEAD) && sim_chance(r, 500)) {
+      if (sim_enabled(w, F_CLOCK_JUMP) && sim_chance(r, 150)) {
+        nd->skew_ms = SIM_JUMP_MS + (int64_t)sim_below(r, 86400000);
+        w->faults[F_CLOCK_JUMP]++;
+      } else if (sim_enabled(w, F_SKEW_AHEAD) && sim_chance(r, 500)) {
         nd->skew_ms = SIM_AHEAD_MS;
         w->faults[F_SKEW_AHEAD]++;
       } else if (sim_enabled(w, F_SKEW_BEHIND)) {
@@ -208,6 +313,7 @@ void sim_faults(sim_world *w) {
       sim_trace(w, "CLOCK FIXED %s", nd->name);
     }
   }
+  s_liveness(w);
   for (int i = 0; i < w->count; i++)
     if (w->n[i].hostile && sim_chance(r, 30)) s_hostile(w, &w->n[i]);
 }

@@ -284,8 +284,14 @@ static bool s_compare_table(sim_world *w, sqlite3 *m, sim_node *nd, const li_tab
   } else {
     const char *x = (const char *)sqlite3_column_text(sa, 0), *y = (const char *)sqlite3_column_text(sb, 0);
     if ((x || y) && (!x || !y || strcmp(x, y) != 0)) {
-      sim_fail(w, "%s: table %s on scopes %s differs from the model:\n  replica: %.300s\n  model:   %.300s", nd->name,
-               t->name, scopes, x ? x : "(none)", y ? y : "(none)");
+      /* from the first line that differs: rows are one per line, in key order */
+      size_t at = 0, line = 0;
+      while (x && y && x[at] && x[at] == y[at]) {
+        if (x[at] == '\n') line = at + 1;
+        at++;
+      }
+      sim_fail(w, "%s: table %s on scopes %s differs from the model, from:\n  replica: %.300s\n  model:   %.300s",
+               nd->name, t->name, scopes, x ? x + line : "(none)", y ? y + line : "(none)");
       ok = false;
     }
   }
@@ -310,8 +316,19 @@ static bool s_no_honest_refusal(sim_world *w, sim_node *nd) {
     if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
   }
   sqlite3_finalize(st);
-  if (n != 0) sim_fail(w, "%s: %lld row change(s) of honest nodes were refused (linli_refused)", nd->name, (long long)n);
-  return n == 0;
+  if (n == 0) return true;
+  char first[600] = "?";
+  if (sqlite3_prepare_v2(nd->r->db,
+                         "SELECT scope || '#' || seq || ' ' || tbl || ' ' || pk || ': ' || reason || ': ' || message"
+                         " FROM linli_refused WHERE ?1 IS NULL OR origin <> ?1 ORDER BY id LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK) {
+    if (hostile) sqlite3_bind_blob(st, 1, hostile, LI_PK_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(first, sizeof first, "%s", (const char *)sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  sim_fail(w, "%s: %lld row change(s) of honest nodes were refused (linli_refused), the first: %s", nd->name,
+           (long long)n, first);
+  return false;
 }
 
 bool sim_check_final(sim_world *w) {

@@ -26,6 +26,7 @@ const char *const sim_fault_names[F__COUNT] = {
     "clock_ahead", "clock_behind",
     "hostile_forged_sig", "hostile_out_of_scope", "hostile_equivocation", "hostile_replay", "hostile_garbage",
     "bad_write_refused", "hostile_bad_row",
+    "restore_backup", "clock_jump_days", "hostile_squat", "recover_replace",
 };
 
 /* ---- PRNG: splitmix64, the only source of randomness ---- */
@@ -38,6 +39,7 @@ uint64_t sim_rand(sim_rng *r) {
 }
 uint32_t sim_below(sim_rng *r, uint32_t n) { return (uint32_t)(sim_rand(r) % n); }
 bool sim_chance(sim_rng *r, uint32_t per_mille) { return sim_below(r, 1000) < per_mille; }
+bool sim_chance_10k(sim_rng *r, uint32_t per_10k) { return sim_below(r, 10000) < per_10k; }
 
 void sim_trace(sim_world *w, const char *fmt, ...) {
   char buf[1024];
@@ -143,8 +145,10 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
   for (size_t i = 0; before && i < n; i++) {
     if (!before[i].ok || before[i].held) continue;
     bool now_held = s_blob_pos(c->nd->r, &commits[i]).held;
-    if (now_held && LI_HLC_MS(before[i].hlc) > wall + SIM_MAX_SKEW_MS)
-      sim_fail(c->w, "%s applied a commit %llu ms ahead of its clock (beyond the skew guard)", c->nd->name,
+    bool own = memcmp(before[i].origin, c->nd->id.pk, LI_PK_BYTES) == 0; /* taken back: never held */
+    if (now_held && !own && LI_HLC_MS(before[i].hlc) > wall + SIM_MAX_SKEW_MS)
+      sim_fail(c->w, "%s applied commit %s#%llu%s %llu ms ahead of its clock (beyond the skew guard)", c->nd->name,
+               before[i].scope, (unsigned long long)before[i].seq, "",
                (unsigned long long)(LI_HLC_MS(before[i].hlc) - wall));
     for (size_t k = 0; k < res->nrejects; k++) {
       const li_chain_reject *r = &res->rejects[k];
@@ -394,6 +398,7 @@ static int s_run_seed(const sim_opts *o, s_record *rec) {
     unlink(w->n[i].path);
     snprintf(side, sizeof side, "%s-wal", w->n[i].path), unlink(side);
     snprintf(side, sizeof side, "%s-shm", w->n[i].path), unlink(side);
+    snprintf(side, sizeof side, "%s.snap", w->n[i].path), unlink(side);
     li_identity_wipe(&w->n[i].id);
   }
   for (size_t i = 0; i < w->nmsgs; i++) free(w->msgs[i].data);
@@ -405,7 +410,8 @@ static int s_run_seed(const sim_opts *o, s_record *rec) {
 /* ---- main ---- */
 
 static uint32_t s_parse_faults(const char *s) {
-  if (strcmp(s, "all") == 0) return (1u << F__COUNT) - 1;
+  if (strcmp(s, "all") == 0) return SIM_ALL_FAULTS & ~SIM_OPEN_FAULTS;
+  if (strcmp(s, "everything") == 0) return SIM_ALL_FAULTS;
   if (strcmp(s, "none") == 0) return 0;
   uint32_t m = 0;
   char buf[512];
@@ -416,10 +422,12 @@ static uint32_t s_parse_faults(const char *s) {
     if (strcmp(tok, "partition") == 0)
       m |= 1u << F_PART_HUB | 1u << F_PART_SPLIT | 1u << F_PART_ONE | 1u << F_PART_ASYM | 1u << F_HEAL, found = 1;
     if (strcmp(tok, "crash") == 0) m |= 1u << F_CRASH | 1u << F_CRASH_AFTER_APPLY | 1u << F_CRASH_MID_TXN | 1u << F_RESTART, found = 1;
-    if (strcmp(tok, "clock") == 0) m |= 1u << F_SKEW_AHEAD | 1u << F_SKEW_BEHIND, found = 1;
+    if (strcmp(tok, "clock") == 0) m |= 1u << F_SKEW_AHEAD | 1u << F_SKEW_BEHIND | 1u << F_CLOCK_JUMP, found = 1;
     if (strcmp(tok, "hostile") == 0)
       m |= 1u << F_HOSTILE_FORGE | 1u << F_HOSTILE_SCOPE | 1u << F_HOSTILE_EQUIVOCATE | 1u << F_HOSTILE_REPLAY |
-           1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW, found = 1;
+           1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW | 1u << F_HOSTILE_SQUAT, found = 1;
+    if (strcmp(tok, "liveness") == 0)
+      m |= 1u << F_RESTORE | 1u << F_CLOCK_JUMP | 1u << F_HOSTILE_SQUAT | 1u << F_RECOVER | 1u << F_BAD_WRITE, found = 1;
     for (int f = 0; f < F__COUNT; f++)
       if (strcmp(tok, sim_fault_names[f]) == 0) m |= 1u << f, found = 1;
     if (!found) {
@@ -457,8 +465,11 @@ static void s_usage(FILE *f) {
           "                 [--verbose] [--dir DIR] [--jobs J]\n"
           "  --nodes N     hub + committees (+ the hostile node), 3..%d (default 5)\n"
           "  --steps N     virtual steps of 1-20 ms with workload and faults (default 1500)\n"
-          "  --faults L    all (default), none, or a comma list of: net, partition, crash, clock, hostile,\n"
-          "                or single kinds (drop, duplicate, reorder, delay, partition_hub_isolated, ...)\n"
+          "  --faults L    all (default), everything, none, or a comma list of: net, partition, crash, clock,\n"
+          "                hostile, liveness (restore_backup, clock_jump_days, hostile_squat, recover_replace, bad\n"
+          "                writes), or single kinds (drop, duplicate, ...). 'all' leaves out the open kinds\n"
+          "                restore_backup and recover_replace, which still find divergences (docs/simulator-open.md);\n"
+          "                'everything' includes them\n"
           "  --verbose     print the trace\n"
           "  --jobs J      run seeds in J processes (results do not depend on J)\n"
           "The same seed gives the same trace hash. A failing seed prints the command that replays it.\n",
@@ -466,7 +477,7 @@ static void s_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = (1u << F__COUNT) - 1};
+  sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = SIM_ALL_FAULTS & ~SIM_OPEN_FAULTS};
   uint64_t from = 1, to = 1;
   int jobs = 1;
   const char *faults_arg = "all";
@@ -500,7 +511,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!(o.faults_mask & (1u << F_HOSTILE_FORGE | 1u << F_HOSTILE_SCOPE | 1u << F_HOSTILE_EQUIVOCATE |
-                         1u << F_HOSTILE_REPLAY | 1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW)))
+                         1u << F_HOSTILE_REPLAY | 1u << F_HOSTILE_GARBAGE | 1u << F_HOSTILE_BAD_ROW |
+                         1u << F_HOSTILE_SQUAT)))
     o.hostile = false;
   if (sodium_init() < 0) return 2;
   li_log_init(LI_LOG_ERROR, false);
@@ -574,7 +586,10 @@ int main(int argc, char **argv) {
   printf("seeds run: %llu (%llu..%llu), failed: %llu\n", (unsigned long long)nseeds, (unsigned long long)from,
          (unsigned long long)to, (unsigned long long)failed);
   printf("faults injected:\n");
-  for (int k = 0; k < F__COUNT; k++) printf("  %-24s %llu\n", sim_fault_names[k], (unsigned long long)totals[k]);
+  for (int k = 0; k < F__COUNT; k++) {
+    if (o.faults_mask >> k & 1u) printf("  %-24s %llu\n", sim_fault_names[k], (unsigned long long)totals[k]);
+    else printf("  %-24s off%s\n", sim_fault_names[k], SIM_OPEN_FAULTS >> k & 1u ? " (open: see docs/simulator-open.md)" : "");
+  }
   printf("through the shared node driver (node/driver.c):\n"
          "  sessions                 %llu (of them reconnects: %llu; connections closed: %llu, by the hub: %llu)\n"
          "  fan-outs after an apply  %llu\n"

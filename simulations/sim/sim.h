@@ -43,6 +43,8 @@
 #define SIM_QUIESCE_MS (600u * 1000) /* final phase: virtual time allowed to converge */
 #define SIM_CONN_BREAK_MS 2000     /* a link cut this long drops the connection (ZeroMQ heartbeats) */
 #define SIM_CONNECT_MS 200         /* a committee tries to connect this often (ZeroMQ reconnect) */
+#define SIM_JUMP_MS (3 * 86400000LL) /* a date "days ahead": the clock guard must stop sealing */
+#define SIM_OLD_KEYS_MAX 4         /* recoveries a committee makes in one run */
 
 typedef enum {
   F_DROP, F_DUP, F_REORDER, F_DELAY,
@@ -52,10 +54,20 @@ typedef enum {
   F_HOSTILE_FORGE, F_HOSTILE_SCOPE, F_HOSTILE_EQUIVOCATE, F_HOSTILE_REPLAY, F_HOSTILE_GARBAGE,
   F_BAD_WRITE,       /* an honest write a receiver would refuse: the trigger must refuse it */
   F_HOSTILE_BAD_ROW, /* a valid commit of the hostile node with a bad row among good ones */
+  F_RESTORE,         /* a committee restarts from an earlier snapshot of its replica (a restored backup) */
+  F_CLOCK_JUMP,      /* a committee's date jumps days ahead (corrected later) */
+  F_HOSTILE_SQUAT,   /* the hostile node writes, in its scope, the keys of another scope's rows */
+  F_RECOVER,         /* a committee runs `linli recover`, the hub `roster replace` */
   F__COUNT
 } sim_fault;
 
 extern const char *const sim_fault_names[F__COUNT];
+
+#define SIM_ALL_FAULTS ((1u << F__COUNT) - 1)
+/* Kinds whose end-of-run invariants do not hold on every seed yet: off
+ * unless named (or --faults everything); docs/simulator-open.md lists the
+ * failing seeds and what is known of each. */
+#define SIM_OPEN_FAULTS (1u << F_RESTORE | 1u << F_RECOVER)
 
 typedef struct {
   uint64_t s;
@@ -64,6 +76,8 @@ typedef struct {
 uint64_t sim_rand(sim_rng *r);
 /* uniform in [0, n) (n > 0) */
 uint32_t sim_below(sim_rng *r, uint32_t n);
+/* true with probability per_10k / 10000 (for the rare faults) */
+bool sim_chance_10k(sim_rng *r, uint32_t per_10k);
 /* true with probability per_mille / 1000 */
 bool sim_chance(sim_rng *r, uint32_t per_mille);
 
@@ -93,6 +107,9 @@ struct sim_node {
   int64_t skew_ms;
   uint64_t restart_at_ms;
   int hostile_seq_forged; /* hostile: the seq it equivocated at, 0 if none */
+  bool has_snap;           /* committee: a snapshot of its replica (VACUUM INTO) at path.snap */
+  uint8_t old_keys[SIM_OLD_KEYS_MAX][LI_PK_BYTES]; /* keys it signed with before `recover` */
+  int nold;
 };
 
 typedef struct {
