@@ -264,6 +264,11 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   p->linked = true;
   p->reachable = true;
   p->conn = *conn;
+  /* a new session counts exchanges from 0: what the last one left out is
+   * noted again by this one if it still holds (else it would stay forever:
+   * linli-sim's liveness check found such stale entries) */
+  if (p->nstuck) d->save_now = true;
+  p->nstuck = 0;
   d->st.sessions++;
   if (p->sessions++) d->st.reconnects++;
   if (d->cfg.role == LI_ROLE_COMMITTEE) {
@@ -363,12 +368,13 @@ static void s_stuck_note(li_driver *d, s_peer *p, const li_event *ev, bool ours)
 }
 
 /* An exchange completed: chains not left out of it are moving again. */
-static void s_stuck_settle(s_peer *p, const li_event *ev) {
+static void s_stuck_settle(li_driver *d, s_peer *p, const li_event *ev) {
   li_session_info in;
   li_session_info_get(p->s, &in);
   int k = 0;
   for (int i = 0; i < p->nstuck; i++)
     if (p->stuck[i].exchange >= in.exchanges) p->stuck[k++] = p->stuck[i];
+  if (k != p->nstuck) d->save_now = true;
   p->nstuck = k;
   p->stuck_ours = ev->stuck_ours;
 }
@@ -381,7 +387,7 @@ static void s_note_error(s_peer *p, const li_event *ev) {
 static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   switch (ev->kind) {
   case LI_EV_SYNCED:
-    s_stuck_settle(p, ev);
+    s_stuck_settle(d, p, ev);
     if (ev->stuck_ours + ev->stuck_theirs)
       s_log(d, LI_LOG_WARN, "sync %s: sent %llu commit(s), received %llu; caught up except %u chain(s) of ours and %u of "
             "its that could not go on (see 'linli status')", p->name, (unsigned long long)ev->sent_commits,
@@ -607,7 +613,28 @@ static void s_gate_eval(li_driver *d) {
 
 /* ---- status for `linli status` and `linli report` ---- */
 
+/* Whether a remembered chain has moved past where it stopped: ours, the
+ * peer's head of it as last heard, or this exchange sent it past there;
+ * theirs, our own head of it. */
+static bool s_stuck_moved(li_driver *d, s_peer *p, const s_stuck *x) {
+  uint64_t head = 0;
+  li_errbuf eb = {{0}};
+  if (x->ours)
+    return p->linked && ((li_session_peer_head(p->s, x->origin, x->scope, &head, NULL) && head >= x->seq) ||
+                         (li_session_sent(p->s, x->origin, x->scope, &head) && head >= x->seq));
+  return li_chain_head(d->r, x->origin, x->scope, &head, NULL, &eb) == LI_OK && head >= x->seq;
+}
+
 static void s_save_stuck(li_driver *d) {
+  /* a chain that moved on is not stuck, whatever the exchange it was noted
+   * in (a gap that the resend filled, a hold the clock ended) */
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    int k = 0;
+    for (int j = 0; j < p->nstuck; j++)
+      if (!s_stuck_moved(d, p, &p->stuck[j])) p->stuck[k++] = p->stuck[j];
+    p->nstuck = k;
+  }
   sqlite3_stmt *st = NULL;
   sqlite3_exec(d->r->db, "DELETE FROM linli_stuck", NULL, NULL, NULL);
   if (sqlite3_prepare_v2(d->r->db,

@@ -1156,6 +1156,14 @@ bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES]
   return true;
 }
 
+bool li_session_sent(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq) {
+  *seq = 0;
+  const s_chain *c = s_find(&s->ours, origin, scope);
+  if (!c || c->forked || c->stuck) return false;
+  *seq = c->sent;
+  return true;
+}
+
 void li_apply_result_clear(li_apply_result *r) {
   free(r->rejects);
   r->rejects = NULL;

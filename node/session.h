@@ -185,4 +185,9 @@ void li_session_set_wall(li_session *s, uint64_t wall_ms);
 bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
                           uint8_t hash[LI_HASH_BYTES]);
 
+/* How far this exchange has sent one of our chains (a rejection winds it
+ * back); false when the chain is not ours to send or is left out (stuck,
+ * forked). */
+bool li_session_sent(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq);
+
 #endif

@@ -13,6 +13,9 @@
  *     (table, scope, key), keys of any number of columns;
  *  2b. no row change of an honest node was refused anywhere (linli_refused
  *     holds the hostile node's only);
+ *  2c. liveness (issue 9): no honest node banned an honest key (also one
+ *     replaced by `recover`) or holds a stuck chain of one; what a node
+ *     sealed before a `recover` and kept is held by the hub too;
  *  3. the hostile node's commits the hub holds are all in its own scope, and
  *     an equivocation it was seen to make is recorded with evidence and a ban;
  *  4. PRAGMA integrity_check is ok everywhere. */
@@ -31,8 +34,10 @@ static bool s_integrity(sim_world *w, sim_node *nd) {
   return ok;
 }
 
-/* Every (origin, scope, seq, hash) of `sub` that `cond` selects is in `sup`. */
-static bool s_log_subset(sim_world *w, sim_node *sub, sim_node *sup, const char *cond, const char *what) {
+/* Every (origin, scope, seq, hash) of `sub` that `cond` selects is in `sup`
+ * (?1 in cond: key). */
+static bool s_log_subset(sim_world *w, sim_node *sub, sim_node *sup, const uint8_t *key, const char *cond,
+                         const char *what) {
   char sql[512];
   snprintf(sql, sizeof sql, "SELECT origin, scope, seq, hash FROM linli_log WHERE %s", cond);
   sqlite3_stmt *a = NULL, *b = NULL;
@@ -43,7 +48,7 @@ static bool s_log_subset(sim_world *w, sim_node *sub, sim_node *sup, const char 
     sim_fail(w, "oracle: cannot query logs");
     return false;
   }
-  sqlite3_bind_blob(a, 1, sub->id.pk, LI_PK_BYTES, SQLITE_STATIC);
+  sqlite3_bind_blob(a, 1, key, LI_PK_BYTES, SQLITE_STATIC);
   bool ok = true;
   while (ok && sqlite3_step(a) == SQLITE_ROW) {
     sqlite3_bind_value(b, 1, sqlite3_column_value(a, 0));
@@ -331,6 +336,52 @@ static bool s_no_honest_refusal(sim_world *w, sim_node *nd) {
   return false;
 }
 
+/* Whether key is an honest node's, now or before a `recover`. */
+static bool s_honest_key(const sim_world *w, const uint8_t *key, int len) {
+  if (len != LI_PK_BYTES) return false;
+  for (int i = 0; i < w->count; i++) {
+    const sim_node *nd = &w->n[i];
+    if (nd->hostile) continue;
+    if (memcmp(nd->id.pk, key, LI_PK_BYTES) == 0) return true;
+    for (int k = 0; k < nd->nold; k++)
+      if (memcmp(nd->old_keys[k], key, LI_PK_BYTES) == 0) return true;
+  }
+  return false;
+}
+
+/* Issue 9's liveness: on an honest node, nobody banned an honest key and
+ * no chain of an honest key is left stuck (linli_stuck, as the driver last
+ * saved it). */
+static bool s_liveness(sim_world *w, sim_node *nd) {
+  /* stuck: but for the hostile peer (unplugged for good, its entries are
+   * as of its last contact), and for chains of theirs this node's head has
+   * passed since the daemon last saved */
+  static const char *const sqls[2] = {"SELECT origin, reason FROM linli_banned",
+                                      "SELECT origin, scope || '#' || seq || ' ' || side || ': ' || code || ': ' ||"
+                                      " coalesce(message, '') FROM linli_stuck s WHERE s.peer IS NOT ?1 AND"
+                                      " (s.side = 'ours' OR s.seq > coalesce((SELECT v.seq FROM linli_vv v WHERE"
+                                      " v.origin = s.origin AND v.scope = s.scope), 0))"};
+  const uint8_t *hostile = NULL;
+  for (int i = 1; i < w->count; i++)
+    if (w->n[i].hostile) hostile = w->n[i].id.pk;
+  for (int q = 0; q < 2; q++) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(nd->r->db, sqls[q], -1, &st, NULL) != SQLITE_OK) {
+      sim_fail(w, "oracle: %s: %s", nd->name, sqlite3_errmsg(nd->r->db));
+      return false;
+    }
+    if (q && hostile) sqlite3_bind_blob(st, 1, hostile, LI_PK_BYTES, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      if (!s_honest_key(w, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0))) continue;
+      sim_fail(w, "%s: %s an honest key: %s", nd->name, q ? "a chain is stuck of" : "banned", sqlite3_column_text(st, 1));
+      sqlite3_finalize(st);
+      return false;
+    }
+    sqlite3_finalize(st);
+  }
+  return true;
+}
+
 bool sim_check_final(sim_world *w) {
   sim_node *hub = &w->n[SIM_HUB];
   for (int i = 0; i < w->count; i++)
@@ -338,10 +389,13 @@ bool sim_check_final(sim_world *w) {
   for (int i = 1; i < w->count; i++) {
     sim_node *nd = &w->n[i];
     if (nd->hostile) continue;
-    if (!s_log_subset(w, nd, hub, "origin = ?1", "nothing sealed is lost")) return false;
+    if (!s_log_subset(w, nd, hub, nd->id.pk, "origin = ?1", "nothing sealed is lost")) return false;
+    for (int k = 0; k < nd->nold; k++) /* what it sealed before `recover` and kept */
+      if (!s_log_subset(w, nd, hub, nd->old_keys[k], "origin = ?1", "nothing sealed before recover is lost"))
+        return false;
     char cond[128];
     snprintf(cond, sizeof cond, "scope IN ('%s', 'street') OR ?1 IS NULL", nd->scope);
-    if (!s_log_subset(w, hub, nd, cond, "every commit of a readable scope arrives")) return false;
+    if (!s_log_subset(w, hub, nd, nd->id.pk, cond, "every commit of a readable scope arrives")) return false;
     sqlite3_stmt *st = NULL;
     int foreign = 0;
     if (sqlite3_prepare_v2(nd->r->db, "SELECT count(*) FROM linli_log WHERE scope NOT IN (?, 'street')", -1, &st, NULL) ==
@@ -353,7 +407,7 @@ bool sim_check_final(sim_world *w) {
     if (foreign) return sim_fail(w, "%s holds %d commit(s) of scopes it may not read", nd->name, foreign), false;
   }
   for (int i = 0; i < w->count; i++)
-    if (!w->n[i].hostile && !s_no_honest_refusal(w, &w->n[i])) return false;
+    if (!w->n[i].hostile && (!s_no_honest_refusal(w, &w->n[i]) || !s_liveness(w, &w->n[i]))) return false;
   sqlite3 *m = NULL;
   s_model md = {0};
   bool built = sqlite3_open(":memory:", &m) == SQLITE_OK && s_model_open(&md, m) && s_model_build(w, &md);
