@@ -122,9 +122,10 @@ demo-offline: deps
 
 N ?= 1000000
 bench: deps
-	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench $(B)/sim/bench_sync
+	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench $(B)/sim/bench_sync $(B)/sim/bench_lock
 	@$(B)/sim/bench --rows $(N)
 	@$(B)/sim/bench_sync --rows $(N) --fanin-committees 50 --fanin-rows $$(( $(N) / 50 > 0 ? $(N) / 50 : 1 ))
+	@$(B)/sim/bench_lock --rows $$(( $(N) > 100000 ? 100000 : $(N) ))
 
 clean:
 	rm -rf build

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -65,6 +66,29 @@ li_err li_exec(li_replica *r, const char *sql, li_errbuf *eb) {
 
 /* ---- transactions (state diagram in replica.h) ---- */
 
+static uint64_t s_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The write transaction of li_replica_begin ended (committed or rolled
+ * back): its hold is counted (li_replica_lock_stats). */
+static void s_lock_end(li_replica *r) {
+  if (!r->lock_t0_ns) return;
+  uint64_t d = s_mono_ns() - r->lock_t0_ns;
+  r->lock_t0_ns = 0;
+  r->lock_holds++;
+  r->lock_hold_total_ns += d;
+  if (d > r->lock_hold_max_ns) r->lock_hold_max_ns = d;
+}
+
+void li_replica_lock_stats_get(const li_replica *r, li_replica_lock_stats *out) {
+  *out = (li_replica_lock_stats){.holds = r->lock_holds, .max_ns = r->lock_hold_max_ns, .total_ns = r->lock_hold_total_ns};
+}
+
+void li_replica_lock_stats_reset(li_replica *r) { r->lock_holds = r->lock_hold_max_ns = r->lock_hold_total_ns = 0; }
+
 static li_err s_begin(li_replica *r, const char *sql, const char *what, li_errbuf *eb) {
   assert(s_check(r) && r->txn_origins < 0);
   if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK) return li_db_fail(r, eb, what);
@@ -73,7 +97,9 @@ static li_err s_begin(li_replica *r, const char *sql, const char *what, li_errbu
 }
 
 li_err li_replica_begin(li_replica *r, li_errbuf *eb) {
-  return s_begin(r, "BEGIN IMMEDIATE", "cannot start a write transaction", eb);
+  li_err e = s_begin(r, "BEGIN IMMEDIATE", "cannot start a write transaction", eb);
+  if (e == LI_OK) r->lock_t0_ns = s_mono_ns();
+  return e;
 }
 
 li_err li_replica_begin_read(li_replica *r, li_errbuf *eb) { return s_begin(r, "BEGIN", "begin", eb); }
@@ -85,6 +111,7 @@ li_err li_replica_commit(li_replica *r, li_errbuf *eb) {
     li_replica_rollback(r);
     return e;
   }
+  s_lock_end(r);
   r->txn_origins = r->sp_origins = -1;
   return LI_OK;
 }
@@ -94,6 +121,7 @@ void li_replica_rollback(li_replica *r) {
   /* SQLite may have rolled back already (some errors do): the cache is
    * restored either way */
   if (!sqlite3_get_autocommit(r->db)) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+  s_lock_end(r);
   if (r->txn_origins >= 1) r->norigins = r->txn_origins;
   r->txn_origins = r->sp_origins = -1;
   assert(s_check(r));

@@ -2,7 +2,8 @@
  * the data.
  *
  * Owns: opening/creating replica.db (WAL, foreign keys on, the PRAGMAs
- * below), transactions and savepoints, linli_meta (the node's facts) and
+ * below), transactions and savepoints (and how long its write transactions
+ * held SQLite's write lock, li_replica_lock_stats), linli_meta (the node's facts) and
  * the origin index (linli_origins and its cache), the internal tables
  * without a module of their own, and the statements of rowclock and seal.
  * Other modules own the rest of the file:
@@ -95,6 +96,9 @@ struct li_replica {
   int sp_origins;        /* norigins at the savepoint; -1: none */
   sqlite3_stmt *st_clock_get, *st_clock_put, *st_dirty_clear;
   struct li_chain_stmts *chain_st; /* chain.c's */
+  /* write-lock hold (li_replica_lock_stats): CLOCK_MONOTONIC ns when the
+   * open write transaction began (0: none of ours), and the holds ended */
+  uint64_t lock_t0_ns, lock_hold_max_ns, lock_hold_total_ns, lock_holds;
 };
 
 /* Creates replica.db at path for a new node (fails if it exists), installs
@@ -142,6 +146,21 @@ li_err li_replica_begin(li_replica *r, li_errbuf *eb);
 li_err li_replica_begin_read(li_replica *r, li_errbuf *eb);
 li_err li_replica_commit(li_replica *r, li_errbuf *eb);
 void li_replica_rollback(li_replica *r);
+
+/* How long this connection held SQLite's write lock in the write
+ * transactions of li_replica_begin (BEGIN IMMEDIATE returned .. COMMIT or
+ * ROLLBACK returned, one CLOCK_MONOTONIC read at each end): while one is
+ * open every other writer of the file (a staff member's sqlite3) waits or
+ * gets "database is locked". Writes outside li_replica_begin (a caller's
+ * own BEGIN) are not seen. reset starts counting again (benchmarks,
+ * status). */
+typedef struct {
+  uint64_t holds;        /* write transactions ended */
+  uint64_t max_ns;       /* the longest one */
+  uint64_t total_ns;     /* all of them */
+} li_replica_lock_stats;
+void li_replica_lock_stats_get(const li_replica *r, li_replica_lock_stats *out);
+void li_replica_lock_stats_reset(li_replica *r);
 
 /* One savepoint inside an open write transaction (merge: a rejected commit
  * is undone alone). release keeps its changes; rollback_to undoes them,
