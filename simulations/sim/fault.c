@@ -125,6 +125,7 @@ static void s_hostile(sim_world *w, sim_node *nd) {
   size_t len = 0, clen = 0;
   uint8_t prev[LI_HASH_BYTES] = {0}, prevprev[LI_HASH_BYTES] = {0};
   uint64_t head = s_hub_head(w, nd->id.pk, nd->scope, prev, prevprev);
+  int forged_before = nd->hostile_seq_forged;
   switch (f) {
   case F_HOSTILE_FORGE:
     commit = s_hostile_commit(w, nd, nd->scope, head + 1, prev, 0, NULL, &clen);
@@ -173,6 +174,11 @@ static void s_hostile(sim_world *w, sim_node *nd) {
   /* on the hostile node's own connection, as if it had sent it */
   li_conn id = sim_conn_id(nd->idx, nd->conn);
   li_driver_recv(hub->drv, &id, nd->id.pk, msg, len, sim_now(w, hub));
+  /* a batch that met a session just made for this connection (the hub had
+   * not seen it yet) is refused as out of place, unread: nothing was
+   * equivocated to the hub then */
+  if (f == F_HOSTILE_EQUIVOCATE && li_driver_peer(hub->drv, nd->id.pk, &in) && in.session.state == LI_SESSION_IDLE)
+    nd->hostile_seq_forged = forged_before;
   sim_flush(w, hub);
   free(msg);
 }
