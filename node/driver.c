@@ -18,6 +18,7 @@
 #include "chain.h"
 #include "gate.h"
 #include "recover.h"
+#include "out.h"
 #include "roster.h"
 #include "seal.h"
 #include "store.h"
@@ -42,7 +43,10 @@ const char li_driver_sql[] =
     "  last_contact_ms INTEGER, behind_them INTEGER NOT NULL DEFAULT 0, behind_us INTEGER NOT NULL DEFAULT 0,\n"
     "  commits_sent INTEGER NOT NULL DEFAULT 0, commits_recv INTEGER NOT NULL DEFAULT 0,\n"
     "  rejected_in INTEGER NOT NULL DEFAULT 0, rejected_out INTEGER NOT NULL DEFAULT 0,\n"
-    "  last_error TEXT, updated_ms INTEGER) WITHOUT ROWID;\n"
+    "  last_error TEXT, updated_ms INTEGER,\n"
+    /* row changes of our commits the peer refused alone (its Ack), over
+     * every run of the daemon, and the newest in the peer's words */
+    "  refused_rows INTEGER NOT NULL DEFAULT 0, refused_last TEXT) WITHOUT ROWID;\n"
     /* Chains left out of the last exchange with a peer: ours it could not
      * take ('ours'), or its that we could not ('theirs'). */
     "CREATE TABLE linli_stuck(peer BLOB NOT NULL, side TEXT NOT NULL, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
@@ -84,6 +88,8 @@ typedef struct {
   uint64_t rejected_in, rejected_out;
   uint64_t behind_at_recv;     /* commits of ours it lacked when it last sent something */
   char last_error[160];
+  uint64_t refused_new;        /* rows the peer refused since the last save (LI_EV_REFUSED_ROWS) */
+  char refused_last[LI_ERRBUF_SIZE];
   s_warns warns;               /* kept across sessions, like the rejection counts */
   s_stuck stuck[S_STUCK_MAX];  /* chains left out of exchanges with it, until one completes without them */
   int nstuck;
@@ -402,6 +408,14 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
     if (ev->sealed) s_fan_out(d, NULL);
     else s_fan_out(d, p);
     break;
+  case LI_EV_REFUSED_ROWS: /* the peer's words: untrusted, s_log and status clean them */
+    p->refused_new += ev->applied;
+    li_utf8_copy(p->refused_last, sizeof p->refused_last, ev->message);
+    d->save_now = true;
+    if (s_warn(d, p))
+      s_log(d, LI_LOG_WARN, "%s applied our commits but refused %u row change(s) of them alone (see 'linli status'): %s",
+            p->name, ev->applied, ev->message);
+    break;
   case LI_EV_REJECTED:
     p->rejected_out++;
     s_note_error(p, ev);
@@ -690,8 +704,11 @@ static void s_save(li_driver *d) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(d->r->db,
                          "INSERT OR REPLACE INTO linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us,"
-                         " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms)"
-                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                         " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms,"
+                         " refused_rows, refused_last)"
+                         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                         " coalesce((SELECT refused_rows FROM linli_peers WHERE key = ?1), 0) + ?13,"
+                         " coalesce(?14, (SELECT refused_last FROM linli_peers WHERE key = ?1)))",
                          -1, &st, NULL) != SQLITE_OK)
     return;
   sqlite3_exec(d->r->db, "BEGIN", NULL, NULL, NULL);
@@ -717,7 +734,10 @@ static void s_save(li_driver *d) {
     sqlite3_bind_int64(st, 10, (int64_t)p->rejected_out);
     if (p->last_error[0]) sqlite3_bind_text(st, 11, p->last_error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 12, (int64_t)d->now.wall_ms);
+    sqlite3_bind_int64(st, 13, (int64_t)p->refused_new);
+    if (p->refused_new) sqlite3_bind_text(st, 14, p->refused_last, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) s_log(d, LI_LOG_DEBUG, "saving peer state: %s", sqlite3_errmsg(d->r->db));
+    else p->refused_new = 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
   }

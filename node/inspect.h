@@ -77,6 +77,8 @@ typedef struct {
   int64_t commits_sent, commits_received;
   int64_t rejected_in, rejected_out;
   char last_error[LI_ERRBUF_SIZE];        /* "" when none */
+  int64_t refused_rows;                   /* row changes of ours it refused alone, commits applied */
+  char refused_last[LI_ERRBUF_SIZE];      /* the newest, in the peer's words (untrusted), "" when none */
 } li_peer_status;
 
 typedef struct {

@@ -77,6 +77,12 @@ static void s_peers_text(FILE *f, const li_status *s) {
     li_out_pad(f, p->name, 12, LI_OUT_TEXT_COLS_MAX);
     fprintf(f, " %-18s last contact %s; we lack %lld commit(s), they lack %lld\n", s_peer_state(p->state), when,
             (long long)p->commits_we_lack, (long long)p->commits_they_lack);
+    if (p->refused_rows) {
+      fprintf(f, "    it refused %lld row change(s) of our commits alone (the commits went through); newest: ",
+              (long long)p->refused_rows);
+      li_out_text(f, p->refused_last);
+      fputs("\n    fix: give both nodes the same tables (a table or column it lacks), or enter the row again\n", f);
+    }
   }
   if (!s->npeers) fputs("  none yet (run 'linli serve')\n", f);
 }
@@ -240,6 +246,8 @@ static void s_peer_json(li_json *j, const li_peer_status *p) {
   li_json_kint(j, "rejected_in", p->rejected_in);
   li_json_kint(j, "rejected_out", p->rejected_out);
   li_json_kstr(j, "last_error", p->last_error);
+  li_json_kint(j, "refused_rows", p->refused_rows);
+  li_json_kstr(j, "refused_last", p->refused_last);
   li_json_object_end(j);
 }
 

@@ -757,6 +757,8 @@ static void s_ack(li_session *s, const Linli__Batch *b, const li_apply_result *s
   a.message = (char *)(store_err ? li_errmsg(aeb, store_err) : st->nrejects ? st->rejects[0].message : "");
   a.n_rejects = n;
   a.rejects = crp;
+  a.refused = st->refused;
+  a.refused_first = (char *)(st->refused ? st->refused_first : "");
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_ACK;
   env.ack = &a;
@@ -869,6 +871,10 @@ static li_err s_on_ack(li_session *s, const Linli__Ack *a, uint64_t now, li_errb
   s->info.commits_sent += applied;
   s->ex_sent += applied;
   for (size_t k = 0; k < a->n_rejects; k++) s_reject_out(s, a->rejects[k]);
+  if (a->refused) {
+    li_event *ev = s_event(s, LI_EV_REFUSED_ROWS, LI_OK, "%.400s", a->refused_first ? a->refused_first : "");
+    if (ev) ev->applied = a->refused;
+  }
   if (a->reject && a->reject[0] && a->n_rejects == 0) {
     /* the peer's store failed on the whole batch: stop and start over later */
     li_err code = s_err_from_name(a->reject);

@@ -60,6 +60,7 @@ typedef struct {
   uint32_t duplicates;  /* already held */
   uint32_t sealed;      /* local commits the store sealed first (new for every peer) */
   uint32_t refused;     /* row changes refused alone (linli_refused), their commits applied */
+  char refused_first[LI_ERRBUF_SIZE]; /* when refused: the newest in words, told to the sender */
   li_chain_reject *rejects; /* one per rejected chain, in batch order */
   size_t nrejects;
 } li_apply_result;
@@ -118,6 +119,8 @@ typedef enum {
   LI_EV_PEER_LOST,    /* no message within peer_timeout_ms */
   LI_EV_STORE,        /* our own store failed (code, message): the exchange ends, retried later */
   LI_EV_APPLIED,      /* the peer's batch gave the store new commits (applied, sealed) */
+  LI_EV_REFUSED_ROWS, /* the peer applied our batch but refused row changes of it alone (applied: how many;
+                       * message: the newest, as the peer put it: untrusted text) */
 } li_event_kind;
 
 typedef struct {

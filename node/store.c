@@ -6,6 +6,7 @@
 #include "merge.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chain.h"
@@ -25,6 +26,18 @@ static li_err s_fetch(void *ctx, const li_range *ranges, size_t n, uint32_t max_
                       li_blobs *out, li_errbuf *eb) {
   li_store *s = ctx;
   return li_chain_fetch(s->r, ranges, n, max_count, max_bytes, out, eb);
+}
+
+/* The newest refused row change in words, for the sender (linli_refused). */
+static void s_refused_first(li_replica *r, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(r->db, "SELECT tbl || ' ' || pk || ': ' || reason || ': ' || message FROM linli_refused"
+                                " ORDER BY id DESC LIMIT 1",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
 }
 
 /* merge's stopped chains as the session's (in batch order). */
@@ -55,6 +68,7 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
     res->duplicates = (uint32_t)st.duplicates;
     res->sealed = (uint32_t)st.sealed;
     res->refused = (uint32_t)st.refused;
+    if (st.refused) s_refused_first(s->r, res->refused_first, sizeof res->refused_first);
     if (!s_rejects(&rej, res)) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
   }
   li_merge_rejects_clear(&rej);
