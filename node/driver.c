@@ -177,9 +177,13 @@ static void s_log(li_driver *d, li_log_level level, const char *fmt, ...) {
   if (!o) return;
   o->level = level;
   va_list ap;
+  char raw[sizeof o->text];
   va_start(ap, fmt);
-  vsnprintf(o->text, sizeof o->text, fmt, ap);
+  vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
+  /* log lines carry peers' words (names, messages): untrusted text, made
+   * safe for a terminal here, once for every adapter */
+  li_out_clean(o->text, sizeof o->text, raw, (int)sizeof o->text);
 }
 
 static void s_peer_out(li_driver *d, const s_peer *p, li_peer_change change) {
