@@ -653,27 +653,3 @@ li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_
   assert(s_check(&ap));
   return e;
 }
-
-li_err li_apply_held(li_replica *r, li_arena *a, const li_commit *c, const char **table, li_errbuf *eb) {
-  assert(r && a && c && table);
-  *table = NULL;
-  s_applier ap = {.r = r, .a = a, .c = c};
-  sqlite3_stmt *q = NULL;
-  li_err e = s_dirty_prepare(r, &q, eb);
-  for (size_t i = 0; i < c->c->n_tables && e == LI_OK && !*table; i++) {
-    s_table(&ap, c->c->tables[i]);
-    for (size_t j = 0; ap.t && j < ap.tc->n_rows && e == LI_OK && !*table; j++) {
-      const Linli__RowChange *ch = ap.tc->rows[j];
-      s_refusal f = {0};
-      const Linli__Value *key = NULL;
-      if (!s_validate_key(&ap, ch, &f)) continue; /* refused when applied */
-      uint64_t mask = 0;
-      bool found = false;
-      if ((e = li_rowclock_key(r, a, ap.t, ch->pk, ch->n_pk, &key, eb))) break;
-      if ((e = s_dirty_of(r, q, ap.t, c->scope, key, &mask, &found, eb))) break;
-      if (found) *table = ap.t->name;
-    }
-  }
-  sqlite3_finalize(q);
-  return e;
-}

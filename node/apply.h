@@ -72,8 +72,8 @@ typedef struct {
 typedef struct {
   int origin_idx;   /* the commit's origin, local index */
   uint64_t wall_ms; /* refusals and conflicts are stamped with it */
-  /* A commit of this replica's own chain merged with seal_first off
-   * (merge.h: taking back what it sealed before a restore). A row with a
+  /* A commit merged with seal_first off (merge.h: this node has not taken
+   * back its own commits yet, or its clock is ahead). A row with a
    * pending local edit (a linli_dirty marker of (table, scope, key)) gets
    * the commit in its clock and in the columns not edited here, and keeps
    * its local existence and edited values, which the next seal stamps with
@@ -88,10 +88,5 @@ typedef struct {
 li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_apply_opts *o, li_apply_stats *st,
                        li_errbuf *eb);
 
-/* Whether c changes a row that has a pending local edit (merge.h: such a
- * commit of another origin is held while seal_first is off): *table names
- * the first such row's table, NULL when there is none. A change whose key
- * would be refused is left to li_apply_commit. */
-li_err li_apply_held(li_replica *r, li_arena *a, const li_commit *c, const char **table, li_errbuf *eb);
 
 #endif

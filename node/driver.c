@@ -631,12 +631,17 @@ static void s_gate_eval(li_driver *d) {
 
 /* ---- status for `linli status` and `linli report` ---- */
 
-/* Whether a remembered chain has moved past where it stopped: ours, the
+/* Whether a remembered chain has moved past where it stopped, or ended:
+ * ours, the
  * peer's head of it as last heard, or this exchange sent it past there;
  * theirs, our own head of it. */
 static bool s_stuck_moved(li_driver *d, s_peer *p, const s_stuck *x) {
   uint64_t head = 0;
   li_errbuf eb = {{0}};
+  li_member m;
+  /* past where its key was revoked (`roster replace`), a chain is not
+   * stuck but ended: `recover` sealed its rows again under the new key */
+  if (li_roster_by_key_any(d->r, x->origin, &m, &eb) == LI_OK && m.revoked && x->seq > m.revoked_after_seq) return true;
   if (x->ours)
     return p->linked && ((li_session_peer_head(p->s, x->origin, x->scope, &head, NULL) && head >= x->seq) ||
                          (li_session_sent(p->s, x->origin, x->scope, &head) && head >= x->seq));

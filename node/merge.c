@@ -22,8 +22,9 @@
  *  3. While commits are applied with seal_first, linli_dirty holds only the
  *     markers seal kept (of tables changed by hand, capture.h invariant 8)
  *     when this node can seal: local writes are sealed first, in the same
- *     transaction (invariant 1 of replica.h). Without it, no commit of
- *     another origin touches a row with a marker (s_check_held).
+ *     transaction (invariant 1 of replica.h). Without it, a row with a
+ *     marker keeps its local edit whoever's commit meets it (apply.h,
+ *     take_back).
  *  4. The list of stopped chains holds at most LI_MERGE_REJECTS_MAX entries,
  *     each with a reason; a chain in it has none of its commits applied
  *     after the entry's seq by this batch (s_pass_chains skips them).
@@ -133,38 +134,14 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   return LI_OK;
 }
 
-/* seal_first off: a commit of another origin must not meet a row with a
- * local edit that is not sealed yet. Unstamped, the edit cannot be ordered
- * against it by LWW, and sealing now could fork our own chain (merge.h):
- * such a commit is held until this node has taken back its chains and
- * sealed. Rows are looked up by (table, scope, key) (li_apply_held). */
-static li_err s_check_held(s_merger *m, li_errbuf *eb) {
-  const li_commit *c = m->c;
-  if (m->o->seal_first || memcmp(c->origin, m->r->self, LI_PK_BYTES) == 0) return LI_OK;
-  if (li_replica_dirty_count(m->r) == 0) return LI_OK; /* nothing pending: the usual case */
-  const char *table = NULL;
-  li_err e = li_apply_held(m->r, &m->a, c, &table, eb);
-  if (e || !table) return e;
-  char name[128];
-  li_commit_name(c->origin, c->scope, c->seq, name, sizeof name);
-  return li_fail(eb, LI_ERR_HELD,
-                 "%s changes a row of table %s that has a local edit not sealed yet; held until this node has "
-                 "taken back its own commits and sealed",
-                 name, table);
-}
-
 static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   const li_commit *c = m->c;
   li_err e;
   if ((e = s_check_chain(m, eb))) return e;
   if ((e = li_roster_may_write(m->r, c->origin, c->scope, c->seq, eb))) return e;
   /* our own commits coming back (a restored backup takes them back) are
-   * ours whatever their stamp or what they were sealed after: holding them
-   * for the clock would stop our own chain, and holding them for a missing
-   * dependency can deadlock, when that dependency is a commit held until
-   * we have taken back and sealed (s_check_held; linli-sim found both).
-   * Merge is order-free (LWW per column, causal length per row), so an own
-   * commit applied before what it was sealed after converges all the same */
+   * ours whatever their stamp: holding them for the clock would stop our
+   * own chain (linli-sim found it) */
   bool own = memcmp(c->origin, m->r->self, LI_PK_BYTES) == 0;
   if (!own && li_hlc_too_far_ahead(c->hlc, m->o->wall_ms, m->o->max_skew_ms)) {
     char name[128], when[48];
@@ -175,13 +152,12 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
                    "(check the date on both machines)",
                    name, when, (unsigned long long)(m->o->max_skew_ms / 1000));
   }
-  if (!own && (e = s_check_deps(m, eb))) return e;
-  if ((e = s_check_held(m, eb))) return e;
+  if ((e = s_check_deps(m, eb))) return e;
   m->writing = true; /* invariant 7: every check above only read */
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
   li_apply_opts ao = {.origin_idx = m->origin_idx,
                       .wall_ms = m->o->wall_ms,
-                      .take_back = !m->o->seal_first && memcmp(c->origin, m->r->self, LI_PK_BYTES) == 0};
+                      .take_back = !m->o->seal_first};
   li_apply_stats as = {0};
   if ((e = li_apply_commit(m->r, &m->a, c, &ao, &as, eb))) return e;
   if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,

@@ -38,12 +38,14 @@
  *
  * seal_first off (a node that has not yet taken back its own chains after a
  * restore, DESIGN 13: it must not seal, or it would reuse sequence numbers):
- * nothing is sealed; a commit of this replica's own chains is applied, but
- * a row with a pending local edit (a linli_dirty marker) keeps its local
- * values and existence for the edited columns, to be sealed afterwards with
- * a greater HLC (apply.h, take_back); a commit of another origin that
- * touches such a row is LI_ERR_HELD until the node has taken back its
- * chains and sealed. A row is (table, scope, key) here as everywhere. */
+ * nothing is sealed; every commit is applied, but a row with a pending
+ * local edit (a linli_dirty marker) keeps its local values and existence
+ * for the edited columns, to be sealed afterwards with a greater HLC
+ * (apply.h, take_back): the edit wins as if it had been made just after
+ * the commit arrived. Holding such a commit of another origin instead (as
+ * an earlier version did) deadlocks when our own commit being taken back
+ * depends on it (linli-sim found it). A row is (table, scope, key) here as
+ * everywhere. */
 #ifndef LI_MERGE_H
 #define LI_MERGE_H
 
