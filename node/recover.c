@@ -249,6 +249,15 @@ li_err li_recover_settle(li_replica *r, uint64_t hub_seq, const uint8_t *hub_has
   }
   if (e) goto fail;
   if (head > hub_seq && (e = li_chain_abandon(r, old, r->scope, hub_seq, eb))) goto fail;
+  /* the new key's commits come after every commit that stays, the old
+   * key's kept ones too: recover could not count those while the hub's
+   * view was unknown, and a row written again now must win over them
+   * (linli-sim found a re-edit losing to the old key's stamp) */
+  uint64_t kept = 0, now_hlc = 0;
+  if ((e = li_chain_newest_hlc_but(r, old, r->scope, (int64_t)hub_seq, &kept, eb)) ||
+      (e = li_replica_hlc_load(r, &now_hlc, eb)))
+    goto fail;
+  if (kept > now_hlc && (e = li_replica_hlc_store(r, kept, eb))) goto fail;
   if ((e = li_meta_delete(r, S_META_FROM, eb)) || (e = li_meta_delete(r, S_META_FORK, eb))) goto fail;
   if ((e = li_replica_commit(r, eb))) return e;
   if (rows) *rows = s.rows;

@@ -393,14 +393,15 @@ static int s_run_seed(const sim_opts *o, s_record *rec) {
   rec->counts = w->counts;
   int failed = w->failure[0] != 0;
   if (failed) fprintf(stderr, "seed %llu FAILED: %s\n", (unsigned long long)o->seed, w->failure);
-  for (int i = 0; i < w->count; i++) {
+  for (int i = 0; i < w->count && !o->keep; i++) {
     char side[600];
     unlink(w->n[i].path);
     snprintf(side, sizeof side, "%s-wal", w->n[i].path), unlink(side);
     snprintf(side, sizeof side, "%s-shm", w->n[i].path), unlink(side);
     snprintf(side, sizeof side, "%s.snap", w->n[i].path), unlink(side);
-    li_identity_wipe(&w->n[i].id);
   }
+  for (int i = 0; i < w->count; i++) li_identity_wipe(&w->n[i].id);
+  if (o->keep) fprintf(stderr, "seed %llu: replicas kept in %s\n", (unsigned long long)o->seed, o->dir);
   for (size_t i = 0; i < w->nmsgs; i++) free(w->msgs[i].data);
   free(w->msgs);
   free(w);
@@ -462,7 +463,7 @@ static int s_cmp_u64(const void *a, const void *b) {
 static void s_usage(FILE *f) {
   fprintf(f,
           "usage: linli-sim [--seed N | --seeds FROM..TO] [--nodes N] [--steps N] [--faults LIST] [--no-hostile]\n"
-          "                 [--verbose] [--dir DIR] [--jobs J]\n"
+          "                 [--verbose] [--dir DIR] [--jobs J] [--keep]\n"
           "  --nodes N     hub + committees (+ the hostile node), 3..%d (default 5)\n"
           "  --steps N     virtual steps of 1-20 ms with workload and faults (default 1500)\n"
           "  --faults L    all (default), everything, none, or a comma list of: net, partition, crash, clock,\n"
@@ -472,6 +473,7 @@ static void s_usage(FILE *f) {
           "                'everything' includes them\n"
           "  --verbose     print the trace\n"
           "  --jobs J      run seeds in J processes (results do not depend on J)\n"
+          "  --keep        keep each node's replica (DIR/jJ/NAME.db) for a look with sqlite3 or linli\n"
           "The same seed gives the same trace hash. A failing seed prints the command that replays it.\n",
           SIM_NODES_MAX);
 }
@@ -483,7 +485,7 @@ int main(int argc, char **argv) {
   const char *faults_arg = "all";
   static const struct option lo[] = {{"seed", 1, 0, 's'},    {"seeds", 1, 0, 'S'},   {"nodes", 1, 0, 'n'},
                                      {"steps", 1, 0, 't'},   {"faults", 1, 0, 'f'},  {"verbose", 0, 0, 'v'},
-                                     {"dir", 1, 0, 'd'},     {"no-hostile", 0, 0, 'H'}, {"help", 0, 0, 'h'}, {"jobs", 1, 0, 'j'},
+                                     {"dir", 1, 0, 'd'},     {"no-hostile", 0, 0, 'H'}, {"help", 0, 0, 'h'}, {"jobs", 1, 0, 'j'}, {"keep", 0, 0, 'k'},
                                      {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -502,6 +504,7 @@ int main(int argc, char **argv) {
     case 'd': o.dir = optarg; break;
     case 'H': o.hostile = false; break;
     case 'j': jobs = atoi(optarg); break;
+    case 'k': o.keep = true; break;
     case 'h': s_usage(stdout); return 0;
     default: s_usage(stderr); return 2;
     }
@@ -563,7 +566,7 @@ int main(int argc, char **argv) {
         s_account(&rec, from, nseeds == 1 || o.verbose, conv, totals, &counts, &failed);
       }
     }
-    rmdir(sub);
+    if (!o.keep) rmdir(sub);
     if (jobs > 1) _exit(0);
   }
   if (jobs > 1) {
@@ -581,7 +584,7 @@ int main(int argc, char **argv) {
       }
     }
   }
-  if (o.dir == dirbuf) rmdir(dirbuf);
+  if (o.dir == dirbuf && !o.keep) rmdir(dirbuf);
   qsort(conv, nseeds, sizeof *conv, s_cmp_u64);
   printf("seeds run: %llu (%llu..%llu), failed: %llu\n", (unsigned long long)nseeds, (unsigned long long)from,
          (unsigned long long)to, (unsigned long long)failed);

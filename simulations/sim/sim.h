@@ -126,6 +126,7 @@ typedef struct {
   int steps;
   bool verbose;
   bool hostile;
+  bool keep;              /* keep the replicas (--keep) */
   uint32_t faults_mask;   /* bit per sim_fault */
   const char *dir;        /* where replicas live */
   const char *argv0;
