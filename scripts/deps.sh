@@ -20,6 +20,7 @@ need_cmd protoc-c protobuf-c-compiler
 need_cmd sqlite3 sqlite3
 need_cmd python3 python3
 if [ -n "${LINLI_NEED_CLANG:-}" ]; then
+  need_cmd faketime faketime   # tests/clock_ahead.t.sh: a committee PC with its date days ahead
   need_cmd clang clang
   [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || missing="$missing libclang-rt-dev"
 fi
