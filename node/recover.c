@@ -180,14 +180,15 @@ static li_err s_unseal_row(li_replica *r, li_arena *a, li_table *t, const char *
   sqlite3_clear_bindings(t->sel);
   if (step != SQLITE_ROW && step != SQLITE_DONE) return li_db_fail(r, eb, t->name);
   bool exists = step == SQLITE_ROW;
-  /* the row's newest generation is this abandoned delete, which the hub
-   * never got: its clock goes back by one, so that whatever the row is at
-   * the next seal (gone: a delete at this cl; there again: every column at
-   * the generation before) reaches the hub. A row is not only gone at the
-   * settle but also when re-inserted and deleted again before the seal
-   * (linli-sim found it). A later generation (another origin's) is left. */
-  if (rc.exists && rc.cl > 0 && rc.cl % 2 == 0 && rc.cl == (int64_t)ch->cl) {
-    rc.cl -= 1;
+  /* a clock that says deleted, of a row the hub may never have seen
+   * deleted: gone now, the clock goes back by one so the next seal
+   * publishes the delete again at this causal length; there now (written
+   * again here), it goes on by one, a new generation, so that whatever the
+   * row is at the next seal (still there, or deleted again first) goes out
+   * above the delete. (linli-sim found both: seeds 294 and 70 of
+   * --faults everything.) */
+  if (rc.exists && rc.cl > 0 && rc.cl % 2 == 0) {
+    rc.cl += exists ? 1 : -1;
     if ((e = li_rowclock_put(r, t, scope, key, &rc, eb))) return e;
   }
   (*rows)++;
