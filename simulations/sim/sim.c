@@ -411,8 +411,7 @@ static int s_run_seed(const sim_opts *o, s_record *rec) {
 /* ---- main ---- */
 
 static uint32_t s_parse_faults(const char *s) {
-  if (strcmp(s, "all") == 0) return SIM_ALL_FAULTS & ~SIM_OPEN_FAULTS;
-  if (strcmp(s, "everything") == 0) return SIM_ALL_FAULTS;
+  if (strcmp(s, "all") == 0) return SIM_ALL_FAULTS;
   if (strcmp(s, "none") == 0) return 0;
   uint32_t m = 0;
   char buf[512];
@@ -466,11 +465,9 @@ static void s_usage(FILE *f) {
           "                 [--verbose] [--dir DIR] [--jobs J] [--keep]\n"
           "  --nodes N     hub + committees (+ the hostile node), 3..%d (default 5)\n"
           "  --steps N     virtual steps of 1-20 ms with workload and faults (default 1500)\n"
-          "  --faults L    all (default), everything, none, or a comma list of: net, partition, crash, clock,\n"
-          "                hostile, liveness (restore_backup, clock_jump_days, hostile_squat, recover_replace, bad\n"
-          "                writes), or single kinds (drop, duplicate, ...). 'all' leaves out the open kinds\n"
-          "                restore_backup and recover_replace, which still find divergences (docs/simulator-open.md);\n"
-          "                'everything' includes them\n"
+          "  --faults L    all (default), none, or a comma list of: net, partition, crash, clock, hostile,\n"
+          "                liveness (restore_backup, clock_jump_days, hostile_squat, recover_replace, bad writes),\n"
+          "                or single kinds (drop, duplicate, reorder, delay, partition_hub_isolated, ...)\n"
           "  --verbose     print the trace\n"
           "  --jobs J      run seeds in J processes (results do not depend on J)\n"
           "  --keep        keep each node's replica (DIR/jJ/NAME.db) for a look with sqlite3 or linli\n"
@@ -479,7 +476,7 @@ static void s_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = SIM_ALL_FAULTS & ~SIM_OPEN_FAULTS};
+  sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = SIM_ALL_FAULTS};
   uint64_t from = 1, to = 1;
   int jobs = 1;
   const char *faults_arg = "all";
@@ -591,7 +588,7 @@ int main(int argc, char **argv) {
   printf("faults injected:\n");
   for (int k = 0; k < F__COUNT; k++) {
     if (o.faults_mask >> k & 1u) printf("  %-24s %llu\n", sim_fault_names[k], (unsigned long long)totals[k]);
-    else printf("  %-24s off%s\n", sim_fault_names[k], SIM_OPEN_FAULTS >> k & 1u ? " (open: see docs/simulator-open.md)" : "");
+    else printf("  %-24s off\n", sim_fault_names[k]);
   }
   printf("through the shared node driver (node/driver.c):\n"
          "  sessions                 %llu (of them reconnects: %llu; connections closed: %llu, by the hub: %llu)\n"

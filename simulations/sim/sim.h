@@ -64,10 +64,6 @@ typedef enum {
 extern const char *const sim_fault_names[F__COUNT];
 
 #define SIM_ALL_FAULTS ((1u << F__COUNT) - 1)
-/* Kinds whose end-of-run invariants do not hold on every seed yet: off
- * unless named (or --faults everything); docs/simulator-open.md lists the
- * failing seeds and what is known of each. */
-#define SIM_OPEN_FAULTS (1u << F_RESTORE | 1u << F_RECOVER)
 
 typedef struct {
   uint64_t s;
