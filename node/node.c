@@ -34,6 +34,10 @@ static li_err s_mkdir_p(const char *dir, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* One function of about 80 lines on purpose: a straight sequence (config,
+ * key file, replica, schema, the hub's own roster row and first seal) that
+ * shares one cleanup path, which removes what was made when a step fails;
+ * split, each part would need the list of what came before it. */
 li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb) {
   li_node n;
   memset(&n, 0, sizeof n);
