@@ -608,10 +608,15 @@ static void s_gate_eval(li_driver *d) {
     s_peer *p = &d->peers[i];
     uint64_t seq;
     if (!p->linked || !li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) continue;
-    heard = true;
     if (d->cfg.role == LI_ROLE_COMMITTEE) {
+      /* the settle starts a new exchange: the hub's view of our chain is
+       * heard again before the gate may open (else a restored replica with
+       * a recover pending sealed over commits the hub held: linli-sim seed
+       * 1045) */
       if (d->recover_pending) s_settle_recover(d, p);
-      if (li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) d->hub_own_seq = (int64_t)seq;
+      if (!li_session_peer_head(p->s, d->cfg.self, d->r->scope, &seq, NULL)) continue;
+      heard = true;
+      d->hub_own_seq = (int64_t)seq;
       s_gate_chain(d, p, d->r->scope);
       li_session_info in;
       li_session_info_get(p->s, &in);
@@ -620,6 +625,7 @@ static void s_gate_eval(li_driver *d) {
         li_gate_hub_clock(&d->gate, in.peer_wall_ms, d->now.ms);
       }
     } else {
+      heard = true;
       for (int k = 0; k < p->reads.n && k < 2; k++) s_gate_chain(d, p, p->reads.list[k]);
     }
   }
