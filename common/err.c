@@ -75,6 +75,8 @@ int li_exit_code(li_err e) {
   case LI_ERR_CLOCK_AHEAD:
   case LI_ERR_BANNED:
   case LI_ERR_HELD:
+  case LI_ERR_SCHEMA_AHEAD:
+  case LI_ERR_MIGRATION:
   case LI_ERR_SCHEMA:
   case LI_ERR_TYPE:
   case LI_ERR_LIMIT:

@@ -48,7 +48,9 @@
   X(LI_ERR_PROTOCOL,         "protocol",       "protocol violation") \
   X(LI_ERR_TIMEOUT,          "timeout",        "peer did not answer in time") \
   X(LI_ERR_REFUSED,          "refused",        "peer refused the exchange") \
-  X(LI_ERR_STUCK,            "stuck",          "a chain of this node cannot go on (see linli status)")
+  X(LI_ERR_STUCK,            "stuck",          "a chain of this node cannot go on (see linli status)") \
+  X(LI_ERR_SCHEMA_AHEAD,     "schema_ahead",   "commit needs a schema migration not received yet; held") \
+  X(LI_ERR_MIGRATION,        "migration",      "schema migration refused")
 
 typedef enum {
 #define X(code, name, msg) code,

@@ -89,6 +89,15 @@
 /* Schema file given to `linli init --schema`: read whole into memory; the
  * street schema is ~20 KiB. */
 #define LI_SCHEMA_BYTES_MAX (1u << 20)
+/* A schema migration (`linli schema apply FILE`, and the Migration of a
+ * schema commit): its file is read whole like a schema file; the
+ * statements travel in one commit, so together they stay well under
+ * LI_COMMIT_BYTES_MAX, and each is one statement of SQL a person wrote. */
+#define LI_MIGRATION_BYTES_MAX (64u * 1024u)
+#define LI_MIGRATION_STMTS_MAX 64
+/* Schema versions: one per migration; a street that migrates every week
+ * for a century stays far below. Bounds what a hostile commit may claim. */
+#define LI_SCHEMA_VERSION_MAX 100000
 /* Table name of a tracked table: held in fixed buffers while a schema is
  * tracked at init. */
 #define LI_TABLE_NAME_MAX 127

@@ -314,7 +314,10 @@ static li_err s_step(const s_applier *ap, sqlite3_stmt *st, s_refusal *f, li_err
 /* ---- one row change ---- */
 
 /* A new generation of the row (cl_in > rc->cl), in one statement: an odd
- * cl_in makes the row the change's values (NULL elsewhere), versioned by
+ * cl_in makes the row the change's values (elsewhere the column's DEFAULT,
+ * else NULL: a row is sent whole, so only a column the sender's older
+ * schema did not have is missing, and a replica that migrated with the
+ * row in it gave the row that DEFAULT too), versioned by
  * this commit; an even one deletes it. A row that is there is updated in
  * place rather than deleted and inserted, so a failing constraint leaves
  * the old generation whole (invariant 1). */
@@ -329,8 +332,12 @@ static li_err s_generation(s_applier *ap, const Linli__RowChange *ch, const Linl
   if (alive && odd && mask) { /* (a table of key columns alone has nothing to set) */
     if (!(st = li_capture_update_stmt(ap->r, t, mask))) return li_db_fail(ap->r, eb, "cannot prepare an update");
     int n = 1;
-    for (int i = 0; i < t->ncols; i++)
-      if (mask & (UINT64_C(1) << i)) vals[i] ? li_value_bind(st, n++, vals[i]) : sqlite3_bind_null(st, n++);
+    for (int i = 0; i < t->ncols; i++) {
+      if (!(mask & (UINT64_C(1) << i))) continue;
+      if (vals[i]) li_value_bind(st, n++, vals[i]);
+      else if (t->dflt[i]) sqlite3_bind_value(st, n++, t->dflt[i]);
+      else sqlite3_bind_null(st, n++);
+    }
     s_bind_key(ap, st, n, ch);
   } else if (alive && !odd) {
     s_bind_key(ap, st = t->del, 1, ch);
@@ -338,6 +345,7 @@ static li_err s_generation(s_applier *ap, const Linli__RowChange *ch, const Linl
     st = t->ins;
     for (int i = 0; i < t->ncols; i++)
       if (vals[i]) li_value_bind(st, i + 1, vals[i]);
+      else if (t->dflt[i]) sqlite3_bind_value(st, i + 1, t->dflt[i]);
     for (int i = 0; i < t->npk; i++) li_value_bind(st, t->pk[i] + 1, ch->pk[i]);
     sqlite3_bind_text(st, t->scope_col + 1, ap->c->scope, -1, SQLITE_STATIC);
   }

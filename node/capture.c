@@ -105,25 +105,47 @@ static void s_table_free(li_table *t) {
   sqlite3_finalize(t->ins);
   sqlite3_finalize(t->del);
   for (int i = 0; i < LI_UPD_CACHE; i++) sqlite3_finalize(t->upd[i].st);
+  for (int i = 0; t->dflt && i < t->ncols; i++) sqlite3_value_free(t->dflt[i]);
+  free(t->dflt);
   free(t->drift);
   memset(t, 0, sizeof *t);
+}
+
+/* The value of a column's DEFAULT expression (dflt_value of table_info),
+ * or NULL for none or one that is not a constant (apply.c fills a column a
+ * commit of an older schema version did not know with it). */
+static sqlite3_value *s_default(li_replica *r, const char *expr) {
+  /* a literal only: "(expression)" and CURRENT_* differ from row to row
+   * and replica to replica (ADD COLUMN allows literals alone) */
+  if (!expr || !expr[0] || expr[0] == '(' || sqlite3_strnicmp(expr, "CURRENT_", 8) == 0) return NULL;
+  char *sql = sqlite3_mprintf("SELECT %s", expr);
+  sqlite3_stmt *st = NULL;
+  sqlite3_value *v = NULL;
+  const char *tail = NULL;
+  if (sql && sqlite3_prepare_v2(r->db, sql, -1, &st, &tail) == SQLITE_OK && st && (!tail || !*tail) &&
+      sqlite3_stmt_readonly(st) && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_count(st) == 1)
+    v = sqlite3_value_dup(sqlite3_column_value(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return v;
 }
 
 /* Columns, affinities and the scope column from PRAGMA table_info;
  * pkpos[i] gets column i's position in the key (0: not in it). */
 static li_err s_describe_columns(li_replica *r, const char *name, li_table *t, int *pkpos, li_errbuf *eb) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT name, type, pk, \"notnull\" FROM pragma_table_info(?) ORDER BY cid", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(r->db, "SELECT name, type, pk, \"notnull\", dflt_value FROM pragma_table_info(?) ORDER BY cid",
+                         -1, &st, NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "table_info");
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   memset(t, 0, sizeof *t);
   t->scope_col = -1;
   t->cols = calloc(LI_TABLE_COLS_MAX + 1, sizeof *t->cols);
   t->aff = calloc(LI_TABLE_COLS_MAX + 1, sizeof *t->aff);
+  t->dflt = calloc(LI_TABLE_COLS_MAX + 1, sizeof *t->dflt);
   t->name = strdup(name);
   li_err e = LI_OK;
-  if (!t->cols || !t->aff || !t->name) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (!t->cols || !t->aff || !t->dflt || !t->name) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
   while (e == LI_OK && sqlite3_step(st) == SQLITE_ROW) {
     if (t->ncols >= LI_TABLE_COLS_MAX) {
       e = li_fail(eb, LI_ERR_TRACK, "table '%s' has more than %d columns (LI_TABLE_COLS_MAX)", name,
@@ -135,6 +157,7 @@ static li_err s_describe_columns(li_replica *r, const char *name, li_table *t, i
     t->aff[t->ncols] = s_affinity((const char *)sqlite3_column_text(st, 1));
     pkpos[t->ncols] = sqlite3_column_int(st, 2);
     if (sqlite3_column_int(st, 3)) t->notnull |= UINT64_C(1) << t->ncols;
+    t->dflt[t->ncols] = s_default(r, (const char *)sqlite3_column_text(st, 4));
     if (cn && strcmp(cn, "scope") == 0) {
       t->scope_col = t->ncols;
       if (t->aff[t->ncols] != LI_AFF_TEXT)
@@ -722,6 +745,71 @@ li_err li_capture_track(li_replica *r, const char *name, li_errbuf *eb) {
     memset(&t, 0, sizeof t);
   } else if (started) {
     li_replica_rollback(r);
+  }
+  s_table_free(&t);
+  s_rules_free(rs);
+  free(rs);
+  assert(s_check(r));
+  return e;
+}
+
+static li_err s_drop_triggers(li_replica *r, int id, li_errbuf *eb) {
+  char *sql = sqlite3_mprintf("DROP TRIGGER IF EXISTS linli_%d_ai; DROP TRIGGER IF EXISTS linli_%d_au; "
+                              "DROP TRIGGER IF EXISTS linli_%d_ak; DROP TRIGGER IF EXISTS linli_%d_ad; "
+                              "DROP TRIGGER IF EXISTS linli_%d_bm;",
+                              id, id, id, id, id);
+  li_err e = sql ? li_exec(r, sql, eb) : li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  sqlite3_free(sql);
+  return e;
+}
+
+static li_err s_catalogue_cols(li_replica *r, const li_table *t, li_errbuf *eb) {
+  char *cols = s_cols_json(t);
+  if (!cols) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  sqlite3_stmt *st = NULL;
+  li_err e = LI_OK;
+  if (sqlite3_prepare_v2(r->db, "UPDATE linli_tables SET cols = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+    e = li_db_fail(r, eb, "linli_tables");
+  } else {
+    sqlite3_bind_text(st, 1, cols, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, t->id);
+    if (sqlite3_step(st) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_tables");
+  }
+  sqlite3_finalize(st);
+  free(cols);
+  return e;
+}
+
+li_err li_capture_rebuild(li_replica *r, const char *name, li_errbuf *eb) {
+  assert(s_check(r) && !sqlite3_get_autocommit(r->db));
+  li_table *old = li_capture_table(r, name);
+  if (!old) return li_fail(eb, LI_ERR_NOT_FOUND, "table '%s' is not tracked", name);
+  li_table t;
+  memset(&t, 0, sizeof t);
+  s_rules *rs = malloc(sizeof *rs);
+  if (!rs) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  rs->n = 0;
+  rs->nomem = false;
+  li_err e = s_table_describe(r, name, &t, eb);
+  t.id = old->id;
+  /* columns are only ever added at the end (migrate.h): the markers'
+   * masks and the stored column versions keep their meaning */
+  if (e == LI_OK && t.ncols < old->ncols)
+    e = li_fail(eb, LI_ERR_TRACK, "table '%s' lost columns; a migration only adds them", name);
+  for (int i = 0; e == LI_OK && i < old->ncols; i++)
+    if (strcmp(t.cols[i], old->cols[i]) != 0)
+      e = li_fail(eb, LI_ERR_TRACK, "table '%s': column %d is '%s', was '%s'; a migration only adds columns at the end",
+                  name, i + 1, t.cols[i], old->cols[i]);
+  if (e == LI_OK) s_rules_of(&t, rs);
+  if (e == LI_OK) e = s_drop_triggers(r, t.id, eb);
+  if (e == LI_OK) e = s_create_triggers(r, &t, rs, eb);
+  if (e == LI_OK) e = s_catalogue_cols(r, &t, eb);
+  if (e == LI_OK) e = s_table_prepare(r, &t, eb);
+  assert(e != LI_OK || s_has_triggers(r, &t));
+  if (e == LI_OK) {
+    s_table_free(old);
+    *old = t;
+    memset(&t, 0, sizeof t);
   }
   s_table_free(&t);
   s_rules_free(rs);

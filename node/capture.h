@@ -92,6 +92,7 @@ typedef struct {
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
   char *drift;            /* invariant 8: what changed by hand, NULL when nothing */
+  sqlite3_value **dflt;   /* each column's constant DEFAULT, or NULL (LI_TABLE_COLS_MAX + 1 slots) */
 } li_table;
 
 /* DDL of linli_tables, linli_dirty and linli_applying, run once at create. */
@@ -100,6 +101,13 @@ extern const char li_capture_sql[];
 /* Starts tracking an existing user table (invariants 1, 4, 6, 7), in its
  * own transaction or the caller's open one. */
 li_err li_capture_track(li_replica *r, const char *table, li_errbuf *eb);
+
+/* A tracked table gained columns at the end (a migration, in the caller's
+ * open transaction): its triggers, linli_tables.cols and statements are
+ * built again for the columns it has now, keeping its id, so the new
+ * columns are captured from this transaction on (invariant 1). A table
+ * whose earlier columns changed is refused (LI_ERR_TRACK). */
+li_err li_capture_rebuild(li_replica *r, const char *table, li_errbuf *eb);
 
 /* Tracks every user table of the database, `roster` first, then in the
  * order they were created (replica create). */

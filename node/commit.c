@@ -50,6 +50,29 @@ static li_err s_check_commit(const Linli__Commit *c, const uint8_t *signer, size
   for (size_t i = 0; i < c->n_deps; i++)
     if (c->deps[i]->origin.len != LI_PK_BYTES || c->deps[i]->seq > (uint64_t)INT64_MAX)
       return li_fail(eb, LI_ERR_DECODE, "commit dep %zu malformed", i);
+  if (c->schema_version < 1 || c->schema_version > LI_SCHEMA_VERSION_MAX)
+    return li_fail(eb, LI_ERR_DECODE, "commit schema version %u out of range", c->schema_version);
+  if (c->migration) {
+    const Linli__Migration *m = c->migration;
+    if (m->base.n_unknown_fields) return li_fail(eb, LI_ERR_DECODE, "schema commit migration has unknown fields");
+    if (c->n_tables) return li_fail(eb, LI_ERR_DECODE, "schema commit also carries row changes");
+    if (m->version < 2 || m->version != c->schema_version)
+      return li_fail(eb, LI_ERR_DECODE, "schema commit of version %u names migration version %u", c->schema_version,
+                     m->version);
+    if (m->n_statements == 0 || m->n_statements > LI_MIGRATION_STMTS_MAX)
+      return li_fail(eb, LI_ERR_DECODE, "schema commit has %zu statements (1..%d, LI_MIGRATION_STMTS_MAX)",
+                     m->n_statements, LI_MIGRATION_STMTS_MAX);
+    size_t bytes = 0;
+    for (size_t i = 0; i < m->n_statements; i++) {
+      if (!m->statements[i] || !m->statements[i][0]) return li_fail(eb, LI_ERR_DECODE, "schema commit has an empty statement");
+      bytes += strlen(m->statements[i]);
+    }
+    if (bytes > LI_MIGRATION_BYTES_MAX)
+      return li_fail(eb, LI_ERR_TOO_BIG, "schema commit statements over %u bytes (LI_MIGRATION_BYTES_MAX)",
+                     LI_MIGRATION_BYTES_MAX);
+    *nrows = 0;
+    return LI_OK;
+  }
   if (c->n_tables == 0) return li_fail(eb, LI_ERR_DECODE, "commit has no changes");
   if (c->n_tables > LI_COMMIT_TABLES_MAX)
     return li_fail(eb, LI_ERR_LIMIT, "commit has over %d tables (LI_COMMIT_TABLES_MAX)", LI_COMMIT_TABLES_MAX);

@@ -5,6 +5,7 @@
  * failure, 2 usage, 3 configuration/key/not initialised, 4 input rejected
  * (signature, scope, chain, clock, decode, tampered data), 5 database or
  * file error, 6 a chain of this node is stuck (sync --once). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "li_limits.h"
 #include "log.h"
 #include "merge.h"
+#include "migrate.h"
 #include "node.h"
 #include "out.h"
 #include "render.h"
@@ -93,22 +95,27 @@ static int s_end(li_node *n, li_err e, const li_errbuf *eb) {
 
 /* The schema file of `init --schema`, whole (*out malloc'd): 0, or the exit
  * code after saying why it cannot be read. */
-static int s_read_schema(char **out, const char *file) {
+static int s_read_text(char **out, const char *file, const char *what, size_t max, const char *limit) {
   li_errbuf eb = {{0}};
   FILE *f = fopen(file, "rb");
-  if (!f) return s_fail(li_fail(&eb, LI_ERR_IO, "cannot read schema %s", file), &eb);
-  char *schema = calloc(1, LI_SCHEMA_BYTES_MAX);
-  size_t n = schema ? fread(schema, 1, LI_SCHEMA_BYTES_MAX - 1, f) : 0;
+  if (!f) return s_fail(li_fail(&eb, LI_ERR_IO, "cannot read %s %s: %s", what, file, strerror(errno)), &eb);
+  char *text = calloc(1, max + 1);
+  size_t n = text ? fread(text, 1, max + 1, f) : 0;
   fclose(f);
-  if (!schema) return s_fail(li_fail(&eb, LI_ERR_NOMEM, "out of memory reading %s", file), &eb);
-  if (n == LI_SCHEMA_BYTES_MAX - 1) {
-    free(schema);
-    return s_fail(li_fail(&eb, LI_ERR_TOO_BIG, "schema file %s is over %u bytes (LI_SCHEMA_BYTES_MAX)", file,
-                          LI_SCHEMA_BYTES_MAX - 1),
-                  &eb);
+  if (!text) return s_fail(li_fail(&eb, LI_ERR_NOMEM, "out of memory reading %s", file), &eb);
+  li_err e = LI_OK;
+  if (n > max) e = li_fail(&eb, LI_ERR_TOO_BIG, "%s file %s is over %zu bytes (%s)", what, file, max, limit);
+  else if (strlen(text) != n) e = li_fail(&eb, LI_ERR_DECODE, "%s file %s holds a NUL byte: not SQL text", what, file);
+  if (e) {
+    free(text);
+    return s_fail(e, &eb);
   }
-  *out = schema;
+  *out = text;
   return 0;
+}
+
+static int s_read_schema(char **out, const char *file) {
+  return s_read_text(out, file, "schema", LI_SCHEMA_BYTES_MAX - 1, "LI_SCHEMA_BYTES_MAX");
 }
 
 static int cmd_init(const s_cmd *cmd, const char *dir, int argc, char **argv) {
@@ -233,8 +240,64 @@ static int cmd_track(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   int rc = s_open(&n, dir);
   if (rc) return rc;
   li_errbuf eb = {{0}};
-  li_err e = li_capture_track(n.r, argv[1], &eb);
-  if (!e) printf("tracking %s: its changes are captured and sealed from now on (existing rows included)\n", argv[1]);
+  li_err e;
+  uint32_t version = 0;
+  if (li_replica_role(n.r) == LI_ROLE_HUB) {
+    /* DESIGN 14: a table the street tracks is part of the street schema */
+    e = li_schema_track(n.r, argv[1], li_wall_ms(), &version, &eb);
+    if (!e)
+      printf("tracking %s: street schema version %u; every committee gets the table with the next sync, and its rows "
+             "are sealed from now on\n", argv[1], version);
+  } else if (li_capture_table(n.r, argv[1])) {
+    e = li_fail(&eb, LI_ERR_EXISTS, "table '%s' is already tracked", argv[1]);
+  } else {
+    e = li_fail(&eb, LI_ERR_ROLE,
+                "the street schema has no table '%s', and only the street office changes it: ask the street office "
+                "to add it ('linli schema apply' on the hub), or keep the table local: an untracked table is "
+                "never synced and never blocks anything", argv[1]);
+  }
+  return s_end(&n, e, &eb);
+}
+
+/* ---- schema ---- */
+
+static li_err s_schema_row(void *ctx, const li_migration_row *row, li_errbuf *eb) {
+  char when[48];
+  li_hlc_format(row->hlc, when, sizeof when);
+  printf("version %u  (street#%llu, %s)\n", row->version, (unsigned long long)row->seq, when);
+  for (int i = 0; i < row->n; i++) {
+    fputs("  ", stdout);
+    li_out_text(stdout, row->stmt[i]);
+    fputs(";\n", stdout);
+  }
+  return LI_OK;
+}
+
+static int cmd_schema(const s_cmd *cmd, const char *dir, int argc, char **argv) {
+  bool apply = argc == 3 && strcmp(argv[1], "apply") == 0, show = argc == 2 && strcmp(argv[1], "show") == 0;
+  if (!apply && !show) return s_usage(cmd->name, cmd->usage, "schema apply FILE, or schema show");
+  char *sql = NULL;
+  int rc;
+  if (apply && (rc = s_read_text(&sql, argv[2], "migration", LI_MIGRATION_BYTES_MAX, "LI_MIGRATION_BYTES_MAX")))
+    return rc;
+  li_node n;
+  if ((rc = s_open(&n, dir))) {
+    free(sql);
+    return rc;
+  }
+  li_errbuf eb = {{0}};
+  li_err e = LI_OK;
+  if (apply) {
+    uint32_t version = 0;
+    e = li_schema_apply(n.r, sql, li_wall_ms(), &version, &eb);
+    if (!e)
+      printf("street schema version %u: applied here and sealed as a signed schema commit; every committee applies "
+             "it with its next sync (bundles carry it too)\n", version);
+  } else {
+    printf("street schema version %u\n", li_replica_schema_version(n.r));
+    e = li_migration_each(n.r, s_schema_row, NULL, &eb);
+  }
+  free(sql);
   return s_end(&n, e, &eb);
 }
 
@@ -558,8 +621,18 @@ static const s_cmd s_cmds[] = {
      "the last commit the hub holds and the new one admitted for the same scope; an open connection of\n"
      "the old key is closed at once."},
     {"track", cmd_track, "track TABLE",
-     "Starts capturing a table of your own. It needs a TEXT column 'scope' and a primary key that\n"
-     "includes scope and at least one other column, e.g. PRIMARY KEY (id, scope): a row is (scope, key)."},
+     "Hub only: adds an existing table to the street schema (a migration, like 'schema apply'). It\n"
+     "needs a TEXT column 'scope' and a primary key that includes scope and at least one other column,\n"
+     "e.g. PRIMARY KEY (id, scope): a row is (scope, key). On a committee, a table the street schema\n"
+     "lacks is refused: ask the street office, or keep the table local and untracked."},
+    {"schema", cmd_schema, "schema apply FILE | schema show",
+     "apply (hub only): changes the street schema. FILE holds additive SQL: ALTER TABLE t ADD COLUMN\n"
+     "c TYPE [DEFAULT literal], CREATE TABLE of a new table (a TEXT key and a TEXT scope column in its\n"
+     "PRIMARY KEY), CREATE INDEX. Anything else (DROP, RENAME, a type change, NOT NULL without a\n"
+     "default, a foreign key) is refused with the reason and nothing changes. The migration is\n"
+     "applied with the capture rebuild and sealed as a signed schema commit in one transaction;\n"
+     "committees apply it as it arrives, over serve or in a bundle, even after a week offline.\n"
+     "show: the schema version and the statements of each migration."},
     {"commit", cmd_commit, "commit",
      "Seals captured changes into signed commits, one or more per scope, chained to the last."},
     {"recover", cmd_recover, "recover",

@@ -48,6 +48,9 @@
 #include "arena.h"
 #include "chain.h"
 #include "commit.h"
+#include "log.h"
+#include "migrate.h"
+#include "scope.h"
 #include "hlc.h"
 #include "log.h"
 #include "roster.h"
@@ -71,6 +74,7 @@ typedef struct {
   bool own;              /* we opened the transaction (else it is the caller's) */
   li_merge_rejects *rej; /* PER_CHAIN: the stopped chains (o->rejects or our own) */
   int64_t held_rows;     /* markers seal_first kept (tables changed by hand, capture.h invariant 8) */
+  bool migrated;         /* a schema commit was applied in this pass (chains held for it go again) */
 } s_merger;
 
 static bool s_banned(li_replica *r, const uint8_t *origin) {
@@ -134,6 +138,55 @@ static li_err s_check_deps(s_merger *m, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* DESIGN 14: a schema commit comes from the hub's street chain alone and
+ * makes the next version (*migrate: apply it); any other commit of a newer
+ * version than this replica's waits for its migration (held, not refused:
+ * it is offered again and applies once the migration is in). */
+static li_err s_check_schema(s_merger *m, bool *migrate, li_errbuf *eb) {
+  const li_commit *c = m->c;
+  uint32_t have = li_replica_schema_version(m->r), v = c->c->schema_version;
+  char name[128];
+  li_commit_name(c->origin, c->scope, c->seq, name, sizeof name);
+  if (c->c->migration) {
+    if (memcmp(c->origin, m->r->network, LI_PK_BYTES) != 0 || strcmp(c->scope, LI_SCOPE_STREET) != 0)
+      return li_fail(eb, LI_ERR_MIGRATION, "%s carries a schema migration, which only the hub's street chain may",
+                     name);
+    if (v > have + 1)
+      return li_fail(eb, LI_ERR_SCHEMA_AHEAD, "%s migrates to schema version %u, this replica is at %u; held until "
+                     "the versions between arrive", name, v, have);
+    *migrate = v == have + 1; /* an older one is in already (a restored hub taking its chain back) */
+    return LI_OK;
+  }
+  if (v > have)
+    return li_fail(eb, LI_ERR_SCHEMA_AHEAD, "%s was sealed under schema version %u, this replica is at %u; held until "
+                   "the hub's migration arrives (it comes in the street chain)", name, v, have);
+  return LI_OK;
+}
+
+/* Applies a schema commit's migration: checked here as the hub checked it,
+ * then applied with the capture rebuild, in the batch's transaction. */
+static li_err s_migrate(s_merger *m, li_errbuf *eb) {
+  const Linli__Migration *mg = m->c->c->migration;
+  li_migration mig;
+  li_errbuf t = {{0}};
+  char name[128];
+  li_commit_name(m->c->origin, m->c->scope, m->c->seq, name, sizeof name);
+  li_err e = li_migration_check_list(li_replica_db(m->r), mg->statements, mg->n_statements, &mig, &t);
+  if (e == LI_OK) {
+    mig.version = mg->version;
+    e = li_migration_apply(m->r, &mig, m->c->hlc, m->c->seq, m->o->wall_ms, &t);
+  }
+  li_migration_free(&mig);
+  if (e == LI_OK) {
+    m->migrated = true;
+    log_info("schema: migrated to version %u (%s, %zu statement(s))", mg->version, name, mg->n_statements);
+    return LI_OK;
+  }
+  if (e == LI_ERR_DB || e == LI_ERR_NOMEM) return li_fail(eb, e, "%s", t.msg);
+  return li_fail(eb, LI_ERR_MIGRATION, "%s: migration to schema version %u cannot be applied here: %s", name,
+                 mg->version, t.msg);
+}
+
 static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
   const li_commit *c = m->c;
   li_err e;
@@ -153,13 +206,17 @@ static li_err s_merge_one(s_merger *m, li_errbuf *eb) {
                    name, when, (unsigned long long)(m->o->max_skew_ms / 1000));
   }
   if ((e = s_check_deps(m, eb))) return e;
+  bool migrate = false;
+  if ((e = s_check_schema(m, &migrate, eb))) return e;
   m->writing = true; /* invariant 7: every check above only read */
   if ((e = li_replica_origin_idx(m->r, c->origin, &m->origin_idx, eb))) return e;
   li_apply_opts ao = {.origin_idx = m->origin_idx,
                       .wall_ms = m->o->wall_ms,
                       .take_back = !m->o->seal_first};
   li_apply_stats as = {0};
-  if ((e = li_apply_commit(m->r, &m->a, c, &ao, &as, eb))) return e;
+  if (migrate) e = s_migrate(m, eb);
+  else if (!c->c->migration) e = li_apply_commit(m->r, &m->a, c, &ao, &as, eb);
+  if (e) return e;
   if ((e = li_chain_append(m->r, c->origin, c->scope, c->seq, c->hlc, c->hash, c->seq > 1 ? c->c->prev.data : NULL,
                            c->sc, c->sc_len, m->o->wall_ms, eb)))
     return e;
@@ -403,6 +460,8 @@ static li_err s_batch_open(s_merger *m, li_errbuf *eb) {
     m->st->sealed = ss.commits;
     m->held_rows = ss.held_rows;
   }
+  /* another process may have migrated or altered the schema meanwhile */
+  if ((e = li_replica_catalogue_fresh(r, eb))) return e;
   uint64_t last = 0;
   if ((e = li_replica_hlc_load(r, &last, eb))) return e;
   li_hlc_init(&m->clock, last);
@@ -447,7 +506,7 @@ static void s_note_reject(s_merger *m, size_t i, li_err why, const char *msg, li
     if (eb) snprintf(eb->msg, sizeof eb->msg, "%s", msg);
   }
   m->st->rejected++;
-  li_replica_count_reject(m->r, why);
+  if (why != LI_ERR_SCHEMA_AHEAD) li_replica_count_reject(m->r, why); /* a hold is not a rejection */
 }
 
 /* PER_CHAIN: commit i was refused (why, ceb). Its chain is listed, named
@@ -515,9 +574,31 @@ static bool s_skip(s_merger *m, size_t i, const li_blob *b, li_errbuf *eb) {
 /* PER_CHAIN: one pass over the batch. A commit refused after it wrote rows
  * ends the pass at once with *redo set, its rejection returned and the
  * transaction left open for the caller of this function to roll back. */
+/* A migration was applied in this pass: the chains the pass held for a
+ * newer schema (listed from index from on) are let go, to be tried again.
+ * true when there were any. */
+static bool s_release_held(s_merger *m, size_t from) {
+  size_t k = from;
+  bool any = false;
+  for (size_t i = from; i < m->rej->n; i++) {
+    if (m->rej->v[i].code == LI_ERR_SCHEMA_AHEAD && !m->rej->v[i].after_writes) {
+      any = true;
+      m->st->rejected--;
+      m->st->skipped -= (int)m->rej->v[i].skipped;
+      if (m->st->reject == LI_ERR_SCHEMA_AHEAD) m->st->reject = LI_OK, m->st->rejected_at = -1;
+      continue;
+    }
+    m->rej->v[k++] = m->rej->v[i];
+  }
+  m->rej->n = k;
+  return any;
+}
+
 static li_err s_pass_chains(s_merger *m, const li_blob *commits, size_t n, bool *redo, li_errbuf *eb) {
   li_err e = s_batch_open(m, eb);
   if (e) return e;
+  size_t from = m->rej->n;
+  m->migrated = false;
   for (size_t i = 0; i < n; i++) {
     if (s_skip(m, i, &commits[i], eb)) continue;
     li_errbuf ceb = {{0}};
@@ -529,6 +610,12 @@ static li_err s_pass_chains(s_merger *m, const li_blob *commits, size_t n, bool 
     if (rejected && m->writing) {
       *redo = true;
       return got;
+    }
+    /* the batch again, once, for the chains a migration of it let go (a
+     * commit already applied is recognised as such) */
+    if (i + 1 == n && m->migrated) {
+      m->migrated = false;
+      if (s_release_held(m, from)) i = (size_t)-1;
     }
   }
   return s_batch_close(m, eb);

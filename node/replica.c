@@ -36,7 +36,11 @@ static const char s_internal_sql[] =
     "  seq INTEGER NOT NULL, hash BLOB NOT NULL, sc BLOB NOT NULL, seen_ms INTEGER NOT NULL,\n"
     "  UNIQUE(origin, scope, seq, hash));\n"
     "CREATE TABLE linli_banned(origin BLOB PRIMARY KEY NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE linli_rejects(reason TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;\n";
+    "CREATE TABLE linli_rejects(reason TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;\n"
+    /* Street schema migrations applied here (migrate.h), one row each:
+     * statements is a JSON array of the SQL text as the hub ran it. */
+    "CREATE TABLE linli_migrations(version INTEGER PRIMARY KEY, statements TEXT NOT NULL, hlc INTEGER NOT NULL,\n"
+    "  seq INTEGER NOT NULL, applied_ms INTEGER NOT NULL);\n";
 
 /* Invariants 4-6 of replica.h, on what is in memory (the database is
  * another process's to change too, so it is not compared here). */
@@ -116,6 +120,17 @@ li_err li_replica_commit(li_replica *r, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* SQLite's schema cookie: it moves with every change of the schema, by any
+ * connection. -1 when it cannot be read. */
+static int64_t s_pragma_schema(li_replica *r) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(r->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
 void li_replica_rollback(li_replica *r) {
   assert(s_check(r));
   /* SQLite may have rolled back already (some errors do): the cache is
@@ -124,6 +139,10 @@ void li_replica_rollback(li_replica *r) {
   s_lock_end(r);
   if (r->txn_origins >= 1) r->norigins = r->txn_origins;
   r->txn_origins = r->sp_origins = -1;
+  /* a migration rolled back leaves the catalogue ahead of the file, and the
+   * schema cookie may come back to the value it was read at by another
+   * change later: read the catalogue again before it is used */
+  r->catalogue_schema = -1;
   assert(s_check(r));
 }
 
@@ -345,8 +364,9 @@ static li_err s_load_meta(li_replica *r, li_errbuf *eb) {
   if (li_meta_get_int(r, "role", &role) != LI_OK || (role != LI_ROLE_HUB && role != LI_ROLE_COMMITTEE))
     return li_fail(eb, LI_ERR_NOT_INIT, "replica has no valid role in linli_meta");
   r->role = (li_role)role;
-  if (li_meta_get_int(r, "schema_version", &ver) != LI_OK || ver != LI_SCHEMA_VERSION)
-    return li_fail(eb, LI_ERR_NOT_INIT, "replica schema version %lld is not %d", (long long)ver, LI_SCHEMA_VERSION);
+  if (li_meta_get_int(r, "schema_version", &ver) != LI_OK || ver < LI_SCHEMA_VERSION || ver > LI_SCHEMA_VERSION_MAX)
+    return li_fail(eb, LI_ERR_NOT_INIT, "replica schema version %lld is not one linli knows", (long long)ver);
+  r->schema_version = (uint32_t)ver;
   if ((e = s_meta_get_text(r, "scope", r->scope, sizeof r->scope, eb))) return e;
   if ((e = s_meta_get_blob(r, "network", r->network, LI_PK_BYTES, eb))) return e;
   return s_meta_get_blob(r, "self", r->self, LI_PK_BYTES, eb);
@@ -368,13 +388,7 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
   if (!e) e = s_load_origins(r, eb);
   if (!e) e = li_capture_load(r, eb);
   if (!e) e = s_prepare_common(r, eb);
-  if (!e) {
-    r->catalogue_schema = -1;
-    if (sqlite3_prepare_v2(r->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      r->catalogue_schema = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
+  if (!e) r->catalogue_schema = s_pragma_schema(r);
   if (e) {
     li_replica_close(&r);
     return e;
@@ -382,6 +396,28 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
   assert(s_check(r));
   *out = r;
   return LI_OK;
+}
+
+li_err li_replica_catalogue_fresh(li_replica *r, li_errbuf *eb) {
+  int64_t v = s_pragma_schema(r);
+  if (v < 0) return li_db_fail(r, eb, "schema_version");
+  if (r->catalogue_schema == v) return LI_OK;
+  int64_t ver = 0;
+  if (li_meta_get_int(r, "schema_version", &ver) != LI_OK || ver < LI_SCHEMA_VERSION || ver > LI_SCHEMA_VERSION_MAX)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_meta has no valid schema_version");
+  li_capture_free(r);
+  li_err e = li_capture_load(r, eb);
+  if (e) return e;
+  r->schema_version = (uint32_t)ver;
+  r->catalogue_schema = v;
+  return LI_OK;
+}
+
+uint32_t li_replica_schema_version(const li_replica *r) { return r->schema_version; }
+
+void li_replica_catalogue_current(li_replica *r, uint32_t schema_version) {
+  r->schema_version = schema_version;
+  r->catalogue_schema = s_pragma_schema(r);
 }
 
 /* The internal tables, the node's facts, the schema, and capture of every
@@ -424,6 +460,8 @@ li_err li_replica_create(const char *path, li_role role, const char *scope, cons
   memcpy(r->network, network, LI_PK_BYTES);
   memcpy(r->self, self, LI_PK_BYTES);
   r->norigins = 1;
+  r->schema_version = LI_SCHEMA_VERSION;
+  r->catalogue_schema = -1;
   if ((e = li_replica_begin(r, eb))) goto fail;
   if ((e = s_create_schema(r, schema_sql, eb))) goto fail;
   if ((e = s_prepare_common(r, eb))) goto fail;

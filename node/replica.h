@@ -15,6 +15,7 @@
  *
  * Internal tables:
  *   linli_meta(key, value)                node facts: role, scope, network, self, hlc, schema_version
+ *   linli_migrations(version, ...)        street schema migrations applied here (migrate.h)
  *   linli_tables(id, name, cols)          tracked tables (capture)
  *   linli_dirty(rowid, tbl, scope, pk, op, mask, ms)
  *                                          written by the capture triggers only, emptied by seal
@@ -76,6 +77,8 @@
 #include "keys.h"
 #include "li_limits.h"
 
+/* The street schema version of a new replica (its built-in or --schema
+ * schema); each migration adds one (migrate.h). */
 #define LI_SCHEMA_VERSION 1
 
 /* The fields are public for the modules and tests written before the
@@ -89,7 +92,8 @@ struct li_replica {
   uint8_t self[LI_PK_BYTES];
   li_table *tables;      /* capture's catalogue, LI_TABLES_MAX slots */
   int ntables;
-  int64_t catalogue_schema; /* PRAGMA schema_version the catalogue was read at (seal reads it again when it moved) */
+  int64_t catalogue_schema; /* PRAGMA schema_version the catalogue was read at (li_replica_catalogue_fresh) */
+  uint32_t schema_version;  /* the street schema version (linli_meta), read with the catalogue */
   uint8_t (*origins)[LI_PK_BYTES]; /* idx -> key; idx 0 unused */
   int norigins, origins_cap;
   int txn_origins;       /* norigins at begin; -1: no transaction of ours */
@@ -117,6 +121,17 @@ li_role li_replica_role(const li_replica *r);
 const char *li_replica_scope(const li_replica *r);
 const uint8_t *li_replica_network(const li_replica *r);
 const uint8_t *li_replica_self(const li_replica *r);
+/* The street schema version (linli_meta 'schema_version', DESIGN 14) as
+ * of the catalogue in memory. */
+uint32_t li_replica_schema_version(const li_replica *r);
+/* When the database schema changed since the catalogue was read (a
+ * migration, by this process or another, or ALTER TABLE by hand), reads
+ * the catalogue and the schema version again. Seal and merge call it
+ * before they use the catalogue. */
+li_err li_replica_catalogue_fresh(li_replica *r, li_errbuf *eb);
+/* A migration changed the catalogue in memory along with the file: both
+ * are current, at schema_version (migrate.c). */
+void li_replica_catalogue_current(li_replica *r, uint32_t schema_version);
 /* Origins in the cache (invariant 4). */
 int li_replica_origin_count(const li_replica *r);
 

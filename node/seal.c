@@ -11,6 +11,7 @@
 #include "commit.h"
 #include "hlc.h"
 #include "rowclock.h"
+#include "scope.h"
 #include "value.h"
 
 li_err li_replica_hlc_load(li_replica *r, uint64_t *hlc, li_errbuf *eb) {
@@ -67,22 +68,6 @@ static li_err s_clear(s_sealer *s, li_errbuf *eb) {
   }
   sqlite3_finalize(st);
   return e;
-}
-
-/* Capture.h invariant 8 needs the catalogue of the schema as it is now. */
-static li_err s_catalogue_fresh(li_replica *r, li_errbuf *eb) {
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(r->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  if (v < 0) return li_db_fail(r, eb, "schema_version");
-  if (r->catalogue_schema == v) return LI_OK;
-  li_capture_free(r);
-  li_err e = li_capture_load(r, eb);
-  if (e) return e;
-  r->catalogue_schema = v;
-  return LI_OK;
 }
 
 static void s_close_table(s_sealer *s) {
@@ -152,7 +137,7 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
     c.prev.len = LI_HASH_BYTES;
   }
   c.hlc = s->hlc;
-  c.schema_version = LI_SCHEMA_VERSION;
+  c.schema_version = r->schema_version;
   c.tables = s->tables;
   c.n_tables = s->ntables;
   Linli__Dep *deps[LI_DEPS_MAX];
@@ -373,7 +358,7 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   s.wall_ms = wall_ms;
   li_arena_init(&s.a);
   uint64_t last = 0;
-  li_err e = s_catalogue_fresh(r, eb);
+  li_err e = li_replica_catalogue_fresh(r, eb); /* capture.h invariant 8 needs the schema as it is now */
   if (e == LI_OK) e = li_replica_hlc_load(r, &last, eb);
   if (e) return e;
   li_hlc_init(&s.clock, last);
@@ -395,6 +380,53 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   if (e == LI_OK) e = s_clear(&s, eb);
   if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
   free(s.rows);
+  li_arena_free(&s.a);
+  return e;
+}
+
+li_err li_seal_migration(li_replica *r, uint64_t wall_ms, uint32_t version, char *const *stmts, size_t n,
+                         uint64_t *hlc, uint64_t *seq, li_errbuf *eb) {
+  assert(r->id && !sqlite3_get_autocommit(r->db) && li_replica_role(r) == LI_ROLE_HUB);
+  s_sealer s;
+  memset(&s, 0, sizeof s);
+  s.r = r;
+  s.wall_ms = wall_ms;
+  li_arena_init(&s.a);
+  uint64_t last = 0;
+  li_err e = li_replica_hlc_load(r, &last, eb);
+  if (e) return e;
+  li_hlc_init(&s.clock, last);
+  snprintf(s.scope, sizeof s.scope, "%s", LI_SCOPE_STREET);
+  if ((e = li_chain_head(r, r->self, s.scope, &s.seq, s.prev, eb))) return e;
+  s.seq++;
+  if ((e = li_hlc_now(&s.clock, wall_ms, &s.hlc))) return li_fail(eb, e, "clock overflow");
+  Linli__Migration mig = LINLI__MIGRATION__INIT;
+  mig.version = version;
+  mig.statements = (char **)stmts;
+  mig.n_statements = n;
+  Linli__Commit c = LINLI__COMMIT__INIT;
+  c.origin.data = r->self;
+  c.origin.len = LI_PK_BYTES;
+  c.scope = s.scope;
+  c.seq = s.seq;
+  if (s.seq > 1) {
+    c.prev.data = s.prev;
+    c.prev.len = LI_HASH_BYTES;
+  }
+  c.hlc = s.hlc;
+  c.schema_version = version;
+  c.migration = &mig;
+  Linli__Dep *deps[LI_DEPS_MAX];
+  if ((e = s_deps(&s, deps, &c.n_deps, eb))) goto out;
+  c.deps = deps;
+  uint8_t *sc = NULL, hash[LI_HASH_BYTES];
+  size_t sc_len = 0;
+  if ((e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb))) goto out;
+  e = li_chain_append(r, r->self, s.scope, s.seq, s.hlc, hash, s.seq > 1 ? s.prev : NULL, sc, sc_len, wall_ms, eb);
+  free(sc);
+  if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
+  if (e == LI_OK) *hlc = s.hlc, *seq = s.seq;
+out:
   li_arena_free(&s.a);
   return e;
 }

@@ -32,6 +32,13 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
 /* Its own transaction; nothing is written on error. */
 li_err li_seal(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_errbuf *eb);
 
+/* The hub's signed schema commit of a migration (migrate.h): the next
+ * commit of its street chain, carrying the statements and stamped with the
+ * new schema version, in the caller's transaction. *hlc and *seq get its
+ * stamp and position. */
+li_err li_seal_migration(li_replica *r, uint64_t wall_ms, uint32_t version, char *const *stmts, size_t n,
+                         uint64_t *hlc, uint64_t *seq, li_errbuf *eb);
+
 /* The node's HLC as stored in linli_meta, and storing it back. */
 li_err li_replica_hlc_load(li_replica *r, uint64_t *hlc, li_errbuf *eb);
 li_err li_replica_hlc_store(li_replica *r, uint64_t hlc, li_errbuf *eb);

@@ -61,7 +61,7 @@ static void test_exit_codes(void **state) {
       {LI_ERR_UNKNOWN_SIGNER, 4}, {LI_ERR_SCOPE, 4},    {LI_ERR_GAP, 4},
       {LI_ERR_FORK, 4},     {LI_ERR_REPLAY, 4},         {LI_ERR_MISSING_DEPS, 4},
       {LI_ERR_CLOCK_AHEAD, 4}, {LI_ERR_BANNED, 4},      {LI_ERR_HELD, 4},
-      {LI_ERR_SCHEMA, 4},
+      {LI_ERR_SCHEMA, 4},    {LI_ERR_SCHEMA_AHEAD, 4},   {LI_ERR_MIGRATION, 4},
       {LI_ERR_TYPE, 4},     {LI_ERR_LIMIT, 4},          {LI_ERR_TAMPERED, 4},
       {LI_ERR_PROTOCOL, 4}, {LI_ERR_REFUSED, 4},        {LI_ERR_TRACK, 4},
       {LI_ERR_ROLE, 4},     {LI_ERR_EXISTS, 4},         {LI_ERR_NOT_FOUND, 4},
