@@ -46,7 +46,9 @@ const char li_driver_sql[] =
     "  last_error TEXT, updated_ms INTEGER,\n"
     /* row changes of our commits the peer refused alone (its Ack), over
      * every run of the daemon, and the newest in the peer's words */
-    "  refused_rows INTEGER NOT NULL DEFAULT 0, refused_last TEXT) WITHOUT ROWID;\n"
+    "  refused_rows INTEGER NOT NULL DEFAULT 0, refused_last TEXT,\n"
+    /* the street schema version in the peer's last Hello (report: who lags) */
+    "  schema_version INTEGER) WITHOUT ROWID;\n"
     /* Chains left out of the last exchange with a peer: ours it could not
      * take ('ours'), or its that we could not ('theirs'). */
     "CREATE TABLE linli_stuck(peer BLOB NOT NULL, side TEXT NOT NULL, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
@@ -109,6 +111,7 @@ struct li_driver {
   bool started;
   uint64_t next_seal_ms, next_save_ms, next_roster_ms;
   bool roster_known;
+  int64_t log_mark;            /* li_chain_mark after the last fan-out: a larger one means another process stored commits */
   uint8_t roster[LI_HASH_BYTES];
   li_now now;
   li_driver_stats st;
@@ -271,6 +274,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
     return false;
   }
   li_session_set_wall(p->s, d->now.wall_ms);
+  li_session_set_schema(p->s, li_replica_schema_version(d->r));
   p->linked = true;
   p->reachable = true;
   p->conn = *conn;
@@ -348,6 +352,14 @@ static void s_fan_out(li_driver *d, const s_peer *except) {
     s_drain_out(d, p);
     if (except) d->st.fanouts++;
   }
+  d->log_mark = li_chain_mark(d->r);
+}
+
+/* Commits another process stored (`linli commit`, `linli schema apply`
+ * while serve runs) are offered within a roster check, not at the next
+ * anti-entropy round. */
+static void s_log_check(li_driver *d) {
+  if (li_chain_mark(d->r) != d->log_mark) s_fan_out(d, NULL);
 }
 
 /* A chain the exchange left out (REJECTED: ours; REJECTED_IN: the peer's),
@@ -720,10 +732,11 @@ static void s_save(li_driver *d) {
   if (sqlite3_prepare_v2(d->r->db,
                          "INSERT OR REPLACE INTO linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us,"
                          " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms,"
-                         " refused_rows, refused_last)"
+                         " refused_rows, refused_last, schema_version)"
                          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
                          " coalesce((SELECT refused_rows FROM linli_peers WHERE key = ?1), 0) + ?13,"
-                         " coalesce(?14, (SELECT refused_last FROM linli_peers WHERE key = ?1)))",
+                         " coalesce(?14, (SELECT refused_last FROM linli_peers WHERE key = ?1)),"
+                         " coalesce(?15, (SELECT schema_version FROM linli_peers WHERE key = ?1)))",
                          -1, &st, NULL) != SQLITE_OK)
     return;
   sqlite3_exec(d->r->db, "BEGIN", NULL, NULL, NULL);
@@ -751,6 +764,7 @@ static void s_save(li_driver *d) {
     sqlite3_bind_int64(st, 12, (int64_t)d->now.wall_ms);
     sqlite3_bind_int64(st, 13, (int64_t)p->refused_new);
     if (p->refused_new) sqlite3_bind_text(st, 14, p->refused_last, -1, SQLITE_STATIC);
+    if (in.peer_schema_version) sqlite3_bind_int64(st, 15, in.peer_schema_version);
     if (sqlite3_step(st) != SQLITE_DONE) s_log(d, LI_LOG_DEBUG, "saving peer state: %s", sqlite3_errmsg(d->r->db));
     else p->refused_new = 0;
     sqlite3_reset(st);
@@ -777,7 +791,10 @@ static void s_set_now(li_driver *d, li_now now) {
   }
   d->own.taking_back = !li_gate_may_seal_first(&d->gate);
   for (int i = 0; i < d->npeers; i++)
-    if (d->peers[i].linked) li_session_set_wall(d->peers[i].s, now.wall_ms);
+    if (d->peers[i].linked) {
+      li_session_set_wall(d->peers[i].s, now.wall_ms);
+      li_session_set_schema(d->peers[i].s, li_replica_schema_version(d->r));
+    }
 }
 
 void li_driver_link(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_BYTES], bool up, li_now now) {
@@ -851,6 +868,7 @@ void li_driver_tick(li_driver *d, li_now now) {
   s_drain(d);
   if (now.ms >= d->next_roster_ms) {
     s_roster_check(d);
+    s_log_check(d);
     d->next_roster_ms = now.ms + S_ROSTER_CHECK_MS;
   }
   s_gate_eval(d);

@@ -107,6 +107,7 @@ static li_err s_status_counts(li_replica *r, li_status *s, li_errbuf *eb) {
   int64_t hlc = 0;
   li_meta_get_int(r, "hlc", &hlc); /* absent before the first seal: 0 */
   s->hlc = (uint64_t)hlc;
+  s->schema_version = li_replica_schema_version(r);
   return e;
 }
 

@@ -138,7 +138,8 @@ typedef struct {
   char scope[LI_SCOPE_MAX + 1];
   uint8_t self[LI_PK_BYTES];
   uint8_t network[LI_PK_BYTES];
-  uint64_t hlc;                 /* the node's clock as last stored */
+  uint64_t hlc;                 /* the node's clock as last stored; 0: never sealed nor applied */
+  uint32_t schema_version;      /* the street schema version (migrate.h) */
   /* local state */
   int64_t unsealed_changes;     /* dirty row markers not sealed yet */
   int64_t conflicts;            /* rows in linli_conflicts */

@@ -43,12 +43,14 @@ static void s_status_head_text(FILE *f, const li_status *s) {
   char self[LI_PK_TEXT_LEN + 1], net[LI_PK_TEXT_LEN + 1], hlc[48];
   li_pk_to_text(s->self, self);
   li_pk_to_text(s->network, net);
-  li_hlc_format(s->hlc, hlc, sizeof hlc);
+  if (s->hlc) li_hlc_format(s->hlc, hlc, sizeof hlc);
+  else snprintf(hlc, sizeof hlc, "no clock yet (nothing sealed or received)");
   fputs("node        ", f);
   li_out_text(f, s->name);
   fprintf(f, " (%s, scope ", li_role_name(s->role));
   li_out_text(f, s->scope);
-  fprintf(f, ")\npublic key  %s\nnetwork     %s\nclock       %s\n", self, net, hlc);
+  fprintf(f, ")\npublic key  %s\nnetwork     %s\nclock       %s\nschema      street schema version %u (see 'linli schema show')\n",
+          self, net, hlc, s->schema_version);
   fprintf(f, "unsealed    %lld row change(s)%s\nconflicts   %lld (see 'linli conflicts')\n",
           (long long)s->unsealed_changes, s->unsealed_changes ? " (run 'linli commit')" : "", (long long)s->conflicts);
 }
@@ -205,7 +207,9 @@ static void s_status_head_json(li_json *j, const li_status *s) {
   li_json_kstr(j, "scope", s->scope);
   li_json_kstr(j, "public_key", self);
   li_json_kstr(j, "network", net);
-  li_json_kstr(j, "hlc", hlc);
+  if (s->hlc) li_json_kstr(j, "hlc", hlc);
+  else li_json_kstr(j, "hlc", NULL);
+  li_json_kint(j, "schema_version", s->schema_version);
   li_json_kint(j, "unsealed_changes", s->unsealed_changes);
   li_json_kint(j, "conflicts", s->conflicts);
 }

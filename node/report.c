@@ -44,6 +44,7 @@ typedef struct {
   int64_t committee_lacks, hub_lacks;
   bool commit_known;
   int64_t newest_commit_ms;
+  int64_t schema_version; /* the committee's street schema version as last heard; 0: unknown */
 } s_row;
 
 typedef struct {
@@ -54,6 +55,8 @@ typedef struct {
   int64_t total_committee_lacks, total_hub_lacks;
   char today[11], month[8];
   uint64_t now_ms;
+  uint32_t schema_version; /* this node's */
+  size_t schema_behind;    /* committees not known to be at it */
 } s_report;
 
 /* ---- small helpers ---- */
@@ -136,7 +139,8 @@ static const char s_sql_counts[] =
     "  AND (x.valid_to IS NULL OR x.valid_to >= ?2) "
     "  AND NOT EXISTS (SELECT 1 FROM notice_acks a WHERE a.notice_id = x.id AND a.scope = ?1)) n";
 
-static const char s_sql_peer[] = "SELECT last_contact_ms, behind_us, behind_them FROM linli_peers WHERE key = ?1";
+static const char s_sql_peer[] =
+    "SELECT last_contact_ms, behind_us, behind_them, schema_version FROM linli_peers WHERE key = ?1";
 
 static li_err s_add_row(s_report *rep, s_row **out, li_errbuf *eb) {
   if (rep->n == rep->cap) {
@@ -253,10 +257,13 @@ static li_err s_collect_sync(li_replica *r, sqlite3_stmt *peer, s_row *row, li_e
       row->committee_lacks = hub ? us : them;
       row->hub_lacks = hub ? them : us;
     }
+    int64_t v;
+    if (hub && s_col_int(peer, 3, &v) && v > 0 && v <= LI_SCHEMA_VERSION_MAX) row->schema_version = v;
   } else if (rc != SQLITE_DONE) {
     return li_db_fail(r, eb, "report: linli_peers");
   }
   sqlite3_reset(peer);
+  if (!hub) row->schema_version = li_replica_schema_version(r);
   return s_collect_newest(r, origin, row, eb);
 }
 
@@ -296,6 +303,9 @@ static li_err s_collect(li_replica *r, s_report *rep, li_errbuf *eb) {
     if (!e) e = s_collect_sync(r, peer, &rep->rows[i], eb);
   }
   if (!e) s_totals(rep);
+  rep->schema_version = li_replica_schema_version(r);
+  for (size_t i = 0; i < rep->n; i++)
+    rep->schema_behind += !rep->rows[i].revoked && rep->rows[i].schema_version != (int64_t)rep->schema_version;
 done:
   sqlite3_finalize(counts);
   sqlite3_finalize(peer);
@@ -305,14 +315,14 @@ done:
 /* ---- text ---- */
 
 enum { C_NAME, C_SCOPE, C_STAGE0, C_HZ_OVERDUE = C_STAGE0 + S_STAGES, C_HL_OPEN, C_HL_OVERDUE, C_SAT,
-       C_CARE, C_DISPUTES, C_NOTICES, C_CONTACT, C_C_LACKS, C_H_LACKS, C_NEWEST, C__COUNT };
+       C_CARE, C_DISPUTES, C_NOTICES, C_CONTACT, C_C_LACKS, C_H_LACKS, C_NEWEST, C_SCHEMA, C__COUNT };
 
 static const li_out_col s_text_cols[C__COUNT] = {
     {"committee", LI_OUT_LEFT}, {"scope", LI_OUT_LEFT},    {"排查", LI_OUT_RIGHT},   {"交办", LI_OUT_RIGHT},
     {"整改", LI_OUT_RIGHT},     {"复核", LI_OUT_RIGHT},    {"督查", LI_OUT_RIGHT},   {"overdue", LI_OUT_RIGHT},
     {"cases", LI_OUT_RIGHT},    {"late", LI_OUT_RIGHT},    {"sat%", LI_OUT_RIGHT},   {"care", LI_OUT_RIGHT},
     {"disputes", LI_OUT_RIGHT}, {"unacked", LI_OUT_RIGHT}, {"last contact", LI_OUT_LEFT},
-    {"lacks", LI_OUT_RIGHT},    {"hub lacks", LI_OUT_RIGHT}, {"newest", LI_OUT_RIGHT}};
+    {"lacks", LI_OUT_RIGHT},    {"hub lacks", LI_OUT_RIGHT}, {"newest", LI_OUT_RIGHT},  {"schema", LI_OUT_RIGHT}};
 _Static_assert(C__COUNT <= LI_OUT_TABLE_COLS_MAX, "the report fits a text table");
 
 typedef struct {
@@ -359,6 +369,9 @@ static void s_row_cells(const s_report *rep, const s_row *row, s_cells *cl) {
   s_lacks_cells(row->lacks_known, row->committee_lacks, row->hub_lacks, cl);
   if (row->commit_known) s_age(rep->now_ms, row->newest_commit_ms, c[C_NEWEST], S_CELL);
   else snprintf(c[C_NEWEST], S_CELL, "-");
+  if (row->schema_version) snprintf(c[C_SCHEMA], S_CELL, "v%" PRId64 "%s", row->schema_version,
+                                    row->schema_version < (int64_t)rep->schema_version ? " (old)" : "");
+  else snprintf(c[C_SCHEMA], S_CELL, "?");
 }
 
 static void s_total_cells(const s_report *rep, s_cells *cl) {
@@ -369,6 +382,7 @@ static void s_total_cells(const s_report *rep, s_cells *cl) {
   c[C_CONTACT][0] = 0;
   s_lacks_cells(rep->total_lacks_known, rep->total_committee_lacks, rep->total_hub_lacks, cl);
   c[C_NEWEST][0] = 0;
+  snprintf(c[C_SCHEMA], S_CELL, "v%u", rep->schema_version);
 }
 
 static void s_write_text(const s_report *rep, FILE *out) {
@@ -402,8 +416,21 @@ static void s_write_text(const s_report *rep, FILE *out) {
           "cases, late: open and overdue hotline cases; sat%%: share rated 好 of rated cases\n"
           "care: care visits in %s; disputes: open disputes; unacked: notices not acknowledged\n"
           "lacks: commits the committee lacks; hub lacks: commits the hub lacks;"
-          " newest: age of the committee's newest commit\n",
+          " newest: age of the committee's newest commit\n"
+          "schema: the street schema version the committee last said it is at (?: not heard since)\n",
           rep->month);
+  if (rep->schema_behind) {
+    fprintf(out, "\nstreet schema version %u; not received yet by:", rep->schema_version);
+    for (size_t i = 0; i < rep->n; i++) {
+      const s_row *row = &rep->rows[i];
+      if (row->revoked || row->schema_version == (int64_t)rep->schema_version) continue;
+      fputc(' ', out);
+      li_out_text(out, row->name);
+      if (row->schema_version) fprintf(out, " (v%" PRId64 ")", row->schema_version);
+      else fputs(" (not heard)", out);
+    }
+    fputs("\n", out);
+  }
 }
 
 /* ---- JSON ---- */
@@ -454,6 +481,10 @@ static void s_json_sync(li_json *j, const s_report *rep, const s_row *row) {
   if (row->contact_known) li_json_int(j, row->last_contact_ms);
   else li_json_null(j);
   s_json_lacks(j, row->lacks_known, row->committee_lacks, row->hub_lacks);
+  li_json_key(j, "schema_version");
+  if (row->schema_version) li_json_int(j, row->schema_version);
+  else li_json_null(j);
+  li_json_kbool(j, "schema_current", row->schema_version == (int64_t)rep->schema_version);
   s_age(rep->now_ms, row->newest_commit_ms, buf, sizeof buf);
   li_json_kstr(j, "newest_commit_age", row->commit_known ? buf : NULL);
   li_json_key(j, "newest_commit_age_ms");
@@ -480,6 +511,7 @@ static void s_write_json(const s_report *rep, FILE *out) {
   li_json_object(&j);
   li_json_kstr(&j, "generated", gen);
   li_json_kstr(&j, "today", rep->today);
+  li_json_kint(&j, "schema_version", rep->schema_version);
   li_json_key(&j, "committees");
   li_json_array(&j);
   for (size_t i = 0; i < rep->n; i++) {
@@ -530,7 +562,7 @@ static const char *const s_csv_header[] = {
     "committee", "scope", "revoked", "hazards_排查", "hazards_交办", "hazards_整改", "hazards_复核", "hazards_督查",
     "hazards_open", "hazards_overdue", "hotline_open", "hotline_overdue", "hotline_rated", "hotline_good",
     "satisfaction_pct", "care_visits_this_month", "disputes_open", "notices_unacknowledged", "last_contact_utc",
-    "committee_lacks", "hub_lacks", "newest_commit_age"};
+    "committee_lacks", "hub_lacks", "newest_commit_age", "schema_version"};
 
 static void s_csv_row(li_csv *c, const s_report *rep, const s_row *row) {
   li_csv_text(c, row->name);
@@ -543,6 +575,9 @@ static void s_csv_row(li_csv *c, const s_report *rep, const s_row *row) {
   li_csv_plain(c, buf);
   s_csv_lacks(c, row->lacks_known, row->committee_lacks, row->hub_lacks);
   if (row->commit_known) s_age(rep->now_ms, row->newest_commit_ms, buf, sizeof buf);
+  else snprintf(buf, sizeof buf, "-");
+  li_csv_plain(c, buf);
+  if (row->schema_version) snprintf(buf, sizeof buf, "%" PRId64, row->schema_version);
   else snprintf(buf, sizeof buf, "-");
   li_csv_plain(c, buf);
   li_csv_end_row(c);
@@ -561,6 +596,9 @@ static void s_write_csv(const s_report *rep, FILE *out) {
   li_csv_text(&c, ""); /* last contact */
   s_csv_lacks(&c, rep->total_lacks_known, rep->total_committee_lacks, rep->total_hub_lacks);
   li_csv_text(&c, ""); /* newest commit */
+  char v[16];
+  snprintf(v, sizeof v, "%u", rep->schema_version);
+  li_csv_plain(&c, v);
   li_csv_end_row(&c);
 }
 

@@ -103,6 +103,7 @@ struct li_session {
   uint64_t exchange;        /* ours; 0 before the first */
   uint64_t peer_exchange;   /* the peer's, from its Hello in this exchange; 0: none yet */
   uint64_t wall_ms;         /* our wall clock, set by the adapter (sent in Hellos) */
+  uint32_t schema_version;  /* our street schema version, set by the adapter (sent in Hellos) */
   uint64_t next_batch_id;
   uint64_t hello_sent_ms, started_ms, last_send_ms, last_recv_ms, recv_progress_ms;
   uint64_t retry_at_ms;     /* 0: no retry scheduled */
@@ -360,6 +361,7 @@ static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
   hello.heads = hp;
   hello.exchange = s->exchange;
   hello.wall_ms = s->wall_ms;
+  hello.schema_version = s->schema_version;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_HELLO;
   env.hello = &hello;
@@ -673,6 +675,7 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   s->theirs = theirs;
   if (e) return s_store_failed(s, now, e, eb);
   s->peer_exchange = h->exchange;
+  if (h->schema_version) s->info.peer_schema_version = h->schema_version;
   if (h->wall_ms) {
     s->info.peer_wall_ms = h->wall_ms;
     s->info.peer_wall_seen_ms = s->wall_ms;
@@ -1149,6 +1152,8 @@ void li_session_info_get(const li_session *s, li_session_info *out) {
 }
 
 void li_session_set_wall(li_session *s, uint64_t wall_ms) { s->wall_ms = wall_ms; }
+
+void li_session_set_schema(li_session *s, uint32_t version) { s->schema_version = version; }
 
 bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
                           uint8_t hash[LI_HASH_BYTES]) {

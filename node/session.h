@@ -148,6 +148,7 @@ typedef struct {
   bool caught_up;                /* both directions done in the current exchange (stuck chains aside) */
   uint64_t peer_wall_ms;         /* the peer's wall clock in its last Hello, 0: none */
   uint64_t peer_wall_seen_ms;    /* our wall clock when that Hello arrived */
+  uint32_t peer_schema_version;  /* the street schema version in its last Hello, 0: none */
   uint32_t stuck_ours;           /* our chains the peer rejected in this exchange */
   uint32_t stuck_theirs;         /* the peer's chains we rejected in this exchange */
 } li_session_info;
@@ -181,6 +182,9 @@ void li_session_info_get(const li_session *s, li_session_info *out);
 /* The node's wall clock, for the Hellos it sends (the adapter sets it
  * before every input; the session never reads a clock). */
 void li_session_set_wall(li_session *s, uint64_t wall_ms);
+/* The node's street schema version, for the Hellos it sends (the adapter
+ * sets it before every input; the hub's report shows who lags). */
+void li_session_set_schema(li_session *s, uint32_t version);
 
 /* The peer's head of (origin, scope) from its Hello of the current
  * exchange: false when no Hello of this exchange has arrived yet; *seq 0

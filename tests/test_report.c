@@ -130,8 +130,8 @@ static const char s_data_sql[] =
 static void s_peer_and_commit(li_node *hub, const li_identity *c01) {
   sqlite3_stmt *st = NULL;
   assert_int_equal(sqlite3_prepare_v2(hub->r->db,
-                                      "INSERT INTO linli_peers(key, name, last_contact_ms, behind_us, behind_them) "
-                                      "VALUES(?1, 'c01', ?2, 5, 2)",
+                                      "INSERT INTO linli_peers(key, name, last_contact_ms, behind_us, behind_them,"
+                                      " schema_version) VALUES(?1, 'c01', ?2, 5, 2, 1)",
                                       -1, &st, NULL),
                    SQLITE_OK);
   sqlite3_bind_blob(st, 1, c01->pk, LI_PK_BYTES, SQLITE_STATIC);
@@ -306,18 +306,21 @@ static void s_assert_has(const char *hay, const char *needle) {
 static void test_text(void **state) {
   fx *f = *state;
   char *t = s_report(f->hub->r, LI_REPORT_TEXT, TODAY, NULL, NULL);
-  /*                       name   scope  排查 交办 整改 复核 督查 overdue cases late sat%  care disp unacked contact lacks hub newest */
+  /*                       name   scope  排查 交办 整改 复核 督查 overdue cases late sat%  care disp unacked contact lacks hub newest schema */
   const char *c01[] = {"c01", "c01", "1", "2", "0", "0", "0", "1", "3", "2", "66.7", "3", "2", "1",
-                       "2025-03-15T00:00:00Z", "5", "2", "2h"};
-  s_assert_fields(t, "c01 ", c01, 18);
-  const char *c02[] = {"c02", "c02", "0", "0", "1", "0", "0", "1", "1", "0", "-", "1", "0", "2", "never", "-", "-", "-"};
-  s_assert_fields(t, "c02 ", c02, 18);
+                       "2025-03-15T00:00:00Z", "5", "2", "2h", "v1"};
+  s_assert_fields(t, "c01 ", c01, 19);
+  const char *c02[] = {"c02", "c02", "0", "0", "1", "0", "0", "1", "1", "0", "-", "1", "0", "2", "never", "-", "-", "-", "?"};
+  s_assert_fields(t, "c02 ", c02, 19);
   const char *c02old[] = {"c02old", "(revoked)", "c02", "0", "0", "1", "0", "0", "1", "1", "0", "-",
-                          "1", "0", "2", "never", "-", "-", "-"};
-  s_assert_fields(t, "c02old", c02old, 19);
+                          "1", "0", "2", "never", "-", "-", "-", "?"};
+  s_assert_fields(t, "c02old", c02old, 20);
   /* c02 counted once; c03 (hostile, bad key) adds 2 unacknowledged notices. */
-  const char *total[] = {"TOTAL", "1", "2", "1", "0", "0", "2", "4", "2", "66.7", "4", "2", "5", "5", "2"};
-  s_assert_fields(t, "TOTAL", total, 15);
+  const char *total[] = {"TOTAL", "1", "2", "1", "0", "0", "2", "4", "2", "66.7", "4", "2", "5", "5", "2", "v1"};
+  s_assert_fields(t, "TOTAL", total, 16);
+  /* who has not said it is at the street's schema version (the revoked entry is not asked) */
+  s_assert_has(t, "\nstreet schema version 1; not received yet by: c02 (not heard) =c03");
+  assert_null(strstr(t, "c02old (not heard)"));
   /* The hostile name reaches the terminal without control characters. */
   s_assert_has(t, "=c03 \"x\",??[31m\xEF\xBF\xBD");
   assert_null(strchr(t, '\x1b'));
@@ -343,18 +346,19 @@ static void test_json(void **state) {
   fx *f = *state;
   char *j = s_report(f->hub->r, LI_REPORT_JSON, TODAY, NULL, NULL);
   s_assert_json(j);
-  s_assert_has(j, "{\"generated\":\"2025-03-15T12:00:00Z\",\"today\":\"2025-03-15\",\"committees\":[");
+  s_assert_has(j, "{\"generated\":\"2025-03-15T12:00:00Z\",\"today\":\"2025-03-15\",\"schema_version\":1,\"committees\":[");
   s_assert_has(j, "{\"name\":\"c01\",\"scope\":\"c01\",\"revoked\":false,\"hazards\":{\"open\":3,\"overdue\":1,"
                   "\"by_stage\":{\"排查\":1,\"交办\":2,\"整改\":0,\"复核\":0,\"督查\":0}},"
                   "\"hotline\":{\"open\":3,\"overdue\":2,\"rated\":3,\"good\":2,\"satisfaction_pct\":66.7},"
                   "\"care_visits_this_month\":3,\"disputes_open\":2,\"notices_unacknowledged\":1,"
                   "\"sync\":{\"last_contact\":\"2025-03-15T00:00:00Z\",\"last_contact_ms\":1741996800000,"
-                  "\"committee_lacks\":5,\"hub_lacks\":2,\"newest_commit_age\":\"2h\","
-                  "\"newest_commit_age_ms\":7200000}}");
+                  "\"committee_lacks\":5,\"hub_lacks\":2,\"schema_version\":1,\"schema_current\":true,"
+                  "\"newest_commit_age\":\"2h\",\"newest_commit_age_ms\":7200000}}");
   s_assert_has(j, "{\"name\":\"c02\",\"scope\":\"c02\",\"revoked\":false,");
   s_assert_has(j, "\"rated\":0,\"good\":0,\"satisfaction_pct\":null}");
   s_assert_has(j, "\"sync\":{\"last_contact\":null,\"last_contact_ms\":null,\"committee_lacks\":null,"
-                  "\"hub_lacks\":null,\"newest_commit_age\":null,\"newest_commit_age_ms\":null}}");
+                  "\"hub_lacks\":null,\"schema_version\":null,\"schema_current\":false,\"newest_commit_age\":null,"
+                  "\"newest_commit_age_ms\":null}}");
   s_assert_has(j, "{\"name\":\"c02old\",\"scope\":\"c02\",\"revoked\":true,");
   s_assert_has(j, "{\"name\":\"=c03 \\\"x\\\",\\n\\u001b[31m\xEF\xBF\xBD\",\"scope\":\"c03\"");
   s_assert_has(j, "\"total\":{\"hazards\":{\"open\":4,\"overdue\":2,"
@@ -376,17 +380,17 @@ static void test_csv(void **state) {
       "committee,scope,revoked,hazards_排查,hazards_交办,hazards_整改,hazards_复核,hazards_督查,hazards_open,"
       "hazards_overdue,hotline_open,hotline_overdue,hotline_rated,hotline_good,satisfaction_pct,"
       "care_visits_this_month,disputes_open,notices_unacknowledged,last_contact_utc,committee_lacks,hub_lacks,"
-      "newest_commit_age\r\n";
+      "newest_commit_age,schema_version\r\n";
   assert_memory_equal(c, header, strlen(header));
-  s_assert_has(c, "\r\nc01,c01,no,1,2,0,0,0,3,1,3,2,3,2,66.7,3,2,1,2025-03-15T00:00:00Z,5,2,2h\r\n");
-  s_assert_has(c, "\r\nc02,c02,no,0,0,1,0,0,1,1,1,0,0,0,-,1,0,2,never,-,-,-\r\n");
+  s_assert_has(c, "\r\nc01,c01,no,1,2,0,0,0,3,1,3,2,3,2,66.7,3,2,1,2025-03-15T00:00:00Z,5,2,2h,1\r\n");
+  s_assert_has(c, "\r\nc02,c02,no,0,0,1,0,0,1,1,1,0,0,0,-,1,0,2,never,-,-,-,-\r\n");
   s_assert_has(c, "\r\nc02old,c02,yes,");
   /* quoted, quotes doubled, newline kept inside, formula defused */
-  s_assert_has(c, "\r\n\"'=c03 \"\"x\"\",\n\x1b[31m\xEF\xBF\xBD\",c03,no,0,0,0,0,0,0,0,0,0,0,0,-,0,0,2,never,-,-,-\r\n");
-  s_assert_has(c, "\r\nTOTAL,,,1,2,1,0,0,4,2,4,2,3,2,66.7,4,2,5,,5,2,\r\n");
+  s_assert_has(c, "\r\n\"'=c03 \"\"x\"\",\n\x1b[31m\xEF\xBF\xBD\",c03,no,0,0,0,0,0,0,0,0,0,0,0,-,0,0,2,never,-,-,-,-\r\n");
+  s_assert_has(c, "\r\nTOTAL,,,1,2,1,0,0,4,2,4,2,3,2,66.7,4,2,5,,5,2,,1\r\n");
   assert_int_equal(c[n - 1], '\n');
   assert_int_equal(c[n - 2], '\r');
-  /* every line outside quotes ends with CRLF; 22 fields on each */
+  /* every line outside quotes ends with CRLF; 23 fields on each */
   bool quoted = false;
   int fields = 1, records = 0;
   for (size_t i = 3; i < n; i++) {
@@ -394,7 +398,7 @@ static void test_csv(void **state) {
     else if (!quoted && c[i] == ',') fields++;
     else if (!quoted && c[i] == '\n') {
       assert_int_equal(c[i - 1], '\r');
-      if (fields != 22) fail_msg("record %d has %d fields:\n%s", records, fields, c);
+      if (fields != 23) fail_msg("record %d has %d fields:\n%s", records, fields, c);
       fields = 1;
       records++;
     }
@@ -437,7 +441,7 @@ static void test_bad_input(void **state) {
   char *j = s_report(f->hub->r, LI_REPORT_JSON, TODAY, NULL, NULL);
   s_assert_json(j);
   s_assert_has(j, "\"sync\":{\"last_contact\":null,\"last_contact_ms\":null,\"committee_lacks\":null,"
-                  "\"hub_lacks\":null,\"newest_commit_age\":\"2h\"");
+                  "\"hub_lacks\":null,\"schema_version\":1,\"schema_current\":true,\"newest_commit_age\":\"2h\"");
   free(j);
 }
 
@@ -490,8 +494,8 @@ static void test_malformed_newest_commit(void **state) {
   s_exec(f->hub, "UPDATE linli_log SET hlc = 'soon' WHERE scope = 'c01' AND seq = 2");
   char *t = s_report(f->hub->r, LI_REPORT_TEXT, TODAY, NULL, NULL);
   const char *c01[] = {"c01", "c01", "1", "2", "0", "0", "0", "1", "3", "2", "66.7", "3", "2", "1",
-                       "2025-03-15T00:00:00Z", "5", "2", "-"};
-  s_assert_fields(t, "c01 ", c01, 18);
+                       "2025-03-15T00:00:00Z", "5", "2", "-", "v1"};
+  s_assert_fields(t, "c01 ", c01, 19);
   free(t);
 }
 
@@ -529,8 +533,8 @@ static void test_empty_hub_and_committee(void **state) {
   char *t = s_report(c->r, LI_REPORT_TEXT, TODAY, NULL, NULL);
   /* on a committee behind_us is what the hub lacks, behind_them what it lacks */
   const char *row[] = {"c07", "c07", "0", "0", "0", "1", "0", "1", "0", "0", "-", "0", "0", "0",
-                       "2025-03-15T00:00:00Z", "4", "7", "-"};
-  s_assert_fields(t, "c07 ", row, 18);
+                       "2025-03-15T00:00:00Z", "4", "7", "-", "v1"};
+  s_assert_fields(t, "c07 ", row, 19);
   free(t);
   s_node_free(&c);
   s_node_free(&hub);
