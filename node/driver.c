@@ -111,6 +111,7 @@ struct li_driver {
   bool started;
   uint64_t next_seal_ms, next_save_ms, next_roster_ms;
   bool roster_known;
+  uint32_t schema_told;        /* committee: the schema version in the Hello of the current exchange */
   int64_t log_mark;            /* li_chain_mark after the last fan-out: a larger one means another process stored commits */
   uint8_t roster[LI_HASH_BYTES];
   li_now now;
@@ -275,6 +276,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   }
   li_session_set_wall(p->s, d->now.wall_ms);
   li_session_set_schema(p->s, li_replica_schema_version(d->r));
+  d->schema_told = li_replica_schema_version(d->r);
   p->linked = true;
   p->reachable = true;
   p->conn = *conn;
@@ -851,6 +853,25 @@ void li_driver_recv(li_driver *d, const li_conn *conn, const uint8_t key[LI_PK_B
   if (d->save_now) s_save(d);
 }
 
+/* A committee that migrated tells the hub at once (a new exchange, whose
+ * Hello names the version) once the current exchange is caught up: the
+ * hub's report shows who has not received the latest schema. */
+static void s_schema_tell(li_driver *d) {
+  uint32_t v = li_replica_schema_version(d->r);
+  if (d->cfg.role != LI_ROLE_COMMITTEE || v == d->schema_told) return;
+  for (int i = 0; i < d->npeers; i++) {
+    s_peer *p = &d->peers[i];
+    li_session_info in;
+    if (!p->linked) continue;
+    li_session_info_get(p->s, &in);
+    if (!in.caught_up) return;
+    li_errbuf eb;
+    if (li_session_start(p->s, d->now.ms, &eb) != LI_OK) return;
+    s_drain_out(d, p);
+    d->schema_told = v;
+  }
+}
+
 void li_driver_tick(li_driver *d, li_now now) {
   s_set_now(d, now);
   for (int i = 0; i < d->npeers; i++) {
@@ -866,6 +887,7 @@ void li_driver_tick(li_driver *d, li_now now) {
     }
   }
   s_drain(d);
+  s_schema_tell(d);
   if (now.ms >= d->next_roster_ms) {
     s_roster_check(d);
     s_log_check(d);
