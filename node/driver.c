@@ -354,7 +354,10 @@ static void s_fan_out(li_driver *d, const s_peer *except) {
     s_drain_out(d, p);
     if (except) d->st.fanouts++;
   }
-  d->log_mark = li_chain_mark(d->r);
+  /* every session was told: whatever is stored now is offered (a fan-out
+   * that left the sender out must not hide from it a commit another
+   * process stored meanwhile, which s_log_check would otherwise miss) */
+  if (!except) d->log_mark = li_chain_mark(d->r);
 }
 
 /* Commits another process stored (`linli commit`, `linli schema apply`

@@ -2,8 +2,10 @@
 # `make demo`: a street hub and three committees as real `linli serve`
 # processes on loopback (CURVE over ZeroMQ). Committees write with the plain
 # sqlite3 shell; one committee is cut off, both sides write (a conflicting
-# edit and a hazard the street assigns to the cut-off committee), the link
-# heals, and everyone catches up by themselves. Then the hub's report and a
+# edit and a hazard the street assigns to the cut-off committee), the street
+# office adds a column (hazards.photo_ref) with a signed schema migration
+# while c03 is away, the link heals, and everyone catches up and migrates
+# by themselves. Then the hub's report and a
 # convergence check. Leaves no process behind.
 set -eu
 LINLI=${1:-build/linli}
@@ -54,6 +56,23 @@ q hub "UPDATE hazards SET stage='交办', assigned_to='物业公司' WHERE id='c
 INSERT INTO hazards(id,scope,category,location,found_on,deadline,stage,assigned_to) VALUES
   ('c03-h2','c03','消防','菜场后门通道','2025-03-06','2025-03-12','交办','c03');"
 q c01 "UPDATE care_visits SET follow_up=1 WHERE id='c01-v2'"
+
+say "while c03 is cut off, the street office adds hazards.photo_ref (a signed schema migration)"
+cat >"$W/photo_ref.sql" <<'EOF2'
+-- 2026 work plan: a photo of every hazard found
+ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT '';
+EOF2
+"$LINLI" --dir "$W/hub" schema apply "$W/photo_ref.sql"
+at_v2() { [ "$(q "$1" "SELECT value FROM linli_meta WHERE key='schema_version'")" = 2 ]; }
+for c in c01 c02; do
+  i=0; while ! at_v2 $c && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+  at_v2 $c || { echo "$c did not get the migration"; exit 1; }
+done
+echo "c01 and c02 (online) migrated within seconds; c03 (cut off) is still at version $(q c03 "SELECT value FROM linli_meta WHERE key='schema_version'") and keeps writing"
+q hub "UPDATE hazards SET photo_ref='photos/c03-h2.jpg' WHERE id='c03-h2'"
+q c01 "UPDATE hazards SET photo_ref='photos/c01-h1.jpg' WHERE id='c01-h1'"
+q c03 "INSERT INTO hazards(id,scope,category,location,found_on,deadline) VALUES
+  ('c03-h3','c03','九小场所','便利店仓库','2025-03-07','2025-03-21');"
 sleep 2
 echo "c03's view while cut off:"
 "$LINLI" --dir "$W/c03" status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({k: s[k] for k in ("name","peers") if k in s}, ensure_ascii=False, indent=1))'
@@ -61,7 +80,11 @@ echo "c03's view while cut off:"
 say "the link returns; nobody runs a command"
 street_heal c03
 street_wait_converged 40 hub c01 c02 c03 || { echo "did not converge after healing"; exit 1; }
-echo "c03 caught up:"
+at_v2 c03 || { echo "c03 did not get the migration after the heal"; exit 1; }
+echo "c03 caught up, migrated to street schema version 2 with the hub's photo_ref; its hazard written under version 1 arrived:"
+q c03 "SELECT id, stage, photo_ref FROM hazards ORDER BY id"
+q hub "SELECT id, stage, photo_ref FROM hazards WHERE scope='c03' ORDER BY id"
+"$LINLI" --dir "$W/hub" schema show
 "$LINLI" --dir "$W/c03" status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({k: s[k] for k in ("name","peers") if k in s}, ensure_ascii=False, indent=1))'
 
 say "the conflicting edit: both replicas chose the same value; the loser is kept"

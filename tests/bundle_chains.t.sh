@@ -1,11 +1,14 @@
 #!/bin/sh
 # bundle_chains: nothing a bundle brings blocks more than it must (finding 2
 # of issue 9).
-#  1. The hub tracks a table the committee lacks and writes a row of it, in
-#     the committee's scope, next to a meal point; it also writes a street
-#     notice. The committee imports the hub's bundle: that row is refused
-#     alone (linli_refused, unknown_table, said on stdout) and everything
-#     else, its commit's meal point too, is applied; exit 0.
+#  1. The hub tracks a table of its own (a street schema migration, issue
+#     10) and writes a row of it in the committee's scope, next to two meal
+#     points, one of which a rule of the committee's own (a local trigger)
+#     refuses; it also writes a street notice. The committee imports the
+#     hub's bundle: it migrates and gets the new table's row; the meal
+#     point its rule refuses is refused alone (linli_refused, constraint,
+#     said on stdout) and everything else, the same commit's other rows
+#     too, is applied; exit 0.
 #  2. A chain that does stop: the committee lost the meal point m1 with
 #     capture off, and the hub's next commit of scope c07 updates it (the
 #     replica is found inconsistent, `tampered`). The import stops that
@@ -32,8 +35,11 @@ q hub "INSERT INTO meal_points(id, scope, place) VALUES ('m1', 'c07', '社区食
 "$LINLI" --dir "$W/hub" commit >/dev/null
 q hub "CREATE TABLE hub_only(id TEXT, scope TEXT NOT NULL, note TEXT, PRIMARY KEY (id, scope))"
 "$LINLI" --dir "$W/hub" track hub_only >/dev/null
+q c07 "CREATE TRIGGER c07_rule BEFORE INSERT ON meal_points WHEN NEW.place LIKE '%停用%'
+  BEGIN SELECT RAISE(ABORT, 'c07: a closed point is not registered'); END"
 q hub "INSERT INTO meal_points(id, scope, place) VALUES ('m2', 'c07', '老年食堂');
-INSERT INTO hub_only(id, scope, note) VALUES ('x1', 'c07', 'only the hub tracks this');
+INSERT INTO meal_points(id, scope, place) VALUES ('m9', 'c07', '旧食堂(停用)');
+INSERT INTO hub_only(id, scope, note) VALUES ('x1', 'c07', 'the street tracks this now');
 INSERT INTO notices(id, scope, title) VALUES ('n1', 'street', '防汛通知');"
 "$LINLI" --dir "$W/hub" bundle export --for c07 "$W/hub-c07.bundle" >/dev/null
 
@@ -42,13 +48,15 @@ INSERT INTO notices(id, scope, title) VALUES ('n1', 'street', '防汛通知');"
   fail "import exited $?: $(cat "$W/err")"
 cat "$W/out"
 grep -q "1 row change(s) refused alone" "$W/out" || fail "stdout does not say a row change was refused"
-[ "$(q c07 "SELECT count(*) FROM linli_refused WHERE tbl = 'hub_only' AND reason = 'unknown_table'")" = 1 ] ||
-  fail "the hub_only row is not in linli_refused"
+[ "$(q c07 "SELECT count(*) FROM linli_refused WHERE tbl = 'meal_points' AND reason = 'constraint'")" = 1 ] ||
+  fail "the refused meal point is not in linli_refused: $(q c07 "SELECT tbl, reason, message FROM linli_refused")"
+[ "$(q c07 "SELECT note FROM hub_only WHERE id = 'x1'")" = "the street tracks this now" ] ||
+  fail "the migrated table's row was not applied"
 [ "$(q c07 "SELECT count(*) FROM notices WHERE id = 'n1'")" = 1 ] || fail "the street chain (notice n1) was not applied"
 [ "$(q c07 "SELECT count(*) FROM roster WHERE name = 'c07'")" = 1 ] || fail "the roster was not applied"
 [ "$(q c07 "SELECT count(*) FROM meal_points WHERE id IN ('m1', 'm2')")" = 2 ] || fail "the meal points were not applied"
 [ "$(q c07 "SELECT count(*) FROM linli_rejects")" = 0 ] || fail "a commit was refused"
-echo "1: the row of a table the committee lacks was refused alone, everything else applied"
+echo "1: the committee migrated and got the new table's row; the row its own rule refuses was refused alone, everything else applied"
 
 # ---- 2. a chain that stops ----
 q c07 "INSERT INTO linli_applying VALUES(1); DELETE FROM meal_points WHERE id = 'm1'; DELETE FROM linli_applying"
