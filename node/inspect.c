@@ -283,6 +283,17 @@ void li_inspect_stuck_fix(const char *code, bool ours, const char *origin_name, 
   } else if (!strcmp(code, li_errname(LI_ERR_GAP)) || !strcmp(code, li_errname(LI_ERR_MISSING_DEPS))) {
     snprintf(out, cap, "commits are missing in between: they are sent again at the next exchange; if it stays, run "
              "'linli verify' on both nodes");
+  } else if (!strcmp(code, li_errname(LI_ERR_SCHEMA_AHEAD))) {
+    snprintf(out, cap, "sealed under a newer street schema than this node's: held until the hub's migration "
+             "arrives in the street chain, then applied by itself (see 'linli schema show')");
+  } else if (!strcmp(code, li_errname(LI_ERR_MIGRATION))) {
+    if (ours)
+      snprintf(out, cap, "%s could not apply the street schema migration: its message above says why and what "
+               "to run there", peer);
+    else
+      snprintf(out, cap, "this node could not apply the street's schema migration: the message above says why "
+               "(e.g. a table of this committee's own has the new table's name: rename it as it says); it is "
+               "tried again at the next exchange");
   } else if (!strcmp(code, li_errname(LI_ERR_SCHEMA)) || !strcmp(code, li_errname(LI_ERR_TYPE))) {
     snprintf(out, cap, "the tables differ between the two nodes: give both the same schema (see the README, "
              "'schema change')");

@@ -183,8 +183,7 @@ static li_err s_migrate(s_merger *m, li_errbuf *eb) {
     return LI_OK;
   }
   if (e == LI_ERR_DB || e == LI_ERR_NOMEM) return li_fail(eb, e, "%s", t.msg);
-  return li_fail(eb, LI_ERR_MIGRATION, "%s: migration to schema version %u cannot be applied here: %s", name,
-                 mg->version, t.msg);
+  return li_fail(eb, LI_ERR_MIGRATION, "schema v%u not applied: %s", mg->version, t.msg);
 }
 
 static li_err s_merge_one(s_merger *m, li_errbuf *eb) {

@@ -555,9 +555,9 @@ static li_err s_apply_one(li_replica *r, const li_migration *m, int i, li_errbuf
       free(have);
       if (!same)
         return li_fail(eb, LI_ERR_MIGRATION,
-                       "statement %d: this replica has a table '%s' of its own with another definition; move it aside "
-                       "(sqlite3 replica.db \"ALTER TABLE %s RENAME TO %s_local\") and sync again",
-                       no, m->table[i], m->table[i], m->table[i]);
+                       "'%s' is a table of this node's own: rename it (ALTER TABLE %s RENAME TO %s_local) and the "
+                       "migration applies (statement %d)",
+                       m->table[i], m->table[i], m->table[i], no);
     } else if ((e = li_exec(r, m->stmt[i], &t))) {
       break;
     }

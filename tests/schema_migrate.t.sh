@@ -20,6 +20,9 @@
 #     versions; the report names a committee that has not received it.
 #  5. c09, never synced, gets the migration and then every row from one
 #     bundle, writes to the new table, and its bundle reaches the hub.
+#  6. A migration creating a table c07 already has as its own (my_notes,
+#     from 1): c07's status names the clash and the rename that frees it;
+#     after the rename c07 migrates by itself and gets the hub's row.
 set -eu
 : "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=schema_migrate
@@ -162,4 +165,17 @@ q c09 "INSERT INTO hazards(id, scope, category, location, found_on, photo_ref) V
   [ "$(q hub "SELECT photo_ref FROM hazards WHERE id = 'h9' AND scope = 'c09'")" = c09/h9.jpg ] ||
   fail "c09's rows did not reach the hub"
 echo "5: c09, never synced, migrated and got every row from one bundle; its writes to the new table reached the hub"
+# ---- 6. a migration a committee cannot apply yet: named, with the way out ----
+printf '%s\n' "CREATE TABLE my_notes (id TEXT NOT NULL, scope TEXT NOT NULL, title TEXT, PRIMARY KEY (id, scope));" >"$W/m2.sql"
+"$LINLI" --dir "$W/hub" schema apply "$W/m2.sql" >/dev/null || fail "the second migration"
+q hub "INSERT INTO my_notes(id, scope, title) VALUES ('n7', 'c07', '街道下发的笔记')"
+named() { "$LINLI" --dir "$W/c07" status >"$W/st_c07" && grep -q "my_notes" "$W/st_c07" &&
+  grep -q "ALTER TABLE my_notes RENAME TO my_notes_local" "$W/st_c07"; }
+wait_until 30 named || fail "c07's status does not name the clash and the way out: $(cat "$W/st_c07")"
+[ "$(version c07)" = 2 ] || fail "c07 migrated over its own table"
+q c07 "ALTER TABLE my_notes RENAME TO my_notes_local"
+at_v3() { [ "$(version c07)" = 3 ] && [ "$(q c07 "SELECT title FROM my_notes WHERE id = 'n7'")" = "街道下发的笔记" ]; }
+wait_until 60 at_v3 || fail "after the rename c07 did not migrate: $("$LINLI" --dir "$W/c07" status)"
+named && fail "c07's status still names the clash"
+echo "6: a migration clashing with a committee's own table stopped only the street chain there, status named it with the rename; after it, c07 migrated and got the hub's row"
 echo "ok $T ($(($(date +%s) - t0)) s)"
