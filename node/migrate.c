@@ -439,9 +439,14 @@ static li_err s_check_one(sqlite3 *s, const char **p, li_migration *m, bool *don
   if (e == LI_OK) e = s_snapshot(s, &before, eb);
   if (e == LI_OK) {
     rc = sqlite3_step(st);
+    const char *msg = rc == SQLITE_INTERRUPT ? "takes too long to run" : sqlite3_errmsg(s);
+    /* on a receiver: a column of that name added by hand (status shows the
+     * drift); dropping it lets the migration add it */
+    bool dup = kind == LI_MIG_ADD_COLUMN && strncmp(msg, "duplicate column name", 21) == 0;
     if (rc != SQLITE_DONE)
-      e = li_fail(eb, LI_ERR_MIGRATION, "statement %d: %s", no,
-                  rc == SQLITE_INTERRUPT ? "takes too long to run" : sqlite3_errmsg(s));
+      e = li_fail(eb, LI_ERR_MIGRATION, "statement %d: %s%s", no, msg,
+                  dup ? " (added by hand here? drop it with ALTER TABLE ... DROP COLUMN and the migration adds it)"
+                      : "");
   }
   sqlite3_finalize(st);
   if (e == LI_OK) e = s_snapshot(s, &after, eb);
