@@ -4,7 +4,9 @@
 # hub by a veth pair (addresses 10.77.N.1/.2, which exist only inside these
 # namespaces). Splits are real link failures (ip link set down); where the
 # kernel has netem, every link also gets loss and latency. Needs root and
-# `ip netns`; where it cannot run it says so and exits 0 (skipped).
+# `ip netns` that works (it probes `ip netns exec` itself: inside a chroot
+# a namespace can be made but not entered); where it cannot run it prints
+# "SKIP: why" and exits 77, which tests/run.sh counts as skipped.
 #
 #   simulations/split_netns.sh [--seconds N] [--committees K] [--seed S]
 set -u
@@ -19,11 +21,15 @@ while [ $# -gt 0 ]; do
 done
 here=$(cd "$(dirname "$0")/.." && pwd)
 LINLI=${LINLI:-$here/build/linli}
-skip() { echo "namespace variant SKIPPED: $*"; exit 0; }
+skip() { echo "SKIP: namespace variant: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root for ip netns"
 command -v ip >/dev/null || skip "ip (iproute2) is not installed"
 P="lns$$"
 ip netns add "${P}h" 2>/dev/null || skip "cannot create network namespaces here"
+if ! timeout 10 ip netns exec "${P}h" true 2>/dev/null; then
+  ip netns del "${P}h" 2>/dev/null
+  skip "a namespace can be made but not entered here (ip netns exec fails: a chroot or a container without /sys?)"
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/linli-netns.XXXXXX")
 . "$here/scripts/street.sh"
 cleanup() {
