@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "hlc.h"
 #include "li_limits.h"
 #include "log.h"
 
@@ -21,6 +22,11 @@
 /* A ZAP request has 7 frames for CURVE (RFC 27); more is malformed. */
 #define LI_ZAP_FRAMES 7
 /* LI_ZAP_BATCH_MAX, LI_MONITOR_BATCH_MAX, LI_DRAIN_FRAMES_MAX: li_limits.h */
+/* Committee: a handshake that keeps failing this many times over this long
+ * is worth checking the hub key for (an outage alone does not say so). */
+#define S_KEY_HINT_TRIES 16
+#define S_KEY_HINT_MS 120000
+
 /* Committee: libzmq gives up on an endpoint whose handshake the hub refused
  * (ZAP status 400) and never retries it; we reconnect ourselves after a
  * backoff from MIN doubling to MAX, so a committee added to the roster later
@@ -39,6 +45,7 @@ struct li_transport {
   int64_t reconnect_at_ms; /* committee: 0, or when to reconnect after an auth failure */
   int64_t auth_retry_ms;   /* committee: the next backoff after an auth failure */
   uint64_t failures_in_row; /* committee: handshake failures since the last success */
+  uint64_t failing_since_wall_ms; /* committee: wall clock of the first of them (0: none) */
   li_transport_admit_fn admit;
   void *admit_ctx;
   uint8_t hub_pk[LI_PK_BYTES]; /* committee: the pinned hub key */
@@ -352,6 +359,7 @@ static void s_monitor_event(li_transport *t, uint16_t event, uint32_t value, con
       t->reconnect_at_ms = 0;
       t->auth_retry_ms = LI_AUTH_RETRY_MIN_MS;
       t->failures_in_row = 0;
+      t->failing_since_wall_ms = 0;
       if (!t->hub) {
         t->connected = true;
         log_info("connected to the hub at %s", addr);
@@ -394,11 +402,29 @@ static void s_monitor_event(li_transport *t, uint16_t event, uint32_t value, con
         log_debug("a peer handshake failed: %s", why);
         break;
       }
-      /* libzmq retries these every RECONNECT_MIN: log 1, 2, 4, 8, ... */
+      /* libzmq retries these every RECONNECT_MIN: log 1, 2, 4, 8, ... A
+       * connection that closes during the handshake is what an outage
+       * looks like (a link or proxy cut, the hub restarting) and also what
+       * a wrong hub key looks like (the hub cannot open our HELLO and
+       * closes): the key is named only once it has gone on for a while,
+       * as a thing to check, never as the cause of an outage. */
       t->failures_in_row++;
-      if ((t->failures_in_row & (t->failures_in_row - 1)) == 0)
-        log_warnx("handshake with the hub at %s failed (%s; %llu in a row): is the hub key in "
-                  "the config right?", addr, why, (unsigned long long)t->failures_in_row);
+      uint64_t now_wall = li_wall_ms();
+      if (!t->failing_since_wall_ms) t->failing_since_wall_ms = now_wall;
+      if ((t->failures_in_row & (t->failures_in_row - 1)) == 0) {
+        char since[48];
+        li_hlc_format(t->failing_since_wall_ms << 16, since, sizeof since);
+        bool long_enough = t->failures_in_row >= S_KEY_HINT_TRIES &&
+                           now_wall - t->failing_since_wall_ms >= S_KEY_HINT_MS;
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+          log_warnx("handshake with the hub at %s failed (%s; %llu in a row since %s): check that hub_key in "
+                    "linli.conf is the hub's 'linli id'", addr, why, (unsigned long long)t->failures_in_row, since);
+        else
+          log_warnx("hub at %s unreachable since %s (the connection closed during the handshake: %s; %llu tries), "
+                    "retrying%s", addr, since, why, (unsigned long long)t->failures_in_row,
+                    long_enough ? "; if the hub is running, check that hub_key in linli.conf is the hub's 'linli id'"
+                                : "");
+      }
       break;
     }
     default:
