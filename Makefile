@@ -90,6 +90,50 @@ $(B)/linli-sim-bug-%: $(LIB_SRC) $(SIMX_SRC) $(GEN_H) $(B)/gen/street_sql.c simu
 	@echo "  LD  $@ (deliberate bug $(BUGDEF_$*))"
 	@$(CC) $(CFLAGS) -Wno-shadow -D$(BUGDEF_$*) -Isimulations/sim -o $@ $(BUG_SRC) $(LDFLAGS) $(LDLIBS)
 
+# ---- installing (issue: run a street for real) ----
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   the binary, the man page (scdoc), example
+#                                                    configs and the systemd unit linli-serve@
+#   make deb                                         a .deb (debhelper) in build/deb/
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man/man1
+DOCDIR = $(PREFIX)/share/doc/linli
+STATEDIR ?= /var/lib/linli
+# /usr's units live in /lib/systemd/system (Debian 12); any other prefix's in PREFIX/lib/systemd/system
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+.PHONY: install install-files deb deps-packaging
+
+deps-packaging:
+	@LINLI_NEED_PACKAGING=1 sh scripts/deps.sh
+
+$(B)/linli.1: docs/linli.1.scd
+	@mkdir -p $(B)
+	scdoc < $< > $@
+
+$(B)/linli-serve@.service: dist/linli-serve@.service.in
+	@mkdir -p $(B)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' $< > $@
+
+install: deps deps-packaging
+	@$(MAKE) --no-print-directory install-files
+
+install-files: $(B)/linli $(B)/linli.1 $(B)/linli-serve@.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(B)/linli $(DESTDIR)$(BINDIR)/linli
+	gzip -9n < $(B)/linli.1 > $(DESTDIR)$(MANDIR)/linli.1.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/linli.1.gz
+	install -m 0644 config/hub.conf.example config/committee.conf.example $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(B)/linli-serve@.service $(DESTDIR)$(UNITDIR)/
+
+# The package is built from a copy of the tracked files (their working-tree
+# content) in build/deb/src, so debian/'s build leaves the tree alone; the
+# .deb lands in build/deb/.
+deb: deps deps-packaging
+	@rm -rf build/deb && mkdir -p build/deb/src
+	@git ls-files -z | tar --null -T - -cf - | tar -xf - -C build/deb/src
+	cd build/deb/src && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b
+	@ls -l build/deb/*.deb
+
 # make sim SEEDS=N: the simulator over seeds 1..N (the long run: SEEDS=10000)
 SEEDS ?= 300
 sim: deps

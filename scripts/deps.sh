@@ -19,6 +19,13 @@ need_pc cmocka libcmocka-dev
 need_cmd protoc-c protobuf-c-compiler
 need_cmd sqlite3 sqlite3
 need_cmd python3 python3
+if [ -n "${LINLI_NEED_PACKAGING:-}" ]; then   # make install (man page), make deb, the unit checks
+  need_cmd scdoc scdoc
+  need_cmd dpkg-buildpackage dpkg-dev
+  need_cmd dh debhelper
+  need_cmd fakeroot fakeroot
+  need_cmd systemd-analyze systemd
+fi
 if [ -n "${LINLI_NEED_CLANG:-}" ]; then
   need_cmd faketime faketime   # tests/clock_ahead.t.sh: a committee PC with its date days ahead
   need_cmd clang clang
@@ -27,13 +34,18 @@ fi
 if [ -z "$missing" ]; then
   exit 0
 fi
-echo "linli: installing missing Debian packages:$missing"
+echo "linli: installing missing Debian packages (without recommended ones):$missing"
 if [ "$(id -u)" != 0 ]; then
-  echo "linli: not root; run as root:  apt-get update && apt-get install -y$missing" >&2
+  echo "linli: not root; run as root:  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+installed_kb() { dpkg-query -W -f='${Installed-Size}\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+before=$(installed_kb)
+npkg_before=$(dpkg-query -W -f='.\n' 2>/dev/null | wc -l)
 apt-get update -q
 # shellcheck disable=SC2086
-apt-get install -y -q $missing
-echo "linli: installed:$missing"
+apt-get install -y -q --no-install-recommends $missing
+after=$(installed_kb)
+npkg=$(( $(dpkg-query -W -f='.\n' 2>/dev/null | wc -l) - npkg_before ))
+echo "linli: installed:$missing ($npkg package(s) with their dependencies, $(( (after - before) / 1024 )) MB on disk)"
