@@ -146,7 +146,7 @@ sim: deps
 # closing "N passed, N failed, N skipped" line and fails when anything did.
 # make test TESTS='test_merge schema_*' runs only the tests named (tests/run.sh).
 export LINLI_TESTS = $(TESTS)
-test: deps-clang
+test: deps-test
 	@rm -f build/test-normal.log build/asan/test-asan.log
 	-@$(MAKE) --no-print-directory test-normal
 	-@$(MAKE) --no-print-directory test-asan
@@ -201,11 +201,15 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OPT = -O1 -fno-omit-frame-pointer -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_BIN = $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
-.PHONY: deps-clang fuzz fuzz-build fuzz-bins fuzz-corpus
+.PHONY: deps-clang deps-test fuzz fuzz-build fuzz-bins fuzz-corpus
 
 # deps with clang and the libFuzzer runtime (make test needs them for tests/fuzz_smoke.t.sh)
 deps-clang:
 	@LINLI_NEED_CLANG=1 sh scripts/deps.sh
+
+# make test's deps: the above, and the packaging tools tests/readme_street.t.sh builds the .deb with
+deps-test:
+	@LINLI_NEED_CLANG=1 LINLI_NEED_PACKAGING=1 sh scripts/deps.sh
 
 fuzz: deps-clang
 	@$(MAKE) --no-print-directory fuzz-build

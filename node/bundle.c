@@ -98,9 +98,10 @@ static const li_scopes *s_reads(const char *for_scope, li_scopes *buf) {
   return buf;
 }
 
-/* NAME names the hub without the roster: "hub", or its key. */
+/* NAME names the hub without the roster: "hub", "street" (the hub's scope,
+ * and the name the README gives it), or its key. */
 static bool s_names_hub(const li_replica *r, const char *name, const uint8_t *hub_key) {
-  if (strcmp(name, "hub") == 0) return true;
+  if (strcmp(name, "hub") == 0 || strcmp(name, LI_SCOPE_STREET) == 0) return true;
   uint8_t k[LI_PK_BYTES];
   li_errbuf tmp;
   if (li_pk_from_text(name, k, &tmp) != LI_OK) return false;
@@ -128,7 +129,7 @@ li_err li_bundle_recipient_of(li_replica *r, const char *name, const uint8_t hub
   }
   return li_fail(eb, LI_ERR_NOT_FOUND,
                  "this node's roster has no active member named '%s'; name a committee as 'linli roster list' shows "
-                 "it, or the street hub as 'hub' (also before this node holds a roster)",
+                 "it, or the street hub as 'hub' or 'street' (also before this node holds a roster)",
                  name);
 }
 
