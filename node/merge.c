@@ -172,10 +172,15 @@ static li_err s_migrate(s_merger *m, li_errbuf *eb) {
   char name[128];
   li_commit_name(m->c->origin, m->c->scope, m->c->seq, name, sizeof name);
   li_err e = li_migration_check_list(li_replica_db(m->r), mg->statements, mg->n_statements, &mig, &t);
+  int64_t dirty = li_replica_dirty_count(m->r);
   if (e == LI_OK) {
     mig.version = mg->version;
     e = li_migration_apply(m->r, &mig, m->c->hlc, m->c->seq, m->o->wall_ms, &t);
   }
+  /* a table of this node's own adopted as the new one (migrate.h): its rows
+   * got insert markers, kept like the markers of a table changed by hand,
+   * for the next seal to publish (invariant 3 counts them) */
+  if (e == LI_OK) m->held_rows += li_replica_dirty_count(m->r) - dirty;
   li_migration_free(&mig);
   if (e == LI_OK) {
     m->migrated = true;
@@ -576,7 +581,7 @@ static bool s_skip(s_merger *m, size_t i, const li_blob *b, li_errbuf *eb) {
 /* A migration was applied in this pass: the chains the pass held for a
  * newer schema (listed from index from on) are let go, to be tried again.
  * true when there were any. */
-static bool s_release_held(s_merger *m, size_t from) {
+static bool s_release_held(s_merger *m, size_t from, const li_blob *commits, size_t n, li_errbuf *eb) {
   size_t k = from;
   bool any = false;
   for (size_t i = from; i < m->rej->n; i++) {
@@ -584,12 +589,33 @@ static bool s_release_held(s_merger *m, size_t from) {
       any = true;
       m->st->rejected--;
       m->st->skipped -= (int)m->rej->v[i].skipped;
-      if (m->st->reject == LI_ERR_SCHEMA_AHEAD) m->st->reject = LI_OK, m->st->rejected_at = -1;
       continue;
     }
     m->rej->v[k++] = m->rej->v[i];
   }
   m->rej->n = k;
+  /* the first rejection the stats name goes with them; another of this
+   * pass, still listed, takes its place (it is noted again, with its index,
+   * when the pass goes over the batch once more) */
+  if (any && m->st->reject == LI_ERR_SCHEMA_AHEAD) {
+    m->st->reject = LI_OK;
+    m->st->rejected_at = -1;
+    if (eb) eb->msg[0] = 0;
+    if (k > from) {
+      const li_merge_reject *x = &m->rej->v[from];
+      m->st->reject = x->code;
+      m->st->rejected_at = 0;
+      for (size_t i = 0; i < n; i++) { /* the commit it stopped at, by the position it claims */
+        s_pos p;
+        if (s_claimed(&commits[i], &p) && p.seq == x->seq && strcmp(p.scope, x->scope) == 0 &&
+            memcmp(p.origin, x->origin, LI_PK_BYTES) == 0) {
+          m->st->rejected_at = (int)i;
+          break;
+        }
+      }
+      if (eb) snprintf(eb->msg, sizeof eb->msg, "%s", x->message);
+    }
+  }
   return any;
 }
 
@@ -614,7 +640,7 @@ static li_err s_pass_chains(s_merger *m, const li_blob *commits, size_t n, bool 
      * commit already applied is recognised as such) */
     if (i + 1 == n && m->migrated) {
       m->migrated = false;
-      if (s_release_held(m, from)) i = (size_t)-1;
+      if (s_release_held(m, from, commits, n, eb)) i = (size_t)-1;
     }
   }
   return s_batch_close(m, eb);
@@ -674,7 +700,7 @@ static li_err s_all_or_nothing(s_merger *m, const li_blob *commits, size_t n, li
   m->st->conflicts = 0;
   m->st->refused = 0;
   if (!m->st->reject) return e;
-  li_replica_count_reject(m->r, m->st->reject);
+  if (m->st->reject != LI_ERR_SCHEMA_AHEAD) li_replica_count_reject(m->r, m->st->reject); /* a hold is not a rejection */
   li_errbuf tmp;
   bool kept = false;
   if (m->fork && li_replica_begin(m->r, &tmp) == LI_OK) {

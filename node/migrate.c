@@ -244,6 +244,22 @@ static size_t s_cols_len(const char *desc) {
   return fk ? (size_t)(fk - desc) : strlen(desc);
 }
 
+/* A column line (name, type, notnull, dflt, pk split by 0x1f) of a NOT NULL
+ * column with no default: none at all, or the literal NULL (table_xinfo
+ * shows "DEFAULT NULL" as the text NULL). */
+static bool s_not_null_no_default(const char *line, const char *end) {
+  const char *f[5];
+  int n = 0;
+  f[n++] = line;
+  for (const char *p = line; p < end && n < 5; p++)
+    if (*p == '\x1f') f[n++] = p + 1;
+  if (n != 5 || f[2][0] != '1') return false;
+  size_t dl = (size_t)(f[4] - 1 - f[3]);
+  const char *d = f[3];
+  while (dl && *d == '(' && d[dl - 1] == ')') d++, dl -= 2; /* DEFAULT (NULL) */
+  return (dl == 1 && d[0] == '\x1e') || (dl == 4 && sqlite3_strnicmp(d, "NULL", 4) == 0);
+}
+
 /* What statement no (kind) did, comparing a (before) with b (after): it
  * must change exactly one thing of its kind and nothing else. Sets
  * *table and *name (malloc'd). */
@@ -278,8 +294,7 @@ static li_err s_compare(const s_schema *a, const s_schema *b, li_mig_kind kind, 
      * and the scratch copy has none: every replica with rows would fail */
     const char *line = now + wl + 1;
     const char *sp = strchr(line, '\x1f');
-    const char *tail = now + nl;
-    if (nl - wl > 8 && strncmp(tail - 6, "\x1f" "1\x1f\x1e\x1f" "0", 6) == 0)
+    if (s_not_null_no_default(line, now + nl))
       return li_fail(eb, LI_ERR_MIGRATION, "statement %d adds a NOT NULL column without a DEFAULT: the rows "
                      "committees already hold would have no value for it; give it a DEFAULT", no);
     *table = strdup(b->name[changed]);
@@ -401,8 +416,9 @@ static li_err s_scratch(sqlite3 *db, sqlite3 **out, int *budget, li_errbuf *eb) 
 /* The statement's text: trimmed of space, leading comments and ';'. */
 static char *s_trim(const char *p, size_t len) {
   const char *end = p + len;
-  for (;;) {
+  for (;;) { /* space, comments and the ';' of empty statements before it */
     const char *q = s_skip(p);
+    while (q < end && *q == ';') q++;
     if (q >= end) return NULL;
     if (q == p) break;
     p = q;

@@ -143,6 +143,9 @@ void li_replica_rollback(li_replica *r) {
    * schema cookie may come back to the value it was read at by another
    * change later: read the catalogue again before it is used */
   r->catalogue_schema = -1;
+  int64_t v = 0; /* a migration rolled back: the version goes back with it */
+  if (li_meta_get_int(r, "schema_version", &v) == LI_OK && v >= LI_SCHEMA_VERSION && v <= LI_SCHEMA_VERSION_MAX)
+    r->schema_version = (uint32_t)v;
   assert(s_check(r));
 }
 
