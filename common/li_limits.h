@@ -98,6 +98,9 @@
 /* Schema versions: one per migration; a street that migrates every week
  * for a century stays far below. Bounds what a hostile commit may claim. */
 #define LI_SCHEMA_VERSION_MAX 100000
+/* Long work shows progress on a terminal from this many commits on
+ * (bundle import; a line a second, on stderr when it is a tty). */
+#define LI_PROGRESS_MIN_COMMITS 2000
 /* Table name of a tracked table: held in fixed buffers while a schema is
  * tracked at init. */
 #define LI_TABLE_NAME_MAX 127

@@ -329,6 +329,7 @@ static li_err s_flush_batch(s_import *im, li_errbuf *eb) {
   s_add_stats(im, &ms, &meb);
   im->nb = 0;
   im->batch_bytes = 0;
+  if (im->st->progress) im->st->progress(im->st->progress_ctx, im->st->commits, im->rd.off, im->rd.size);
   return LI_OK;
 }
 
@@ -431,9 +432,16 @@ void li_bundle_import_stats_clear(li_bundle_import_stats *st) { li_merge_rejects
 
 li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_import_stats *st,
                         li_errbuf *eb) {
+  return li_bundle_import_with(r, path, o, NULL, NULL, st, eb);
+}
+
+li_err li_bundle_import_with(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_progress_fn progress,
+                             void *ctx, li_bundle_import_stats *st, li_errbuf *eb) {
   li_bundle_import_stats dummy;
   if (!st) st = &dummy;
   memset(st, 0, sizeof *st);
+  st->progress = progress;
+  st->progress_ctx = ctx;
   st->merge.rejected_at = -1;
   s_import *im = calloc(1, sizeof *im);
   if (!im) return li_fail(eb, LI_ERR_NOMEM, "out of memory");

@@ -71,7 +71,13 @@ li_err li_bundle_recipient_of(li_replica *r, const char *name, const uint8_t hub
 li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, const char *for_scope,
                         uint64_t wall_ms, li_bundle_export_stats *st, li_errbuf *eb);
 
+/* Called after each batch an import applied: commits read so far, and
+ * bytes read of the file's size (for a progress line on a terminal). */
+typedef void (*li_bundle_progress_fn)(void *ctx, uint64_t commits, uint64_t bytes_read, uint64_t bytes_total);
+
 typedef struct {
+  li_bundle_progress_fn progress; /* the import's own (li_bundle_import_with) */
+  void *progress_ctx;
   uint64_t commits;         /* commit frames in the file */
   li_merge_stats merge;     /* summed over the batches; reject and rejected_at (a frame index): the first */
   li_merge_rejects rejects; /* every chain stopped, in file order (li_bundle_import_stats_clear frees it) */
@@ -90,6 +96,9 @@ typedef struct {
  * it with li_bundle_import_stats_clear. */
 li_err li_bundle_import(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_import_stats *st,
                         li_errbuf *eb);
+/* The same, calling progress(ctx, ...) after each batch it applied. */
+li_err li_bundle_import_with(li_replica *r, const char *path, const li_merge_opts *o, li_bundle_progress_fn progress,
+                             void *ctx, li_bundle_import_stats *st, li_errbuf *eb);
 void li_bundle_import_stats_clear(li_bundle_import_stats *st);
 
 /* Whether the file holds commits of this node's own chain beyond the

@@ -535,7 +535,35 @@ static int s_import_rejects(li_node *n, const char *file, li_bundle_import_stats
  * first without sealing, then seals its pending writes on top of them, then
  * imports again so that what was held for those writes goes in too. A
  * pending `linli recover` settles when the file brings the hub's roster. */
+/* Progress of a large import, on a terminal only (stderr a tty): a line
+ * rewritten at most once a second, from LI_PROGRESS_MIN_COMMITS on. */
+typedef struct {
+  uint64_t t0_ms, last_ms;
+  bool shown;
+} s_progress;
+
+static uint64_t s_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void s_import_progress(void *ctx, uint64_t commits, uint64_t done, uint64_t total) {
+  s_progress *p = ctx;
+  uint64_t now = s_mono_ms();
+  if (commits < LI_PROGRESS_MIN_COMMITS || now - p->last_ms < 1000) return;
+  p->last_ms = now;
+  p->shown = true;
+  double secs = (double)(now - p->t0_ms) / 1000.0, frac = total ? (double)done / (double)total : 0;
+  double left = frac > 0.001 ? secs * (1 - frac) / frac : 0;
+  fprintf(stderr, "\rimporting: %llu commit(s), %.1f of %.1f MB (%.0f%%), %.0f s, about %.0f s left   ",
+          (unsigned long long)commits, (double)done / 1e6, (double)total / 1e6, frac * 100, secs, left);
+  fflush(stderr);
+}
+
 static li_err s_import(li_node *n, const char *file, li_bundle_import_stats *st, li_errbuf *eb) {
+  s_progress prog = {.t0_ms = s_mono_ms()};
+  bool tty = isatty(STDERR_FILENO) != 0;
   li_merge_opts o = {.wall_ms = li_wall_ms(), .max_skew_ms = n->cfg.max_clock_skew_ms, .seal_first = true};
   bool ahead = false;
   li_err e = li_bundle_own_ahead(n->r, file, &ahead, eb);
@@ -550,7 +578,8 @@ static li_err s_import(li_node *n, const char *file, li_bundle_import_stats *st,
     if ((e = li_seal(n->r, li_wall_ms(), NULL, eb))) return e;
     o.seal_first = true;
   }
-  e = li_bundle_import(n->r, file, &o, st, eb);
+  e = li_bundle_import_with(n->r, file, &o, tty ? s_import_progress : NULL, &prog, st, eb);
+  if (prog.shown) fputc('\n', stderr);
   bool settled = false;
   int64_t rows = 0;
   li_errbuf reb = {{0}};
