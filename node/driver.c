@@ -48,7 +48,9 @@ const char li_driver_sql[] =
      * every run of the daemon, and the newest in the peer's words */
     "  refused_rows INTEGER NOT NULL DEFAULT 0, refused_last TEXT,\n"
     /* the street schema version in the peer's last Hello (report: who lags) */
-    "  schema_version INTEGER) WITHOUT ROWID;\n"
+    "  schema_version INTEGER,\n"
+    /* the current exchange: commits announced (the peer's Hello) that we lack, and received of them */
+    "  ex_announced INTEGER NOT NULL DEFAULT 0, ex_received INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;\n"
     /* Chains left out of the last exchange with a peer: ours it could not
      * take ('ours'), or its that we could not ('theirs'). */
     "CREATE TABLE linli_stuck(peer BLOB NOT NULL, side TEXT NOT NULL, origin BLOB NOT NULL, scope TEXT NOT NULL,\n"
@@ -91,6 +93,7 @@ typedef struct {
   uint64_t behind_at_recv;     /* commits of ours it lacked when it last sent something */
   char last_error[160];
   uint64_t refused_new;        /* rows the peer refused since the last save (LI_EV_REFUSED_ROWS) */
+  uint64_t ex_n, ex_recv0;     /* the exchange status last saw, and commits received before it (first-sync progress) */
   char refused_last[LI_ERRBUF_SIZE];
   s_warns warns;               /* kept across sessions, like the rejection counts */
   s_stuck stuck[S_STUCK_MAX];  /* chains left out of exchanges with it, until one completes without them */
@@ -276,6 +279,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   }
   li_session_set_wall(p->s, d->now.wall_ms);
   li_session_set_schema(p->s, li_replica_schema_version(d->r));
+  p->ex_n = UINT64_MAX; /* a new session counts exchanges from 0 */
   d->schema_told = li_replica_schema_version(d->r);
   p->linked = true;
   p->reachable = true;
@@ -737,11 +741,11 @@ static void s_save(li_driver *d) {
   if (sqlite3_prepare_v2(d->r->db,
                          "INSERT OR REPLACE INTO linli_peers(key, name, connected, last_contact_ms, behind_them, behind_us,"
                          " commits_sent, commits_recv, rejected_in, rejected_out, last_error, updated_ms,"
-                         " refused_rows, refused_last, schema_version)"
+                         " refused_rows, refused_last, schema_version, ex_announced, ex_received)"
                          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
                          " coalesce((SELECT refused_rows FROM linli_peers WHERE key = ?1), 0) + ?13,"
                          " coalesce(?14, (SELECT refused_last FROM linli_peers WHERE key = ?1)),"
-                         " coalesce(?15, (SELECT schema_version FROM linli_peers WHERE key = ?1)))",
+                         " coalesce(?15, (SELECT schema_version FROM linli_peers WHERE key = ?1)), ?16, ?17)",
                          -1, &st, NULL) != SQLITE_OK)
     return;
   sqlite3_exec(d->r->db, "BEGIN", NULL, NULL, NULL);
@@ -770,6 +774,12 @@ static void s_save(li_driver *d) {
     sqlite3_bind_int64(st, 13, (int64_t)p->refused_new);
     if (p->refused_new) sqlite3_bind_text(st, 14, p->refused_last, -1, SQLITE_STATIC);
     if (in.peer_schema_version) sqlite3_bind_int64(st, 15, in.peer_schema_version);
+    /* the current exchange: commits the peer's Hello announced we lack, and
+     * how many of them arrived (status shows a first sync's progress) */
+    if (p->linked && in.exchanges != p->ex_n) p->ex_n = in.exchanges, p->ex_recv0 = in.commits_recv;
+    uint64_t got = p->linked ? in.commits_recv - p->ex_recv0 : 0;
+    sqlite3_bind_int64(st, 16, (int64_t)(p->linked ? in.behind_them : 0));
+    sqlite3_bind_int64(st, 17, (int64_t)(got < in.behind_them ? got : in.behind_them));
     if (sqlite3_step(st) != SQLITE_DONE) s_log(d, LI_LOG_DEBUG, "saving peer state: %s", sqlite3_errmsg(d->r->db));
     else p->refused_new = 0;
     sqlite3_reset(st);

@@ -162,7 +162,11 @@ static li_err s_peer(li_node *n, sqlite3_stmt *st, uint64_t now_ms, li_peer_stat
   li_utf8_copy(p->last_error, sizeof p->last_error, s_text(st, 10));
   p->refused_rows = sqlite3_column_int64(st, 12);
   li_utf8_copy(p->refused_last, sizeof p->refused_last, s_text(st, 13));
-  if (connected) return LI_OK;
+  if (connected) {
+    p->ex_announced = sqlite3_column_int64(st, 14);
+    p->ex_received = sqlite3_column_int64(st, 15);
+    return LI_OK;
+  }
   /* what the peer lacked at the last contact, plus every commit of ours
    * sealed since: the daemon cannot have sent those */
   int64_t since = 0;
@@ -175,7 +179,8 @@ static li_err s_peers_read(li_node *n, li_status *s, uint64_t now_ms, li_errbuf 
   sqlite3_stmt *st = NULL;
   li_err e = s_prepare(n->r,
                        "SELECT key, name, connected, last_contact_ms, behind_them, behind_us, commits_sent, commits_recv,"
-                       " rejected_in, rejected_out, last_error, updated_ms, refused_rows, refused_last FROM linli_peers"
+                       " rejected_in, rejected_out, last_error, updated_ms, refused_rows, refused_last, ex_announced,"
+                       " ex_received FROM linli_peers"
                        " ORDER BY name",
                        &st, "linli_peers", eb);
   size_t cap = 0;

@@ -79,6 +79,7 @@ typedef struct {
   char last_error[LI_ERRBUF_SIZE];        /* "" when none */
   int64_t refused_rows;                   /* row changes of ours it refused alone, commits applied */
   char refused_last[LI_ERRBUF_SIZE];      /* the newest, in the peer's words (untrusted), "" when none */
+  int64_t ex_announced, ex_received;      /* the current exchange: commits the peer announced we lack, received */
 } li_peer_status;
 
 typedef struct {

@@ -79,6 +79,9 @@ static void s_peers_text(FILE *f, const li_status *s) {
     li_out_pad(f, p->name, 12, LI_OUT_TEXT_COLS_MAX);
     fprintf(f, " %-18s last contact %s; we lack %lld commit(s), they lack %lld\n", s_peer_state(p->state), when,
             (long long)p->commits_we_lack, (long long)p->commits_they_lack);
+    if (p->ex_announced > 0 && p->ex_received < p->ex_announced)
+      fprintf(f, "    receiving: %lld of %lld commit(s) announced (%lld%%)\n", (long long)p->ex_received,
+              (long long)p->ex_announced, (long long)(p->ex_received * 100 / p->ex_announced));
     if (p->refused_rows) {
       fprintf(f, "    it refused %lld row change(s) of our commits alone (the commits went through); newest: ",
               (long long)p->refused_rows);
@@ -244,6 +247,8 @@ static void s_peer_json(li_json *j, const li_peer_status *p) {
   li_json_kbool(j, "reachable", p->state == LI_PEER_CONNECTED);
   li_json_kstr(j, "last_contact", when);
   li_json_kint(j, "commits_we_lack", p->commits_we_lack);
+  li_json_kint(j, "exchange_announced", p->ex_announced);
+  li_json_kint(j, "exchange_received", p->ex_received);
   li_json_kint(j, "commits_they_lack", p->commits_they_lack);
   li_json_kint(j, "commits_sent", p->commits_sent);
   li_json_kint(j, "commits_received", p->commits_received);
