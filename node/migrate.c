@@ -297,8 +297,11 @@ static li_err s_compare(const s_schema *a, const s_schema *b, li_mig_kind kind, 
     if (s_not_null_no_default(line, now + nl))
       return li_fail(eb, LI_ERR_MIGRATION, "statement %d adds a NOT NULL column without a DEFAULT: the rows "
                      "committees already hold would have no value for it; give it a DEFAULT", no);
+    if (!sp || sp == line)
+      return li_fail(eb, LI_ERR_MIGRATION, "statement %d adds a column with an empty name; commits name columns, "
+                     "and an empty name is refused everywhere", no);
     *table = strdup(b->name[changed]);
-    *name = sp ? strndup(line, (size_t)(sp - line)) : NULL;
+    *name = strndup(line, (size_t)(sp - line));
     return *table && *name ? LI_OK : li_fail(eb, LI_ERR_NOMEM, "out of memory");
   }
   if (changed >= 0)
@@ -311,6 +314,7 @@ static li_err s_compare(const s_schema *a, const s_schema *b, li_mig_kind kind, 
     return *table ? LI_OK : li_fail(eb, LI_ERR_NOMEM, "out of memory");
   }
   if (!b->index[added]) return li_fail(eb, LI_ERR_MIGRATION, "statement %d creates a table, not an index", no);
+  if (!b->name[added][0]) return li_fail(eb, LI_ERR_MIGRATION, "statement %d creates an index with an empty name", no);
   if (strstr(b->desc[added], " unique=1"))
     return li_fail(eb, LI_ERR_MIGRATION, "statement %d: a UNIQUE index would make one replica refuse rows another "
                    "accepted; create a plain INDEX", no);
@@ -323,6 +327,7 @@ static li_err s_compare(const s_schema *a, const s_schema *b, li_mig_kind kind, 
 /* The rules of capture a new table must meet, read from the scratch copy
  * (the hub's apply then tracks it with capture's own checks). */
 static li_err s_new_table(sqlite3 *db, const char *table, int no, li_errbuf *eb) {
+  if (!table[0]) return li_fail(eb, LI_ERR_MIGRATION, "statement %d creates a table with an empty name", no);
   if (sqlite3_strnicmp(table, "linli_", 6) == 0)
     return li_fail(eb, LI_ERR_MIGRATION, "statement %d: table names beginning linli_ are linli's own", no);
   if (strlen(table) > LI_TABLE_NAME_MAX)
@@ -333,7 +338,8 @@ static li_err s_new_table(sqlite3 *db, const char *table, int no, li_errbuf *eb)
                          "SELECT count(*), sum(name = 'scope' AND pk > 0 AND upper(type) = 'TEXT'),"
                          " sum(pk > 0 AND name <> 'scope'), sum(pk > 0 AND name <> 'scope' AND"
                          " (upper(type) NOT LIKE '%CHAR%' AND upper(type) NOT LIKE '%CLOB%' AND upper(type) NOT LIKE '%TEXT%')),"
-                         " (SELECT count(*) FROM pragma_foreign_key_list(?1)) FROM pragma_table_xinfo(?1)",
+                         " (SELECT count(*) FROM pragma_foreign_key_list(?1)), sum(name = '')"
+                         " FROM pragma_table_xinfo(?1)",
                          -1, &st, NULL) != SQLITE_OK)
     return li_fail(eb, LI_ERR_DB, "reading table %s: %s", table, sqlite3_errmsg(db));
   sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -349,6 +355,9 @@ static li_err s_new_table(sqlite3 *db, const char *table, int no, li_errbuf *eb)
   } else if (sqlite3_column_int(st, 2) < 1 || sqlite3_column_int(st, 3) > 0) {
     e = li_fail(eb, LI_ERR_MIGRATION, "statement %d: table '%s' needs a TEXT key column besides scope, e.g. id TEXT "
                 "NOT NULL and PRIMARY KEY (id, scope)", no, table);
+  } else if (sqlite3_column_int(st, 5) > 0) {
+    e = li_fail(eb, LI_ERR_MIGRATION, "statement %d: table '%s' has a column with an empty name; commits name "
+                "columns, and an empty name is refused everywhere", no, table);
   } else if (sqlite3_column_int(st, 4) > 0) {
     e = li_fail(eb, LI_ERR_MIGRATION, "statement %d: table '%s' has a FOREIGN KEY; rows arrive in commit order, not "
                 "in the order references need: refused", no, table);
@@ -364,8 +373,11 @@ static int s_progress(void *ctx) {
   return --*left <= 0;
 }
 
-/* An in-memory copy of db's tracked tables and their indexes. */
-static li_err s_scratch(sqlite3 *db, sqlite3 **out, int *budget, li_errbuf *eb) {
+/* An in-memory copy of db's tracked tables, and their indexes when
+ * with_indexes (the hub's check). A receiver checks without its indexes:
+ * an index it made by hand must not stop the street's migration (applying
+ * skips an index whose name is there). */
+static li_err s_scratch(sqlite3 *db, bool with_indexes, sqlite3 **out, int *budget, li_errbuf *eb) {
   sqlite3 *s = NULL;
   if (sqlite3_open_v2(":memory:", &s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
     sqlite3_close(s);
@@ -391,13 +403,15 @@ static li_err s_scratch(sqlite3 *db, sqlite3 **out, int *budget, li_errbuf *eb) 
     replica = sqlite3_step(st) == SQLITE_ROW;
   sqlite3_finalize(st);
   const char *q = replica ? "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN (SELECT name FROM "
-                            "linli_tables) AND type IN ('table', 'index') ORDER BY type = 'index', rowid"
-                          : "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') AND "
-                            "tbl_name NOT LIKE 'linli\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                            "ORDER BY type = 'index', rowid";
+                            "linli_tables) AND (type = 'table' OR (type = 'index' AND ?1)) ORDER BY type = 'index', rowid"
+                          : "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'table' OR (type = 'index' "
+                            "AND ?1)) AND tbl_name NOT LIKE 'linli\\_%' ESCAPE '\\' AND tbl_name NOT LIKE 'sqlite\\_%' "
+                            "ESCAPE '\\' ORDER BY type = 'index', rowid";
   li_err e = LI_OK;
   if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
     e = li_fail(eb, LI_ERR_DB, "reading the schema: %s", sqlite3_errmsg(db));
+  else
+    sqlite3_bind_int(st, 1, with_indexes);
   while (e == LI_OK && sqlite3_step(st) == SQLITE_ROW) {
     char *err = NULL;
     if (sqlite3_exec(s, (const char *)sqlite3_column_text(st, 0), NULL, NULL, &err) != SQLITE_OK)
@@ -448,6 +462,10 @@ static li_err s_check_one(sqlite3 *s, const char **p, li_migration *m, bool *don
                 sqlite3_errmsg(s));
   if (e == LI_OK && m->n >= LI_MIGRATION_STMTS_MAX)
     e = li_fail(eb, LI_ERR_MIGRATION, "over %d statements (LI_MIGRATION_STMTS_MAX)", LI_MIGRATION_STMTS_MAX);
+  if (e == LI_OK && kind == LI_MIG_ADD_COLUMN && s_mentions(text, "CHECK"))
+    e = li_fail(eb, LI_ERR_MIGRATION, "statement %d adds a column with a CHECK: SQLite checks it against every row a "
+                "replica holds, which the hub cannot see, so one replica could refuse the migration; add the column "
+                "without CHECK", no);
   if (e == LI_OK && kind != LI_MIG_CREATE_TABLE && s_mentions(text, "REFERENCES"))
     e = li_fail(eb, LI_ERR_MIGRATION, "statement %d adds a foreign key (REFERENCES): rows arrive in commit order, "
                 "not in the order references need; refused", no);
@@ -493,7 +511,7 @@ li_err li_migration_check(sqlite3 *db, const char *sql, li_migration *out, li_er
   if (!s_utf8_ok(sql, len)) return li_fail(eb, LI_ERR_MIGRATION, "the migration is not valid UTF-8 text");
   int budget = S_SCRATCH_STEPS;
   sqlite3 *s = NULL;
-  li_err e = s_scratch(db, &s, &budget, eb);
+  li_err e = s_scratch(db, true, &s, &budget, eb);
   if (e) return e;
   const char *p = sql;
   bool done = false;
@@ -511,7 +529,7 @@ li_err li_migration_check_list(sqlite3 *db, char *const *stmts, size_t n, li_mig
     return li_fail(eb, LI_ERR_MIGRATION, "a migration holds 1..%d statements, not %zu", LI_MIGRATION_STMTS_MAX, n);
   int budget = S_SCRATCH_STEPS;
   sqlite3 *s = NULL;
-  li_err e = s_scratch(db, &s, &budget, eb);
+  li_err e = s_scratch(db, false, &s, &budget, eb);
   for (size_t i = 0; e == LI_OK && i < n; i++) {
     const char *p = stmts[i];
     bool done = false;

@@ -365,8 +365,19 @@ static const s_ccase s_ccases[] = {
     {"create_table_if_not_exists_existing",
      "CREATE TABLE IF NOT EXISTS hazards(id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY(id, scope))", NULL,
      LI_ERR_MIGRATION, "creates nothing", 0, {0}, {0}, {0}, NULL, false},
+    /* (a receiver checks without its indexes, so that one it made by hand
+     * never stops the street's migration: there the statement is accepted
+     * and applying skips the index that is there) */
     {"create_index_if_not_exists_existing", "CREATE INDEX IF NOT EXISTS hazards_scope_stage ON hazards(scope, stage)",
-     NULL, LI_ERR_MIGRATION, "creates nothing", 0, {0}, {0}, {0}, NULL, false},
+     NULL, LI_ERR_MIGRATION, "creates nothing", 0, {0}, {0}, {0}, NULL, true},
+    {"add_column_check", "ALTER TABLE hazards ADD COLUMN level INTEGER DEFAULT 1 CHECK (level = 0)", NULL,
+     LI_ERR_MIGRATION, "CHECK", 0, {0}, {0}, {0}, NULL, false},
+    {"add_column_empty_name", "ALTER TABLE hazards ADD ''", NULL, LI_ERR_MIGRATION, "empty name", 0, {0}, {0}, {0},
+     NULL, false},
+    {"create_table_empty_column", "CREATE TABLE patrols(id TEXT NOT NULL, scope TEXT NOT NULL, \"\" TEXT,"
+     " PRIMARY KEY(id, scope))", NULL, LI_ERR_MIGRATION, "empty name", 0, {0}, {0}, {0}, NULL, false},
+    {"create_index_empty_name", "CREATE INDEX \"\" ON hazards(location)", NULL, LI_ERR_MIGRATION, "empty name", 0,
+     {0}, {0}, {0}, NULL, false},
     /* ---- refused: not a migration's kind ---- */
     {"create_unique_index", "CREATE UNIQUE INDEX hazards_loc ON hazards(location)", NULL, LI_ERR_MIGRATION, "UNIQUE", 0,
      {0}, {0}, {0}, NULL, false},

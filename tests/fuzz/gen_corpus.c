@@ -2,7 +2,8 @@
  * made with the library and the harnesses' own fixtures (fuzz_util.c), so
  * that the fuzzer starts from inputs that get deep: envelopes a session
  * accepts, commits that chain onto the fuzzed replica, a bundle exported by
- * a real hub replica, the example configs with keys filled in.
+ * a real hub replica, the example configs with keys filled in, schema
+ * migrations that pass the checker and ones it must refuse.
  *
  *   gen_corpus OUTDIR      (make fuzz-corpus: OUTDIR = tests/fuzz/corpus)
  *
@@ -20,6 +21,7 @@
 #include "hlc.h"
 #include "li_limits.h"
 #include "linli.pb-c.h"
+#include "migrate.h"
 #include "seal.h"
 #include "sync.pb-c.h"
 
@@ -427,6 +429,267 @@ static void s_configs(void) {
   s_put("config", "minimal", (const uint8_t *)minimal, strlen(minimal));
 }
 
+/* ---- schema migrations: fuzz_migration_check (SQL text) and
+ * fuzz_schema_commit ([mode][schema_version u32 LE][rest]) ---- */
+
+static void s_put_text(const char *harness, const char *name, const char *text) {
+  s_put(harness, name, (const uint8_t *)text, strlen(text));
+}
+
+/* Migrations the checker accepts against the street schema. */
+static const struct {
+  const char *name, *sql;
+} s_mig_ok[] = {
+    {"add-column", "ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT '';\n"},
+    {"create-table", "CREATE TABLE inspections (id TEXT, scope TEXT, PRIMARY KEY(id, scope));\n"},
+    {"create-index", "CREATE INDEX hazards_scope_deadline ON hazards(scope, deadline);\n"},
+    {"four-with-comments",
+     "-- 2025 Q2: photos of hazards, and the street's re-inspections\n"
+     "ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT '';\n"
+     "/* one row per re-inspection (复核) */\n"
+     "CREATE TABLE inspections (\n"
+     "  id         TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),\n"
+     "  scope      TEXT NOT NULL,\n"
+     "  hazard_ref TEXT NOT NULL,\n"
+     "  result     TEXT NOT NULL DEFAULT '复核' CHECK (result = '复核' OR result = '督查' OR result = '销号'),\n"
+     "  done_on    TEXT,\n"
+     "  PRIMARY KEY (id, scope)\n"
+     ");\n"
+     "CREATE INDEX inspections_hazard ON inspections(scope, hazard_ref);\n"
+     "ALTER TABLE inspections ADD COLUMN note TEXT;\n"},
+    {"not-null-default", "ALTER TABLE care_visits ADD checked INTEGER NOT NULL DEFAULT 0 CHECK (checked = 0 OR checked = 1)"},
+    {"quoted-names", "CREATE TABLE \"巡查 记录\" ([id] TEXT, `scope` TEXT, \"when\" TEXT, PRIMARY KEY(\"id\", scope));\n"
+                     "CREATE INDEX \"巡查_when\" ON \"巡查 记录\"(\"when\");"},
+};
+
+/* Migrations it must refuse, and text that is hardly SQL. */
+#define S_BYTES(name, lit) {name, lit, sizeof lit - 1} /* text with NUL bytes in it */
+static const struct {
+  const char *name, *sql;
+  size_t len; /* 0: strlen */
+} s_mig_bad[] = {
+    {"drop-table", "DROP TABLE hazards;", 0},
+    {"drop-column", "ALTER TABLE hazards DROP COLUMN description;", 0},
+    {"rename-table", "ALTER TABLE hazards RENAME TO hazards_old;", 0},
+    {"rename-column", "ALTER TABLE hazards RENAME COLUMN stage TO phase;", 0},
+    {"attach", "ATTACH DATABASE '/tmp/linli-fuzz-attach.db' AS x;\n"
+               "CREATE TABLE x.t (id TEXT, scope TEXT, PRIMARY KEY(id, scope));", 0},
+    {"pragma", "PRAGMA writable_schema = ON;\nUPDATE sqlite_master SET sql = 'CREATE TABLE hazards(x)' WHERE name = 'hazards';", 0},
+    {"create-as-select-cte",
+     "CREATE TABLE boom AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)\n"
+     "  SELECT hex(i) AS id, 'c07' AS scope FROM n;", 0},
+    {"with-recursive", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n;", 0},
+    {"comment-hides-drop", "/* ALTER TABLE hazards ADD COLUMN x TEXT; */ DROP TABLE notices; -- CREATE INDEX i ON hazards(scope)", 0},
+    {"comment-in-keywords", "ALTER /* ADD */ TABLE hazards -- ADD\n RENAME /* ADD */ TO h2;", 0},
+    {"unterminated-quote", "ALTER TABLE hazards ADD COLUMN q TEXT DEFAULT 'open;\nDROP TABLE hazards;", 0},
+    {"unterminated-ident", "CREATE TABLE \"open (id TEXT, scope TEXT, PRIMARY KEY(id, scope));", 0},
+    {"unterminated-comment", "ALTER TABLE hazards ADD COLUMN c TEXT /* no end; DROP TABLE hazards;", 0},
+    S_BYTES("nul-then-drop", "ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT ''\0DROP TABLE hazards"),
+    S_BYTES("nul-list-ok", "ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT ''\0"
+                           "CREATE INDEX hazards_deadline ON hazards(scope, deadline)\0"
+                           "CREATE TABLE inspections (id TEXT, scope TEXT, PRIMARY KEY(id, scope))"),
+    S_BYTES("nul-list-two-in-one", "ALTER TABLE hazards ADD COLUMN a TEXT; ALTER TABLE hazards ADD COLUMN b TEXT\0\0"
+                                   " -- only a comment"),
+    {"invalid-utf8", "ALTER TABLE hazards ADD COLUMN \xff\xfe TEXT;", 0},
+    {"overlong-utf8", "ALTER TABLE hazards ADD COLUMN \xc0\xaf TEXT DEFAULT '\xed\xa0\x80';", 0},
+    {"trigger", "CREATE TRIGGER t AFTER INSERT ON hazards BEGIN DELETE FROM hazards; END;", 0},
+    {"view", "CREATE VIEW open_hazards AS SELECT * FROM hazards WHERE stage <> '销号';", 0},
+    {"unique-index", "CREATE UNIQUE INDEX hazards_loc ON hazards(location);", 0},
+    {"partial-index-twice", "CREATE INDEX hazards_loc ON hazards(location) WHERE 1; CREATE INDEX hazards_loc ON hazards(scope);", 0},
+    {"temp-table", "CREATE TEMP TABLE t (id TEXT, scope TEXT, PRIMARY KEY(id, scope));", 0},
+    {"foreign-key", "CREATE TABLE fk (id TEXT, scope TEXT, h TEXT REFERENCES hazards(id), PRIMARY KEY(id, scope));", 0},
+    {"references-column", "ALTER TABLE care_visits ADD COLUMN hazard TEXT REFERENCES hazards(id);", 0},
+    {"not-null-no-default", "ALTER TABLE hazards ADD COLUMN owner TEXT NOT NULL;", 0},
+    {"no-scope", "CREATE TABLE loose (id TEXT PRIMARY KEY, note TEXT);", 0},
+    {"integer-key", "CREATE TABLE ints (id INTEGER, scope TEXT, PRIMARY KEY(id, scope));", 0},
+    {"linli-table", "CREATE TABLE linli_shadow (id TEXT, scope TEXT, PRIMARY KEY(id, scope));", 0},
+    {"virtual-table", "CREATE VIRTUAL TABLE search USING fts5(body);", 0},
+    {"generated-column", "ALTER TABLE hazards ADD COLUMN cat2 TEXT GENERATED ALWAYS AS (category || '/' || stage) VIRTUAL;", 0},
+    {"exists-already", "CREATE INDEX IF NOT EXISTS hazards_scope_stage ON hazards(scope, stage);", 0},
+    {"untracked-table", "ALTER TABLE sqlite_master ADD COLUMN x TEXT; CREATE INDEX i ON sqlite_schema(name);", 0},
+    {"data-change", "INSERT INTO hazards(id, scope, category, location, found_on) VALUES('h1', 'c07', '燃气', 'x', '2025-03-01');", 0},
+    {"misc", "VACUUM INTO '/tmp/linli-fuzz.db'; ANALYZE; REINDEX; SELECT load_extension('x'); DETACH x; BEGIN; COMMIT;", 0},
+    {"explain", "EXPLAIN ALTER TABLE hazards ADD COLUMN e TEXT;", 0},
+    {"empty", "  ;;  -- nothing\n /* at all */ ;", 0},
+};
+
+static char s_deep[4096];
+
+/* Nesting far over the scratch database's expression depth (64). */
+static const char *s_deep_sql(void) {
+  char *p = s_deep;
+  p += sprintf(p, "ALTER TABLE hazards ADD COLUMN deep INTEGER DEFAULT (");
+  for (int i = 0; i < 300; i++) *p++ = '(';
+  *p++ = '1';
+  for (int i = 0; i < 300; i++) *p++ = ')';
+  p += sprintf(p, ");\nCREATE INDEX deep_expr ON hazards(");
+  for (int i = 0; i < 100; i++) p += sprintf(p, "abs(");
+  p += sprintf(p, "length(scope)");
+  for (int i = 0; i < 100; i++) *p++ = ')';
+  sprintf(p, ");\n");
+  return s_deep;
+}
+
+/* Over LI_MIGRATION_STMTS_MAX statements, each fine alone. */
+static char s_many[8192];
+
+static const char *s_many_sql(void) {
+  char *p = s_many;
+  for (int i = 0; i <= LI_MIGRATION_STMTS_MAX; i++) p += sprintf(p, "ALTER TABLE notices ADD c%d TEXT;\n", i);
+  return s_many;
+}
+
+/* A fuzz_schema_commit input: mode, schema_version, then the rest. */
+static void s_schema_put(const char *name, uint8_t mode, uint32_t sv, const uint8_t *rest, size_t n) {
+  uint8_t *buf = malloc(5 + n);
+  if (!buf) s_die("out of memory");
+  buf[0] = mode;
+  for (int i = 0; i < 4; i++) buf[1 + i] = (uint8_t)(sv >> (8 * i));
+  if (n) memcpy(buf + 5, rest, n);
+  s_put("schema_commit", name, buf, 5 + n);
+  free(buf);
+}
+
+/* Mode 0: migration version, then the statements joined by NUL. */
+static void s_schema_list(const char *name, uint8_t mode, uint32_t sv, uint32_t mv, char *const *stmts, size_t n) {
+  size_t len = 4;
+  for (size_t i = 0; i < n; i++) len += strlen(stmts[i]) + (i > 0);
+  uint8_t *rest = malloc(len), *p = rest + 4;
+  if (!rest) s_die("out of memory");
+  for (int i = 0; i < 4; i++) rest[i] = (uint8_t)(mv >> (8 * i));
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0) *p++ = 0;
+    memcpy(p, stmts[i], strlen(stmts[i]));
+    p += strlen(stmts[i]);
+  }
+  s_schema_put(name, mode, sv, rest, len);
+  free(rest);
+}
+
+/* A schema commit as li_seal_migration makes it: the hub's street#2, with
+ * its deps (tables optional, to be refused). Caller frees. */
+static uint8_t *s_schema_commit(uint32_t version, char *const *stmts, size_t n, bool tables, size_t *len) {
+  uint8_t prev[LI_HASH_BYTES];
+  size_t blen;
+  uint8_t *base = fz_base_commit(1, &blen, prev); /* street#1 */
+  free(base);
+  Linli__Migration mig = LINLI__MIGRATION__INIT;
+  mig.version = version;
+  mig.statements = (char **)stmts;
+  mig.n_statements = n;
+  Linli__Dep dep = LINLI__DEP__INIT, *deps[1] = {&dep};
+  dep.origin = (ProtobufCBinaryData){LI_PK_BYTES, (uint8_t *)fz_hub()->pk};
+  dep.seq = 1;
+  Linli__Commit c = LINLI__COMMIT__INIT;
+  c.origin = (ProtobufCBinaryData){LI_PK_BYTES, (uint8_t *)fz_hub()->pk};
+  c.scope = (char *)"street";
+  c.seq = 2;
+  c.prev = (ProtobufCBinaryData){LI_HASH_BYTES, prev};
+  c.hlc = LI_HLC_MAKE(FZ_WALL_MS - 500, 0);
+  c.schema_version = version;
+  c.n_deps = 1;
+  c.deps = deps;
+  c.migration = &mig;
+  Linli__Commit *row = NULL;
+  if (tables) { /* borrow the tables of street#2's notice */
+    static const char *const nc[] = {"title"};
+    static const char *const nv[] = {"迁移"};
+    fz_row r = {.scope = "street", .seq = 2, .prev = prev, .hlc = c.hlc, .table = "notices", .id = "n3", .cl = 1,
+                .ncols = 1, .cols = nc, .vals = nv};
+    uint8_t *rb = fz_commit(&r, &blen, NULL);
+    row = linli__commit__unpack(NULL, blen, rb);
+    free(rb);
+    if (!row) s_die("unpacking a row commit");
+    c.n_tables = row->n_tables;
+    c.tables = row->tables;
+  }
+  *len = linli__commit__get_packed_size(&c);
+  uint8_t *out = malloc(*len);
+  if (!out) s_die("out of memory");
+  linli__commit__pack(&c, out);
+  if (row) linli__commit__free_unpacked(row, NULL);
+  return out;
+}
+
+/* Mode 1: the Migration field's bytes. */
+static void s_schema_raw_migration(const char *name, uint32_t sv, uint32_t mv, char *const *stmts, size_t n,
+                                   const uint8_t *extra, size_t extra_len) {
+  Linli__Migration mig = LINLI__MIGRATION__INIT;
+  mig.version = mv;
+  mig.statements = (char **)stmts;
+  mig.n_statements = n;
+  size_t len = linli__migration__get_packed_size(&mig);
+  uint8_t *buf = malloc(len + extra_len + 1);
+  if (!buf) s_die("out of memory");
+  linli__migration__pack(&mig, buf);
+  if (extra_len) memcpy(buf + len, extra, extra_len);
+  s_schema_put(name, 1, sv, buf, len + extra_len);
+  free(buf);
+}
+
+static void s_schema_commits(char *const *one, char *const *several, size_t ns) {
+  char *empty_mid[] = {one[0], (char *)"", several[2]};
+  char *many[LI_MIGRATION_STMTS_MAX + 1];
+  for (size_t i = 0; i < LI_MIGRATION_STMTS_MAX + 1; i++) many[i] = one[0];
+  s_schema_list("list-one", 0, 2, 2, one, 1);
+  s_schema_list("list-several", 0, 2, 2, several, ns);
+  s_schema_list("list-seq2-prev", 8, 7, 7, several, ns);
+  s_schema_list("list-with-table", 4, 2, 2, one, 1);
+  s_schema_list("version-mismatch", 0, 3, 2, one, 1);
+  s_schema_list("version-1", 0, 1, 1, one, 1);
+  s_schema_list("version-over-max", 0, LI_SCHEMA_VERSION_MAX + 1, LI_SCHEMA_VERSION_MAX + 1, one, 1);
+  s_schema_list("version-max", 0, LI_SCHEMA_VERSION_MAX, LI_SCHEMA_VERSION_MAX, one, 1);
+  s_schema_list("empty-statement", 0, 2, 2, empty_mid, 3);
+  s_schema_list("no-statement", 0, 2, 2, NULL, 0);
+  s_schema_list("over-stmts-max", 0, 2, 2, many, LI_MIGRATION_STMTS_MAX + 1);
+  s_schema_list("stmts-max", 0, 2, 2, many, LI_MIGRATION_STMTS_MAX);
+  s_schema_raw_migration("raw-migration", 2, 2, several, ns, NULL, 0);
+  static const uint8_t unknown[] = {0x18, 0x01};                  /* field 3, varint */
+  static const uint8_t version_as_bytes[] = {0x0a, 0x01, 0x02};   /* field 1, length-delimited */
+  static const uint8_t version_again[] = {0x08, 0x03};            /* version 3 after 2: the last wins */
+  static const uint8_t statement_as_varint[] = {0x10, 0x05};      /* field 2, varint */
+  static const uint8_t statement_nul[] = {0x12, 0x03, 0x00, 'a', 'b'}; /* "\0ab": empty as C text */
+  static const uint8_t statement_long[] = {0x12, 0xff, 0xff, 0x03, 'x'}; /* length past the end */
+  s_schema_raw_migration("raw-unknown-field", 2, 2, one, 1, unknown, sizeof unknown);
+  s_schema_raw_migration("raw-version-as-bytes", 2, 2, one, 1, version_as_bytes, sizeof version_as_bytes);
+  s_schema_raw_migration("raw-version-again", 3, 2, one, 1, version_again, sizeof version_again);
+  s_schema_raw_migration("raw-statement-as-varint", 2, 2, one, 1, statement_as_varint, sizeof statement_as_varint);
+  s_schema_raw_migration("raw-statement-nul", 2, 2, one, 1, statement_nul, sizeof statement_nul);
+  s_schema_raw_migration("raw-statement-truncated", 2, 2, one, 1, statement_long, sizeof statement_long);
+  size_t len;
+  uint8_t *c = s_schema_commit(2, several, ns, false, &len);
+  s_schema_put("commit-sealed", 2, 0, c, len);
+  free(c);
+  c = s_schema_commit(2, several, ns, true, &len);
+  s_schema_put("commit-with-tables", 2, 0, c, len);
+  free(c);
+}
+
+static void s_migrations(void) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK || sqlite3_exec(db, li_street_sql, NULL, NULL, NULL) != SQLITE_OK)
+    s_die("loading the street schema");
+  li_migration one = {0}, several = {0};
+  for (size_t i = 0; i < sizeof s_mig_ok / sizeof s_mig_ok[0]; i++) {
+    li_migration m;
+    li_errbuf eb = {{0}};
+    if (li_migration_check(db, s_mig_ok[i].sql, &m, &eb) != LI_OK) s_die(eb.msg); /* a seed that passes */
+    s_put_text("migration_check", s_mig_ok[i].name, s_mig_ok[i].sql);
+    if (i == 0) one = m;
+    else if (i == 3) several = m;
+    else li_migration_free(&m);
+  }
+  for (size_t i = 0; i < sizeof s_mig_bad / sizeof s_mig_bad[0]; i++)
+    s_put("migration_check", s_mig_bad[i].name, (const uint8_t *)s_mig_bad[i].sql,
+          s_mig_bad[i].len ? s_mig_bad[i].len : strlen(s_mig_bad[i].sql));
+  s_put_text("migration_check", "deep-nesting", s_deep_sql());
+  s_put_text("migration_check", "over-stmts-max", s_many_sql());
+  s_schema_commits(one.stmt, several.stmt, (size_t)several.n);
+  li_migration_free(&one);
+  li_migration_free(&several);
+  sqlite3_close(db);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: gen_corpus OUTDIR\n");
@@ -439,6 +702,7 @@ int main(int argc, char **argv) {
   s_sessions();
   s_bundles();
   s_configs();
+  s_migrations();
   printf("gen_corpus: seeds written under %s\n", s_out);
   return 0;
 }
