@@ -2,7 +2,13 @@
  * the network's mood, crashes, clock skew, and the hostile node, which
  * holds a valid admitted key and sends forged, out-of-scope, equivocating,
  * replayed and garbage input on its own connection, and valid commits
- * carrying a row every receiver refuses. */
+ * carrying a row every receiver refuses. Also the street office's schema
+ * migrations (DESIGN 14): at random moments, most often while a committee
+ * is cut off, the hub runs `linli schema apply` with the next one a seed
+ * draws from a fixed list; it owns w->mig_done and w->schema_version
+ * (invariant: schema_version == 1 + popcount(mig_done), and every
+ * migration applied had the one it builds on applied before it). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +16,7 @@
 #include "commit.h"
 #include "hlc.h"
 #include "linli.pb-c.h"
+#include "migrate.h"
 #include "recover.h"
 #include "roster.h"
 #include "sim.h"
@@ -277,6 +284,104 @@ static void s_liveness(sim_world *w) {
     s_recover(w, nd);
 }
 
+/* ---- schema migrations (DESIGN 14) ---- */
+
+/* The street's migrations. A run applies some of them, each at most once,
+ * in an order drawn from the seed (versions 2, 3, ... in that order); one
+ * with a dep waits until that one is in. workload.c writes what they add
+ * as soon as a replica has it. */
+static const struct {
+  const char *sql;
+  int dep; /* the index of the migration it builds on, -1: none */
+} s_migrations[] = {
+    {"ALTER TABLE hazards ADD COLUMN photo_ref TEXT DEFAULT ''", -1},
+    {"ALTER TABLE care_visits ADD COLUMN minutes INTEGER NOT NULL DEFAULT 0", -1},
+    {"CREATE TABLE volunteer_hours (id TEXT NOT NULL, scope TEXT NOT NULL, hours REAL NOT NULL DEFAULT 0, "
+     "note TEXT, PRIMARY KEY (id, scope))",
+     -1},
+    {"CREATE INDEX hazards_scope_deadline ON hazards(scope, deadline)", -1},
+    {"ALTER TABLE hazards ADD COLUMN verified_by TEXT", -1},
+    {"ALTER TABLE notices ADD COLUMN priority INTEGER DEFAULT 0; "
+     "CREATE INDEX notices_priority ON notices(scope, priority)",
+     -1},
+    {"ALTER TABLE volunteer_hours ADD COLUMN task TEXT NOT NULL DEFAULT '助老'", 2},
+    {"CREATE INDEX volunteer_hours_task ON volunteer_hours(scope, task)", 6},
+};
+
+/* Migrations the hub must refuse, changing nothing: tried now and then
+ * between the real ones (the checker's refusals under load). */
+static const char *const s_refused[] = {
+    "DROP TABLE hazards",
+    "ALTER TABLE hazards RENAME COLUMN location TO place",
+    "ALTER TABLE care_visits ADD COLUMN mins INTEGER DEFAULT 0 CHECK (mins >= 0)",
+    "ALTER TABLE meal_points ADD COLUMN owner TEXT NOT NULL",
+    "CREATE UNIQUE INDEX hazards_location ON hazards(location)",
+};
+
+#define S_NMIG ((int)(sizeof s_migrations / sizeof s_migrations[0]))
+_Static_assert(S_NMIG <= SIM_MIGRATIONS_MAX, "mig_done has a bit per migration");
+
+static bool s_mig_check(const sim_world *w) {
+  if (w->schema_version != 1u + (uint32_t)__builtin_popcount(w->mig_done)) return false;
+  for (int k = 0; k < S_NMIG; k++)
+    if ((w->mig_done >> k & 1u) && s_migrations[k].dep >= 0 && !(w->mig_done >> s_migrations[k].dep & 1u)) return false;
+  return true;
+}
+
+/* Whether an honest committee is cut off from the hub now. */
+static bool s_some_cut(const sim_world *w) {
+  for (int c = 1; c < w->count; c++)
+    if (!w->n[c].hostile && !sim_link_up(w, c)) return true;
+  return false;
+}
+
+/* Now and then, the hub applies the next migration: five times as often
+ * while a committee is cut off, so that committees keep writing under the
+ * old schema and the migration reaches them after the heal. */
+static void s_migrate(sim_world *w) {
+  sim_rng *r = &w->rng;
+  sim_node *hub = &w->n[SIM_HUB];
+  assert(s_mig_check(w));
+  if (!hub->up) return;
+  bool cut = s_some_cut(w);
+  if (!sim_chance_10k(r, cut ? 50 : 10)) return;
+  int ready[S_NMIG], n = 0;
+  for (int k = 0; k < S_NMIG; k++)
+    if (!(w->mig_done >> k & 1u) && (s_migrations[k].dep < 0 || (w->mig_done >> s_migrations[k].dep & 1u)))
+      ready[n++] = k;
+  if (n == 0) return;
+  int k = ready[sim_below(r, (uint32_t)n)];
+  li_errbuf eb = {{0}};
+  uint32_t v = 0;
+  if (sim_chance(r, 250)) { /* one in four */
+    const char *bad = s_refused[sim_below(r, (uint32_t)(sizeof s_refused / sizeof *s_refused))];
+    li_err be = li_schema_apply(hub->r, bad, sim_wall(w, hub), &v, &eb);
+    if (be != LI_ERR_MIGRATION || li_replica_schema_version(hub->r) != w->schema_version) {
+      sim_fail(w, "hub: the migration '%s' was not refused (%s), or it changed the version", bad, li_errname(be));
+      return;
+    }
+    w->counts.mig_refused++;
+    sim_trace(w, "MIGRATE refused, nothing changed: %s: %s", bad, eb.msg);
+    eb.msg[0] = 0;
+  }
+  li_err e = li_schema_apply(hub->r, s_migrations[k].sql, sim_wall(w, hub), &v, &eb);
+  if (e) {
+    sim_fail(w, "hub: schema apply of migration %d (%s): %s", k, s_migrations[k].sql, li_errmsg(&eb, e));
+    return;
+  }
+  if (v != w->schema_version + 1 || li_replica_schema_version(hub->r) != v) {
+    sim_fail(w, "hub: schema apply made version %u (replica says %u), expected %u", v, li_replica_schema_version(hub->r),
+             w->schema_version + 1);
+    return;
+  }
+  w->mig_done |= 1u << k;
+  w->schema_version = v;
+  w->faults[F_MIGRATE]++;
+  if (cut && !w->counts.mig_cut++) w->counts.mig_cut_runs = 1;
+  sim_trace(w, "MIGRATE hub to schema version %u%s: %s", v, cut ? " (a committee is cut off)" : "", s_migrations[k].sql);
+  assert(s_mig_check(w));
+}
+
 void sim_faults(sim_world *w) {
   sim_rng *r = &w->rng;
   if (sim_chance(r, 8)) sim_partition(w);
@@ -320,6 +425,7 @@ void sim_faults(sim_world *w) {
     }
   }
   s_liveness(w);
+  if (sim_enabled(w, F_MIGRATE)) s_migrate(w);
   for (int i = 0; i < w->count; i++)
     if (w->n[i].hostile && sim_chance(r, 30)) s_hostile(w, &w->n[i]);
 }

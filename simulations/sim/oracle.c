@@ -4,7 +4,11 @@
  * commit the hub holds is folded, in any order, into an in-memory table of
  * rows (causal length) and columns (value, hlc, origin), where a greater
  * causal length starts the row afresh and within one causal length each
- * column keeps the value of the greatest (hlc, origin key). Then:
+ * column keeps the value of the greatest (hlc, origin key); a column no
+ * change of the generation set holds its constant DEFAULT (a row a commit
+ * of an older schema made, or one a migration gave a column), else NULL.
+ * The model knows the tables and columns of the hub's schema at the end,
+ * migrations included. Then:
  *  1. every honest node's sealed commits are held by the hub (nothing sealed
  *     is lost), and every committee holds every commit of the scopes it reads
  *     and none of the others;
@@ -18,7 +22,14 @@
  *     sealed before a `recover` and kept is held by the hub too;
  *  3. the hostile node's commits the hub holds are all in its own scope, and
  *     an equivocation it was seen to make is recorded with evidence and a ban;
- *  4. PRAGMA integrity_check is ok everywhere. */
+ *  4. PRAGMA integrity_check is ok everywhere;
+ *  5. schema (DESIGN 14): every honest replica is at the hub's schema
+ *     version with the same linli_migrations (version, statements, schema
+ *     commit), tracks the same tables with the same columns (PRAGMA
+ *     table_xinfo) and indexes as the hub, and no tracked table's triggers
+ *     lag its columns (capture drift). Checked before 2, which then covers
+ *     the migrated columns and tables: nothing written before or after a
+ *     migration, under either schema, is lost. */
 #include <string.h>
 
 #include "commit.h"
@@ -160,14 +171,26 @@ static void s_bind_row(sqlite3_stmt *st, const char *tbl, const char *scope, con
   sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
 }
 
-/* A new generation: the row starts afresh with its key values. */
+/* A new generation: the row starts afresh with its key values, and every
+ * other column with a constant DEFAULT holds it at hlc 0 (any write of the
+ * generation wins over it). */
 static void s_model_generation(s_model *md, const li_table *t, const char *scope, const char *pk,
                                const Linli__RowChange *ch, int64_t cl) {
+  static const uint8_t nobody[LI_PK_BYTES];
   s_bind_row(md->setrow, t->name, scope, pk);
   sqlite3_bind_int64(md->setrow, 4, cl);
   sqlite3_step(md->setrow), sqlite3_reset(md->setrow);
   s_bind_row(md->clear, t->name, scope, pk);
   sqlite3_step(md->clear), sqlite3_reset(md->clear);
+  for (int i = 0; cl % 2 == 1 && i < t->ncols; i++) {
+    if (i == t->scope_col || s_is_key_col(t, i) || !t->dflt[i]) continue;
+    s_bind_row(md->setcol, t->name, scope, pk);
+    sqlite3_bind_text(md->setcol, 4, t->cols[i], -1, SQLITE_STATIC);
+    sqlite3_bind_value(md->setcol, 5, t->dflt[i]);
+    sqlite3_bind_int64(md->setcol, 6, 0);
+    sqlite3_bind_blob(md->setcol, 7, nobody, LI_PK_BYTES, SQLITE_STATIC);
+    sqlite3_step(md->setcol), sqlite3_reset(md->setcol);
+  }
   for (int i = 0; i < t->npk; i++) {
     s_bind_row(md->setkey, t->name, scope, pk);
     sqlite3_bind_text(md->setkey, 4, t->cols[t->pk[i]], -1, SQLITE_STATIC);
@@ -397,6 +420,73 @@ static bool s_liveness(sim_world *w, sim_node *nd) {
   return ok;
 }
 
+/* One text from a query's first column, "" when NULL; sqlite3_free it.
+ * NULL with the failure set when the query fails. */
+static char *s_text(sim_world *w, sim_node *nd, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  char *out = NULL;
+  if (sqlite3_prepare_v2(nd->r->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    out = sqlite3_mprintf("%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+  else sim_fail(w, "oracle: %s: %s: %s", nd->name, sqlite3_errmsg(nd->r->db), sql);
+  sqlite3_finalize(st);
+  return out;
+}
+
+/* Invariant 5: nd is on the hub's schema. */
+static bool s_schema_same(sim_world *w, sim_node *nd) {
+  static const struct {
+    const char *what, *sql;
+  } q[] = {
+      {"schema migrations (linli_migrations)",
+       "SELECT group_concat(x, char(10)) FROM (SELECT version || ' ' || statements || ' #' || seq || ' ' || hlc AS x"
+       " FROM linli_migrations ORDER BY version)"},
+      {"tracked tables (linli_tables)",
+       "SELECT group_concat(x, char(10)) FROM (SELECT name || ' ' || cols AS x FROM linli_tables ORDER BY name)"},
+      {"columns (PRAGMA table_xinfo)",
+       "SELECT group_concat(x, char(10)) FROM (SELECT t.name || '.' || p.name || ' ' || p.cid || ' ' || p.type || ' '"
+       " || p.\"notnull\" || ' ' || quote(p.dflt_value) || ' ' || p.pk || ' ' || p.hidden AS x"
+       " FROM linli_tables t, pragma_table_xinfo(t.name) p ORDER BY t.name, p.cid)"},
+      {"indexes",
+       "SELECT group_concat(x, char(10)) FROM (SELECT m.tbl_name || ' ' || m.name || ' ' || coalesce(m.sql, '') AS x"
+       " FROM sqlite_master m JOIN linli_tables t ON t.name = m.tbl_name WHERE m.type = 'index'"
+       " ORDER BY m.tbl_name, m.name)"},
+  };
+  sim_node *hub = &w->n[SIM_HUB];
+  li_errbuf eb = {{0}};
+  for (sim_node *x = nd;; x = hub) {
+    li_err e = li_replica_catalogue_fresh(x->r, &eb);
+    if (e) return sim_fail(w, "oracle: %s: catalogue: %s", x->name, li_errmsg(&eb, e)), false;
+    for (int t = 0; t < x->r->ntables; t++)
+      if (x->r->tables[t].drift)
+        return sim_fail(w, "%s: table %s: capture lags its columns: %s", x->name, x->r->tables[t].name,
+                        x->r->tables[t].drift),
+               false;
+    if (x == hub) break;
+  }
+  uint32_t have = li_replica_schema_version(nd->r), want = li_replica_schema_version(hub->r);
+  if (want != w->schema_version)
+    return sim_fail(w, "hub: schema version %u, but it applied migrations up to %u", want, w->schema_version), false;
+  if (have != want) return sim_fail(w, "%s: schema version %u, the hub's is %u", nd->name, have, want), false;
+  bool ok = true;
+  for (size_t k = 0; ok && k < sizeof q / sizeof q[0]; k++) {
+    char *a = s_text(w, nd, q[k].sql), *b = a ? s_text(w, hub, q[k].sql) : NULL;
+    ok = a && b;
+    if (ok && strcmp(a, b) != 0) {
+      size_t at = 0, line = 0;
+      while (a[at] && a[at] == b[at]) {
+        if (a[at] == '\n') line = at + 1;
+        at++;
+      }
+      sim_fail(w, "%s: %s differ from the hub's, from:\n  replica: %.300s\n  hub:     %.300s", nd->name, q[k].what,
+               a + line, b + line);
+      ok = false;
+    }
+    sqlite3_free(a);
+    sqlite3_free(b);
+  }
+  return ok;
+}
+
 bool sim_check_final(sim_world *w) {
   sim_node *hub = &w->n[SIM_HUB];
   for (int i = 0; i < w->count; i++)
@@ -423,6 +513,8 @@ bool sim_check_final(sim_world *w) {
   }
   for (int i = 0; i < w->count; i++)
     if (!w->n[i].hostile && (!s_no_honest_refusal(w, &w->n[i]) || !s_liveness(w, &w->n[i]))) return false;
+  for (int i = 1; i < w->count; i++)
+    if (!w->n[i].hostile && !s_schema_same(w, &w->n[i])) return false;
   sqlite3 *m = NULL;
   s_model md = {0};
   bool built = sqlite3_open(":memory:", &m) == SQLITE_OK && s_model_open(&md, m) && s_model_build(w, &md);

@@ -26,7 +26,7 @@ const char *const sim_fault_names[F__COUNT] = {
     "clock_ahead", "clock_behind",
     "hostile_forged_sig", "hostile_out_of_scope", "hostile_equivocation", "hostile_replay", "hostile_garbage",
     "bad_write_refused", "hostile_bad_row",
-    "restore_backup", "clock_jump_days", "hostile_squat", "recover_replace",
+    "restore_backup", "clock_jump_days", "hostile_squat", "recover_replace", "migrate",
 };
 
 /* ---- PRNG: splitmix64, the only source of randomness ---- */
@@ -152,6 +152,9 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
                (unsigned long long)(LI_HLC_MS(before[i].hlc) - wall));
     for (size_t k = 0; k < res->nrejects; k++) {
       const li_chain_reject *r = &res->rejects[k];
+      if (r->code == LI_ERR_SCHEMA_AHEAD && r->seq == before[i].seq && strcmp(r->scope, before[i].scope) == 0 &&
+          memcmp(r->origin, before[i].origin, LI_PK_BYTES) == 0)
+        c->w->counts.schema_held++; /* held until its migration arrives (DESIGN 14) */
       if (r->code != LI_ERR_CLOCK_AHEAD || r->seq != before[i].seq || strcmp(r->scope, before[i].scope) != 0 ||
           memcmp(r->origin, before[i].origin, LI_PK_BYTES) != 0)
         continue;
@@ -374,6 +377,7 @@ static int s_run_seed(const sim_opts *o, s_record *rec) {
   crypto_generichash_init(&w->trace, NULL, 0, 16);
   w->now = 1735689600000ull; /* 2025-01-01, virtual */
   w->count = o->nodes;
+  w->schema_version = LI_SCHEMA_VERSION;
   for (int i = 1; i < SIM_NODES_MAX; i++) w->up_to_hub[i] = w->up_from_hub[i] = true;
   bool ok = s_node_init(w, SIM_HUB, true, false);
   for (int i = 1; ok && i < w->count; i++) ok = s_node_init(w, i, false, o->hostile && i == w->count - 1);
@@ -448,6 +452,12 @@ static void s_account(const s_record *r, uint64_t from, bool print, uint64_t *co
   counts->seals += r->counts.seals;
   counts->drops += r->counts.drops;
   counts->conn_breaks += r->counts.conn_breaks;
+  counts->mig_cut += r->counts.mig_cut;
+  counts->mig_cut_runs += r->counts.mig_cut_runs;
+  counts->mig_refused += r->counts.mig_refused;
+  counts->schema_held += r->counts.schema_held;
+  counts->new_writes += r->counts.new_writes;
+  counts->old_writes += r->counts.old_writes;
   if (r->failed) (*failed)++;
   if (print)
     printf("seed %llu: trace %016llx, converged %llu ms after the final heal\n", (unsigned long long)r->seed,
@@ -467,6 +477,7 @@ static void s_usage(FILE *f) {
           "  --steps N     virtual steps of 1-20 ms with workload and faults (default 1500)\n"
           "  --faults L    all (default), none, or a comma list of: net, partition, crash, clock, hostile,\n"
           "                liveness (restore_backup, clock_jump_days, hostile_squat, recover_replace, bad writes),\n"
+          "                migrate (the hub applies schema migrations, often while committees are cut off),\n"
           "                or single kinds (drop, duplicate, reorder, delay, partition_hub_isolated, ...)\n"
           "  --verbose     print the trace\n"
           "  --jobs J      run seeds in J processes (results do not depend on J)\n"
@@ -597,6 +608,17 @@ int main(int argc, char **argv) {
          (unsigned long long)counts.sessions, (unsigned long long)counts.reconnects,
          (unsigned long long)counts.conn_breaks, (unsigned long long)counts.drops, (unsigned long long)counts.fanouts,
          (unsigned long long)counts.seals);
+  if (o.faults_mask >> F_MIGRATE & 1u)
+    printf("schema migrations (the hub's `linli schema apply`):\n"
+           "  applied                  %llu (while a committee was cut off: %llu, in %llu of %llu runs)\n"
+           "  refused                  %llu (DROP, RENAME, CHECK or NOT NULL without DEFAULT on an added column,\n"
+           "                           UNIQUE index: refused with nothing changed)\n"
+           "  held for schema          %llu (a chain stopped at a commit of a newer version than the replica's)\n"
+           "  writes with a new column or table %llu; committee writes under an older schema than the hub's %llu\n",
+           (unsigned long long)totals[F_MIGRATE], (unsigned long long)counts.mig_cut,
+           (unsigned long long)counts.mig_cut_runs, (unsigned long long)nseeds, (unsigned long long)counts.mig_refused,
+           (unsigned long long)counts.schema_held,
+           (unsigned long long)counts.new_writes, (unsigned long long)counts.old_writes);
   printf("virtual time to converge after the final heal: median %llu ms, max %llu ms\n",
          (unsigned long long)conv[nseeds / 2], (unsigned long long)conv[nseeds - 1]);
   free(conv);

@@ -9,9 +9,10 @@
  * hash-table order: the same seed gives the same trace (and trace hash).
  *
  * Parts: sim.c (world, nodes, the store wrapper, main), net.c (virtual
- * network and connections), fault.c (faults, the hostile node), workload.c
- * (SQL writes of the street schema), oracle.c (independent model of the
- * merge rules and the end-of-run invariants).
+ * network and connections), fault.c (faults, the hostile node, the hub's
+ * schema migrations), workload.c (SQL writes of the street schema and of
+ * what migrations added to it), oracle.c (independent model of the merge
+ * rules and the end-of-run invariants).
  *
  * Connections are modelled as ZeroMQ has them: a committee connects when
  * the hub is up, the link works both ways and its key passes ZAP (an active
@@ -45,6 +46,7 @@
 #define SIM_CONNECT_MS 200         /* a committee tries to connect this often (ZeroMQ reconnect) */
 #define SIM_JUMP_MS (3 * 86400000LL) /* a date "days ahead": the clock guard must stop sealing */
 #define SIM_OLD_KEYS_MAX 4         /* recoveries a committee makes in one run */
+#define SIM_MIGRATIONS_MAX 8       /* the migrations a run may apply (fault.c's list; a bit each in mig_done) */
 
 typedef enum {
   F_DROP, F_DUP, F_REORDER, F_DELAY,
@@ -58,6 +60,7 @@ typedef enum {
   F_CLOCK_JUMP,      /* a committee's date jumps days ahead (corrected later) */
   F_HOSTILE_SQUAT,   /* the hostile node writes, in its scope, the keys of another scope's rows */
   F_RECOVER,         /* a committee runs `linli recover`, the hub `roster replace` */
+  F_MIGRATE,         /* the hub applies the next street schema migration (DESIGN 14), often during a cut */
   F__COUNT
 } sim_fault;
 
@@ -128,9 +131,16 @@ typedef struct {
   const char *argv0;
 } sim_opts;
 
-/* Counted over every node's driver, restarts included. */
+/* Counted over every node's driver, restarts included; and what the
+ * migrate kind made happen (the world counts those itself). */
 typedef struct {
   uint64_t sessions, reconnects, fanouts, seals, drops, conn_breaks;
+  uint64_t mig_cut;        /* migrations applied while an honest committee was cut off */
+  uint64_t mig_cut_runs;   /* runs (seeds) with at least one of those */
+  uint64_t mig_refused;    /* migrations the hub tried that had to be refused (they were, changing nothing) */
+  uint64_t schema_held;    /* applies that stopped a chain at a commit of a newer schema (LI_ERR_SCHEMA_AHEAD) */
+  uint64_t new_writes;     /* workload writes that set a migrated column or wrote a migrated table */
+  uint64_t old_writes;     /* committee writes made at an older schema version than the hub's */
 } sim_counts;
 
 struct sim_world {
@@ -155,6 +165,10 @@ struct sim_world {
   uint64_t queue_peak;
   uint64_t next_conn;     /* connection ids, from 1 */
   sim_counts counts;
+  /* migrations: bit k set when fault.c's migration k was applied; the
+   * hub's schema version (1 + the number of bits set) */
+  uint32_t mig_done;
+  uint32_t schema_version;
 };
 
 /* trace: every event is folded into the trace hash; printed with --verbose */
