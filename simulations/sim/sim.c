@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commit.h"
@@ -486,6 +487,31 @@ static void s_usage(FILE *f) {
           SIM_NODES_MAX);
 }
 
+/* Progress of a run of many seeds, on stderr every S_PROGRESS_S seconds of
+ * wall time (the seeds' own time is virtual): seeds done, failures so far,
+ * time left at the pace so far. */
+#define S_PROGRESS_S 5.0
+typedef struct {
+  double t0, last;
+  uint64_t n, done;
+} s_prog;
+
+static double s_mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void s_progress(s_prog *p, uint64_t failed) {
+  p->done++;
+  double now = s_mono_s();
+  if (p->n < 2 || now - p->last < S_PROGRESS_S || p->done == p->n) return;
+  p->last = now;
+  double el = now - p->t0, left = el / (double)p->done * (double)(p->n - p->done);
+  fprintf(stderr, "progress: %llu of %llu seeds, %llu failed, %.0f s so far, about %.0f s left\n",
+          (unsigned long long)p->done, (unsigned long long)p->n, (unsigned long long)failed, el, left);
+}
+
 int main(int argc, char **argv) {
   sim_opts o = {.seed = 1, .nodes = 5, .steps = 1500, .hostile = true, .faults_mask = SIM_ALL_FAULTS};
   uint64_t from = 1, to = 1;
@@ -547,6 +573,7 @@ int main(int argc, char **argv) {
    * so the results do not depend on the number of jobs */
   int fds[2] = {-1, -1};
   pid_t kids[64];
+  s_prog prog = {.t0 = s_mono_s(), .last = s_mono_s(), .n = nseeds};
   if (jobs > 1 && pipe(fds) != 0) jobs = 1;
   for (int j = 0; j < jobs; j++) {
     pid_t pid = jobs > 1 ? fork() : 0;
@@ -572,6 +599,7 @@ int main(int argc, char **argv) {
         if (write(fds[1], &rec, sizeof rec) != (ssize_t)sizeof rec) _exit(3);
       } else {
         s_account(&rec, from, nseeds == 1 || o.verbose, conv, totals, &counts, &failed);
+        s_progress(&prog, failed);
       }
     }
     if (!o.keep) rmdir(sub);
@@ -580,8 +608,10 @@ int main(int argc, char **argv) {
   if (jobs > 1) {
     close(fds[1]);
     s_record rec;
-    while (read(fds[0], &rec, sizeof rec) == (ssize_t)sizeof rec)
+    while (read(fds[0], &rec, sizeof rec) == (ssize_t)sizeof rec) {
       s_account(&rec, from, nseeds == 1 || o.verbose, conv, totals, &counts, &failed);
+      s_progress(&prog, failed);
+    }
     close(fds[0]);
     for (int j = 0; j < jobs; j++) {
       int st = 0;
