@@ -654,19 +654,25 @@ static char *s_cols_json(const li_table *t) {
   return cols;
 }
 
-/* The catalogue row of t; sets t->id. */
-static li_err s_catalogue_insert(li_replica *r, li_table *t, li_errbuf *eb) {
+/* The catalogue row of t: a new one (t->id 0; sets t->id), or its
+ * columns again (a migration added some, li_capture_rebuild). */
+static li_err s_catalogue_put(li_replica *r, li_table *t, li_errbuf *eb) {
   char *cols = s_cols_json(t);
   if (!cols) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  bool insert = t->id == 0;
   sqlite3_stmt *st = NULL;
   li_err e = LI_OK;
-  if (sqlite3_prepare_v2(r->db, "INSERT INTO linli_tables(name, cols) VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(r->db,
+                         insert ? "INSERT INTO linli_tables(cols, name) VALUES(?1, ?2)"
+                                : "UPDATE linli_tables SET cols = ?1 WHERE id = ?3",
+                         -1, &st, NULL) != SQLITE_OK) {
     e = li_db_fail(r, eb, "linli_tables");
   } else {
-    sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, cols, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, cols, -1, SQLITE_STATIC);
+    if (insert) sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+    else sqlite3_bind_int(st, 3, t->id);
     if (sqlite3_step(st) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_tables");
-    else t->id = (int)sqlite3_last_insert_rowid(r->db);
+    else if (insert) t->id = (int)sqlite3_last_insert_rowid(r->db);
   }
   sqlite3_finalize(st);
   free(cols);
@@ -733,7 +739,7 @@ li_err li_capture_track(li_replica *r, const char *name, li_errbuf *eb) {
   if (e == LI_OK) s_rules_of(&t, rs);
   bool started = e == LI_OK && sqlite3_get_autocommit(r->db);
   if (started) e = li_replica_begin(r, eb);
-  if (e == LI_OK) e = s_catalogue_insert(r, &t, eb);
+  if (e == LI_OK) e = s_catalogue_put(r, &t, eb);
   if (e == LI_OK) e = s_check_existing(r, &t, rs, eb);
   if (e == LI_OK) e = s_create_triggers(r, &t, rs, eb);
   if (e == LI_OK) e = s_mark_existing(r, &t, eb);
@@ -763,23 +769,6 @@ static li_err s_drop_triggers(li_replica *r, int id, li_errbuf *eb) {
   return e;
 }
 
-static li_err s_catalogue_cols(li_replica *r, const li_table *t, li_errbuf *eb) {
-  char *cols = s_cols_json(t);
-  if (!cols) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-  sqlite3_stmt *st = NULL;
-  li_err e = LI_OK;
-  if (sqlite3_prepare_v2(r->db, "UPDATE linli_tables SET cols = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
-    e = li_db_fail(r, eb, "linli_tables");
-  } else {
-    sqlite3_bind_text(st, 1, cols, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, t->id);
-    if (sqlite3_step(st) != SQLITE_DONE) e = li_db_fail(r, eb, "linli_tables");
-  }
-  sqlite3_finalize(st);
-  free(cols);
-  return e;
-}
-
 li_err li_capture_rebuild(li_replica *r, const char *name, li_errbuf *eb) {
   assert(s_check(r) && !sqlite3_get_autocommit(r->db));
   li_table *old = li_capture_table(r, name);
@@ -803,7 +792,7 @@ li_err li_capture_rebuild(li_replica *r, const char *name, li_errbuf *eb) {
   if (e == LI_OK) s_rules_of(&t, rs);
   if (e == LI_OK) e = s_drop_triggers(r, t.id, eb);
   if (e == LI_OK) e = s_create_triggers(r, &t, rs, eb);
-  if (e == LI_OK) e = s_catalogue_cols(r, &t, eb);
+  if (e == LI_OK) e = s_catalogue_put(r, &t, eb);
   if (e == LI_OK) e = s_table_prepare(r, &t, eb);
   assert(e != LI_OK || s_has_triggers(r, &t));
   if (e == LI_OK) {

@@ -73,30 +73,39 @@ static const char *s_skip(const char *p) {
   }
 }
 
+static bool s_word_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80; }
+
+/* The next token at or after p (space and comments skipped): a bare word
+ * (*len bytes at *word), or a quoted name or text, or punctuation (*word
+ * NULL: never a keyword). Returns where the token ends; NULL at the end. */
+static const char *s_token(const char *p, const char **word, size_t *len) {
+  p = s_skip(p);
+  *word = NULL;
+  *len = 0;
+  if (!*p) return NULL;
+  if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+    char close = *p == '[' ? ']' : *p;
+    p++;
+    while (*p && *p != close) p++;
+    return *p ? p + 1 : p;
+  }
+  if (!s_word_char(*p) || *p == '$') return p + 1;
+  *word = p;
+  while (s_word_char(*p)) p++;
+  *len = (size_t)(p - *word);
+  return p;
+}
+
 /* The first S_WORDS tokens of a statement, bare words upper-cased, quoted
  * ones and punctuation as "" (they are never keywords). Returns how many. */
 static int s_words(const char *p, char w[S_WORDS][16]) {
   int n = 0;
-  while (n < S_WORDS) {
-    p = s_skip(p);
-    if (!*p) break;
-    w[n][0] = 0;
-    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
-      char close = *p == '[' ? ']' : *p;
-      p++;
-      while (*p && *p != close) p++;
-      if (*p) p++;
-    } else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
-      size_t k = 0;
-      while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || (unsigned char)*p >= 0x80) {
-        if (k < 15) w[n][k++] = (char)toupper((unsigned char)*p);
-        p++;
-      }
-      w[n][k] = 0;
-    } else {
-      p++;
-    }
-    n++;
+  const char *word;
+  size_t len;
+  while (n < S_WORDS && (p = s_token(p, &word, &len))) {
+    size_t k = 0;
+    for (; word && k < len && k < 15; k++) w[n][k] = (char)toupper((unsigned char)word[k]);
+    w[n++][k] = 0;
   }
   return n;
 }
@@ -110,23 +119,11 @@ static bool s_has_word(char w[S_WORDS][16], int n, const char *word) {
 /* Whether the whole statement holds the bare word (SELECT in CREATE TABLE
  * ... AS SELECT, REFERENCES anywhere). Quoted text never counts. */
 static bool s_mentions(const char *p, const char *word) {
-  size_t wl = strlen(word);
-  for (;;) {
-    p = s_skip(p);
-    if (!*p) return false;
-    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
-      char close = *p == '[' ? ']' : *p;
-      p++;
-      while (*p && *p != close) p++;
-      if (*p) p++;
-    } else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
-      const char *s = p;
-      while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || (unsigned char)*p >= 0x80) p++;
-      if ((size_t)(p - s) == wl && sqlite3_strnicmp(s, word, (int)wl) == 0) return true;
-    } else {
-      p++;
-    }
-  }
+  size_t wl = strlen(word), len;
+  const char *w;
+  while ((p = s_token(p, &w, &len)))
+    if (w && len == wl && sqlite3_strnicmp(w, word, (int)wl) == 0) return true;
+  return false;
 }
 
 /* The kind a statement claims by its keywords, or a refusal in eb. */
