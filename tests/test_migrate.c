@@ -422,8 +422,8 @@ static const s_ccase s_ccases[] = {
 };
 
 typedef struct {
+  tu_street s; /* first: tu_fx_teardown frees it */
   const s_ccase *c;
-  tu_street s;
 } s_cfx;
 
 static int s_cfx_setup(void **state) {
@@ -442,12 +442,6 @@ static int s_cfx_setup(void **state) {
   return 0;
 }
 
-static int s_cfx_teardown(void **state) {
-  s_cfx *f = *state;
-  tu_street_free(&f->s);
-  free(f);
-  return 0;
-}
 
 static void s_check_case(void **state) {
   s_cfx *f = *state;
@@ -551,20 +545,12 @@ static void test_snapshot_sees_apply(void **state) {
  * 2. li_schema_apply on the hub
  * ====================================================================== */
 
-typedef struct {
-  tu_street s;
-  li_node *hub, *c07, *c08;
-} fx;
+typedef tu_fx fx;
 
 /* A hub, committees c07 and c08 admitted, a street notice; c07 and c08 hold
  * everything of the hub so far. */
 static int fx_setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  tu_street_new(&f->s, NULL);
-  f->hub = f->s.hub;
-  f->c07 = tu_street_committee(&f->s, "c07", "c07", true, NULL);
-  f->c08 = tu_street_committee(&f->s, "c08", "c08", true, NULL);
+  fx *f = tu_fx_new();
   tu_exec(f->hub, "INSERT INTO notices(id, scope, title) VALUES('n1', 'street', '防汛通知')");
   tu_seal(f->hub, li_wall_ms());
   tu_sync(f->hub, f->c07, li_wall_ms());
@@ -573,12 +559,6 @@ static int fx_setup(void **state) {
   return 0;
 }
 
-static int fx_teardown(void **state) {
-  fx *f = *state;
-  tu_street_free(&f->s);
-  free(f);
-  return 0;
-}
 
 static void test_hub_apply(void **state) {
   fx *f = *state;
@@ -1291,30 +1271,30 @@ int main(void) {
     checker[i] = (struct CMUnitTest){.name = s_ccases[i].name,
                                      .test_func = s_check_case,
                                      .setup_func = s_cfx_setup,
-                                     .teardown_func = s_cfx_teardown,
+                                     .teardown_func = tu_fx_teardown,
                                      .initial_state = (void *)&s_ccases[i]};
   checker[N] = (struct CMUnitTest){.name = control.name,
                                    .test_func = test_snapshot_sees_apply,
                                    .setup_func = s_cfx_setup,
-                                   .teardown_func = s_cfx_teardown,
+                                   .teardown_func = tu_fx_teardown,
                                    .initial_state = (void *)&control};
   const struct CMUnitTest flows[] = {
-      cmocka_unit_test_setup_teardown(test_hub_apply, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_hub_apply_refused_changes_nothing, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_hub_apply_fails_late, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_committee_apply_is_role_error, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_schema_commit, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_held_then_applied_same_batch, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_held_until_migration_arrives, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_regr_release_keeps_other_refusals, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_migration_from_wrong_chain, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_old_commit_takes_default, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_rolled_back_migration, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_merge_local_table_in_the_way, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_hub_track_existing_table, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_regr_local_table_same_definition, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_regr_not_null_default_null, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_regr_cached_version_after_rollback, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_hub_apply, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_hub_apply_refused_changes_nothing, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_hub_apply_fails_late, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_committee_apply_is_role_error, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_schema_commit, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_held_then_applied_same_batch, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_held_until_migration_arrives, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_regr_release_keeps_other_refusals, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_migration_from_wrong_chain, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_old_commit_takes_default, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_rolled_back_migration, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_local_table_in_the_way, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_hub_track_existing_table, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_regr_local_table_same_definition, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_regr_not_null_default_null, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_regr_cached_version_after_rollback, fx_setup, tu_fx_teardown),
   };
   int failed = cmocka_run_group_tests_name("migration checker (table)", checker, NULL, NULL);
   failed += cmocka_run_group_tests_name("migrations: hub apply and merge", flows, NULL, NULL);

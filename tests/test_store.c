@@ -15,18 +15,10 @@
 #include "commit.h"
 #include "store.h"
 
-typedef struct {
-  tu_street s;
-  li_node *hub, *c07, *c08;
-} fx;
+typedef tu_fx fx;
 
 static int fx_setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  tu_street_new(&f->s, NULL);
-  f->hub = f->s.hub;
-  f->c07 = tu_street_committee(&f->s, "c07", "c07", true, NULL);
-  f->c08 = tu_street_committee(&f->s, "c08", "c08", true, NULL);
+  fx *f = tu_fx_new();
   tu_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES ('v1', 'c07', 'R-1', '2025-03-01')");
   tu_seal(f->c07, f->s.t0 + 10);
   tu_exec(f->c07, "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES ('v2', 'c07', 'R-2', '2025-03-02')");
@@ -37,12 +29,6 @@ static int fx_setup(void **state) {
   return 0;
 }
 
-static int fx_teardown(void **state) {
-  fx *f = *state;
-  tu_street_free(&f->s);
-  free(f);
-  return 0;
-}
 
 static li_store s_store(li_node *n, uint64_t wall_ms) {
   return (li_store){.r = n->r, .max_skew_ms = 60000, .wall_ms = wall_ms};
@@ -149,9 +135,9 @@ int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_heads_hash_fetch, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_chain_by_chain, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_taking_back_does_not_seal, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_heads_hash_fetch, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_chain_by_chain, fx_setup, tu_fx_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_taking_back_does_not_seal, fx_setup, tu_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,30 @@ static inline void tu_street_free(tu_street *s) {
   s->dir[0] = 0;
 }
 
+/* The fixture many tests share: a street with committees c07 and c08 in
+ * its roster (nothing synced yet). tu_fx_teardown frees any fixture whose
+ * first member is its tu_street. */
+typedef struct {
+  tu_street s;
+  li_node *hub, *c07, *c08;
+} tu_fx;
+
+static inline tu_fx *tu_fx_new(void) {
+  tu_fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  tu_street_new(&f->s, NULL);
+  f->hub = f->s.hub;
+  f->c07 = tu_street_committee(&f->s, "c07", "c07", true, NULL);
+  f->c08 = tu_street_committee(&f->s, "c08", "c08", true, NULL);
+  return f;
+}
+
+static inline int tu_fx_teardown(void **state) {
+  tu_street_free((tu_street *)*state);
+  free(*state);
+  return 0;
+}
+
 /* ---- commits in logs ---- */
 
 typedef struct {
