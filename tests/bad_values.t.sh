@@ -9,13 +9,9 @@
 #  - control: good rows of the same table are captured, sealed, carried in
 #    a bundle to the hub and imported; both sides' digests of c07 are equal.
 set -eu
-: "${LINLI:?}"
 T=bad_values
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$(dirname "$0")/lib.sh"
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin
 
 "$LINLI" --dir "$W/hub" init --role hub --name street >/dev/null
 hk=$("$LINLI" --dir "$W/hub" id)

@@ -18,13 +18,9 @@
 #     and exits 4 too; importing the file again applies nothing new and
 #     names the same chain.
 set -eu
-: "${LINLI:?}"
 T=bundle_chains
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$(dirname "$0")/lib.sh"
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin
 L() { d=$1; shift; "$LINLI" --dir "$W/$d" "$@"; }
 
 "$LINLI" --dir "$W/hub" init --role hub --name street >/dev/null

@@ -11,13 +11,9 @@
 #  3. --for a committee carries that committee's scope and the street's,
 #     nothing of another committee.
 set -eu
-: "${LINLI:?}"
 T=bundle_for_hub
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
 . "$(dirname "$0")/lib.sh"
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin
 L() { d=$1; shift; "$LINLI" --dir "$W/$d" "$@"; }
 
 L hub init --role hub --name street >/dev/null

@@ -10,14 +10,9 @@
 #  3. The date corrected (serve restarted without faketime): the visit is
 #     sealed with a sane stamp and reaches the hub; sealing is open.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=clock_ahead
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
 [ -n "$FT" ] || fail "libfaketime is missing (scripts/deps.sh installs the faketime package)"
 visit() { q c07 "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES ('$1', 'c07', 'R-$1', '2025-03-01')"; }

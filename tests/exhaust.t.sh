@@ -20,14 +20,9 @@
 # At the end: nothing of the attacks is stored, verify and integrity_check
 # pass on the hub, and c02's own daemon converges again.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=exhaust
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 RAWPEER=${LINLI_BUILD:-$(dirname "$LINLI")}/sim/rawpeer
 [ -x "$RAWPEER" ] || { echo "FAIL $T: no $RAWPEER (make check-build)"; exit 1; }
 case "${LINLI_BUILD:-}" in

@@ -1,5 +1,23 @@
-# Helpers shared by the shell scenarios tests/*.t.sh (sourced after
-# scripts/street.sh, with T set to the scenario's name and W its work dir).
+# Helpers shared by the shell scenarios tests/*.t.sh, sourced with T set
+# to the scenario's name; t_begin makes its work dir W.
+
+# t_begin [street]: a scenario's opening. Checks the variables tests/run.sh
+# exports, makes the work dir W, sets t0 (for the closing "ok T (N s)"),
+# and removes W on exit; with "street", sources scripts/street.sh too and
+# stops the street's processes first.
+t_begin() {
+  : "${LINLI:?}" "${T:?}"
+  W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
+  t0=$(date +%s)
+  if [ "${1:-}" = street ]; then
+    : "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
+    . "$LINLI_SCRIPTS/street.sh"
+    trap 'street_stop; rm -rf "$W"' EXIT
+  else
+    trap 'rm -rf "$W"' EXIT
+  fi
+  trap 'exit 1' INT TERM
+}
 
 q() { sqlite3 -bail -cmd '.timeout 10000' "$W/$1/replica.db" "$2"; }
 fail() {

@@ -15,14 +15,9 @@
 #     `linli recover` on the copy, `linli roster replace` on the hub, one
 #     `sync --once`: every row written at the copy is at the hub.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=liveness_backup
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 visit() { q "$1" "INSERT INTO care_visits(id,scope,resident_ref,visited_on) VALUES ('$2','c01','R-$2','2025-03-01');"; }
 hubhas() { [ "$(q hub "SELECT count(*) FROM care_visits WHERE id='$1'")" = 1 ]; }
 stop_one() { kill -TERM "$(street_pid "$1")"; wait_until 10 sh -c "! kill -0 $(street_pid "$1") 2>/dev/null"; }

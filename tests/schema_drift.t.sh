@@ -13,14 +13,9 @@
 #  4. The way back (DROP COLUMN note): the kept changes are sealed and
 #     reach the hub; status no longer names the table.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=schema_drift
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 
 PORT=$(street_port)
 street_init hub "$PORT" c07

@@ -24,14 +24,9 @@
 #     from 1): c07's status names the clash and the rename that frees it;
 #     after the rename c07 migrates by itself and gets the hub's row.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=schema_migrate
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 
 PORT=$(street_port)
 street_init hub "$PORT" c03 c07 c09

@@ -6,14 +6,9 @@
 # link returns it catches up by itself, nobody runs a command: its digests
 # equal the hub's, both ways, and its status shows zero lag.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_catchup
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 N=10000
 
 # "REACHABLE WE_LACK THEY_LACK" of the hub in a committee's status --json

@@ -7,14 +7,9 @@
 # without any command having been run. Last, `linli sync --once` from a
 # committee whose daemon is stopped delivers its new rows to the hub.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_converge
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 
 hub_view_is() { [ "$(hub_view "$1")" = "$2" ]; }
 

@@ -9,14 +9,9 @@
 # report shows nothing lacking for c01. The cuts are logged as an outage,
 # never as a hub key to check.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_heal_status
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 synced_lines() { grep -c "sync hub: .* caught up" "$W/c01.log" 2>/dev/null || true; }
 hub_row() { # "LACKS HUBLACKS" of c01 in the hub's report
   "$LINLI" --dir "$W/hub" report --json | python3 -c '

@@ -8,14 +8,9 @@
 # integrity_check pass on both sides, no (origin, scope, seq) is stored twice,
 # and the hub holds exactly c01's chain (as many commits as c01's own seq).
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_kill_hub
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 ROWS=30000
 
 keyhex() { # the node's public key as the hex of linli_log.origin

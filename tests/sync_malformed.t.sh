@@ -8,14 +8,9 @@
 # one: the transport drops the last one unanswered); nothing of it is stored; the hub keeps serving c01 meanwhile; and c02,
 # once its daemon is back, converges as if nothing happened.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_malformed
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 RAWPEER=${LINLI_BUILD:-$(dirname "$LINLI")}/sim/rawpeer
 [ -x "$RAWPEER" ] || { echo "FAIL $T: no $RAWPEER (make check-build)"; exit 1; }
 

@@ -8,14 +8,9 @@
 # the hub tells c07 in its Ack: c07's status, text and JSON, names the
 # refusal on its hub line, with the fix; its log says so.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_refused
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 
 PORT=$(street_port)
 street_init hub "$PORT" c07

@@ -8,14 +8,9 @@
 # driver re-checked the roster, a removed committee kept receiving street
 # data on its open connection.)
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_roster_remove
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 logged() { grep -q "$2" "$W/$1.log" 2>/dev/null; }
 
 PORT=$(street_port)

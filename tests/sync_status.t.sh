@@ -6,14 +6,9 @@
 # = exactly the commits sealed since); the hub's own status shows the
 # committee unreachable. Healed: reachable again, zero lag both ways.
 set -eu
-: "${LINLI:?}" "${LINLI_PROXY:?}" "${LINLI_SCRIPTS:?}"
 T=sync_status
-W=$(mktemp -d "${TMPDIR:-/tmp}/linli-$T.XXXXXX")
-. "$LINLI_SCRIPTS/street.sh"
 . "$(dirname "$0")/lib.sh"
-trap 'street_stop; rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
-t0=$(date +%s)
+t_begin street
 
 # "STATE REACHABLE WE_LACK THEY_LACK" of peer $2 in node $1's status --json
 peer_view() {
