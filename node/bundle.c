@@ -220,6 +220,8 @@ typedef struct {
   size_t nb, batch_bytes;
   bool in_txn;
   bool redo;                  /* merge asks for a restart (invariant 6) */
+  li_bundle_progress_fn progress; /* NULL: none */
+  void *progress_ctx;
   char first[LI_ERRBUF_SIZE]; /* the first stopped chain's message */
 } s_import;
 
@@ -329,7 +331,7 @@ static li_err s_flush_batch(s_import *im, li_errbuf *eb) {
   s_add_stats(im, &ms, &meb);
   im->nb = 0;
   im->batch_bytes = 0;
-  if (im->st->progress) im->st->progress(im->st->progress_ctx, im->st->commits, im->rd.off, im->rd.size);
+  if (im->progress) im->progress(im->progress_ctx, im->st->commits, im->rd.off, im->rd.size);
   return LI_OK;
 }
 
@@ -440,12 +442,10 @@ li_err li_bundle_import_with(li_replica *r, const char *path, const li_merge_opt
   li_bundle_import_stats dummy;
   if (!st) st = &dummy;
   memset(st, 0, sizeof *st);
-  st->progress = progress;
-  st->progress_ctx = ctx;
   st->merge.rejected_at = -1;
   s_import *im = calloc(1, sizeof *im);
   if (!im) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-  *im = (s_import){.r = r, .o = o, .st = st};
+  *im = (s_import){.r = r, .o = o, .st = st, .progress = progress, .progress_ctx = ctx};
   li_err e = s_open_file(&im->rd, path, eb);
   if (e == LI_OK) {
     e = s_read_header(im, eb);

@@ -76,8 +76,6 @@ li_err li_bundle_export(li_replica *r, const char *path, const char *for_name, c
 typedef void (*li_bundle_progress_fn)(void *ctx, uint64_t commits, uint64_t bytes_read, uint64_t bytes_total);
 
 typedef struct {
-  li_bundle_progress_fn progress; /* the import's own (li_bundle_import_with) */
-  void *progress_ctx;
   uint64_t commits;         /* commit frames in the file */
   li_merge_stats merge;     /* summed over the batches; reject and rejected_at (a frame index): the first */
   li_merge_rejects rejects; /* every chain stopped, in file order (li_bundle_import_stats_clear frees it) */

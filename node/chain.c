@@ -233,16 +233,6 @@ static li_err s_push_head(void *ctx, const li_chain_info *ci, li_errbuf *eb) {
   return LI_OK;
 }
 
-int64_t li_chain_mark(li_replica *r) {
-  sqlite3_stmt *st = NULL;
-  int64_t v = 0;
-  if (sqlite3_prepare_v2(r->db, "SELECT max(id) FROM linli_log", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
-}
-
 li_err li_chain_heads(li_replica *r, const li_scopes *scopes, li_heads *out, li_errbuf *eb) {
   out->n = 0;
   return s_each_head(r, scopes, false, true, s_push_head, out, eb);

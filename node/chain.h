@@ -84,11 +84,6 @@ li_err li_chain_abandon(li_replica *r, const uint8_t origin[LI_PK_BYTES], const 
  * out (emptied first, grown as needed; the caller frees it). */
 li_err li_chain_heads(li_replica *r, const li_scopes *scopes, li_heads *out, li_errbuf *eb);
 
-/* A number that grows with every commit stored (sealed or applied, by
- * this process or another): the driver notices commits another process
- * stored (`linli commit`, `schema apply`) and offers them. 0 when empty. */
-int64_t li_chain_mark(li_replica *r);
-
 /* The next commits of the ranges in (hlc, origin, seq) order, at most
  * max_count commits and max_bytes bytes but at least one if any, appended
  * to out (emptied first; each out->v[i].sc is malloc'd). A k-way merge over

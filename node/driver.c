@@ -115,7 +115,7 @@ struct li_driver {
   uint64_t next_seal_ms, next_save_ms, next_roster_ms;
   bool roster_known;
   uint32_t schema_told;        /* committee: the schema version in the Hello of the current exchange */
-  int64_t log_mark;            /* li_chain_mark after the last fan-out: a larger one means another process stored commits */
+  int64_t data_version;        /* li_replica_data_version at the last check: another process committed when it moved */
   uint8_t roster[LI_HASH_BYTES];
   li_now now;
   li_driver_stats st;
@@ -358,17 +358,18 @@ static void s_fan_out(li_driver *d, const s_peer *except) {
     s_drain_out(d, p);
     if (except) d->st.fanouts++;
   }
-  /* every session was told: whatever is stored now is offered (a fan-out
-   * that left the sender out must not hide from it a commit another
-   * process stored meanwhile, which s_log_check would otherwise miss) */
-  if (!except) d->log_mark = li_chain_mark(d->r);
 }
 
 /* Commits another process stored (`linli commit`, `linli schema apply`
  * while serve runs) are offered within a roster check, not at the next
- * anti-entropy round. */
-static void s_log_check(li_driver *d) {
-  if (li_chain_mark(d->r) != d->log_mark) s_fan_out(d, NULL);
+ * anti-entropy round: any commit of another connection moves SQLite's
+ * data_version (a staff member's write too: then the sessions find
+ * nothing new to offer). */
+static void s_others_check(li_driver *d) {
+  int64_t v = li_replica_data_version(d->r);
+  if (v == d->data_version) return;
+  d->data_version = v;
+  s_fan_out(d, NULL);
 }
 
 /* A chain the exchange left out (REJECTED: ours; REJECTED_IN: the peer's),
@@ -903,7 +904,7 @@ void li_driver_tick(li_driver *d, li_now now) {
   s_schema_tell(d);
   if (now.ms >= d->next_roster_ms) {
     s_roster_check(d);
-    s_log_check(d);
+    s_others_check(d);
     d->next_roster_ms = now.ms + S_ROSTER_CHECK_MS;
   }
   s_gate_eval(d);

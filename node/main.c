@@ -93,8 +93,9 @@ static int s_end(li_node *n, li_err e, const li_errbuf *eb) {
 
 /* ---- init / id ---- */
 
-/* The schema file of `init --schema`, whole (*out malloc'd): 0, or the exit
- * code after saying why it cannot be read. */
+/* A text file of at most max bytes (`init --schema`, `schema apply`),
+ * whole (*out malloc'd): 0, or the exit code after saying why it cannot be
+ * read (missing, too big, a NUL byte). */
 static int s_read_text(char **out, const char *file, const char *what, size_t max, const char *limit) {
   li_errbuf eb = {{0}};
   FILE *f = fopen(file, "rb");
@@ -530,11 +531,6 @@ static int s_import_rejects(li_node *n, const char *file, li_bundle_import_stats
   return 4;
 }
 
-/* An import. When the file holds commits of this node's own chain that it
- * lacks (a restored backup importing the hub's bundle), it takes them back
- * first without sealing, then seals its pending writes on top of them, then
- * imports again so that what was held for those writes goes in too. A
- * pending `linli recover` settles when the file brings the hub's roster. */
 /* Progress of a large import, on a terminal only (stderr a tty): a line
  * rewritten at most once a second, from LI_PROGRESS_MIN_COMMITS on. */
 typedef struct {
@@ -561,6 +557,11 @@ static void s_import_progress(void *ctx, uint64_t commits, uint64_t done, uint64
   fflush(stderr);
 }
 
+/* An import. When the file holds commits of this node's own chain that it
+ * lacks (a restored backup importing the hub's bundle), it takes them back
+ * first without sealing, then seals its pending writes on top of them, then
+ * imports again so that what was held for those writes goes in too. A
+ * pending `linli recover` settles when the file brings the hub's roster. */
 static li_err s_import(li_node *n, const char *file, li_bundle_import_stats *st, li_errbuf *eb) {
   s_progress prog = {.t0_ms = s_mono_ms()};
   bool tty = isatty(STDERR_FILENO) != 0;

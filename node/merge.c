@@ -48,12 +48,11 @@
 #include "arena.h"
 #include "chain.h"
 #include "commit.h"
-#include "log.h"
-#include "migrate.h"
-#include "scope.h"
 #include "hlc.h"
 #include "log.h"
+#include "migrate.h"
 #include "roster.h"
+#include "scope.h"
 #include "seal.h"
 
 typedef struct {
@@ -575,9 +574,6 @@ static bool s_skip(s_merger *m, size_t i, const li_blob *b, li_errbuf *eb) {
   return true;
 }
 
-/* PER_CHAIN: one pass over the batch. A commit refused after it wrote rows
- * ends the pass at once with *redo set, its rejection returned and the
- * transaction left open for the caller of this function to roll back. */
 /* A migration was applied in this pass: the chains the pass held for a
  * newer schema (listed from index from on) are let go, to be tried again.
  * true when there were any. */
@@ -594,9 +590,9 @@ static bool s_release_held(s_merger *m, size_t from, const li_blob *commits, siz
     m->rej->v[k++] = m->rej->v[i];
   }
   m->rej->n = k;
-  /* the first rejection the stats name goes with them; another of this
-   * pass, still listed, takes its place (it is noted again, with its index,
-   * when the pass goes over the batch once more) */
+  /* when the first rejection the stats name was such a hold, the first
+   * chain of this pass still listed takes its place, with the index of the
+   * commit it stopped at */
   if (any && m->st->reject == LI_ERR_SCHEMA_AHEAD) {
     m->st->reject = LI_OK;
     m->st->rejected_at = -1;
@@ -619,6 +615,9 @@ static bool s_release_held(s_merger *m, size_t from, const li_blob *commits, siz
   return any;
 }
 
+/* PER_CHAIN: one pass over the batch. A commit refused after it wrote rows
+ * ends the pass at once with *redo set, its rejection returned and the
+ * transaction left open for the caller of this function to roll back. */
 static li_err s_pass_chains(s_merger *m, const li_blob *commits, size_t n, bool *redo, li_errbuf *eb) {
   li_err e = s_batch_open(m, eb);
   if (e) return e;

@@ -529,6 +529,10 @@ li_err li_migration_check_list(sqlite3 *db, char *const *stmts, size_t n, li_mig
   li_err e = s_scratch(db, false, &s, &budget, eb);
   for (size_t i = 0; e == LI_OK && i < n; i++) {
     const char *p = stmts[i];
+    if (!s_utf8_ok(p, strlen(p))) { /* a commit's text: checked like a file's */
+      e = li_fail(eb, LI_ERR_MIGRATION, "migration entry %zu is not valid UTF-8 text", i + 1);
+      break;
+    }
     bool done = false;
     int before = out->n;
     e = s_check_one(s, &p, out, &done, eb);

@@ -120,6 +120,15 @@ li_err li_replica_commit(li_replica *r, li_errbuf *eb) {
   return LI_OK;
 }
 
+/* linli_meta 'schema_version', checked: false when absent or out of range. */
+static bool s_schema_version_read(li_replica *r, uint32_t *out) {
+  int64_t v = 0;
+  if (li_meta_get_int(r, "schema_version", &v) != LI_OK || v < LI_SCHEMA_VERSION || v > LI_SCHEMA_VERSION_MAX)
+    return false;
+  *out = (uint32_t)v;
+  return true;
+}
+
 /* SQLite's schema cookie: it moves with every change of the schema, by any
  * connection. -1 when it cannot be read. */
 static int64_t s_pragma_schema(li_replica *r) {
@@ -143,9 +152,7 @@ void li_replica_rollback(li_replica *r) {
    * schema cookie may come back to the value it was read at by another
    * change later: read the catalogue again before it is used */
   r->catalogue_schema = -1;
-  int64_t v = 0; /* a migration rolled back: the version goes back with it */
-  if (li_meta_get_int(r, "schema_version", &v) == LI_OK && v >= LI_SCHEMA_VERSION && v <= LI_SCHEMA_VERSION_MAX)
-    r->schema_version = (uint32_t)v;
+  s_schema_version_read(r, &r->schema_version); /* a migration rolled back: the version goes back with it */
   assert(s_check(r));
 }
 
@@ -367,9 +374,10 @@ static li_err s_load_meta(li_replica *r, li_errbuf *eb) {
   if (li_meta_get_int(r, "role", &role) != LI_OK || (role != LI_ROLE_HUB && role != LI_ROLE_COMMITTEE))
     return li_fail(eb, LI_ERR_NOT_INIT, "replica has no valid role in linli_meta");
   r->role = (li_role)role;
-  if (li_meta_get_int(r, "schema_version", &ver) != LI_OK || ver < LI_SCHEMA_VERSION || ver > LI_SCHEMA_VERSION_MAX)
+  if (!s_schema_version_read(r, &r->schema_version)) {
+    li_meta_get_int(r, "schema_version", &ver);
     return li_fail(eb, LI_ERR_NOT_INIT, "replica schema version %lld is not one linli knows", (long long)ver);
-  r->schema_version = (uint32_t)ver;
+  }
   if ((e = s_meta_get_text(r, "scope", r->scope, sizeof r->scope, eb))) return e;
   if ((e = s_meta_get_blob(r, "network", r->network, LI_PK_BYTES, eb))) return e;
   return s_meta_get_blob(r, "self", r->self, LI_PK_BYTES, eb);
@@ -405,18 +413,26 @@ li_err li_replica_catalogue_fresh(li_replica *r, li_errbuf *eb) {
   int64_t v = s_pragma_schema(r);
   if (v < 0) return li_db_fail(r, eb, "schema_version");
   if (r->catalogue_schema == v) return LI_OK;
-  int64_t ver = 0;
-  if (li_meta_get_int(r, "schema_version", &ver) != LI_OK || ver < LI_SCHEMA_VERSION || ver > LI_SCHEMA_VERSION_MAX)
-    return li_fail(eb, LI_ERR_TAMPERED, "linli_meta has no valid schema_version");
+  uint32_t ver = 0;
+  if (!s_schema_version_read(r, &ver)) return li_fail(eb, LI_ERR_TAMPERED, "linli_meta has no valid schema_version");
   li_capture_free(r);
   li_err e = li_capture_load(r, eb);
   if (e) return e;
-  r->schema_version = (uint32_t)ver;
+  r->schema_version = ver;
   r->catalogue_schema = v;
   return LI_OK;
 }
 
 uint32_t li_replica_schema_version(const li_replica *r) { return r->schema_version; }
+
+int64_t li_replica_data_version(li_replica *r) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(r->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
 
 void li_replica_catalogue_current(li_replica *r, uint32_t schema_version) {
   r->schema_version = schema_version;

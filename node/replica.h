@@ -132,6 +132,10 @@ li_err li_replica_catalogue_fresh(li_replica *r, li_errbuf *eb);
 /* A migration changed the catalogue in memory along with the file: both
  * are current, at schema_version (migrate.c). */
 void li_replica_catalogue_current(li_replica *r, uint32_t schema_version);
+/* SQLite's PRAGMA data_version: it moves when another connection (another
+ * process: `linli commit`, `schema apply`, a staff member's program)
+ * committed a change, never for this connection's own. -1 on error. */
+int64_t li_replica_data_version(li_replica *r);
 /* Origins in the cache (invariant 4). */
 int li_replica_origin_count(const li_replica *r);
 

@@ -118,8 +118,35 @@ static li_err s_deps(s_sealer *s, Linli__Dep **deps, size_t *n, li_errbuf *eb) {
   return e;
 }
 
-static li_err s_flush(s_sealer *s, li_errbuf *eb) {
+/* The commit s_start opened, with its body in c (tables, or a migration,
+ * and the schema version): the chain position, stamp and deps filled in,
+ * signed and appended to this node's chain of s->scope. */
+static li_err s_seal_commit(s_sealer *s, Linli__Commit *c, li_errbuf *eb) {
   li_replica *r = s->r;
+  c->origin.data = r->self;
+  c->origin.len = LI_PK_BYTES;
+  c->scope = s->scope;
+  c->seq = s->seq;
+  if (s->seq > 1) {
+    c->prev.data = s->prev;
+    c->prev.len = LI_HASH_BYTES;
+  }
+  c->hlc = s->hlc;
+  Linli__Dep *deps[LI_DEPS_MAX];
+  li_err e = s_deps(s, deps, &c->n_deps, eb);
+  if (e) return e;
+  c->deps = deps;
+  uint8_t *sc = NULL, hash[LI_HASH_BYTES];
+  size_t sc_len = 0;
+  if ((e = li_commit_seal(r->id, r->network, c, &sc, &sc_len, hash, eb))) return e;
+  e = li_chain_append(r, r->self, s->scope, s->seq, s->hlc, hash, s->seq > 1 ? s->prev : NULL, sc, sc_len, s->wall_ms,
+                      eb);
+  free(sc);
+  c->deps = NULL; /* deps lived on this stack */
+  return e;
+}
+
+static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   if (!s->open) return LI_OK;
   s->open = false;
   if (s->nrows == 0) {
@@ -128,28 +155,10 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   }
   s_close_table(s);
   Linli__Commit c = LINLI__COMMIT__INIT;
-  c.origin.data = r->self;
-  c.origin.len = LI_PK_BYTES;
-  c.scope = s->scope;
-  c.seq = s->seq;
-  if (s->seq > 1) {
-    c.prev.data = s->prev;
-    c.prev.len = LI_HASH_BYTES;
-  }
-  c.hlc = s->hlc;
-  c.schema_version = r->schema_version;
+  c.schema_version = s->r->schema_version;
   c.tables = s->tables;
   c.n_tables = s->ntables;
-  Linli__Dep *deps[LI_DEPS_MAX];
-  li_err e = s_deps(s, deps, &c.n_deps, eb);
-  if (e) return e;
-  c.deps = deps;
-  uint8_t *sc = NULL, hash[LI_HASH_BYTES];
-  size_t sc_len = 0;
-  if ((e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb))) return e;
-  e = li_chain_append(r, r->self, s->scope, s->seq, s->hlc, hash, s->seq > 1 ? s->prev : NULL, sc, sc_len, s->wall_ms,
-                      eb);
-  free(sc);
+  li_err e = s_seal_commit(s, &c, eb);
   if (e) return e;
   s->st->commits++;
   s->st->rows += (int64_t)s->nrows;
@@ -391,42 +400,21 @@ li_err li_seal_migration(li_replica *r, uint64_t wall_ms, uint32_t version, char
   memset(&s, 0, sizeof s);
   s.r = r;
   s.wall_ms = wall_ms;
-  li_arena_init(&s.a);
   uint64_t last = 0;
   li_err e = li_replica_hlc_load(r, &last, eb);
   if (e) return e;
   li_hlc_init(&s.clock, last);
-  snprintf(s.scope, sizeof s.scope, "%s", LI_SCOPE_STREET);
-  if ((e = li_chain_head(r, r->self, s.scope, &s.seq, s.prev, eb))) return e;
-  s.seq++;
-  if ((e = li_hlc_now(&s.clock, wall_ms, &s.hlc))) return li_fail(eb, e, "clock overflow");
+  li_arena_init(&s.a);
   Linli__Migration mig = LINLI__MIGRATION__INIT;
   mig.version = version;
   mig.statements = (char **)stmts;
   mig.n_statements = n;
   Linli__Commit c = LINLI__COMMIT__INIT;
-  c.origin.data = r->self;
-  c.origin.len = LI_PK_BYTES;
-  c.scope = s.scope;
-  c.seq = s.seq;
-  if (s.seq > 1) {
-    c.prev.data = s.prev;
-    c.prev.len = LI_HASH_BYTES;
-  }
-  c.hlc = s.hlc;
   c.schema_version = version;
   c.migration = &mig;
-  Linli__Dep *deps[LI_DEPS_MAX];
-  if ((e = s_deps(&s, deps, &c.n_deps, eb))) goto out;
-  c.deps = deps;
-  uint8_t *sc = NULL, hash[LI_HASH_BYTES];
-  size_t sc_len = 0;
-  if ((e = li_commit_seal(r->id, r->network, &c, &sc, &sc_len, hash, eb))) goto out;
-  e = li_chain_append(r, r->self, s.scope, s.seq, s.hlc, hash, s.seq > 1 ? s.prev : NULL, sc, sc_len, wall_ms, eb);
-  free(sc);
-  if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
+  if ((e = s_start(&s, LI_SCOPE_STREET, eb)) == LI_OK && (e = s_seal_commit(&s, &c, eb)) == LI_OK)
+    e = li_replica_hlc_store(r, s.clock.last, eb);
   if (e == LI_OK) *hlc = s.hlc, *seq = s.seq;
-out:
   li_arena_free(&s.a);
   return e;
 }

@@ -675,7 +675,8 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   s->theirs = theirs;
   if (e) return s_store_failed(s, now, e, eb);
   s->peer_exchange = h->exchange;
-  if (h->schema_version) s->info.peer_schema_version = h->schema_version;
+  /* the peer's claim, shown by the report: a version no street reaches is not kept */
+  if (h->schema_version && h->schema_version <= LI_SCHEMA_VERSION_MAX) s->info.peer_schema_version = h->schema_version;
   if (h->wall_ms) {
     s->info.peer_wall_ms = h->wall_ms;
     s->info.peer_wall_seen_ms = s->wall_ms;
