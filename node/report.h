@@ -43,9 +43,11 @@
 #ifndef LI_REPORT_H
 #define LI_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "err.h"
+#include "keys.h"
 #include "li_limits.h"
 #include "replica.h"
 
@@ -54,6 +56,48 @@ typedef enum {
   LI_REPORT_JSON,     /* {"generated","today","committees":[...],"total":{...}} */
   LI_REPORT_CSV,      /* UTF-8 BOM, header, one line per committee and TOTAL, CRLF */
 } li_report_format;
+
+#define LI_REPORT_STAGES 5
+/* The open stages, in order (销号 is closed). */
+extern const char *const li_report_stage[LI_REPORT_STAGES];
+
+/* The figures of one committee, or of the street in total. */
+typedef struct {
+  int64_t hz_stage[LI_REPORT_STAGES], hz_open, hz_overdue;
+  int64_t hl_open, hl_overdue, hl_rated, hl_good;
+  int64_t care_month, disputes_open, notices_unacked;
+} li_report_counts;
+
+/* One roster row. Text is as stored (untrusted): show it through out.h. */
+typedef struct {
+  char name[LI_REPORT_TEXT_MAX + 1];
+  char scope[LI_REPORT_TEXT_MAX + 1];
+  bool revoked;
+  bool key_ok; /* roster pubkey parsed into key */
+  uint8_t key[LI_PK_BYTES];
+  li_report_counts n;
+  bool contact_known;
+  int64_t last_contact_ms;
+  bool lacks_known;
+  int64_t committee_lacks, hub_lacks;
+  bool commit_known;
+  int64_t newest_commit_ms;
+  int64_t schema_version; /* the committee's street schema version as last heard; 0: unknown */
+} li_report_row;
+
+/* The report as data: what every rendering (text, JSON, CSV, the
+ * dashboard's pages) shows, so that they cannot disagree. */
+typedef struct {
+  li_report_row *rows;
+  size_t n, cap;
+  li_report_counts total;
+  bool total_lacks_known;
+  int64_t total_committee_lacks, total_hub_lacks;
+  char today[11], month[8];
+  uint64_t now_ms;
+  uint32_t schema_version; /* this node's */
+  size_t schema_behind;    /* committees not known to be at it */
+} li_report_data;
 
 /* LI_REPORT_COMMITTEES_MAX (over it: LI_ERR_LIMIT) and LI_REPORT_TEXT_MAX
  * are in li_limits.h. */
@@ -67,5 +111,19 @@ typedef enum {
  * cases), LI_ERR_NOMEM, and LI_ERR_IO when out cannot be written. */
 li_err li_report(li_replica *r, li_report_format fmt, uint64_t now_ms, const char *today, FILE *out,
                  li_errbuf *eb);
+
+/* The two halves of li_report: collect (same failures, nothing kept on
+ * failure; free with li_report_free, safe twice) and write (LI_ERR_IO).
+ * zh: the text table's headings and legend in Chinese. */
+li_err li_report_collect(li_report_data *out, li_replica *r, uint64_t now_ms, const char *today, li_errbuf *eb);
+void li_report_free(li_report_data *d);
+li_err li_report_write(const li_report_data *d, li_report_format fmt, bool zh, FILE *out, li_errbuf *eb);
+
+/* The report's own ways of writing a time: ISO UTC ("?" when absurd), an
+ * age ("45s", "3m", "2h", "5d"; ahead of now counts as 0s), and the share
+ * rated 好 with one decimal ("66.7"; "-" when none rated). */
+void li_report_utc(int64_t ms, char *buf, size_t cap);
+void li_report_age(uint64_t now_ms, int64_t then_ms, char *buf, size_t cap);
+void li_report_pct(int64_t good, int64_t rated, char *buf, size_t cap);
 
 #endif
