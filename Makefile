@@ -9,7 +9,7 @@
 B ?= build
 SAN ?=
 CC ?= cc
-PKGS = libzmq sqlite3 libsodium libprotobuf-c inih libutf8proc
+PKGS = libzmq sqlite3 libsodium libprotobuf-c inih libutf8proc libmicrohttpd
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wno-unused-parameter -Wformat=2 -Wno-format-truncation -Wvla -g -I$(B)/gen -Icommon -Inode -Iproto
 ifeq ($(SAN),1)
@@ -34,7 +34,7 @@ SIM_SRC = $(wildcard simulations/*.c)
 SIMX_SRC = $(wildcard simulations/sim/*.c)
 SIM_BIN = $(patsubst simulations/%.c,$(B)/sim/%,$(SIM_SRC))
 
-.PHONY: all deps test test-normal test-asan demo demo-offline bench clean check-build sim
+.PHONY: all deps test test-normal test-asan demo demo-web demo-offline bench clean check-build sim
 all: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 
@@ -164,6 +164,10 @@ test-asan:
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/proxy
 	@sh scripts/demo.sh $(B)/linli $(B)/sim/proxy
+
+demo-web: deps
+	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/proxy
+	@DEMO_WEB_KEEP=1 sh scripts/demo.sh $(B)/linli $(B)/sim/proxy
 
 demo-offline: deps
 	@$(MAKE) --no-print-directory $(B)/linli

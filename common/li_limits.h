@@ -208,4 +208,47 @@
  * peer name in it). */
 #define LI_SEAL_TEXT_MAX 1023
 
+/* ---- the dashboard (node/web.c, node/webpage.c: `linli web`) ---- */
+/* Bytes of a request's URL (path and query): the dashboard's own links are
+ * under 300; a longer one is a probe (over it: 414). */
+#define LI_WEB_URL_MAX 2048
+/* Memory libmicrohttpd may use per connection, which bounds the request
+ * line and headers read together (over it libmicrohttpd answers 414/431
+ * itself): a browser sends under 2 KiB of headers. */
+#define LI_WEB_CONN_BYTES_MAX (32u << 10)
+/* Header lines of one request: a browser sends about 15 (over it: 431). */
+#define LI_WEB_HEADERS_MAX 64
+/* Seconds a connection may stay idle (a slow client sending its request a
+ * byte at a time is cut off at this pace). */
+#define LI_WEB_IDLE_S 10
+/* Connections at once, and from one address: a street office has a few
+ * browsers; the bound keeps a flood from holding every descriptor. */
+#define LI_WEB_CONNECTIONS_MAX 64
+#define LI_WEB_PER_IP_MAX 16
+/* Bytes of a login form's body: one password field. */
+#define LI_WEB_FORM_BYTES_MAX 1024
+/* A password's bytes (a passphrase fits; the hash is libsodium's
+ * crypto_pwhash_str, so length costs nothing later) and its least. */
+#define LI_WEB_PASSWORD_MAX 256
+#define LI_WEB_PASSWORD_MIN 8
+/* Failed logins per address in LI_WEB_LOGIN_WINDOW_S seconds before the
+ * address must wait out the window (429), and the addresses remembered;
+ * every failure also costs the hasher's interactive work. The global bound
+ * stops guessing from many addresses. */
+#define LI_WEB_LOGIN_FAILS_MAX 5
+#define LI_WEB_LOGIN_FAILS_GLOBAL_MAX 30
+#define LI_WEB_LOGIN_WINDOW_S 60
+#define LI_WEB_LOGIN_ADDRS_MAX 256
+/* Logged-in sessions kept (the oldest goes first) and their lifetime. */
+#define LI_WEB_SESSIONS_MAX 64
+#define LI_WEB_SESSION_S (12 * 3600)
+/* Rows of one list page (overdue hazards, cases, visits ...): a page a
+ * person reads; the CSV download has the same bound, and the page says
+ * when it is cut. */
+#define LI_WEB_LIST_ROWS_MAX 1000
+/* Changes shown on a record's history page: the newest are kept. */
+#define LI_WEB_HISTORY_MAX 500
+/* Notices on the notices page, each checked against every committee. */
+#define LI_WEB_NOTICES_MAX 200
+
 #endif

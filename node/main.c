@@ -28,6 +28,7 @@
 #include "render.h"
 #include "recover.h"
 #include "report.h"
+#include "web.h"
 #include "roster.h"
 #include "seal.h"
 #include "serve.h"
@@ -489,6 +490,17 @@ static int cmd_sync(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   return s_serve_run(dir, true, timeout);
 }
 
+/* Chinese headings when the locale asks for them: LC_ALL, then LC_MESSAGES,
+ * then LANG, the first one set (as setlocale reads them). */
+static bool s_lang_zh(void) {
+  const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return strncmp(v, "zh_CN", 5) == 0;
+  }
+  return false;
+}
+
 static int cmd_report(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   li_report_format fmt = LI_REPORT_TEXT;
   for (int i = 1; i < argc; i++) {
@@ -505,7 +517,35 @@ static int cmd_report(const s_cmd *cmd, const char *dir, int argc, char **argv) 
   localtime_r(&t, &tm);
   strftime(today, sizeof today, "%Y-%m-%d", &tm);
   li_errbuf eb = {{0}};
-  return s_end(&n, li_report(n.r, fmt, li_wall_ms(), today, stdout, &eb), &eb);
+  li_report_data d;
+  li_err e = li_report_collect(&d, n.r, li_wall_ms(), today, &eb);
+  if (!e) e = li_report_write(&d, fmt, s_lang_zh(), stdout, &eb);
+  li_report_free(&d);
+  return s_end(&n, e, &eb);
+}
+
+/* ---- web ---- */
+
+static int cmd_web(const s_cmd *cmd, const char *dir, int argc, char **argv) {
+  static const struct option opts[] = {{"listen", 1, 0, 'l'}, {"set-password", 0, 0, 'p'}, {0, 0, 0, 0}};
+  const char *listen = NULL;
+  bool set_password = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'l') listen = optarg;
+    else if (c == 'p') set_password = true;
+    else return s_usage(cmd->name, cmd->usage, NULL);
+  }
+  if (optind != argc) return s_usage(cmd->name, cmd->usage, "unexpected argument");
+  li_errbuf eb = {{0}};
+  li_err e;
+  if (set_password) {
+    e = li_web_set_password(dir, &eb);
+    if (!e) printf("dashboard password set; 'linli web --listen ADDRESS:PORT' may now listen beyond loopback\n");
+  } else {
+    e = li_web_run(dir, listen, &eb);
+  }
+  return e ? s_fail(e, &eb) : 0;
 }
 
 /* ---- bundle ---- */
@@ -689,6 +729,11 @@ static const s_cmd s_cmds[] = {
      "The street's report per committee: open hazards by stage and overdue, hotline cases open,\n"
      "overdue and satisfaction, care visits this month, open disputes, unacknowledged notices,\n"
      "last contact and lag. CSV is UTF-8 with a BOM for spreadsheets."},
+    {"web", cmd_web, "web [--listen HOST:PORT] | web --set-password",
+     "The dashboard: a zh-CN web page of this node's replica, read-only, beside 'linli serve'. The hub\n"
+     "shows the whole street; a committee its own scope and its link to the hub. Listens on\n"
+     LI_WEB_LISTEN_DEFAULT " by default; any other address needs a password first, set with\n"
+     "--set-password (read from the terminal, or the first line of standard input)."},
     {"bundle", cmd_bundle, "bundle export [--for NODE] FILE | bundle import FILE",
      "Writes commits to a file (for NODE: what it reads; the hub, by its roster name or as 'hub',\n"
      "reads every scope) or applies a bundle file after verifying every commit. A damaged file\n"

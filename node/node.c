@@ -180,6 +180,28 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   return LI_OK;
 }
 
+li_err li_node_open_readonly(li_node *n, const char *dir, li_errbuf *eb) {
+  memset(n, 0, sizeof *n);
+  if (strlen(dir) >= sizeof n->dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
+  snprintf(n->dir, sizeof n->dir, "%s", dir);
+  snprintf(n->conf_path, sizeof n->conf_path, "%s/linli.conf", dir);
+  if (access(n->conf_path, F_OK) != 0)
+    return li_fail(eb, LI_ERR_NOT_INIT, "%s is not a linli node (no linli.conf); run 'linli init' or pass --dir", dir);
+  li_err e = li_config_load(&n->cfg, n->conf_path, eb);
+  if (e) return e;
+  li_log_init(n->cfg.log_level, false);
+  char p[LI_PATH_MAX + 64];
+  li_node_path(n, n->cfg.replica, p, sizeof p);
+  if ((e = li_replica_open_readonly(p, &n->r, eb))) return e;
+  if (memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) != 0 || n->r->role != n->cfg.role ||
+      strcmp(n->r->scope, n->cfg.scope) != 0) {
+    li_node_close(n);
+    return li_fail(eb, LI_ERR_CONFIG, "%s: linli.conf and replica.db do not belong to the same node", dir);
+  }
+  memcpy(n->id.pk, n->r->self, LI_PK_BYTES); /* the public half only: a reader signs nothing */
+  return LI_OK;
+}
+
 li_err li_node_lock(li_node *n, const char *what, li_errbuf *eb) {
   if (n->locked) return LI_OK;
   char p[LI_PATH_MAX + 32];

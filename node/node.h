@@ -33,6 +33,10 @@ typedef struct {
  * already holds one. */
 li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb);
 li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb);
+/* Opens the node to read only (`linli web`): linli.conf and the replica,
+ * opened read-only (li_replica_open_readonly); not the key file, not a
+ * pending recover. n->id holds the public key only. */
+li_err li_node_open_readonly(li_node *n, const char *dir, li_errbuf *eb);
 void li_node_close(li_node *n);
 
 /* Takes the node's lock, an flock(2) on DIR/linli.lock held until

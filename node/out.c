@@ -124,6 +124,35 @@ void li_out_text(FILE *f, const char *s) {
   }
 }
 
+void li_html_text(FILE *f, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    i += li_utf8_next(s + i, n - i, &cp);
+    switch (cp) {
+    case '&': fputs("&amp;", f); continue;
+    case '<': fputs("&lt;", f); continue;
+    case '>': fputs("&gt;", f); continue;
+    case '"': fputs("&quot;", f); continue;
+    case '\'': fputs("&#39;", f); continue;
+    default: break;
+    }
+    if (cp != '\n' && cp != '\t' && s_unsafe_for_terminal(cp)) cp = 0xFFFD;
+    char b[4];
+    fwrite(b, 1, s_utf8_put(cp, b), f);
+  }
+}
+
+void li_url_part(FILE *f, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+      fputc(*p, f);
+    else
+      fprintf(f, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+  }
+}
+
 static void s_spaces(FILE *f, int n) {
   for (int i = 0; i < n; i++) fputc(' ', f);
 }

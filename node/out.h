@@ -29,6 +29,11 @@
  *     gets a leading ' so that a spreadsheet never runs it as a formula;
  *     records end with CRLF; li_csv_begin writes the UTF-8 BOM spreadsheets
  *     need to read UTF-8.
+ *  5. HTML (the dashboard): '&' '<' '>' '"' and '\'' become entities, so a
+ *     value is inert both as element text and inside a quoted attribute;
+ *     control characters and the bidi controls of rule 2 (not TAB, LF)
+ *     become U+FFFD. A value placed in a URL is percent-encoded whole
+ *     (everything but unreserved characters), then escaped as HTML.
  *
  * Write errors are not returned per call: as with stdio, the caller checks
  * fflush/ferror on the FILE once at the end. */
@@ -96,6 +101,14 @@ void li_out_table_header(FILE *f, const li_out_table *t);
 void li_out_table_row(FILE *f, const li_out_table *t, const char *const *cells);
 /* A line of '-' as wide as the table. */
 void li_out_table_rule(FILE *f, const li_out_table *t);
+
+/* ---- HTML (rule 5) ---- */
+
+/* Writes s escaped for HTML text or a quoted attribute value. */
+void li_html_text(FILE *f, const char *s);
+/* Writes s percent-encoded for one query value or path segment (RFC 3986
+ * unreserved characters stay); its output needs no further HTML escaping. */
+void li_url_part(FILE *f, const char *s);
 
 /* ---- JSON (rule 3) ---- */
 

@@ -383,13 +383,19 @@ static li_err s_load_meta(li_replica *r, li_errbuf *eb) {
   return s_meta_get_blob(r, "self", r->self, LI_PK_BYTES, eb);
 }
 
-li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
+static li_err s_open(const char *path, bool readonly, li_replica **out, li_errbuf *eb) {
   struct stat sb;
   if (stat(path, &sb) != 0)
     return li_fail(eb, LI_ERR_NOT_INIT, "no replica at %s (run 'linli init' first)", path);
   li_replica *r = NULL;
-  li_err e = s_open_db(path, SQLITE_OPEN_READWRITE, &r, eb);
+  li_err e = s_open_db(path, readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, &r, eb);
   if (e) return e;
+  /* read-only twice over: the file opened so, and every statement refused
+   * a write (a bug in a reader fails, it does not write) */
+  if (readonly && (e = li_exec(r, "PRAGMA query_only=1", eb))) {
+    li_replica_close(&r);
+    return e;
+  }
   sqlite3_stmt *st = NULL;
   int ok = sqlite3_prepare_v2(r->db, "SELECT 1 FROM sqlite_master WHERE name='linli_meta'", -1, &st, NULL) == SQLITE_OK &&
            sqlite3_step(st) == SQLITE_ROW;
@@ -407,6 +413,12 @@ li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) {
   assert(s_check(r));
   *out = r;
   return LI_OK;
+}
+
+li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb) { return s_open(path, false, out, eb); }
+
+li_err li_replica_open_readonly(const char *path, li_replica **out, li_errbuf *eb) {
+  return s_open(path, true, out, eb);
 }
 
 li_err li_replica_catalogue_fresh(li_replica *r, li_errbuf *eb) {

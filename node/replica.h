@@ -113,6 +113,10 @@ li_err li_replica_create(const char *path, li_role role, const char *scope,
                          const char *schema_sql, li_replica **out, li_errbuf *eb);
 /* Opens an existing replica; LI_ERR_NOT_INIT if it is not one. */
 li_err li_replica_open(const char *path, li_replica **out, li_errbuf *eb);
+/* The same, strictly for reading (`linli web`): the file is opened
+ * SQLITE_OPEN_READONLY and PRAGMA query_only is on, so every write fails.
+ * It reads beside a running `serve` through WAL. */
+li_err li_replica_open_readonly(const char *path, li_replica **out, li_errbuf *eb);
 void li_replica_close(li_replica **r);
 
 /* Read-only views of what was loaded at open (valid until close). */

@@ -6,7 +6,9 @@
 # office adds a column (hazards.photo_ref) with a signed schema migration
 # while c03 is away, the link heals, and everyone catches up and migrates
 # by themselves. Then the hub's report and a
-# convergence check. Leaves no process behind.
+# convergence check, and the street's dashboard (`linli web`) on loopback.
+# Leaves no process behind; with DEMO_WEB_KEEP=1 (`make demo-web`) the
+# street and its dashboard stay up until Ctrl-C.
 set -eu
 LINLI=${1:-build/linli}
 LINLI_PROXY=${2:-build/sim/proxy}
@@ -42,7 +44,14 @@ q c03 "INSERT INTO hazards(id,scope,category,location,found_on,deadline) VALUES
   ('c03-h1','c03','电动自行车','5号楼楼道','2025-03-05','2025-03-20');
 INSERT INTO care_visits(id,scope,resident_ref,visited_on) VALUES ('c03-v1','c03','R-0101',date('now'));"
 q hub "INSERT INTO notices(id,scope,title,body,audience,issued_by) VALUES
-  ('n-2025-01','street','燃气安全专项检查','请各居民区本周内完成排查','all','街道安委办');"
+  ('n-2025-01','street','燃气安全专项检查','请各居民区本周内完成排查','all','街道安委办'),
+  ('n-2025-02','street','12345 工单月度复盘','请 c01、c02 报送本月超期工单原因','c01,c02','街道网格中心');"
+q c01 "INSERT INTO meal_points(id,scope,place,capacity,hours,status) VALUES
+  ('c01-m1','c01','社区食堂（长乐路）',80,'11:00-13:00','运营');
+INSERT INTO enterprise_visits(id,scope,enterprise,building,visited_on,issues,follow_up) VALUES
+  ('c01-e1','c01','某某科技有限公司','长乐大厦','2025-03-04','停车位紧张','已协调物业');
+INSERT INTO hotline_cases(id,scope,case_no,category,received_on,due_on,status,satisfaction) VALUES
+  ('c01-k1','c01','12345-0303','电梯故障','2025-03-02','2025-03-05','已办结','差');"
 street_wait_converged 30 hub c01 c02 c03 || { echo "did not converge"; exit 1; }
 echo "converged: every committee holds its rows and the notice"
 
@@ -104,5 +113,24 @@ for c in c01 c02 c03; do
   done
 done
 street_converged hub c01 c02 c03 && echo "CONVERGED: every committee equals the hub on every scope it reads"
+
+say "the street's dashboard (linli web, read-only, beside serve)"
+WEB_PORT=$(street_port)
+street_start_bg web "$LINLI" --dir "$W/hub" web --listen "127.0.0.1:$WEB_PORT"
+i=0; while ! grep -q "dashboard" "$W/web.log" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+python3 - "$WEB_PORT" <<'EOF2'
+import re, sys, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+for path, name in (("/", "总览"), ("/hazards", "隐患"), ("/hotline", "12345"), ("/care", "关爱"), ("/notices", "通知")):
+    html = urllib.request.urlopen(base + path, timeout=10).read().decode()
+    figs = len(re.findall(r'data-fig="', html))
+    print("  %-10s %-5s %6d bytes, %2d figures from the report" % (path, name, len(html), figs))
+EOF2
+if [ "${DEMO_WEB_KEEP:-}" = 1 ]; then
+  echo "dashboard: http://127.0.0.1:$WEB_PORT/   (the street keeps running; Ctrl-C stops everything)"
+  trap 'echo; street_stop; rm -rf "$W"; exit 0' INT TERM
+  while :; do sleep 1; done
+fi
 street_stop
+echo "dashboard was at: http://127.0.0.1:$WEB_PORT/  (stopped with the street; 'make demo-web' keeps both up until Ctrl-C)"
 echo "all processes stopped; demo took $(( $(date +%s) - t0 )) s"

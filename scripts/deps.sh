@@ -14,6 +14,7 @@ need_pc sqlite3 libsqlite3-dev
 need_pc libsodium libsodium-dev
 need_pc libprotobuf-c libprotobuf-c-dev
 need_pc inih libinih-dev
+need_pc libmicrohttpd libmicrohttpd-dev   # linli web: the dashboard's HTTP server
 need_pc libutf8proc libutf8proc-dev
 need_pc cmocka libcmocka-dev
 need_cmd protoc-c protobuf-c-compiler
@@ -28,6 +29,9 @@ if [ -n "${LINLI_NEED_PACKAGING:-}" ]; then   # make install (man page), make de
 fi
 if [ -n "${LINLI_NEED_CLANG:-}" ]; then
   need_cmd faketime faketime   # tests/clock_ahead.t.sh: a committee PC with its date days ahead
+  need_cmd chromium chromium   # tests/web_browser.t.sh: every dashboard page in a real browser
+  need_cmd curl curl           # tests/web_http.t.sh: headers, methods, limits
+  [ -n "$(ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc 2>/dev/null)" ] || missing="$missing fonts-wqy-microhei"  # Chinese in the screenshots
   need_cmd clang clang
   [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || missing="$missing libclang-rt-dev"
 fi
