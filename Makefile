@@ -110,20 +110,20 @@ $(B)/linli.1: docs/linli.1.scd
 	@mkdir -p $(B)
 	scdoc < $< > $@
 
-$(B)/linli-serve@.service: dist/linli-serve@.service.in
+$(B)/linli-%@.service: config/linli-%@.service.in
 	@mkdir -p $(B)
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' $< > $@
 
 install: deps deps-packaging
 	@$(MAKE) --no-print-directory install-files
 
-install-files: $(B)/linli $(B)/linli.1 $(B)/linli-serve@.service
+install-files: $(B)/linli $(B)/linli.1 $(B)/linli-serve@.service $(B)/linli-web@.service
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(B)/linli $(DESTDIR)$(BINDIR)/linli
 	gzip -9n < $(B)/linli.1 > $(DESTDIR)$(MANDIR)/linli.1.gz
 	chmod 0644 $(DESTDIR)$(MANDIR)/linli.1.gz
 	install -m 0644 config/hub.conf.example config/committee.conf.example $(DESTDIR)$(DOCDIR)/examples/
-	install -m 0644 $(B)/linli-serve@.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(B)/linli-serve@.service $(B)/linli-web@.service $(DESTDIR)$(UNITDIR)/
 
 # The package is built from a copy of the tracked files (their working-tree
 # content) in build/deb/src, so debian/'s build leaves the tree alone; the

@@ -4,7 +4,7 @@
 #  1. `make deb` builds the package from this tree (into a build dir of the
 #     test's own); the walk-through's `apt-get install ./linli_*.deb`
 #     installs it (the linli user, /usr/bin/linli, the man page, the unit).
-#  2. `systemd-analyze verify` passes on the installed unit.
+#  2. `systemd-analyze verify` passes on the installed units (serve, web).
 #  3. The commands between the README's walkthrough markers run one after
 #     another with `set -e`, on this one machine: the node directories
 #     /var/lib/linli/* live under a temporary root, the hub listens on a
@@ -98,11 +98,12 @@ command -v linli >/dev/null && [ "$(command -v linli)" = /usr/bin/linli ] || fai
 getent passwd linli >/dev/null || fail "the package did not create the user linli"
 man_opt=""
 command -v man >/dev/null 2>&1 || man_opt="--man=no" # man-db is not installed: the page itself is checked below
-systemd-analyze verify $man_opt linli-serve@hub.service >"$W/verify.out" 2>&1 ||
-  fail "systemd-analyze verify: $(cat "$W/verify.out")"
+for u in linli-serve@hub.service linli-web@hub.service; do
+  systemd-analyze verify $man_opt "$u" >"$W/verify.out" 2>&1 || fail "systemd-analyze verify $u: $(cat "$W/verify.out")"
+done
 [ -s /usr/share/man/man1/linli.1.gz ] || fail "no man page"
 zcat /usr/share/man/man1/linli.1.gz | grep -q '^\.TH' || fail "the man page is not roff"
-echo "2: systemd-analyze verify ${man_opt:+($man_opt, man-db absent) }passes on linli-serve@.service; man page installed"
+echo "2: systemd-analyze verify ${man_opt:+($man_opt, man-db absent) }passes on linli-serve@.service and linli-web@.service; man page installed"
 
 # ---- 4. the end ----
 q() { runuser -u linli -- sqlite3 -cmd '.timeout 10000' "$R/var/lib/linli/$1/replica.db" "$2"; }
@@ -117,4 +118,6 @@ i=0; while ! { same c07 c07 && same street c07; } && [ $i -lt 100 ]; do sleep 0.
 same c07 c07 && same street c07 || fail "c07's digests differ from the hub's"
 same c09 c09 || fail "c09's digest differs from the hub's"
 echo "4: c07's row reached the hub over the network, c09's over the USB stick; digests equal"
+grep -q '"committees"' "$W/walk.out" || fail "the dashboard's /api/report did not answer in the walk-through"
+echo "4: the dashboard (linli-web@hub) answered /api/report"
 echo "ok $T ($(($(date +%s) - t0)) s)"
