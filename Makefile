@@ -70,12 +70,18 @@ $(B)/tests/%: tests/%.c tests/testutil.h tests/testnode.h $(B)/liblinli.a
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The protocol test vectors of docs/protocol.md (tests/protocol_doc.t.sh compares its output).
+$(B)/tests/gen_vectors: tests/vectors/gen_vectors.c $(B)/liblinli.a
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
+
 $(B)/sim/%: simulations/%.c $(B)/liblinli.a
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) -Isimulations -o $@ $< $(B)/liblinli.a $(LDFLAGS) $(LDLIBS)
 
-check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN) $(B)/linli-sim $(if $(filter 1,$(SAN)),,$(B)/linli-sim-bug-lww $(B)/linli-sim-bug-cl)
+check-build: $(B)/linli $(TEST_BIN) $(SIM_BIN) $(B)/tests/gen_vectors $(B)/linli-sim $(if $(filter 1,$(SAN)),,$(B)/linli-sim-bug-lww $(B)/linli-sim-bug-cl)
 
 # The deterministic simulator (issue: simulation harness).
 $(B)/linli-sim: $(SIMX_SRC) simulations/sim/sim.h $(B)/liblinli.a

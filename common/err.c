@@ -82,6 +82,7 @@ int li_exit_code(li_err e) {
   case LI_ERR_LIMIT:
   case LI_ERR_TAMPERED:
   case LI_ERR_PROTOCOL:
+  case LI_ERR_VERSION:
   case LI_ERR_REFUSED:
   case LI_ERR_TRACK:
   case LI_ERR_ROLE:

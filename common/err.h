@@ -50,7 +50,8 @@
   X(LI_ERR_REFUSED,          "refused",        "peer refused the exchange") \
   X(LI_ERR_STUCK,            "stuck",          "a chain of this node cannot go on (see linli status)") \
   X(LI_ERR_SCHEMA_AHEAD,     "schema_ahead",   "commit needs a schema migration not received yet; held") \
-  X(LI_ERR_MIGRATION,        "migration",      "schema migration refused")
+  X(LI_ERR_MIGRATION,        "migration",      "schema migration refused") \
+  X(LI_ERR_VERSION,          "version",        "the peer speaks no protocol version this node speaks")
 
 typedef enum {
 #define X(code, name, msg) code,

@@ -464,7 +464,9 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
   case LI_EV_PROTOCOL:
     p->rejected_in++;
     s_note_error(p, ev);
-    if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "malformed message from %s: %s", p->name, ev->message);
+    if (s_warn(d, p))
+      s_log(d, LI_LOG_WARN, "%s from %s: %s",
+            ev->code == LI_ERR_VERSION ? "no protocol version in common" : "malformed message", p->name, ev->message);
     break;
   case LI_EV_STORE:
     s_note_error(p, ev);

@@ -355,6 +355,7 @@ static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
   }
   Linli__Hello hello = LINLI__HELLO__INIT;
   hello.protocol = LI_PROTOCOL_VERSION;
+  hello.protocol_min = LI_PROTOCOL_VERSION_MIN;
   hello.network = (ProtobufCBinaryData){LI_PK_BYTES, s->cfg.network};
   hello.node = (ProtobufCBinaryData){LI_PK_BYTES, s->cfg.self};
   hello.n_heads = h.n;
@@ -614,7 +615,6 @@ static li_err s_parse_heads(const Linli__Hello *h, s_chains *out, li_errbuf *eb)
   if (!out->v) return li_fail(eb, LI_ERR_NOMEM, "out of memory for %zu heads", h->n_heads);
   for (size_t i = 0; i < h->n_heads; i++) {
     const Linli__Head *x = h->heads[i];
-    if (x->base.n_unknown_fields) return li_fail(eb, LI_ERR_DECODE, "hello head %zu has unknown fields", i);
     if (x->origin.len != LI_PK_BYTES || x->hash.len != LI_HASH_BYTES)
       return li_fail(eb, LI_ERR_DECODE, "hello head %zu: origin or hash is not 32 bytes", i);
     if (!li_valid_scope(x->scope)) return li_fail(eb, LI_ERR_DECODE, "hello head %zu: invalid scope", i);
@@ -635,8 +635,12 @@ static li_err s_parse_heads(const Linli__Hello *h, s_chains *out, li_errbuf *eb)
 }
 
 static li_err s_check_hello(const li_session *s, const Linli__Hello *h, li_errbuf *eb) {
-  if (h->protocol != LI_PROTOCOL_VERSION)
-    return li_fail(eb, LI_ERR_PROTOCOL, "peer speaks protocol %u, we speak %u", h->protocol, LI_PROTOCOL_VERSION);
+  uint32_t lo = h->protocol_min ? h->protocol_min : h->protocol;
+  if (h->protocol == 0 || lo > h->protocol)
+    return li_fail(eb, LI_ERR_PROTOCOL, "hello names protocol versions %u to %u", lo, h->protocol);
+  if (h->protocol < LI_PROTOCOL_VERSION_MIN || lo > LI_PROTOCOL_VERSION)
+    return li_fail(eb, LI_ERR_VERSION, "peer speaks protocol versions %u to %u, we speak %u to %u: upgrade the older node",
+                   lo, h->protocol, LI_PROTOCOL_VERSION_MIN, LI_PROTOCOL_VERSION);
   if (h->network.len != LI_PK_BYTES || memcmp(h->network.data, s->cfg.network, LI_PK_BYTES) != 0)
     return li_fail(eb, LI_ERR_WRONG_NETWORK, "peer belongs to another network (street hub key differs)");
   if (h->node.len != LI_PK_BYTES || memcmp(h->node.data, s->cfg.peer, LI_PK_BYTES) != 0)
@@ -675,6 +679,7 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   s->theirs = theirs;
   if (e) return s_store_failed(s, now, e, eb);
   s->peer_exchange = h->exchange;
+  s->info.protocol = h->protocol < LI_PROTOCOL_VERSION ? h->protocol : LI_PROTOCOL_VERSION;
   /* the peer's claim, shown by the report: a version no street reaches is not kept */
   if (h->schema_version && h->schema_version <= LI_SCHEMA_VERSION_MAX) s->info.peer_schema_version = h->schema_version;
   if (h->wall_ms) {
@@ -906,7 +911,7 @@ static li_err s_on_refuse(li_session *s, const Linli__Refuse *r, uint64_t now) {
 
 static li_err s_on_fork(li_session *s, const Linli__ForkReport *f, uint64_t now, li_errbuf *eb) {
   const Linli__Head *h = f->theirs;
-  if (!h || h->base.n_unknown_fields || h->origin.len != LI_PK_BYTES || h->hash.len != LI_HASH_BYTES ||
+  if (!h || h->origin.len != LI_PK_BYTES || h->hash.len != LI_HASH_BYTES ||
       f->ours.len != LI_HASH_BYTES || !li_valid_scope(h->scope))
     return s_refuse(s, now, li_fail(eb, LI_ERR_DECODE, "malformed fork report"), eb, true);
   char pk[LI_PK_TEXT_LEN + 1];
@@ -914,20 +919,6 @@ static li_err s_on_fork(li_session *s, const Linli__ForkReport *f, uint64_t now,
   s_event(s, LI_EV_FORK, LI_ERR_FORK, "peer reports a fork at %s#%llu by %.10s", h->scope,
           (unsigned long long)h->seq, pk);
   return LI_OK;
-}
-
-static bool s_has_unknown(const Linli__Envelope *env) {
-  const ProtobufCMessage *inner = NULL;
-  switch (env->m_case) {
-  case LINLI__ENVELOPE__M_HELLO: inner = &env->hello->base; break;
-  case LINLI__ENVELOPE__M_BATCH: inner = &env->batch->base; break;
-  case LINLI__ENVELOPE__M_ACK: inner = &env->ack->base; break;
-  case LINLI__ENVELOPE__M_HEARTBEAT: inner = &env->heartbeat->base; break;
-  case LINLI__ENVELOPE__M_REFUSE: inner = &env->refuse->base; break;
-  case LINLI__ENVELOPE__M_FORK: inner = &env->fork->base; break;
-  default: break;
-  }
-  return env->base.n_unknown_fields || (inner && inner->n_unknown_fields);
 }
 
 li_err li_session_recv(li_session *s, const uint8_t *msg, size_t len, uint64_t now_ms, li_errbuf *eb) {
@@ -944,20 +935,20 @@ li_err li_session_recv(li_session *s, const uint8_t *msg, size_t len, uint64_t n
   if (!env)
     return s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "message of %zu bytes is not an envelope", len), eb, true);
   s->last_recv_ms = now_ms;
+  /* Fields this version does not know are skipped (protobuf-c keeps them
+   * aside): a newer peer may add fields an older one can do without. A
+   * message kind this version does not know leaves the envelope empty. */
   li_err e;
-  if (s_has_unknown(env)) {
-    e = s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "message has fields this version does not know"), eb,
-                 env->m_case != LINLI__ENVELOPE__M_REFUSE);
-  } else {
-    switch (env->m_case) {
-    case LINLI__ENVELOPE__M_HELLO: e = s_on_hello(s, env->hello, now_ms, eb); break;
-    case LINLI__ENVELOPE__M_BATCH: e = s_on_batch(s, env->batch, now_ms, eb); break;
-    case LINLI__ENVELOPE__M_ACK: e = s_on_ack(s, env->ack, now_ms, eb); break;
-    case LINLI__ENVELOPE__M_HEARTBEAT: e = LI_OK; break;
-    case LINLI__ENVELOPE__M_REFUSE: e = s_on_refuse(s, env->refuse, now_ms); break;
-    case LINLI__ENVELOPE__M_FORK: e = s_on_fork(s, env->fork, now_ms, eb); break;
-    default: e = s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "envelope holds no message"), eb, true); break;
-    }
+  switch (env->m_case) {
+  case LINLI__ENVELOPE__M_HELLO: e = s_on_hello(s, env->hello, now_ms, eb); break;
+  case LINLI__ENVELOPE__M_BATCH: e = s_on_batch(s, env->batch, now_ms, eb); break;
+  case LINLI__ENVELOPE__M_ACK: e = s_on_ack(s, env->ack, now_ms, eb); break;
+  case LINLI__ENVELOPE__M_HEARTBEAT: e = LI_OK; break;
+  case LINLI__ENVELOPE__M_REFUSE: e = s_on_refuse(s, env->refuse, now_ms); break;
+  case LINLI__ENVELOPE__M_FORK: e = s_on_fork(s, env->fork, now_ms, eb); break;
+  default:
+    e = s_refuse(s, now_ms, li_fail(eb, LI_ERR_DECODE, "envelope holds no message this version knows"), eb, true);
+    break;
   }
   linli__envelope__free_unpacked(env, NULL);
   assert(s_check(s));

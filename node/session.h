@@ -11,6 +11,7 @@
  *   IDLE --start()/recv(hello)--> HELLO_SENT --recv(hello)--> SYNCING
  *   SYNCING --peer silent > peer_timeout_ms--> IDLE (event PEER_LOST)
  *   any --recv(refuse) or protocol error--> IDLE (event REFUSED / PROTOCOL)
+ *   (a Hello of a protocol range without ours is a protocol error: LI_ERR_VERSION)
  *   SYNCING --rejected ack or retry_ms without progress--> new exchange
  *
  * The exchange: both sides send Hello with their chain heads for the scopes
@@ -41,7 +42,14 @@
 #include "heads.h" /* li_head, li_heads, li_range, li_blobs */
 #include "scope.h"
 
+/* Protocol versions (docs/protocol.md, "Versions"): a Hello names the
+ * highest and the lowest version its sender speaks; the two sides speak the
+ * highest both speak, and refuse (LI_ERR_VERSION) a peer whose range misses
+ * ours. A newer node sends an older one only what the agreed version
+ * defines. Unknown fields of the unsigned sync messages are skipped; the
+ * signed bytes (SignedCommit, Commit) admit none (commit.h). */
 #define LI_PROTOCOL_VERSION 1
+#define LI_PROTOCOL_VERSION_MIN 1
 
 /* A chain the store could not go on with in a batch: its commits from #seq
  * on were not applied (the batch's other chains were). */
@@ -149,6 +157,7 @@ typedef struct {
   uint64_t peer_wall_ms;         /* the peer's wall clock in its last Hello, 0: none */
   uint64_t peer_wall_seen_ms;    /* our wall clock when that Hello arrived */
   uint32_t peer_schema_version;  /* the street schema version in its last Hello, 0: none */
+  uint32_t protocol;             /* the protocol version agreed in the current exchange, 0: none yet */
   uint32_t stuck_ours;           /* our chains the peer rejected in this exchange */
   uint32_t stuck_theirs;         /* the peer's chains we rejected in this exchange */
 } li_session_info;

@@ -6,6 +6,12 @@ missing=""
 need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need_hdr() { [ -f "/usr/include/$1" ] || missing="$missing $2"; }
+need_py() { # MODULE PACKAGE: a Python module of python3 or of Debian's /usr/bin/python3
+  for py in python3 /usr/bin/python3; do
+    command -v "$py" >/dev/null 2>&1 && "$py" -c "import $1" 2>/dev/null && return 0
+  done
+  missing="$missing $2"
+}
 need_cmd pkg-config pkg-config
 need_cmd cc gcc
 need_cmd make make
@@ -32,6 +38,10 @@ if [ -n "${LINLI_NEED_CLANG:-}" ]; then
   need_cmd chromium chromium   # tests/web_browser.t.sh: every dashboard page in a real browser
   need_cmd curl curl           # tests/web_http.t.sh: headers, methods, limits
   [ -n "$(ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc 2>/dev/null)" ] || missing="$missing fonts-wqy-microhei"  # Chinese in the screenshots
+  # tests/conformance.t.sh: the spec's second implementation (Python) talks to a real hub over CURVE;
+  # Debian's modules live in /usr/bin/python3's path, which may not be the first python3 on PATH
+  need_py zmq python3-zmq
+  need_py nacl.signing python3-nacl
   need_cmd clang clang
   [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || missing="$missing libclang-rt-dev"
 fi

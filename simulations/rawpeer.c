@@ -6,7 +6,7 @@
  *
  *   garbage    256 random bytes behind a protobuf tag of field 0 (never a
  *              valid Envelope); the hub should answer Refuse.
- *   badhello   a Hello of protocol 99; the hub should answer Refuse.
+ *   badhello   a Hello of protocol 99; the hub should answer Refuse (version).
  *   oversized  four messages too big in one way or another:
  *              1. after a valid Hello, a Batch of LI_BATCH_ROWS_MAX + 1
  *                 (empty) commits: refused by the session (over the limit);

@@ -63,7 +63,7 @@ static void test_exit_codes(void **state) {
       {LI_ERR_CLOCK_AHEAD, 4}, {LI_ERR_BANNED, 4},      {LI_ERR_HELD, 4},
       {LI_ERR_SCHEMA, 4},    {LI_ERR_SCHEMA_AHEAD, 4},   {LI_ERR_MIGRATION, 4},
       {LI_ERR_TYPE, 4},     {LI_ERR_LIMIT, 4},          {LI_ERR_TAMPERED, 4},
-      {LI_ERR_PROTOCOL, 4}, {LI_ERR_REFUSED, 4},        {LI_ERR_TRACK, 4},
+      {LI_ERR_PROTOCOL, 4}, {LI_ERR_VERSION, 4},  {LI_ERR_REFUSED, 4},        {LI_ERR_TRACK, 4},
       {LI_ERR_ROLE, 4},     {LI_ERR_EXISTS, 4},         {LI_ERR_NOT_FOUND, 4},
       {LI_ERR_DB, 5},       {LI_ERR_IO, 5},             {LI_ERR_NOMEM, 5},
       {LI_ERR_STUCK, 6},

@@ -282,6 +282,7 @@ typedef struct {
   size_t wire_commits[2];                     /* commits carried by batches per direction */
   uint32_t drop_pct, dup_pct;                 /* random faults, from rng */
   bool shuffle;                               /* deliver each round in a random order */
+  bool newer_a;                               /* A speaks as a newer version would (s_as_newer) */
   uint64_t rng;
 } tnet;
 
@@ -424,6 +425,48 @@ static void collect_all(tnet *n) {
   collect(n, &n->b, BA);
 }
 
+static size_t s_put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  for (; v >= 0x80; v >>= 7) p[n++] = (uint8_t)(v | 0x80);
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+/* Rewrites one message of A as a node of the next protocol version would
+ * send it to us (docs/protocol.md, "Versions"): its Hello names versions
+ * LI_PROTOCOL_VERSION to LI_PROTOCOL_VERSION + 1, and every message carries
+ * a field we do not know, inside the message (field 30) and beside it in
+ * the envelope (field 31). */
+static void s_as_newer(tmsg *m) {
+  Linli__Envelope *e = linli__envelope__unpack(NULL, m->len, m->d);
+  assert_non_null(e);
+  const ProtobufCMessage *inner = NULL;
+  switch (e->m_case) {
+  case LINLI__ENVELOPE__M_HELLO:
+    e->hello->protocol = LI_PROTOCOL_VERSION + 1;
+    e->hello->protocol_min = LI_PROTOCOL_VERSION;
+    inner = &e->hello->base;
+    break;
+  case LINLI__ENVELOPE__M_BATCH: inner = &e->batch->base; break;
+  case LINLI__ENVELOPE__M_ACK: inner = &e->ack->base; break;
+  case LINLI__ENVELOPE__M_HEARTBEAT: inner = &e->heartbeat->base; break;
+  case LINLI__ENVELOPE__M_REFUSE: inner = &e->refuse->base; break;
+  case LINLI__ENVELOPE__M_FORK: inner = &e->fork->base; break;
+  default: fail_msg("A sent an envelope of kind %d", (int)e->m_case);
+  }
+  size_t ilen = protobuf_c_message_get_packed_size(inner);
+  uint8_t *out = malloc(ilen + 32);
+  size_t k = s_put_varint(out, ((uint64_t)e->m_case << 3) | 2);
+  k += s_put_varint(out + k, ilen + 3);
+  k += protobuf_c_message_pack(inner, out + k);
+  memcpy(out + k, "\xf0\x01\x07\xf8\x01\x01", 6); /* field 30 = 7 inside, field 31 = 1 beside */
+  k += 6;
+  linli__envelope__free_unpacked(e, NULL);
+  free(m->d);
+  m->d = out;
+  m->len = k;
+}
+
 static void deliver(tnet *n, int dir) {
   tq q = n->q[dir];
   memset(&n->q[dir], 0, sizeof n->q[dir]);
@@ -437,6 +480,7 @@ static void deliver(tnet *n, int dir) {
     }
   for (size_t i = 0; i < q.n; i++) {
     size_t j = n->reverse ? q.n - 1 - i : i;
+    if (dir == AB && n->newer_a) s_as_newer(&q.v[j]);
     li_errbuf eb;
     li_session_recv(to->s, q.v[j].d, q.v[j].len, n->now, &eb);
     collect_all(n);
@@ -745,6 +789,7 @@ typedef struct {
   size_t nheads;
   int head_fault; /* 0 none, 1 short origin, 2 bad scope, 3 seq 0, 4 duplicate chain */
   uint64_t exchange;
+  uint32_t protocol_min;
 } hello_spec;
 
 static uint8_t *mk_hello(const hello_spec *h, size_t *len) {
@@ -772,6 +817,7 @@ static uint8_t *mk_hello(const hello_spec *h, size_t *len) {
   }
   Linli__Hello m = LINLI__HELLO__INIT;
   m.protocol = h->protocol;
+  m.protocol_min = h->protocol_min;
   m.network = (ProtobufCBinaryData){32, net};
   m.node = (ProtobufCBinaryData){32, node};
   m.n_heads = h->nheads;
@@ -814,27 +860,17 @@ static uint8_t *mk_batch(size_t ncommits, size_t *len) {
 /* Builds the case-th malformed message for a synced responder; sets the
  * expected error. NULL when there are no more cases. */
 static uint8_t *mk_bad(int which, tnet *n, size_t *len, li_err *want) {
-  hello_spec h = {LI_PROTOCOL_VERSION, NET, PK_A, 3, 0, 99};
+  hello_spec h = {LI_PROTOCOL_VERSION, NET, PK_A, 3, 0, 99, 0};
   switch (which) {
   case 0: *want = LI_ERR_DECODE; *len = 3; return (uint8_t *)memcpy(malloc(3), "\xff\xff\xff", 3);
   case 1: *want = LI_ERR_DECODE; *len = 0; return malloc(1); /* decodes to an empty envelope */
   case 2: *want = LI_ERR_TOO_BIG; *len = LI_MSG_BYTES_MAX + 1; return calloc(1, LI_MSG_BYTES_MAX + 1);
-  case 3: { /* an unknown field in the envelope: a heartbeat plus field 15 */
+  case 3: /* an envelope of a message kind this version does not know (field 15) */
     *want = LI_ERR_DECODE;
-    Linli__Heartbeat hb = LINLI__HEARTBEAT__INIT;
-    Linli__Envelope e = LINLI__ENVELOPE__INIT;
-    e.m_case = LINLI__ENVELOPE__M_HEARTBEAT;
-    e.heartbeat = &hb;
-    uint8_t *b = pack_env(&e, len);
-    b[(*len)++] = 0x78;
-    b[(*len)++] = 0x01;
-    return b;
-  }
-  case 4: /* an unknown field inside the heartbeat */
-    *want = LI_ERR_DECODE;
-    *len = 4;
-    return (uint8_t *)memcpy(malloc(4), "\x22\x02\x78\x01", 4);
-  case 5: *want = LI_ERR_PROTOCOL; h.protocol = 2; return mk_hello(&h, len);
+    *len = 2;
+    return (uint8_t *)memcpy(malloc(2), "\x7a\x00", 2);
+  case 4: *want = LI_ERR_PROTOCOL; h.protocol_min = LI_PROTOCOL_VERSION + 1; return mk_hello(&h, len); /* min > max */
+  case 5: *want = LI_ERR_VERSION; h.protocol = LI_PROTOCOL_VERSION + 1; return mk_hello(&h, len); /* newer only */
   case 6: *want = LI_ERR_WRONG_NETWORK; h.net = NET_OTHER; return mk_hello(&h, len);
   case 7: *want = LI_ERR_PROTOCOL; h.node = PK_C; return mk_hello(&h, len);
   case 8: *want = LI_ERR_DECODE; h.head_fault = 1; return mk_hello(&h, len);
@@ -853,6 +889,12 @@ static uint8_t *mk_bad(int which, tnet *n, size_t *len, li_err *want) {
     return pack_env(&e, len);
   }
   case 16: *want = LI_ERR_PROTOCOL; h.exchange = 0; return mk_hello(&h, len);
+  case 17: /* a newer peer that no longer speaks ours */
+    *want = LI_ERR_VERSION;
+    h.protocol = LI_PROTOCOL_VERSION + 2;
+    h.protocol_min = LI_PROTOCOL_VERSION + 1;
+    return mk_hello(&h, len);
+  case 18: *want = LI_ERR_PROTOCOL; h.protocol = 0; return mk_hello(&h, len); /* no version at all */
   default: return NULL;
   }
 }
@@ -906,6 +948,26 @@ static void test_malformed_input(void **state) {
     assert_true(info(&n->a).exchanges >= 2);
     net_free(n);
   }
+}
+
+/* A newer peer (docs/protocol.md, "Versions"): its Hello names a range
+ * that includes ours and every message carries fields we do not know; the
+ * two agree on our version and converge, with no refusal either way. */
+static void test_newer_peer(void **state) {
+  (void)state;
+  tnet *n = net_new();
+  seed_street(n);
+  n->newer_a = true;
+  net_open(n);
+  start_a(n);
+  run_for(n, 5000);
+  assert_int_equal(count_ev(&n->b, LI_EV_PROTOCOL) + count_ev(&n->a, LI_EV_REFUSED), 0);
+  assert_true(info(&n->a).caught_up);
+  assert_true(info(&n->b).caught_up);
+  assert_street_converged(n, 50, 30);
+  assert_int_equal(info(&n->b).protocol, LI_PROTOCOL_VERSION);
+  assert_int_equal(info(&n->a).protocol, LI_PROTOCOL_VERSION);
+  net_free(n);
 }
 
 static void test_wrong_network_refused(void **state) {
@@ -1293,6 +1355,7 @@ static void test_random_faults_converge(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_converge_both_directions),
+      cmocka_unit_test(test_newer_peer),
       cmocka_unit_test(test_hello_contents_and_behind),
       cmocka_unit_test(test_batches_and_window),
       cmocka_unit_test(test_lost_message),
