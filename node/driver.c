@@ -449,6 +449,7 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "rejected commits from %s (%s): %s", p->name, li_errname(ev->code), ev->message);
     break;
   case LI_EV_FORK:
+    s_note_error(p, ev);
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "FORK with %s: %s", p->name, ev->message);
     break;
   case LI_EV_REFUSED:
@@ -1038,6 +1039,7 @@ bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_drive
     snprintf(out->name, sizeof out->name, "%s", p->name);
     if (p->linked) li_session_info_get(p->s, &out->session);
     out->last_contact_wall_ms = p->last_contact_wall_ms;
+    snprintf(out->last_error, sizeof out->last_error, "%s", p->last_error);
     return true;
   }
   return false;
