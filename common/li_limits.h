@@ -162,6 +162,31 @@
  * on it (a well-formed message is one frame). */
 #define LI_DRAIN_FRAMES_MAX 1024
 
+/* ---- log volume (issue 12: a peer must not grow the hub's log at will) ---- */
+/* Lines about one source's input are logged at most a burst per window
+ * (li_log_budget, common/log.h); the rest are counted and summed up in one
+ * line when the window is over. */
+#define LI_LOG_WINDOW_MS 60000u
+/* Warnings a peer's input causes (malformed messages, rejected commits,
+ * refusals, fork reports), per peer: a line per message let an admitted
+ * peer sending garbage in a loop grow the hub's log by ~3,000 lines
+ * (300 KB) a second (tests/exhaust.t.sh). */
+#define LI_LOG_PEER_WARNS 20u
+/* "connected" lines per peer key: a committee reconnects a few times a
+ * minute at worst; 200 connections of one admitted key gave 200 lines
+ * (tests/flood.t.sh). */
+#define LI_LOG_PEER_CONNECTS 5u
+/* Refused handshakes (a CURVE key not in the roster), all sources
+ * together: before any key is admitted nothing tells sources apart, and
+ * 2,000 refusals in 5.7 s gave 2,000 lines, 256 KB. A committee a hub
+ * refuses retries at most once a minute (transport.c), so ten a minute
+ * still shows each of a few misconfigured PCs. */
+#define LI_LOG_REFUSALS 10u
+/* Messages the hub's transport drops unread (more than one frame, over
+ * LI_MSG_BYTES_MAX, no key), all sources together: 20,000 two-frame
+ * messages gave 20,000 lines, 2 MB. */
+#define LI_LOG_DROPS 20u
+
 /* ---- reports ---- */
 /* Committees in one hub report: a street has tens; the bound stops a
  * corrupt roster from making the report unbounded. */

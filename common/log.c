@@ -6,6 +6,8 @@
  * mid-line. Long messages are truncated, never split. */
 #include "log.h"
 
+#include "li_limits.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,3 +130,19 @@ LOG_FN(log_warnx, LI_LOG_WARN)
 LOG_FN(log_error, LI_LOG_ERROR)
 LOG_FN(log_info, LI_LOG_INFO)
 LOG_FN(log_debug, LI_LOG_DEBUG)
+
+bool li_log_budget_take(li_log_budget *b, uint32_t burst) {
+  if (b->logged < burst) {
+    b->logged++;
+    return true;
+  }
+  b->unlogged++;
+  return false;
+}
+
+uint64_t li_log_budget_close(li_log_budget *b, uint64_t now_ms, bool force) {
+  if (!force && now_ms < b->from_ms + LI_LOG_WINDOW_MS) return 0;
+  uint64_t n = b->unlogged;
+  *b = (li_log_budget){.from_ms = now_ms};
+  return n;
+}

@@ -240,6 +240,7 @@ static void s_add_stats(s_import *im, const li_merge_stats *b, const li_errbuf *
   li_merge_stats *sum = &im->st->merge;
   sum->applied += b->applied;
   sum->duplicates += b->duplicates;
+  sum->verified += b->verified;
   sum->rows += b->rows;
   sum->conflicts += b->conflicts;
   sum->refused += b->refused;

@@ -272,6 +272,14 @@ static const uint8_t *s_pos_commit(const uint8_t *sc, size_t len, size_t *commit
   return commit;
 }
 
+bool li_commit_claimed_hash(const uint8_t *sc, size_t len, uint8_t hash[LI_HASH_BYTES]) {
+  size_t clen = 0;
+  const uint8_t *c = len && len <= LI_SIGNED_COMMIT_BYTES_MAX ? s_pos_commit(sc, len, &clen) : NULL;
+  if (!c || clen == 0 || clen > LI_COMMIT_BYTES_MAX) return false;
+  li_hash(c, clen, hash);
+  return true;
+}
+
 bool li_commit_pos(const uint8_t *sc, size_t len, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
                    uint64_t *seq) {
   memset(origin, 0, LI_PK_BYTES);

@@ -71,6 +71,11 @@ li_err li_commit_seal(const li_identity *id, const uint8_t network[LI_PK_BYTES],
 bool li_commit_pos(const uint8_t *sc, size_t len, uint8_t origin[LI_PK_BYTES], char scope[LI_SCOPE_MAX + 1],
                    uint64_t *seq);
 
+/* The hash of the Commit inside SignedCommit bytes (the hash its chain
+ * records, li_commit_open's out->hash), read as li_commit_pos reads the
+ * position: nothing is verified. false when the bytes hold no commit. */
+bool li_commit_claimed_hash(const uint8_t *sc, size_t len, uint8_t hash[LI_HASH_BYTES]);
+
 /* "c07#12" style name of a chain position for messages: scope#seq by key-prefix. */
 void li_commit_name(const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t seq, char *buf, size_t cap);
 

@@ -26,14 +26,10 @@
 #define S_SAVE_MS 500                /* linli_peers refresh: status calls a row older than 5 s stale */
 #define S_FORGET_MS (10 * 60 * 1000) /* hub: a silent peer's session is dropped */
 #define S_ROSTER_CHECK_MS 1000       /* how often the roster is compared with what the peers were given */
-/* Warnings a peer's input causes (malformed messages, rejected commits,
- * refusals, fork reports) are logged at most S_WARN_BURST times per
- * S_WARN_WINDOW_MS per peer; the rest are counted (rejected_in still counts
- * each) and summed up in one line when the window is over. A line per
- * message let an admitted peer sending garbage in a loop grow the hub's log
- * by ~3,000 lines (300 KB) a second (tests/exhaust.t.sh). */
-#define S_WARN_BURST 20
-#define S_WARN_WINDOW_MS 60000
+/* Warnings a peer's input causes and its "connected" lines are logged at
+ * most LI_LOG_PEER_WARNS and LI_LOG_PEER_CONNECTS a minute per peer
+ * (li_limits.h); the rest are counted (rejected_in still counts each) and
+ * summed up in one line when the minute is over. */
 /* Stuck chains remembered per peer (status names them); more are counted. */
 #define S_STUCK_MAX 32
 
@@ -59,12 +55,6 @@ const char li_driver_sql[] =
     /* What the daemon says about itself: key 'seal' = what holds sealing
      * back ('' when nothing), 'clock_ahead_ms' = our clock minus the hub's. */
     "CREATE TABLE linli_serve(key TEXT PRIMARY KEY NOT NULL, value ANY, updated_ms INTEGER NOT NULL) WITHOUT ROWID;\n";
-
-typedef struct {
-  uint64_t from_ms;  /* start of the current window */
-  uint32_t logged;   /* warnings logged in it */
-  uint64_t unlogged; /* warnings counted but not logged in it */
-} s_warns;
 
 typedef struct {
   bool ours;                   /* our chain the peer could not take; else its chain we could not */
@@ -95,7 +85,8 @@ typedef struct {
   uint64_t refused_new;        /* rows the peer refused since the last save (LI_EV_REFUSED_ROWS) */
   uint64_t ex_n, ex_recv0;     /* the exchange status last saw, and commits received before it (first-sync progress) */
   char refused_last[LI_ERRBUF_SIZE];
-  s_warns warns;               /* kept across sessions, like the rejection counts */
+  li_log_budget warns;         /* kept across sessions, like the rejection counts */
+  li_log_budget connects;      /* "connected" lines */
   s_stuck stuck[S_STUCK_MAX];  /* chains left out of exchanges with it, until one completes without them */
   int nstuck;
   uint64_t stuck_ours;         /* its last complete exchange: our chains it could not take */
@@ -213,24 +204,22 @@ static void s_drop_out(li_driver *d, const li_conn *conn, const uint8_t key[LI_P
 
 /* ---- warnings a peer's input causes ---- */
 
-/* The warnings not logged in a window that is over (or, with force, now). */
+/* The lines not logged in a window that is over (or, with force, now). */
 static void s_warn_flush(li_driver *d, s_peer *p, bool force) {
-  if (!force && d->now.ms < p->warns.from_ms + S_WARN_WINDOW_MS) return;
-  if (p->warns.unlogged)
-    s_log(d, LI_LOG_WARN, "%s: %llu more warning(s) about its input not logged (at most %d a minute)", p->name,
-          (unsigned long long)p->warns.unlogged, S_WARN_BURST);
-  p->warns = (s_warns){.from_ms = d->now.ms};
+  uint64_t n = li_log_budget_close(&p->warns, d->now.ms, force);
+  if (n)
+    s_log(d, LI_LOG_WARN, "%s: %llu more warning(s) about its input not logged (at most %u a minute)", p->name,
+          (unsigned long long)n, LI_LOG_PEER_WARNS);
+  n = li_log_budget_close(&p->connects, d->now.ms, force);
+  if (n)
+    s_log(d, LI_LOG_INFO, "%s: %llu more connection(s) not logged (at most %u a minute)", p->name,
+          (unsigned long long)n, LI_LOG_PEER_CONNECTS);
 }
 
-/* Whether to log a warning the peer's input caused (S_WARN_BURST). */
+/* Whether to log a warning the peer's input caused (LI_LOG_PEER_WARNS). */
 static bool s_warn(li_driver *d, s_peer *p) {
   s_warn_flush(d, p, false);
-  if (p->warns.logged < S_WARN_BURST) {
-    p->warns.logged++;
-    return true;
-  }
-  p->warns.unlogged++;
-  return false;
+  return li_log_budget_take(&p->warns, LI_LOG_PEER_WARNS);
 }
 
 /* ---- peers and their sessions ---- */
@@ -296,7 +285,12 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
     li_errbuf eb = {{0}};
     li_session_start(p->s, d->now.ms, &eb);
   } else {
-    s_log(d, LI_LOG_INFO, "peer %s (scope %s) connected", p->name, p->reads.n ? p->reads.list[0] : "?");
+    s_warn_flush(d, p, false);
+    char key[LI_PK_TEXT_LEN + 1];
+    li_pk_to_text(p->key, key);
+    /* named as the roster names it: name and key (docs/design-notes.md) */
+    if (li_log_budget_take(&p->connects, LI_LOG_PEER_CONNECTS))
+      s_log(d, LI_LOG_INFO, "peer %s (key %s, scope %s) connected", p->name, key, p->reads.n ? p->reads.list[0] : "?");
   }
   s_peer_out(d, p, LI_CHANGE_CONNECTED);
   return true;
@@ -455,6 +449,7 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "rejected commits from %s (%s): %s", p->name, li_errname(ev->code), ev->message);
     break;
   case LI_EV_FORK:
+    s_note_error(p, ev);
     if (s_warn(d, p)) s_log(d, LI_LOG_WARN, "FORK with %s: %s", p->name, ev->message);
     break;
   case LI_EV_REFUSED:
@@ -730,6 +725,13 @@ static void s_save_serve(li_driver *d) {
   sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
   sqlite3_step(st);
   sqlite3_reset(st);
+  if (!d->cfg.store) { /* the work merge did: a copy of a held commit costs no check (tests/flood.t.sh) */
+    sqlite3_bind_text(st, 1, "sig_checks", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)d->own.sig_checks);
+    sqlite3_bind_int64(st, 3, (int64_t)d->now.wall_ms);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+  }
   if (d->hub_own_seq >= 0) { /* linli recover takes it as the hub's view when it runs offline */
     sqlite3_bind_text(st, 1, "hub_own_seq", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, d->hub_own_seq);
@@ -892,7 +894,7 @@ void li_driver_tick(li_driver *d, li_now now) {
   s_set_now(d, now);
   for (int i = 0; i < d->npeers; i++) {
     s_peer *p = &d->peers[i];
-    if (p->warns.unlogged) s_warn_flush(d, p, false);
+    if (p->warns.unlogged || p->connects.unlogged) s_warn_flush(d, p, false);
     if (!p->linked) continue;
     li_session_tick(p->s, now.ms);
     li_session_info in;
@@ -927,7 +929,7 @@ void li_driver_stop(li_driver *d, li_now now) {
   s_drain(d);
   s_save(d);
   for (int i = 0; i < d->npeers; i++)
-    if (d->peers[i].warns.unlogged) s_warn_flush(d, &d->peers[i], true);
+    if (d->peers[i].warns.unlogged || d->peers[i].connects.unlogged) s_warn_flush(d, &d->peers[i], true);
 }
 
 /* ---- the rest ---- */
@@ -1039,6 +1041,7 @@ bool li_driver_peer(const li_driver *d, const uint8_t key[LI_PK_BYTES], li_drive
     snprintf(out->name, sizeof out->name, "%s", p->name);
     if (p->linked) li_session_info_get(p->s, &out->session);
     out->last_contact_wall_ms = p->last_contact_wall_ms;
+    snprintf(out->last_error, sizeof out->last_error, "%s", p->last_error);
     return true;
   }
   return false;

@@ -117,6 +117,7 @@ typedef struct {
   char name[LI_NAME_MAX + 1];
   li_session_info session;    /* zeroes when not linked */
   uint64_t last_contact_wall_ms;
+  char last_error[160];       /* the last rejection, refusal or fork in the exchanges with it ("" none) */
 } li_driver_peer_info;
 
 typedef struct li_driver li_driver;

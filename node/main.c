@@ -26,6 +26,7 @@
 #include "node.h"
 #include "out.h"
 #include "render.h"
+#include "transport.h"
 #include "recover.h"
 #include "report.h"
 #include "web.h"
@@ -168,12 +169,19 @@ static int cmd_init(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   return 0;
 }
 
+/* --curve: the key's CURVE form, the one the hub's log names a key it
+ * refused by (a key not in the roster has no roster form to show there). */
 static int cmd_id(const s_cmd *cmd, const char *dir, int argc, char **argv) {
   li_node n;
   int rc;
-  if (!s_begin(&rc, &n, NULL, cmd, dir, argc, argv)) return rc;
-  char pk[LI_PK_TEXT_LEN + 1];
-  li_pk_to_text(n.id.pk, pk);
+  bool curve = argc == 2 && strcmp(argv[1], "--curve") == 0;
+  if (!s_begin(&rc, &n, NULL, cmd, dir, curve ? 1 : argc, argv)) return rc;
+  char pk[LI_PK_TEXT_LEN + 1 > LI_CURVE_TEXT_LEN + 1 ? LI_PK_TEXT_LEN + 1 : LI_CURVE_TEXT_LEN + 1];
+  if (curve && li_transport_curve_text(n.id.pk, pk) != 0) {
+    li_errbuf eb = {{0}};
+    return s_end(&n, li_fail(&eb, LI_ERR_KEY, "this node's key has no CURVE form"), &eb);
+  }
+  if (!curve) li_pk_to_text(n.id.pk, pk);
   printf("%s\n", pk);
   li_node_close(&n);
   return 0;
@@ -681,7 +689,7 @@ static const s_cmd s_cmds[] = {
      "Creates a node in DIR: key file (0600), linli.conf and replica.db with the street schema.\n"
      "A hub's scope is 'street' and its key is the network id; a committee needs --scope CODE and\n"
      "--hub-key KEY (the hub's 'linli id')."},
-    {"id", cmd_id, "id", "Prints this node's public key alone on one line."},
+    {"id", cmd_id, "id [--curve]", "Prints this node's public key alone on one line; with --curve, its CURVE form (the hub's log names a key it refused by it)."},
     {"roster", cmd_roster,
      "roster add NAME PUBKEY --scope CODE | roster list | roster remove NAME | roster replace NAME NEWKEY",
      "Hub only (list works anywhere): who may write which scope. The roster is a tracked table in\n"

@@ -109,6 +109,7 @@ typedef struct {
 typedef struct {
   int applied;       /* commits applied */
   int duplicates;    /* already present, skipped */
+  int verified;      /* signatures checked (a copy of a held commit is recognised without one) */
   int64_t rows;      /* row changes applied */
   int conflicts;     /* losing values recorded */
   int refused;       /* row changes refused (linli_refused), their commits applied */

@@ -69,6 +69,14 @@ static void s_chains_text(FILE *f, const li_status *s) {
   }
 }
 
+/* Whether the peer's key is banned (it equivocated): its state then says
+ * so, not "connected ... they lack 0" (issue 12). */
+static bool s_peer_banned(const li_status *s, const li_peer_status *p) {
+  for (size_t i = 0; p->key_ok && i < s->nbanned; i++)
+    if (s->banned[i].origin_ok && memcmp(s->banned[i].origin, p->key, LI_PK_BYTES) == 0) return true;
+  return false;
+}
+
 static void s_peers_text(FILE *f, const li_status *s) {
   fputs("peers:\n", f);
   for (size_t i = 0; i < s->npeers; i++) {
@@ -77,6 +85,11 @@ static void s_peers_text(FILE *f, const li_status *s) {
     s_contact(p, when, sizeof when);
     fputs("  ", f);
     li_out_pad(f, p->name, 12, LI_OUT_TEXT_COLS_MAX);
+    if (s_peer_banned(s, p)) {
+      fprintf(f, " %-18s its key equivocated: nothing of it is accepted (see BANNED below); last contact %s\n",
+              "BANNED", when);
+      continue;
+    }
     fprintf(f, " %-18s last contact %s; we lack %lld commit(s), they lack %lld\n", s_peer_state(p->state), when,
             (long long)p->commits_we_lack, (long long)p->commits_they_lack);
     if (p->ex_announced > 0 && p->ex_received < p->ex_announced)
@@ -236,7 +249,7 @@ static void s_chains_json(li_json *j, const li_status *s) {
   li_json_array_end(j);
 }
 
-static void s_peer_json(li_json *j, const li_peer_status *p) {
+static void s_peer_json(li_json *j, const li_status *s, const li_peer_status *p) {
   char k[LI_PK_TEXT_LEN + 1], when[48];
   s_key_text(p->key_ok, p->key, k);
   s_contact(p, when, sizeof when);
@@ -245,6 +258,7 @@ static void s_peer_json(li_json *j, const li_peer_status *p) {
   li_json_kstr(j, "key", k);
   li_json_kstr(j, "state", s_peer_state(p->state));
   li_json_kbool(j, "reachable", p->state == LI_PEER_CONNECTED);
+  li_json_kbool(j, "banned", s_peer_banned(s, p));
   li_json_kstr(j, "last_contact", when);
   li_json_kint(j, "commits_we_lack", p->commits_we_lack);
   li_json_kint(j, "exchange_announced", p->ex_announced);
@@ -362,7 +376,7 @@ void li_render_status(FILE *f, const li_status *s, bool json) {
   s_chains_json(&j, s);
   li_json_key(&j, "peers");
   li_json_array(&j);
-  for (size_t i = 0; i < s->npeers; i++) s_peer_json(&j, &s->peers[i]);
+  for (size_t i = 0; i < s->npeers; i++) s_peer_json(&j, s, &s->peers[i]);
   li_json_array_end(&j);
   s_rejects_and_bans_json(&j, s);
   s_serve_json(&j, s);

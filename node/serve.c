@@ -13,6 +13,7 @@
 #include "driver.h"
 #include "hlc.h"
 #include "log.h"
+#include "out.h"
 #include "roster.h"
 #include "transport.h"
 
@@ -163,10 +164,20 @@ li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
       break;
     }
     if (o->once && now.ms >= deadline) {
-      result = li_fail(eb, LI_ERR_TIMEOUT,
-                       "no complete exchange with the hub at %s within %d s (hub down, or this committee not in "
-                       "its roster?)",
-                       n->cfg.hub, o->once_timeout_ms / 1000);
+      /* the hub answered but the exchange did not complete: its words say
+       * why (a fork, a ban), not an outage (issue 12) */
+      li_driver_peer_info pi;
+      char said[200];
+      bool answered = li_driver_peer(sv.d, n->cfg.hub_key, &pi) && pi.last_error[0];
+      if (answered) li_out_clean(said, sizeof said, pi.last_error, LI_OUT_CELL_COLS_MAX * 2);
+      if (answered)
+        result = li_fail(eb, LI_ERR_STUCK, "no complete exchange with the hub at %s within %d s; the last it said: %s "
+                         "(see 'linli status')", n->cfg.hub, o->once_timeout_ms / 1000, said);
+      else
+        result = li_fail(eb, LI_ERR_TIMEOUT,
+                         "no complete exchange with the hub at %s within %d s (hub down, or this committee not in "
+                         "its roster?)",
+                         n->cfg.hub, o->once_timeout_ms / 1000);
       break;
     }
   }

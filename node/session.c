@@ -36,7 +36,10 @@
  *     as a lossy network would drop it (the adapter drains after each call).
  *  3. every queued message is <= LI_MSG_BYTES_MAX bytes (asserted at pack).
  *  4. ours and theirs are sorted by (origin, scope).
- *  5. in IDLE nothing is in flight and no range is pending. */
+ *  5. in IDLE nothing is in flight and no range is pending.
+ *  6. nothing we send depends on a chain the peer may not read: ours holds
+ *     only such chains (s_refresh_ours), and the peer's heads of others
+ *     are never compared (no ForkReport) nor counted (s_behind). */
 #include "session.h"
 
 #include <assert.h>
@@ -516,15 +519,28 @@ static void s_fork(li_session *s, s_chain *t, const uint8_t ours[LI_HASH_BYTES],
   s_push(s, &env, now);
 }
 
-/* Commits of the peer's Hello heads we still lack; 0 means caught up. */
+/* Whether the peer may read a chain's scope: its heads of other scopes are
+ * neither compared nor awaited (invariant 6). */
+static bool s_peer_reads(const li_session *s, const s_chain *t) {
+  return li_scopes_has(&s->cfg.peer_reads, t->scope);
+}
+
+/* Commits of the peer's Hello heads we still lack; 0 means caught up. A
+ * chain the peer did not sign it can only relay, so its claim counts as
+ * one commit, not as the seq it names (issue 12: a Hello claiming seq
+ * 2^63-1 showed in status as "we lack 9223372036854775804 commit(s)"); the
+ * hub's claims count in full (a restored committee takes its own chain
+ * back from them). */
 static li_err s_behind(li_session *s, const s_chains *have, uint64_t *behind) {
   *behind = 0;
+  bool from_hub = memcmp(s->cfg.peer, s->cfg.network, LI_PK_BYTES) == 0;
   for (size_t i = 0; i < s->theirs.n; i++) {
     const s_chain *t = &s->theirs.v[i];
-    if (t->forked || t->stuck) continue;
+    if (t->forked || t->stuck || !s_peer_reads(s, t)) continue;
     const s_chain *h = s_find(have, t->origin, t->scope);
     uint64_t mine = h ? h->seq : 0;
-    if (t->seq > mine) *behind += t->seq - mine;
+    bool signed_by_peer = memcmp(t->origin, s->cfg.peer, LI_PK_BYTES) == 0;
+    if (t->seq > mine) *behind += from_hub || signed_by_peer ? t->seq - mine : 1;
   }
   return LI_OK;
 }
@@ -584,7 +600,10 @@ static li_err s_compare_heads(li_session *s, uint64_t now, li_errbuf *eb) {
   for (size_t i = 0; i < s->theirs.n && e == LI_OK; i++) {
     s_chain *t = &s->theirs.v[i];
     const s_chain *mine = s_find(&have, t->origin, t->scope);
-    if (!mine || mine->seq < t->seq) continue;
+    /* a head of a chain the peer may not read is not compared: a
+     * ForkReport would give away our hash at that seq, and so how long
+     * the chain is (issue 12) */
+    if (!s_peer_reads(s, t) || !mine || mine->seq < t->seq) continue;
     uint8_t hash[LI_HASH_BYTES];
     bool found = true;
     if (mine->seq == t->seq) memcpy(hash, mine->hash, LI_HASH_BYTES);

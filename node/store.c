@@ -61,6 +61,7 @@ static li_err s_apply(void *ctx, const li_blob *commits, size_t n, li_apply_resu
   li_merge_stats st;
   li_errbuf meb = {{0}};
   li_err e = li_merge_batch(s->r, commits, n, &o, &st, &meb);
+  s->sig_checks += (uint64_t)st.verified;
   if (e) {
     li_fail(eb, e, "%s", meb.msg); /* the store failed: nothing was applied */
   } else {

@@ -14,6 +14,9 @@ typedef struct {
    * copied node folder): merge must not seal (li_merge_opts.seal_first off,
    * merge.h) until the owner clears it. false, the default: seal first. */
   bool taking_back;
+  /* Signatures merge checked for this store since it was made (counted
+   * here; the owner reads it: serve saves it as linli_serve 'sig_checks'). */
+  uint64_t sig_checks;
 } li_store;
 
 extern const li_store_vt li_store_replica_vt;

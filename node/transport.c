@@ -51,6 +51,9 @@ struct li_transport {
   uint8_t hub_pk[LI_PK_BYTES]; /* committee: the pinned hub key */
   char endpoint[LI_ENDPOINT_MAX];
   li_transport_stats stats;
+  /* hub: lines about refused handshakes and dropped messages
+   * (LI_LOG_REFUSALS, LI_LOG_DROPS a minute; the rest summed up) */
+  li_log_budget refusal_lines, drop_lines;
   /* hub: the socket of each routing id's last message (ZMQ_SRCFD), so one
    * connection can be closed (li_transport_drop); forgotten when libzmq
    * reports that socket disconnected */
@@ -60,6 +63,8 @@ struct li_transport {
   } *fds;
   size_t nfds, next_fd;
 };
+
+static void s_refusals_close(li_transport *t, bool force);
 
 static int64_t s_now_ms(void) {
   struct timespec ts;
@@ -120,6 +125,7 @@ static void s_close(void **sock) {
 void li_transport_destroy(li_transport **tp) {
   if (!tp || !*tp) return;
   li_transport *t = *tp;
+  if (t->hub) s_refusals_close(t, true);
   if (t->sock) {
     zmq_socket_monitor(t->sock, NULL, 0);
     zmq_close(t->sock); /* keeps its LI_TRANSPORT_LINGER_MS */
@@ -268,6 +274,21 @@ int li_transport_admit_roster(void *roster, const uint8_t curve_pk[32],
   return -1;
 }
 
+/* ---- lines about input no session sees (hub) ---- */
+
+/* The refusals and drops not logged in a minute that is over (or now, with
+ * force), one line each. */
+static void s_refusals_close(li_transport *t, bool force) {
+  uint64_t n = li_log_budget_close(&t->refusal_lines, (uint64_t)s_now_ms(), force);
+  if (n)
+    log_warnx("refused %llu more connection(s) with keys not in the roster, not logged one by one (at most %u a "
+              "minute)", (unsigned long long)n, LI_LOG_REFUSALS);
+  n = li_log_budget_close(&t->drop_lines, (uint64_t)s_now_ms(), force);
+  if (n)
+    log_warnx("dropped %llu more malformed message(s), not logged one by one (at most %u a minute)",
+              (unsigned long long)n, LI_LOG_DROPS);
+}
+
 /* ---- ZAP (RFC 27), served on the caller's thread ---- */
 
 static void s_zap_reply(void *zap, const zmq_msg_t *request_id, const char *status,
@@ -303,9 +324,15 @@ static void s_zap_decide(li_transport *t, zmq_msg_t *f, int n) {
   const uint8_t *curve_pk = zmq_msg_data(&f[6]);
   uint8_t ed_pk[LI_PK_BYTES];
   if (!s_frame_is(&f[2], LI_ZAP_DOMAIN) || t->admit(t->admit_ctx, curve_pk, ed_pk) != 0) {
-    char z85[41];
+    /* A key not in the roster has no roster form to show (a CURVE key maps
+     * back to two Ed25519 candidates): its CURVE form, which `linli id
+     * --curve` prints on the PC (docs/design-notes.md, issue 12). */
+    char z85[LI_CURVE_TEXT_LEN + 1];
     zmq_z85_encode(z85, curve_pk, 32);
-    log_warnx("refused connection from %s: key %s not in the roster", address, z85);
+    s_refusals_close(t, false);
+    if (li_log_budget_take(&t->refusal_lines, LI_LOG_REFUSALS))
+      log_warnx("refused connection from %s: CURVE key %s not in the roster ('linli id --curve' on a PC shows its own)",
+                address, z85);
     t->stats.refused++;
     s_zap_reply(t->zap, &f[1], "400", "key not in the roster", "");
     return;
@@ -489,9 +516,14 @@ static void s_drain(void *sock) {
   }
 }
 
-static void s_drop(li_transport *t, const char *why) {
+/* who: the sender's key in roster form (the User-Id ZAP gave its
+ * connection), or NULL when there is none. */
+static void s_drop(li_transport *t, const char *who, const char *why) {
   t->stats.dropped++;
-  log_warnx("dropped a message: %s", why);
+  s_refusals_close(t, false);
+  if (!li_log_budget_take(&t->drop_lines, LI_LOG_DROPS)) return;
+  if (t->hub) log_warnx("dropped a message from %s: %s", who && who[0] ? who : "an unknown key", why);
+  else log_warnx("dropped a message from the hub: %s", why);
 }
 
 /* The hub: the socket a routing id's messages come from. */
@@ -519,6 +551,15 @@ void li_transport_drop(li_transport *t, const li_peer_id *peer) {
     }
 }
 
+/* The hub: the sender's key as ZAP named it (roster form), "" when the
+ * message carries none or not a key (nothing a peer sends is shown). */
+static void s_user(li_transport *t, zmq_msg_t *m, char out[LI_PK_TEXT_LEN + 1]) {
+  const char *user = t->hub ? zmq_msg_gets(m, "User-Id") : NULL;
+  uint8_t key[LI_PK_BYTES];
+  out[0] = '\0';
+  if (user && li_pk_from_text(user, key, NULL) == LI_OK) li_pk_to_text(key, out);
+}
+
 /* 1 with *out filled, 0 when nothing (or a dropped message), -1 on error. */
 static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
   li_peer_id peer = {.len = 0};
@@ -531,7 +572,7 @@ static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
     if (peer.len > sizeof peer.id || peer.len == 0 || !more) {
       zmq_msg_close(&m);
       s_drain(t->sock);
-      s_drop(t, "bad routing id");
+      s_drop(t, NULL, "bad routing id");
       return 0;
     }
     memcpy(peer.id, zmq_msg_data(&m), peer.len);
@@ -540,19 +581,20 @@ static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
   zmq_msg_init(&m);
   if (zmq_msg_recv(&m, t->sock, ZMQ_DONTWAIT) < 0) goto recv_error;
   if (zmq_msg_more(&m)) {
+    char who[LI_PK_TEXT_LEN + 1];
+    s_user(t, &m, who);
     zmq_msg_close(&m);
     s_drain(t->sock);
-    s_drop(t, "more than one frame (a linli message is exactly one)");
+    s_drop(t, who, "more than one frame (a linli message is exactly one)");
     return 0;
   }
   size_t len = zmq_msg_size(&m);
   if (len > LI_MSG_BYTES_MAX) { /* up to LI_CURVE_MSG_SLACK over; libzmq cuts the rest */
-    const char *user = t->hub ? zmq_msg_gets(&m, "User-Id") : "the hub";
-    char why[160];
-    snprintf(why, sizeof why, "%zu bytes from %s, over LI_MSG_BYTES_MAX (%u)", len, user ? user : "an unknown key",
-             (unsigned)LI_MSG_BYTES_MAX);
+    char who[LI_PK_TEXT_LEN + 1], why[96];
+    s_user(t, &m, who);
+    snprintf(why, sizeof why, "%zu bytes, over LI_MSG_BYTES_MAX (%u)", len, (unsigned)LI_MSG_BYTES_MAX);
     zmq_msg_close(&m);
-    s_drop(t, why);
+    s_drop(t, who, why);
     return 0;
   }
   uint8_t key[LI_PK_BYTES];
@@ -561,7 +603,7 @@ static int s_recv(li_transport *t, li_transport_msg *out, li_errbuf *eb) {
     const char *user = zmq_msg_gets(&m, "User-Id");
     if (!user || li_pk_from_text(user, key, NULL) != LI_OK) {
       zmq_msg_close(&m);
-      s_drop(t, "no authenticated key on the connection");
+      s_drop(t, NULL, "no authenticated key on the connection");
       return 0;
     }
   } else {
@@ -593,6 +635,7 @@ int li_transport_poll(li_transport *t, int timeout_ms, li_transport_msg *out, li
   const int64_t deadline = s_now_ms() + timeout_ms;
   for (;;) {
     s_retry_after_refusal(t);
+    if (t->hub && (t->refusal_lines.unlogged || t->drop_lines.unlogged)) s_refusals_close(t, false);
     zmq_pollitem_t items[3] = {
         {.socket = t->sock, .events = ZMQ_POLLIN},
         {.socket = t->mon, .events = ZMQ_POLLIN},
@@ -665,4 +708,10 @@ const char *li_transport_endpoint(const li_transport *t) {
 void li_transport_get_stats(const li_transport *t, li_transport_stats *out) {
   assert(t && out);
   *out = t->stats;
+}
+
+int li_transport_curve_text(const uint8_t ed_pk[LI_PK_BYTES], char out[LI_CURVE_TEXT_LEN + 1]) {
+  uint8_t cv[32];
+  if (li_curve_pk_from_ed(ed_pk, cv) != LI_OK) return -1;
+  return zmq_z85_encode(out, cv, sizeof cv) ? 0 : -1;
 }

@@ -162,4 +162,10 @@ const char *li_transport_endpoint(const li_transport *t);
 
 void li_transport_get_stats(const li_transport *t, li_transport_stats *out);
 
+/* The CURVE public key of an Ed25519 key in Z85 (40 characters and a NUL),
+ * as the hub names a refused key (`linli id --curve`); -1 for a key that
+ * has no CURVE form. */
+#define LI_CURVE_TEXT_LEN 40
+int li_transport_curve_text(const uint8_t ed_pk[LI_PK_BYTES], char out[LI_CURVE_TEXT_LEN + 1]);
+
 #endif

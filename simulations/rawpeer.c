@@ -52,6 +52,11 @@
 static li_identity g_id;
 static uint8_t g_hub[LI_PK_BYTES];
 
+static void s_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
 static int64_t s_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -472,10 +477,276 @@ static void s_flood(const char *endpoint) {
   free(buf);
 }
 
+
+/* ---- flood modes (tests/flood.t.sh; issue 12) ----
+ *   handshake-flood  --count handshakes with fresh random CURVE keys (never
+ *                    in the roster), 32 at a time; counts those the hub
+ *                    refused (ZAP 400, seen by each socket's monitor);
+ *   multiframe-flood --count messages of two frames on a raw DEALER with our
+ *                    admitted keys (the hub drains and drops each);
+ *   connect-flood    --count connections of our admitted key one after the
+ *                    other, each sending one valid Hello and waiting for
+ *                    the hub's answer before it closes;
+ *   replay-flood     --count Batches, each as many copies of the signed
+ *                    commit in --commit FILE (hex, as sqlite3's hex() gives
+ *                    it) as fit in LI_MSG_BYTES_MAX, after a Hello; waits
+ *                    for every Ack;
+ *   probe            one Hello naming one chain: --origin KEY --scope S
+ *                    --seq N with a zero hash; prints every ForkReport the
+ *                    hub answers with ("fork-report SCOPE#SEQ") and
+ *                    "probe: N fork report(s)".
+ * Each prints one closing line "MODE: ..." with its counts. */
+#define S_HS_BATCH 32
+#define S_HS_WAIT_MS 3000
+
+static const char *g_commit_file, *g_probe_origin, *g_probe_scope;
+static uint64_t g_probe_seq;
+
+/* A raw DEALER with our CURVE keys connected to endpoint (exits on failure). */
+static void *s_raw_dealer(void *ctx, const char *endpoint, const uint8_t *pk, const uint8_t *sk) {
+  uint8_t server[32];
+  void *raw = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0, hwm = S_FLOOD_HWM;
+  if (!raw || li_curve_pk_from_ed(g_hub, server) != LI_OK || zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+      zmq_setsockopt(raw, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, pk, 32) != 0 || zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, sk, 32) != 0 ||
+      zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, server, 32) != 0 || zmq_connect(raw, endpoint) != 0) {
+    fprintf(stderr, "rawpeer: raw DEALER: %s\n", zmq_strerror(zmq_errno()));
+    exit(1);
+  }
+  return raw;
+}
+
+/* A raw DEALER with our own (admitted) keys. */
+static void *s_raw_ours(void *ctx, const char *endpoint) {
+  uint8_t pk[32], sk[32];
+  if (li_curve_keys(&g_id, pk, sk) != LI_OK) {
+    fprintf(stderr, "rawpeer: cannot derive CURVE keys\n");
+    exit(1);
+  }
+  void *raw = s_raw_dealer(ctx, endpoint, pk, sk);
+  sodium_memzero(sk, sizeof sk);
+  return raw;
+}
+
+static void s_handshake_flood(const char *endpoint) {
+  void *ctx = zmq_ctx_new();
+  int64_t t0 = s_now_ms();
+  unsigned long tried = 0, refused = 0, other = 0;
+  while (tried < g_count) {
+    void *socks[S_HS_BATCH], *mons[S_HS_BATCH];
+    bool done[S_HS_BATCH] = {false};
+    int n = 0;
+    for (; n < S_HS_BATCH && tried < g_count; n++, tried++) {
+      uint8_t pk[32], sk[32];
+      crypto_box_keypair(pk, sk);
+      socks[n] = s_raw_dealer(ctx, endpoint, pk, sk);
+      char mon[64];
+      snprintf(mon, sizeof mon, "inproc://hs-%lu", tried);
+      zmq_socket_monitor(socks[n], mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+      mons[n] = zmq_socket(ctx, ZMQ_PAIR);
+      zmq_connect(mons[n], mon);
+    }
+    int left = n;
+    int64_t end = s_now_ms() + S_HS_WAIT_MS;
+    while (left > 0 && s_now_ms() < end) {
+      zmq_pollitem_t it[S_HS_BATCH];
+      for (int i = 0; i < n; i++) it[i] = (zmq_pollitem_t){.socket = mons[i], .events = ZMQ_POLLIN};
+      zmq_poll(it, n, 50);
+      for (int i = 0; i < n; i++) {
+        if (done[i] || !(it[i].revents & ZMQ_POLLIN)) continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, mons[i], ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&m) == 6) {
+          uint16_t ev;
+          memcpy(&ev, zmq_msg_data(&m), 2);
+          if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) refused++;
+          else other++;
+          done[i] = true;
+          left--;
+        }
+        zmq_msg_close(&m);
+        while (zmq_recv(mons[i], NULL, 0, ZMQ_DONTWAIT) >= 0) { /* the address frame */
+        }
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      zmq_socket_monitor(socks[i], NULL, 0);
+      zmq_close(socks[i]);
+      zmq_close(mons[i]);
+    }
+  }
+  printf("handshake-flood: %lu handshakes with unknown keys in %lld ms -> %lu refused, %lu other\n", tried,
+         (long long)(s_now_ms() - t0), refused, other);
+  fflush(stdout);
+  zmq_ctx_term(ctx);
+}
+
+static void s_multiframe_flood(const char *endpoint) {
+  void *ctx = zmq_ctx_new();
+  void *raw = s_raw_ours(ctx, endpoint);
+  int64_t t0 = s_now_ms();
+  unsigned long sent = 0;
+  int64_t give_up = s_now_ms() + S_LOAD_STUCK_MS;
+  while (sent < g_count && s_now_ms() < give_up) {
+    if (zmq_send(raw, "a", 1, ZMQ_SNDMORE) < 0 || zmq_send(raw, "b", 1, 0) < 0) {
+      fprintf(stderr, "rawpeer: raw send: %s\n", zmq_strerror(zmq_errno()));
+      break;
+    }
+    sent++;
+  }
+  /* the messages leave the queue before the socket closes */
+  zmq_pollitem_t it = {.socket = raw, .events = ZMQ_POLLOUT};
+  zmq_poll(&it, 1, 1000);
+  s_sleep_ms(500);
+  printf("multiframe-flood: sent %lu messages of two frames in %lld ms\n", sent, (long long)(s_now_ms() - t0));
+  fflush(stdout);
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
+}
+
+static void s_connect_flood(const char *endpoint) {
+  void *ctx = zmq_ctx_new();
+  int64_t t0 = s_now_ms();
+  unsigned long answered = 0, i = 0;
+  size_t hlen;
+  uint8_t *hello = s_load_hello(1, &hlen);
+  for (; i < g_count; i++) {
+    void *raw = s_raw_ours(ctx, endpoint);
+    int timeout = S_REPLY_MS;
+    zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    uint8_t reply[4096];
+    if (zmq_send(raw, hello, hlen, 0) >= 0 && zmq_recv(raw, reply, sizeof reply, 0) >= 0) answered++;
+    zmq_close(raw);
+  }
+  free(hello);
+  printf("connect-flood: %lu connections of our key in %lld ms -> %lu answered\n", i, (long long)(s_now_ms() - t0),
+         answered);
+  fflush(stdout);
+  zmq_ctx_term(ctx);
+}
+
+/* The signed commit in g_commit_file (hex); malloc'd. */
+static uint8_t *s_read_commit(size_t *len) {
+  FILE *f = g_commit_file ? fopen(g_commit_file, "r") : NULL;
+  char *hex = f ? calloc(1, 2 * LI_SIGNED_COMMIT_BYTES_MAX + 2) : NULL;
+  size_t n = hex ? fread(hex, 1, 2 * LI_SIGNED_COMMIT_BYTES_MAX + 1, f) : 0;
+  if (f) fclose(f);
+  while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r')) n--;
+  uint8_t *bin = n ? malloc(n / 2 + 1) : NULL;
+  if (!bin || sodium_hex2bin(bin, n / 2 + 1, hex, n, NULL, len, NULL) != 0 || *len == 0) {
+    fprintf(stderr, "rawpeer: --commit: no commit in hex in %s\n", g_commit_file ? g_commit_file : "(none)");
+    exit(1);
+  }
+  free(hex);
+  return bin;
+}
+
+static void s_replay_flood(const char *endpoint) {
+  size_t clen;
+  uint8_t *commit = s_read_commit(&clen);
+  size_t copies = (LI_MSG_BYTES_MAX - 64) / (clen + 4);
+  if (copies > LI_BATCH_ROWS_MAX) copies = LI_BATCH_ROWS_MAX;
+  ProtobufCBinaryData *cs = calloc(copies, sizeof *cs);
+  if (!cs) exit(1);
+  for (size_t i = 0; i < copies; i++) cs[i] = (ProtobufCBinaryData){clen, commit};
+  void *ctx = zmq_ctx_new();
+  void *raw = s_raw_ours(ctx, endpoint);
+  s_tally ty = {0};
+  int64_t t0 = s_now_ms();
+  size_t hlen;
+  uint8_t *hello = s_load_hello(1, &hlen);
+  zmq_send(raw, hello, hlen, 0);
+  free(hello);
+  uint8_t reply[4096];
+  unsigned long sent = 0;
+  size_t len = 0;
+  for (; sent < g_count; sent++) {
+    Linli__Batch b = LINLI__BATCH__INIT;
+    b.exchange = 1;
+    b.id = sent + 1;
+    b.n_commits = copies;
+    b.commits = cs;
+    Linli__Envelope env = LINLI__ENVELOPE__INIT;
+    env.m_case = LINLI__ENVELOPE__M_BATCH;
+    env.batch = &b;
+    uint8_t *buf = s_pack(&env, &len);
+    int rc = zmq_send(raw, buf, len, 0);
+    free(buf);
+    if (rc < 0) break;
+  }
+  int timeout = 200;
+  zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  int64_t end = s_now_ms() + 12 * S_REPLY_MS;
+  while (s_now_ms() < end && ty.acks + ty.refusals < sent) {
+    int n = zmq_recv(raw, reply, sizeof reply, 0);
+    if (n >= 0) s_tally_one(&ty, reply, (size_t)n < sizeof reply ? (size_t)n : sizeof reply);
+  }
+  printf("replay-flood: sent %lu batches of %zu copies (%zu bytes each) in %lld ms -> %llu ack, %llu refuse\n", sent,
+         copies, len, (long long)(s_now_ms() - t0), (unsigned long long)ty.acks, (unsigned long long)ty.refusals);
+  fflush(stdout);
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
+  free(cs);
+  free(commit);
+}
+
+static void s_probe(const char *endpoint) {
+  uint8_t origin[LI_PK_BYTES], zero[LI_HASH_BYTES] = {0};
+  if (!g_probe_origin || !g_probe_scope || li_pk_from_text(g_probe_origin, origin, NULL) != LI_OK) {
+    fprintf(stderr, "rawpeer: probe needs --origin KEY --scope S --seq N\n");
+    exit(2);
+  }
+  Linli__Head head = LINLI__HEAD__INIT, *heads[1] = {&head};
+  head.origin = (ProtobufCBinaryData){LI_PK_BYTES, origin};
+  head.scope = (char *)g_probe_scope;
+  head.seq = g_probe_seq;
+  head.hash = (ProtobufCBinaryData){LI_HASH_BYTES, zero};
+  Linli__Hello h = LINLI__HELLO__INIT;
+  h.protocol = 1;
+  h.network = (ProtobufCBinaryData){LI_PK_BYTES, g_hub};
+  h.node = (ProtobufCBinaryData){LI_PK_BYTES, g_id.pk};
+  h.exchange = 1;
+  h.n_heads = 1;
+  h.heads = heads;
+  Linli__Envelope env = LINLI__ENVELOPE__INIT;
+  env.m_case = LINLI__ENVELOPE__M_HELLO;
+  env.hello = &h;
+  size_t len;
+  uint8_t *buf = s_pack(&env, &len);
+  void *ctx = zmq_ctx_new();
+  void *raw = s_raw_ours(ctx, endpoint);
+  zmq_send(raw, buf, len, 0);
+  free(buf);
+  int timeout = 200, forks = 0;
+  zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  int64_t end = s_now_ms() + 2000; /* the hub's answers to one Hello come at once */
+  uint8_t *reply = malloc(LI_MSG_BYTES_MAX);
+  while (reply && s_now_ms() < end) {
+    int n = zmq_recv(raw, reply, LI_MSG_BYTES_MAX, 0);
+    if (n < 0) continue;
+    Linli__Envelope *e = linli__envelope__unpack(NULL, (size_t)n, reply);
+    if (e && e->m_case == LINLI__ENVELOPE__M_FORK && e->fork->theirs) {
+      printf("fork-report %s#%llu\n", e->fork->theirs->scope, (unsigned long long)e->fork->theirs->seq);
+      forks++;
+    }
+    if (e) linli__envelope__free_unpacked(e, NULL);
+  }
+  printf("probe: %d fork report(s)\n", forks);
+  fflush(stdout);
+  free(reply);
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
+}
+
 static int s_usage(void) {
   fprintf(stderr, "usage: rawpeer --dir NODEDIR --hub ENDPOINT --hub-key KEY --send garbage|oversized|badhello\n"
                   "       rawpeer --dir NODEDIR --hub ENDPOINT --hub-key KEY --send hello-loop|garbage-loop|flood"
-                  " [--count N]\n");
+                  " [--count N]\n"
+                  "       rawpeer ... --send handshake-flood|multiframe-flood|connect-flood [--count N]\n"
+                  "       rawpeer ... --send replay-flood --commit HEXFILE [--count N]\n"
+                  "       rawpeer ... --send probe --origin KEY --scope S --seq N\n");
   return 2;
 }
 
@@ -487,10 +758,26 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--hub-key") == 0) hub_key = argv[i + 1];
     else if (strcmp(argv[i], "--send") == 0) what = argv[i + 1];
     else if (strcmp(argv[i], "--count") == 0) g_count = strtoul(argv[i + 1], NULL, 10); /* load modes */
+    else if (strcmp(argv[i], "--commit") == 0) g_commit_file = argv[i + 1];            /* replay-flood */
+    else if (strcmp(argv[i], "--origin") == 0) g_probe_origin = argv[i + 1];           /* probe */
+    else if (strcmp(argv[i], "--scope") == 0) g_probe_scope = argv[i + 1];
+    else if (strcmp(argv[i], "--seq") == 0) g_probe_seq = strtoull(argv[i + 1], NULL, 10);
     else return s_usage();
   }
   if (!dir || !hub || !hub_key || !what || argc % 2 == 0) return s_usage();
-  bool load = strcmp(what, "hello-loop") == 0 || strcmp(what, "garbage-loop") == 0 || strcmp(what, "flood") == 0;
+  static const struct {
+    const char *name;
+    void (*run)(const char *endpoint);
+  } raw_modes[] = {{"flood", s_flood},
+                   {"handshake-flood", s_handshake_flood},
+                   {"multiframe-flood", s_multiframe_flood},
+                   {"connect-flood", s_connect_flood},
+                   {"replay-flood", s_replay_flood},
+                   {"probe", s_probe}};
+  void (*raw_run)(const char *) = NULL;
+  for (size_t i = 0; i < sizeof raw_modes / sizeof raw_modes[0]; i++)
+    if (strcmp(what, raw_modes[i].name) == 0) raw_run = raw_modes[i].run;
+  bool load = strcmp(what, "hello-loop") == 0 || strcmp(what, "garbage-loop") == 0 || raw_run;
   if (strcmp(what, "garbage") != 0 && strcmp(what, "oversized") != 0 && strcmp(what, "badhello") != 0 && !load)
     return s_usage();
   if (load && g_count == 0) return s_usage();
@@ -505,8 +792,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rawpeer: %s\n", li_errmsg(&eb, e));
     return 1;
   }
-  if (strcmp(what, "flood") == 0) { /* its own raw socket */
-    s_flood(hub);
+  if (raw_run) { /* its own raw sockets */
+    raw_run(hub);
     li_identity_wipe(&g_id);
     return 0;
   }

@@ -64,7 +64,7 @@ expect_out oversized "raw-over-max: sent .* -> none"
 wait_until 5 logged hub "malformed message from c02: batch of .* commits is over LI_BATCH_ROWS_MAX" ||
   fail "the hub did not log the batch of too many commits"
 wait_until 5 logged hub "rejected commits from c02 (too_big): " || fail "the hub did not log the commit over the cap"
-wait_until 5 logged hub "dropped a message: [0-9]* bytes from $K2, over LI_MSG_BYTES_MAX" ||
+wait_until 5 logged hub "dropped a message from $K2: [0-9]* bytes, over LI_MSG_BYTES_MAX" ||
   fail "the hub did not log the message over the cap"
 hub_alive oversized
 big=$(sed -n 's/^raw-over-max: sent \([0-9]*\) bytes.*/\1/p' "$W/raw-oversized.out")

@@ -49,10 +49,12 @@ q x09 "INSERT INTO care_visits(id,scope,resident_ref,visited_on) VALUES ('x09-v1
 INSERT INTO hazards(id,scope,category,location,found_on) VALUES ('x09-h1','x09','燃气','某处','2025-03-02');"
 
 street_wait_converged 30 hub c01 || fail "hub and the admitted c01 did not converge within 30 s"
-wait_until 20 logged hub "refused connection from .*: key .* not in the roster" ||
+wait_until 20 logged hub "refused connection from .*: CURVE key .* not in the roster" ||
   fail "the hub's log never says it refused x09's key"
 wait_until 10 logged x09 "hub refused our key" || fail "x09's log never says the hub refused its key"
 XZ=$(curve_z85 x09)
+# the operator's way to match the refused key: linli id --curve on the PC
+[ "$("$LINLI" --dir "$W/x09" id --curve)" = "$XZ" ] || fail "linli id --curve on x09 does not print $XZ"
 grep "refused connection from" "$W/hub.log" | grep -qF "key $XZ not in the roster" ||
   fail "the hub's refusal does not name x09's key ($XZ)"
 grep "refused connection from" "$W/hub.log" | grep -qF "key $(curve_z85 c01) " && fail "the hub refused c01's key"

@@ -16,6 +16,7 @@
 #include "testnode.h"
 
 #include "inspect.h"
+#include "render.h"
 
 /* the wall clock status is asked at, in ms */
 #define NOW_MS UINT64_C(1742040000000)
@@ -262,6 +263,28 @@ static void test_status_rejects_bans_conflicts(void **state) {
   assert_true(st.banned[0].origin_ok);
   assert_memory_equal(st.banned[0].origin, f->c08->id.pk, LI_PK_BYTES);
   assert_string_equal(st.banned[0].reason, "forked #3");
+  li_inspect_status_free(&st);
+  /* the banned peer's own line says so (issue 12), c07's (the control) does not */
+  char k7[2 * LI_PK_BYTES + 4], k8[2 * LI_PK_BYTES + 4], now[32];
+  snprintf(k7, sizeof k7, "X'");
+  sodium_bin2hex(k7 + 2, sizeof k7 - 2, f->c07->id.pk, LI_PK_BYTES);
+  strcat(k7, "'");
+  snprintf(k8, sizeof k8, "X'");
+  sodium_bin2hex(k8 + 2, sizeof k8 - 2, f->c08->id.pk, LI_PK_BYTES);
+  strcat(k8, "'");
+  snprintf(now, sizeof now, "%llu", (unsigned long long)NOW_MS);
+  s_peer_row(f->hub, k7, "'c07'", 1, now, 0, 0, now);
+  s_peer_row(f->hub, k8, "'c08'", 1, now, 0, 0, now);
+  st = s_status(f->hub, NOW_MS);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  li_render_status(out, &st, false);
+  fclose(out);
+  assert_non_null(strstr(text, "c08          BANNED"));
+  assert_null(strstr(text, "c08          connected"));
+  assert_non_null(strstr(text, "c07          connected"));
+  free(text);
   int64_t conflicts = 0;
   li_conflict_cursor *c = NULL;
   li_errbuf eb = {{0}};

@@ -911,6 +911,29 @@ static li_blob s_flipped(fx *f, li_blob b) {
   return *x;
 }
 
+/* A copy of a commit the receiver holds (same position, same hash) is a
+ * duplicate without a signature check, even with its signature flipped
+ * (issue 12: a replay flood); a copy of one it does not hold is checked
+ * and refused (the control). */
+static void test_held_copy_not_verified(void **state) {
+  fx *f = *state;
+  s_chg c1 = {"v1", 1, S_NEW}, c2 = {"v2", 2, S_NEW};
+  li_blob a1 = s_next(f, &f->a, 10, NULL, 0, &c1, 1);
+  li_blob a2 = s_next(f, &f->a, 11, NULL, 0, &c2, 1);
+  li_node *r = s_recv(f);
+  s_ok(f, r, &a1, 1);
+  li_blob copies[3] = {a1, s_flipped(f, a1), a1};
+  li_merge_stats st;
+  li_errbuf eb;
+  assert_int_equal(s_apply(f, r, copies, 3, LI_MERGE_ALL_OR_NOTHING, &st, &eb), LI_OK);
+  assert_int_equal(st.duplicates, 3);
+  assert_int_equal(st.verified, 0);
+  li_blob bad2 = s_flipped(f, a2);
+  assert_int_equal(s_apply(f, r, &bad2, 1, LI_MERGE_ALL_OR_NOTHING, &st, &eb), LI_ERR_BAD_SIG);
+  assert_int_equal(st.verified, 1);
+  tu_node_free(&r);
+}
+
 /* The middle chain of a three-chain batch: the commits the receiver holds
  * first (pre) and the ones in the batch (mid), the first of them refused. */
 typedef struct {
@@ -1453,6 +1476,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_refusal_same_on_two_receivers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_replay, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_sees_merge, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_held_copy_not_verified, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_per_chain_three_chains, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_per_chain_vs_all_or_nothing, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_per_chain_refused_after_writes, fx_setup, fx_teardown),
