@@ -991,9 +991,10 @@ static const char s_sql_ack[] = "SELECT (trim(?2) = 'all' OR instr(',' || replac
 typedef void (*s_ack_fn)(s_ctx *c, void *cls, sqlite3_stmt *notice, const li_report_row *row, bool addressed,
                          const char *acked_on);
 
-/* Calls fn for each valid notice and each committee scope (first roster
- * row of each, revoked ones left out as the report leaves them in: the
- * report counts every roster row's scope). */
+/* Calls notice_fn(.., false) for each valid notice (the report's: street
+ * scope, valid_to unset or not past), then fn for each committee scope of
+ * the report (its first roster row, revoked or not, as the report counts
+ * them), then notice_fn(.., true). acked_on: the ack's date, NULL for none. */
 static li_err s_notices_each(s_ctx *c, s_ack_fn fn, void (*notice_fn)(s_ctx *, void *, sqlite3_stmt *, bool end),
                              void *cls, li_errbuf *eb) {
   sqlite3 *db = c->n->r->db;
