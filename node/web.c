@@ -458,7 +458,8 @@ static void s_completed(void *cls, struct MHD_Connection *con, void **con_cls, e
   *con_cls = NULL;
 }
 
-static void s_mhd_log(void *cls, const char *fmt, va_list ap) {
+/* libmicrohttpd's own messages (its format strings), at debug level */
+__attribute__((format(printf, 2, 0))) static void s_mhd_log(void *cls, const char *fmt, va_list ap) {
   char buf[512];
   vsnprintf(buf, sizeof buf, fmt, ap);
   buf[strcspn(buf, "\n")] = '\0';
