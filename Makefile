@@ -3,6 +3,7 @@
 #   make test       unit + property + hostile tests, normal and ASan/UBSan builds
 #   make demo       walk-through of a hub and committees
 #   make bench      benchmarks (N=1000000 by default; make bench N=100000)
+#   make bench-curve  the cost curve at N = 10k, 100k, 1M (CURVE_N=...)
 # Every entry point first runs scripts/deps.sh, which installs missing
 # Debian packages (and says which).
 
@@ -34,7 +35,7 @@ SIM_SRC = $(wildcard simulations/*.c)
 SIMX_SRC = $(wildcard simulations/sim/*.c)
 SIM_BIN = $(patsubst simulations/%.c,$(B)/sim/%,$(SIM_SRC))
 
-.PHONY: all deps test test-normal test-asan demo demo-web demo-offline bench clean check-build sim
+.PHONY: all deps test test-normal test-asan demo demo-web demo-offline bench bench-curve clean check-build sim
 all: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 
@@ -179,12 +180,19 @@ demo-offline: deps
 	@$(MAKE) --no-print-directory $(B)/linli
 	@sh scripts/demo-bundle.sh $(B)/linli
 
+# make bench: bench, bench_sync (end to end, fan-in 50 x N/50, convergence
+# 50 x 1,000 after a cut) and bench_lock, then issue 14's table of figures
+# (scripts/bench.sh). make bench-curve: the cost curve, one row per N of
+# CURVE_N (scripts/bench_curve.sh; the 1M row alone takes minutes).
 N ?= 1000000
+CURVE_N ?= 10000 100000 1000000
 bench: deps
 	@$(MAKE) --no-print-directory $(B)/linli $(B)/sim/bench $(B)/sim/bench_sync $(B)/sim/bench_lock
-	@$(B)/sim/bench --rows $(N)
-	@$(B)/sim/bench_sync --rows $(N) --fanin-committees 50 --fanin-rows $$(( $(N) / 50 > 0 ? $(N) / 50 : 1 ))
-	@$(B)/sim/bench_lock --rows $$(( $(N) > 100000 ? 100000 : $(N) ))
+	@sh scripts/bench.sh $(B) $(N)
+
+bench-curve: deps
+	@$(MAKE) --no-print-directory $(B)/sim/bench $(B)/sim/bench_sync
+	@sh scripts/bench_curve.sh $(B) "$(CURVE_N)"
 
 clean:
 	rm -rf build

@@ -10,9 +10,19 @@
  *   4. export   li_bundle_export of every commit (bytes per row change);
  *   5. import   li_bundle_import on the hub (verify + merge), checked to
  *               leave N rows in the hub's care_visits;
+ *   6. session  the baseline of issue 14: SQLite's own session extension
+ *               on the same rows: sqlite3session attached to a plain copy
+ *               of the table, the N inserts (one transaction), then
+ *               sqlite3session_changeset (capture + changeset);
+ *   7. apply    sqlite3changeset_apply of that changeset on a second plain
+ *               database, checked to leave N rows;
  * and the peak RSS (getrusage ru_maxrss) after each phase.
  * Ratios are rows/s of the phase over rows/s of plain, from the same run.
  * Timings are reported, never asserted.
+ *
+ * The session phases run last, so the peak RSS of phases 1-5 is what it was
+ * before they existed. The last line, "result: key=value ...", is for
+ * scripts/bench.sh, which prints issue 14's table from it.
  *
  * Usage: bench [--rows N] [--dir DIR] [--keep]
  *   --dir   working directory (created if missing; must not hold a previous
@@ -21,6 +31,10 @@
  *           benchmark created)
  * Exit status: 0 on success, 1 when a library call fails or a check does not
  * hold (the message says which), 2 on bad usage. */
+/* Debian's libsqlite3 is built with the session extension; its declarations
+ * are visible only with these two defined before the first sqlite3.h. */
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <errno.h>
 #include <ftw.h>
 #include <sqlite3.h>
@@ -171,6 +185,85 @@ static void s_mark(s_phase *p) {
   p->cur_mib = s_cur_mib();
 }
 
+/* ---- the baseline: SQLite's session extension (issue 14) ---- */
+
+/* A changeset of rows the destination already holds is a bug of the
+ * benchmark, not a conflict to resolve: abort the apply. */
+static int s_conflict_abort(void *ctx, int kind, sqlite3_changeset_iter *it) {
+  (void)ctx;
+  (void)kind;
+  (void)it;
+  return SQLITE_CHANGESET_ABORT;
+}
+
+/* Phase 6: the N rows into a plain copy of the table with a session attached
+ * to it, then the changeset; the caller frees *cs with sqlite3_free. */
+static void s_session_capture(const char *path, int64_t n, s_phase *p, void **cs, int *cs_bytes) {
+  char err[600];
+  sqlite3 *db = br_plain_open(path, err, sizeof err);
+  if (!db) s_die("%s", err);
+  sqlite3_session *ses = NULL;
+  if (sqlite3session_create(db, "main", &ses) != SQLITE_OK || sqlite3session_attach(ses, "care_visits_plain") != SQLITE_OK)
+    s_die("sqlite3session_create/attach: %s", sqlite3_errmsg(db));
+  double c0 = s_cpu(), w0 = s_written_mib(), t0 = br_now();
+  s_insert_rows(db, "care_visits_plain", n);
+  int rc = sqlite3session_changeset(ses, cs_bytes, cs);
+  p->secs = br_now() - t0;
+  p->cpu = s_cpu() - c0;
+  p->wr_mib = s_written_mib() - w0;
+  if (rc != SQLITE_OK) s_die("sqlite3session_changeset: %s", sqlite3_errstr(rc));
+  sqlite3session_delete(ses);
+  sqlite3_close_v2(db);
+}
+
+/* Phase 7: sqlite3changeset_apply on a second plain database (its own
+ * savepoint, committed: synchronous=FULL as every other phase). */
+static void s_session_apply(const char *path, int64_t n, s_phase *p, void *cs, int cs_bytes) {
+  char err[600];
+  sqlite3 *db = br_plain_open(path, err, sizeof err);
+  if (!db) s_die("%s", err);
+  double c0 = s_cpu(), w0 = s_written_mib(), t0 = br_now();
+  int rc = sqlite3changeset_apply(db, cs_bytes, cs, NULL, s_conflict_abort, NULL);
+  p->secs = br_now() - t0;
+  p->cpu = s_cpu() - c0;
+  p->wr_mib = s_written_mib() - w0;
+  if (rc != SQLITE_OK) s_die("sqlite3changeset_apply: %s (%s)", sqlite3_errstr(rc), sqlite3_errmsg(db));
+  if (s_count(db, "SELECT count(*) FROM care_visits_plain") != n)
+    s_die("the changeset's destination does not hold %lld rows", (long long)n);
+  sqlite3_close_v2(db);
+}
+
+static void s_unlink_db(const char *db) {
+  const char *side[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s%s", db, side[i]);
+    unlink(p);
+  }
+}
+
+/* linli against plain inserts and against the session extension, the same
+ * rows in the same run: capture (tracked insert + seal against session
+ * capture + changeset), apply (import against changeset_apply), bytes. */
+static void s_side_by_side(const s_phase *ph, double plain_rate, double commit_bpr) {
+  const s_phase *cap_s = &ph[5], *app_s = &ph[6];
+  double lin_cap = ph[1].secs + ph[2].secs, lin_app = ph[4].secs;
+  printf("\n== linli against SQLite's session extension (same rows, same run) ==\n");
+  printf("%-34s %12s %12s %12s %9s %9s %12s\n", "", "linli s", "session s", "plain s", "linli", "session",
+         "linli/session");
+  printf("%-34s %12s %12s %12s %9s %9s %12s\n", "", "", "", "", "vs plain", "vs plain", "time");
+  double plain_s = ph[0].secs;
+  printf("%-34s %12.3f %12.3f %12.3f %8.2fx %8.2fx %11.2fx\n", "capture (tracked insert + seal)", lin_cap,
+         cap_s->secs, plain_s, plain_s / lin_cap, plain_s / cap_s->secs, lin_cap / cap_s->secs);
+  printf("%-34s %12.3f %12.3f %12.3f %8.2fx %8.2fx %11.2fx\n", "apply (import: verify + merge)", lin_app,
+         app_s->secs, plain_s, plain_s / lin_app, plain_s / app_s->secs, lin_app / app_s->secs);
+  printf("%-34s %12.1f %12.1f %12s %9s %9s %11.2fx   (aim <= 1.20x)\n", "bytes per row change", commit_bpr,
+         cap_s->bytes_per_row, "-", "", "", commit_bpr / cap_s->bytes_per_row);
+  printf("  (linli bytes: SignedCommit bytes the hub stores, sum(length(sc)); the bundle file: %.1f B/row;\n"
+         "   session bytes: sqlite3session_changeset's output; 'vs plain' is rows/s over plain rows/s, %.0f rows/s)\n",
+         ph[3].bytes_per_row, plain_rate);
+}
+
 /* ---- main ---- */
 
 static void s_usage(void) {
@@ -215,8 +308,10 @@ int main(int argc, char **argv) {
     if (!mkdtemp(g_dir)) s_die("mkdtemp %s: %s", g_dir, strerror(errno));
     g_made_dir = true;
   }
-  char plain_db[4200], hub_dir[4200], c07_dir[4200], bundle[4200];
+  char plain_db[4200], hub_dir[4200], c07_dir[4200], bundle[4200], ses_src[4200], ses_dst[4200];
   s_path(plain_db, sizeof plain_db, "plain.db");
+  s_path(ses_src, sizeof ses_src, "session-src.db");
+  s_path(ses_dst, sizeof ses_dst, "session-dst.db");
   s_path(hub_dir, sizeof hub_dir, "hub");
   s_path(c07_dir, sizeof c07_dir, "c07");
   s_path(bundle, sizeof bundle, "c07.bundle");
@@ -228,9 +323,10 @@ int main(int argc, char **argv) {
   printf("SQLite %s; every database: journal_mode=WAL, synchronous=FULL, cache_size=-65536\n\n", sqlite3_libversion());
   fflush(stdout);
 
-  s_phase ph[5];
+  enum { NPH = 7 };
+  s_phase ph[NPH];
   memset(ph, 0, sizeof ph);
-  for (int i = 0; i < 5; i++) ph[i].bytes_per_row = -1, ph[i].rows = n;
+  for (int i = 0; i < NPH; i++) ph[i].bytes_per_row = -1, ph[i].rows = n;
 
   /* 1. plain */
   {
@@ -333,14 +429,34 @@ int main(int argc, char **argv) {
   s_phase_line(&ph[4], plain_rate);
   fflush(stdout);
   int64_t hub_rows = s_count(hub.r->db, "SELECT count(*) FROM care_visits");
+  /* linli's bytes per row change: the SignedCommit bytes the hub stores */
+  int64_t commit_bytes = s_count(hub.r->db, "SELECT coalesce(sum(length(sc)), 0) FROM linli_log WHERE scope = '" SCOPE "'");
   li_node_close(&hub);
   if (hub_rows != n) s_die("the hub holds %lld rows in care_visits after the import, expected %lld", (long long)hub_rows, (long long)n);
+
+  /* 6, 7: the session extension on the same rows */
+  void *cs = NULL;
+  int cs_bytes = 0;
+  ph[5].name = "6 session capture+chgset";
+  s_session_capture(ses_src, n, &ph[5], &cs, &cs_bytes);
+  ph[5].bytes_per_row = (double)cs_bytes / (double)n;
+  s_mark(&ph[5]);
+  s_phase_line(&ph[5], plain_rate);
+  fflush(stdout);
+  s_unlink_db(ses_src);
+  ph[6].name = "7 changeset_apply";
+  s_session_apply(ses_dst, n, &ph[6], cs, cs_bytes);
+  sqlite3_free(cs);
+  s_mark(&ph[6]);
+  s_phase_line(&ph[6], plain_rate);
+  fflush(stdout);
+  s_unlink_db(ses_dst);
 
   /* summary */
   double total = br_now() - t_start;
   printf("\n== summary (ratios: rows/s of the phase / rows/s of plain insert, same run) ==\n");
   s_header();
-  for (int i = 0; i < 5; i++) s_phase_line(&ph[i], plain_rate);
+  for (int i = 0; i < NPH; i++) s_phase_line(&ph[i], plain_rate);
   {
     s_phase both = {.name = "2+3 capture+seal", .rows = n, .secs = ph[1].secs + ph[2].secs,
                     .cpu = ph[1].cpu + ph[2].cpu, .wr_mib = ph[1].wr_mib + ph[2].wr_mib, .bytes_per_row = -1,
@@ -352,18 +468,19 @@ int main(int argc, char **argv) {
          (long long)sb.st_size, ph[3].bytes_per_row);
   printf("import: %d commits applied, %lld row changes, hub care_visits rows: %lld (expected %lld) ok\n",
          ist.merge.applied, (long long)ist.merge.rows, (long long)hub_rows, (long long)n);
+  double commit_bpr = (double)commit_bytes / (double)n;
+  s_side_by_side(ph, plain_rate, commit_bpr);
   printf("peak RSS: %.1f MiB; total wall time (setup included): %.2f s\n", s_peak_mib(), total);
+  printf("result: bench rows=%lld plain_s=%.4f tracked_s=%.4f seal_s=%.4f import_s=%.4f session_s=%.4f "
+         "session_apply_s=%.4f bundle_bpr=%.2f commit_bpr=%.2f changeset_bpr=%.2f peak_mib=%.1f\n",
+         (long long)n, ph[0].secs, ph[1].secs, ph[2].secs, ph[4].secs, ph[5].secs, ph[6].secs, ph[3].bytes_per_row,
+         commit_bpr, ph[5].bytes_per_row, ph[4].peak_mib);
 
   if (!keep) {
     br_rm_rf(bundle);
     br_rm_rf(c07_dir);
     br_rm_rf(hub_dir);
-    const char *side[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
-      char p[4300];
-      snprintf(p, sizeof p, "%s%s", plain_db, side[i]);
-      unlink(p);
-    }
+    s_unlink_db(plain_db);
     if (g_made_dir && rmdir(g_dir) != 0) fprintf(stderr, "bench: cannot remove %s: %s\n", g_dir, strerror(errno));
   } else {
     printf("working files kept in %s\n", g_dir);

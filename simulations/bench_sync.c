@@ -14,6 +14,13 @@
  *  2. fan-in: K committees x M rows (default 50 x 20,000): every committee
  *     writes and seals first; then the hub, then all K committee daemons at
  *     once (t0); t1 when the hub holds every committee's head.
+ *  3. convergence after a cut (issue 14 item 7): K committees x E edits
+ *     (default 50 x 1,000) written and sealed while their daemons are not
+ *     running, and H street notices (default 100) the hub writes and seals
+ *     meanwhile; the hub daemon runs; the heal (t0) starts every committee
+ *     daemon at once; t1 when the hub holds every committee's head and every
+ *     committee the hub's street chain (linli_vv, polled read-only). Also:
+ *     the hub's CPU from t0 to t1, its RSS sampled every 200 ms.
  *
  * Both are compared with plain SQLite inserts of the same rows into an
  * untracked copy of care_visits in a fresh database with the replica's
@@ -33,10 +40,12 @@
  * benchmark even if it is killed with SIGKILL.
  *
  * Usage: bench_sync [--rows N] [--fanin-committees K] [--fanin-rows M]
- *                   [--skip-e2e] [--skip-fanin] [--timeout SECONDS]
+ *                   [--skip-e2e] [--skip-fanin] [--committees K] [--edits E]
+ *                   [--notices H] [--skip-converge] [--timeout SECONDS]
  *                   [--conf KEY=VALUE]... [--dir DIR] [--keep]
  *   --conf  sets a key of every node's linli.conf after init (experiments,
  *           e.g. --conf batch_bytes_max=4194304); default: the defaults
+ * The "result:" lines at the end are for scripts/bench.sh.
  * Timings are reported, never asserted. Exit status: 0 on success; 1 when a
  * step fails (a library call, a daemon exits, the hub does not converge
  * within --timeout, default 600 s; the message says which, and the daemons'
@@ -471,6 +480,7 @@ typedef struct {
   char names[S_FANIN_MAX][16];
   char dirs[S_FANIN_MAX][4300];
   int64_t rows; /* per committee */
+  int notices;  /* convergence runs: street notices the hub writes */
 } s_street;
 
 /* Inits the hub (listening on the port) and the committees, adds them to the
@@ -563,6 +573,56 @@ static int s_write_worker(void *p) {
   }
   r->ok = 1;
   return 0;
+}
+
+/* The hub writes n street notices (captured by its triggers) and seals them,
+ * while the committees are cut off; res[0].head becomes the sum of the
+ * hub's street chain heads, which every committee must reach. */
+static int s_notice_worker(void *p) {
+  s_street *s = p;
+  s_result *r = &g_sh->res[0];
+  li_node hub;
+  li_errbuf eb = {{0}};
+  li_err e = li_node_open(&hub, s->hub_dir, &eb);
+  if (e) {
+    snprintf(r->err, sizeof r->err, "open the hub: %s", li_errmsg(&eb, e));
+    return 1;
+  }
+  sqlite3 *db = hub.r->db;
+  sqlite3_stmt *st = NULL;
+  bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "INSERT INTO notices(id, title, body, issued_by) VALUES(?, ?, ?, '街道办')", -1, &st,
+                               NULL) == SQLITE_OK;
+  for (int i = 0; ok && i < s->notices; i++) {
+    char id[32], title[64];
+    snprintf(id, sizeof id, "n-%06d", i);
+    snprintf(title, sizeof title, "第%d号通知：本周入户探访安排", i + 1);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, "请各社区按名单完成高龄独居老人探访，并于周五前回执。", -1, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    snprintf(r->err, sizeof r->err, "hub notices: %s", sqlite3_errmsg(db));
+    li_node_close(&hub);
+    return 1;
+  }
+  li_seal_stats ss;
+  if ((e = li_seal(hub.r, li_wall_ms(), &ss, &eb))) {
+    snprintf(r->err, sizeof r->err, "hub seal: %s", li_errmsg(&eb, e));
+    li_node_close(&hub);
+    return 1;
+  }
+  if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(seq), 0) FROM linli_vv WHERE scope = 'street'", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    r->head = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  li_node_close(&hub);
+  r->ok = r->head > 0;
+  return r->ok ? 0 : 1;
 }
 
 /* Runs a worker to completion; fails the benchmark if it failed. */
@@ -693,6 +753,12 @@ typedef struct {
   double com_hwm_max, com_cpu_sum;
   double parent_cpu;
   int port;
+  /* convergence runs (notices >= 0) */
+  int notices;                 /* street rows the hub wrote while the committees were cut off */
+  double hub_secs;             /* heal -> the hub holds every committee's head */
+  double com_secs_median;      /* heal -> a committee holds the hub's street chain and the hub its chain */
+  double hub_cpu_window;       /* hub CPU seconds from heal to convergence */
+  double hub_rss_max;          /* largest hub VmRSS sampled from heal to convergence */
 } s_report;
 
 static void s_fmt_int(char *buf, size_t cap, double v) {
@@ -706,13 +772,66 @@ static void s_fmt_int(char *buf, size_t cap, double v) {
   buf[o] = 0;
 }
 
-/* Runs one street: plain, setup, writes, daemons, convergence, figures. */
-static void s_run_street(const char *label, int k, int64_t rows_each, int timeout_s, s_report *rep) {
+/* A committee's replica watched for convergence: at > 0 once it held the
+ * hub's street chain (the seconds from the heal). */
+typedef struct {
+  sqlite3 *db;
+  sqlite3_stmt *q;
+  double at;
+} s_watch;
+
+/* Polls the committees not yet converged: a committee has converged when the
+ * sum of its street heads is want (the hub's; only the hub writes street
+ * rows). Opens the replicas read-only on the first call. Returns how many
+ * have converged. */
+static int s_watch_poll(s_watch *w, const s_street *s, uint64_t want, double since) {
+  int done = 0;
+  for (int i = 0; i < s->k; i++) {
+    if (w[i].at > 0) {
+      done++;
+      continue;
+    }
+    if (!w[i].db) {
+      char path[4400];
+      snprintf(path, sizeof path, "%s/replica.db", s->dirs[i]);
+      if (sqlite3_open_v2(path, &w[i].db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+          sqlite3_prepare_v2(w[i].db, "SELECT coalesce(sum(seq), 0) FROM linli_vv WHERE scope = 'street'", -1, &w[i].q,
+                             NULL) != SQLITE_OK)
+        s_die("cannot watch %s: %s", path, w[i].db ? sqlite3_errmsg(w[i].db) : "?");
+      sqlite3_busy_timeout(w[i].db, 2000);
+    }
+    int rc = sqlite3_step(w[i].q);
+    uint64_t got = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(w[i].q, 0) : 0;
+    sqlite3_reset(w[i].q);
+    if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+      s_die("polling %s: %s", s->names[i], sqlite3_errmsg(w[i].db));
+    if (got == want) {
+      w[i].at = br_now() - since;
+      done++;
+    }
+  }
+  return done;
+}
+
+static int s_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Runs one street: plain, setup, writes, daemons, convergence, figures.
+ * notices >= 0 makes it a convergence run (issue 14 item 7): no plain
+ * inserts; the hub writes that many street notices while the committees are
+ * cut off (their daemons not running: their rows are written and sealed as
+ * serve would seal them offline); the heal is the start of every committee
+ * daemon at once; converged when the hub holds every committee's head and
+ * every committee the hub's street chain. */
+static void s_run_street(const char *label, int k, int64_t rows_each, int notices, int timeout_s, s_report *rep) {
   memset(rep, 0, sizeof *rep);
   rep->title = label;
   rep->k = k;
   rep->rows_each = rows_each;
   rep->rows_total = rows_each * k;
+  rep->notices = notices;
   memset(g_sh, 0, sizeof *g_sh);
 
   s_street *s = calloc(1, sizeof *s);
@@ -725,6 +844,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   snprintf(s->hub_dir, sizeof s->hub_dir, "%s/hub", s->root);
   s->k = k;
   s->rows = rows_each;
+  s->notices = notices;
   for (int i = 0; i < k; i++) {
     char nm[sizeof s->names[i]], dir[sizeof s->dirs[i]]; /* locals: -Wrestrict cannot tell s's members apart */
     snprintf(nm, sizeof nm, "c%02d", k == 1 ? 7 : i + 1);
@@ -734,7 +854,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   }
 
   /* 1. plain inserts of the same rows, in a fresh db */
-  {
+  if (notices < 0) {
     s_plain_arg *pa = calloc(1, sizeof *pa);
     if (!pa) s_die("out of memory");
     snprintf(pa->path, sizeof pa->path, "%s/plain.db", s->root);
@@ -815,6 +935,14 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   }
   uint64_t head_sum = 0;
   for (int i = 0; i < k; i++) head_sum += g_sh->res[1 + i].head;
+  uint64_t street_want = 0;
+  if (notices >= 0) {
+    printf("  the hub writes and seals %d street notice(s) while the committees are cut off ...", notices);
+    fflush(stdout);
+    s_run_worker("hub notices", s_notice_worker, s, &g_sh->res[0]);
+    street_want = g_sh->res[0].head;
+    printf(" done\n");
+  }
 
   /* 4. the daemons: hub first, then every committee at t0 */
   int *kids = calloc((size_t)k + 1, sizeof *kids);
@@ -832,8 +960,13 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
       s_sleep_ms(5);
     }
   }
-  printf("  hub serving on tcp://127.0.0.1:%d (CURVE); starting %d committee daemon(s)\n", s->port, k);
+  printf("  hub serving on tcp://127.0.0.1:%d (CURVE); starting %d committee daemon(s)%s\n", s->port, k,
+         notices >= 0 ? " at once (the heal)" : "");
   fflush(stdout);
+  s_proc hub0;
+  s_proc_read(g_pids[kids[0]], &hub0);
+  s_watch *watch = notices >= 0 ? calloc((size_t)k, sizeof *watch) : NULL;
+  if (notices >= 0 && !watch) s_die("out of memory");
   double c0 = s_self_cpu();
   double t0 = br_now();
   for (int i = 0; i < k; i++) {
@@ -857,8 +990,14 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
     s_die("prepare on the hub replica: %s", sqlite3_errmsg(db));
   double t1 = 0, next_note = t0 + 10;
   s_conns conns = {0};
+  double t_hub = 0;
   for (int iter = 0;; iter++) {
-    if (iter % (200 / S_POLL_MS) == 0) s_tcp_sample(&conns, s->port);
+    if (iter % (200 / S_POLL_MS) == 0) {
+      s_tcp_sample(&conns, s->port);
+      s_proc hp;
+      s_proc_read(g_pids[kids[0]], &hp);
+      if (hp.rss_mib > rep->hub_rss_max) rep->hub_rss_max = hp.rss_mib;
+    }
     int64_t chains = -1, seqs = -1;
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
@@ -870,10 +1009,15 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
     if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
       s_die("polling the hub replica: %s", sqlite3_errmsg(db));
     if (chains == k && (uint64_t)seqs == head_sum) {
-      t1 = now;
-      break;
+      if (t_hub == 0) t_hub = now;
+      if (!watch || s_watch_poll(watch, s, street_want, t0) == k) {
+        t1 = br_now();
+        break;
+      }
     }
     s_check_alive(kids, k + 1);
+    if (now - t0 > timeout_s && t_hub > 0)
+      s_die("the committees did not converge within %d s (the hub holds every head)", timeout_s);
     if (now - t0 > timeout_s)
       s_die("the hub did not converge within %d s: it holds %lld of %llu commits from %lld of %d committee(s)",
             timeout_s, (long long)seqs, (unsigned long long)head_sum, (long long)chains, k);
@@ -887,10 +1031,26 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int timeou
   sqlite3_finalize(q);
   sqlite3_close_v2(db);
   rep->sync_secs = t1 - t0;
+  rep->hub_secs = t_hub - t0;
   rep->parent_cpu = s_self_cpu() - c0;
+  if (watch) {
+    double *at = malloc((size_t)k * sizeof *at);
+    if (!at) s_die("out of memory");
+    for (int i = 0; i < k; i++) {
+      at[i] = watch[i].at;
+      sqlite3_finalize(watch[i].q);
+      sqlite3_close_v2(watch[i].db);
+    }
+    qsort(at, (size_t)k, sizeof *at, s_cmp_double);
+    rep->com_secs_median = at[k / 2];
+    free(at);
+    free(watch);
+  }
 
   /* figures from the live daemons, then stop them */
   s_proc_read(g_pids[kids[0]], &rep->hub);
+  rep->hub_cpu_window = rep->hub.cpu_s - hub0.cpu_s;
+  if (rep->hub.rss_mib > rep->hub_rss_max) rep->hub_rss_max = rep->hub.rss_mib;
   for (int i = 0; i < k; i++) {
     s_proc p;
     s_proc_read(g_pids[kids[1 + i]], &p);
@@ -957,6 +1117,34 @@ static void s_line(const char *name, int64_t rows, double secs, double plain_rat
   printf("  %-44s %10lld %9.2f %12s %8s  %s\n", name, (long long)rows, secs, rate, r, note);
 }
 
+/* A convergence run's figures (issue 14 item 7). */
+static void s_converge_print(const s_report *p) {
+  char n1[40], n2[40];
+  s_fmt_int(n1, sizeof n1, (double)p->rows_each);
+  s_fmt_int(n2, sizeof n2, (double)p->rows_total);
+  printf("\n== convergence after a cut: %d committees x %s edits (%s), hub %d street notices "
+         "(CURVE over tcp://127.0.0.1:%d) ==\n",
+         p->k, n1, n2, p->notices, p->port);
+  printf("  heal -> the hub holds every committee's head:          %7.3f s\n", p->hub_secs);
+  printf("  heal -> every replica converged (hub + %d committees): %7.3f s   (aim <= 1 s on loopback)\n", p->k,
+         p->sync_secs);
+  printf("  heal -> half the committees hold the hub's notices:    %7.3f s (median)\n", p->com_secs_median);
+  printf("  hub during it: CPU %.2f s (%.0f%% of one core), RSS up to %.1f MiB sampled, peak (VmHWM) %.1f MiB\n",
+         p->hub_cpu_window, p->sync_secs > 0 ? 100.0 * p->hub_cpu_window / p->sync_secs : 0, p->hub_rss_max,
+         p->hub.hwm_mib);
+  printf("  committees: CPU %.2f s (sum, daemon start included), peak RSS %.1f MiB (largest)\n", p->com_cpu_sum,
+         p->com_hwm_max);
+  if (p->tcp_ok)
+    printf("  TCP payload committee->hub %.1f B/edit, hub->committee %.1f B/edit; %d connection(s) for %d "
+           "committee(s)\n",
+           (double)p->tcp_c2h / (double)p->rows_total, (double)p->tcp_h2c / (double)p->rows_total, p->tcp_conns,
+           p->k);
+  printf("  (the heal is the start of every committee daemon at once: process start, replica open and the CURVE\n"
+         "   handshake are inside the figure; the replicas are polled every %d ms)\n",
+         S_POLL_MS);
+  fflush(stdout);
+}
+
 static void s_report_print(const s_report *p) {
   double plain_rate = p->plain_secs > 0 ? (double)p->rows_total / p->plain_secs : 0;
   char what[160], n1[40];
@@ -1000,6 +1188,7 @@ static void s_report_print(const s_report *p) {
 static void s_usage(void) {
   fprintf(stderr,
           "usage: bench_sync [--rows N] [--fanin-committees K] [--fanin-rows M] [--skip-e2e] [--skip-fanin]\n"
+          "                  [--committees K] [--edits E] [--notices H] [--skip-converge]\n"
           "                  [--timeout SECONDS] [--conf KEY=VALUE]... [--dir DIR] [--keep]\n");
   exit(2);
 }
@@ -1017,7 +1206,9 @@ static int64_t s_num(const char *flag, const char *v, int64_t lo, int64_t hi) {
 int main(int argc, char **argv) {
   int64_t n = 1000000, fan_rows = 20000;
   int fan_k = 50, timeout_s = 600;
-  bool skip_e2e = false, skip_fanin = false;
+  int conv_k = 50, conv_notices = 100;
+  int64_t conv_edits = 1000;
+  bool skip_e2e = false, skip_fanin = false, skip_converge = false;
   const char *dir_arg = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) n = s_num("--rows", argv[++i], 1, 99999999);
@@ -1029,6 +1220,12 @@ int main(int argc, char **argv) {
       timeout_s = (int)s_num("--timeout", argv[++i], 1, 86400);
     else if (strcmp(argv[i], "--skip-e2e") == 0) skip_e2e = true;
     else if (strcmp(argv[i], "--skip-fanin") == 0) skip_fanin = true;
+    else if (strcmp(argv[i], "--skip-converge") == 0) skip_converge = true;
+    else if (strcmp(argv[i], "--committees") == 0 && i + 1 < argc)
+      conv_k = (int)s_num("--committees", argv[++i], 1, S_FANIN_MAX);
+    else if (strcmp(argv[i], "--edits") == 0 && i + 1 < argc) conv_edits = s_num("--edits", argv[++i], 1, 99999999);
+    else if (strcmp(argv[i], "--notices") == 0 && i + 1 < argc)
+      conv_notices = (int)s_num("--notices", argv[++i], 1, 1000000);
     else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir_arg = argv[++i];
     else if (strcmp(argv[i], "--keep") == 0) g_keep = true;
     else if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc) {
@@ -1085,13 +1282,19 @@ int main(int argc, char **argv) {
   s_report e2e, fan;
   if (!skip_e2e) {
     printf("\n-- end to end: %lld rows, one committee\n", (long long)n);
-    s_run_street("e2e", 1, n, timeout_s, &e2e);
+    s_run_street("e2e", 1, n, -1, timeout_s, &e2e);
     s_report_print(&e2e);
   }
   if (!skip_fanin) {
     printf("\n-- fan-in: %d committees x %lld rows\n", fan_k, (long long)fan_rows);
-    s_run_street("fanin", fan_k, fan_rows, timeout_s, &fan);
+    s_run_street("fanin", fan_k, fan_rows, -1, timeout_s, &fan);
     s_report_print(&fan);
+  }
+  s_report conv;
+  if (!skip_converge) {
+    printf("\n-- convergence: %d committees x %lld edits while cut off, then the heal\n", conv_k, (long long)conv_edits);
+    s_run_street("converge", conv_k, conv_edits, conv_notices, timeout_s, &conv);
+    s_converge_print(&conv);
   }
 
   printf("\n== summary (ratios: rows/s over plain SQLite inserts of the same rows, same run) ==\n");
@@ -1110,7 +1313,26 @@ int main(int argc, char **argv) {
     s_fmt_int(c, sizeof c, pr);
     printf("  %-34s %12s %10.2f %12s %12s %8.2fx %7.1f MiB\n", name, a, p->sync_secs, b, c, sr / pr, p->hub.hwm_mib);
   }
+  if (!skip_converge)
+    printf("  convergence %d x %lld edits: heal -> converged %.3f s (hub %.3f s), hub CPU %.2f s, hub RSS %.1f MiB\n",
+           conv.k, (long long)conv.rows_each, conv.sync_secs, conv.hub_secs, conv.hub_cpu_window, conv.hub_rss_max);
   printf("total wall time (setup included): %.1f s\n", br_now() - t_start);
+  /* for scripts/bench.sh (issue 14's table) */
+  if (!skip_e2e)
+    printf("result: sync_e2e rows=%lld plain_s=%.4f sync_s=%.4f hub_peak_mib=%.1f commit_bpr=%.2f\n",
+           (long long)e2e.rows_total, e2e.plain_secs, e2e.sync_secs, e2e.hub.hwm_mib,
+           e2e.log_bytes / (double)e2e.rows_total);
+  if (!skip_fanin)
+    printf("result: sync_fanin rows=%lld committees=%d plain_s=%.4f sync_s=%.4f hub_peak_mib=%.1f tcp_c2h_bpr=%.2f "
+           "tcp_h2c_bpr=%.2f conns=%d tcp_ok=%d\n",
+           (long long)fan.rows_total, fan.k, fan.plain_secs, fan.sync_secs, fan.hub.hwm_mib,
+           (double)fan.tcp_c2h / (double)fan.rows_total, (double)fan.tcp_h2c / (double)fan.rows_total, fan.tcp_conns,
+           fan.tcp_ok ? 1 : 0);
+  if (!skip_converge)
+    printf("result: converge committees=%d edits=%lld notices=%d converge_s=%.4f hub_s=%.4f median_s=%.4f "
+           "hub_cpu_s=%.3f hub_rss_mib=%.1f hub_peak_mib=%.1f\n",
+           conv.k, (long long)conv.rows_each, conv.notices, conv.sync_secs, conv.hub_secs, conv.com_secs_median,
+           conv.hub_cpu_window, conv.hub_rss_max, conv.hub.hwm_mib);
 
   if (!g_keep) {
     if (g_made_dir && rmdir(g_dir) != 0) fprintf(stderr, "bench_sync: cannot remove %s: %s\n", g_dir, strerror(errno));
