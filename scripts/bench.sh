@@ -40,7 +40,7 @@ END {
   printf fmt, "end to end committee -> hub, CURVE, durable, vs plain", ratio(v["sync_e2e.plain_s"], v["sync_e2e.sync_s"]), v["sync_e2e.rows"] " rows; aim >= 0.50x"
   printf fmt, "fan-in vs plain", ratio(v["sync_fanin.plain_s"], v["sync_fanin.sync_s"]), v["sync_fanin.committees"] " committees x " v["sync_fanin.rows"] / v["sync_fanin.committees"] " rows; aim >= 0.45x"
   if (v["sync_fanin.tcp_ok"] == 1)
-    printf fmt, "TCP bytes per row under fan-in, committee -> hub", sprintf("%.1f B", v["sync_fanin.tcp_c2h_bpr"]), sprintf("%.2fx the signed commits' %.1f B/row (aim <= 1.05x); hub -> committee %.1f B; %d connection(s) for %d committees", v["bench.commit_bpr"] > 0 ? v["sync_fanin.tcp_c2h_bpr"] / v["bench.commit_bpr"] : 0, v["bench.commit_bpr"], v["sync_fanin.tcp_h2c_bpr"], v["sync_fanin.conns"], v["sync_fanin.committees"])
+    printf fmt, "TCP bytes per row under fan-in, committee -> hub", sprintf("%.1f B", v["sync_fanin.tcp_c2h_bpr"]), sprintf("%.2fx the signed commits, %.1f B/row (aim <= 1.05x); hub -> committee %.1f B; %d connection(s) for %d committees", v["bench.commit_bpr"] > 0 ? v["sync_fanin.tcp_c2h_bpr"] / v["bench.commit_bpr"] : 0, v["bench.commit_bpr"], v["sync_fanin.tcp_h2c_bpr"], v["sync_fanin.conns"], v["sync_fanin.committees"])
   else
     printf fmt, "TCP bytes per row under fan-in", "-", "sock_diag counters unavailable"
   printf fmt, "hub peak RSS, end to end", sprintf("%.1f MiB", v["sync_e2e.hub_peak_mib"]), "aim <= 64 MiB, flat in N"
