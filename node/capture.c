@@ -534,36 +534,62 @@ static void s_rules_of(const li_table *t, s_rules *rs) {
   s_row_rule(t, rs);
 }
 
-/* The rules as trigger statements. In an UPDATE (changed), a column's
- * rules run only when the column changed: the writer answers for what it
- * writes, not for a value that arrived from a peer. */
+/* The rules as WHEN arms of the trigger's one CASE (s_checks_sql). In an
+ * UPDATE (changed), a column's rules run only when the column changed: the
+ * writer answers for what it writes, not for a value that arrived from a
+ * peer; and a key column's rules not at all, since the update trigger runs
+ * only when the key did not change (a key update is _ak's, which checks
+ * every column). */
 static void s_rules_sql(sqlite3_str *x, const li_table *t, const s_rules *rs, bool changed) {
   for (int k = 0; k < rs->n; k++) {
     const s_rule *u = &rs->v[k];
+    if (changed && u->col >= 0 && s_is_key(t, u->col)) continue;
     if (changed && u->col >= 0)
-      sqlite3_str_appendf(x, "SELECT RAISE(ABORT, '%q') WHERE NEW.\"%w\" IS NOT OLD.\"%w\" AND (%s);", u->msg,
-                          t->cols[u->col], t->cols[u->col], u->cond);
+      sqlite3_str_appendf(x, " WHEN NEW.\"%w\" IS NOT OLD.\"%w\" AND (%s) THEN RAISE(ABORT, '%q')", t->cols[u->col],
+                          t->cols[u->col], u->cond, u->msg);
     else
-      sqlite3_str_appendf(x, "SELECT RAISE(ABORT, '%q') WHERE %s;", u->msg, u->cond);
+      sqlite3_str_appendf(x, " WHEN %s THEN RAISE(ABORT, '%q')", u->cond, u->msg);
   }
 }
 
-/* The scope refusals of invariant 3 for record rec (NEW or OLD): on a
- * committee, a row of another scope (new or old); on the hub, a scope that
- * is not a valid code (new only: old rows were checked when written). */
+/* The scope refusals of invariant 3 for record rec (NEW or OLD), as WHEN
+ * arms of the trigger's CASE: on a committee, a row of another scope (new
+ * or old); on the hub, a scope that is not a valid code (new only: old
+ * rows were checked when written). */
 static void s_scope_sql(sqlite3_str *x, const li_replica *r, const char *rec) {
   /* the committee's scope is validated ([a-z0-9_-]) so it needs no quoting */
   if (r->role == LI_ROLE_COMMITTEE)
     sqlite3_str_appendf(x,
-                        "SELECT RAISE(ABORT, 'linli: this committee may only %s rows whose scope is ''%s''') "
-                        "WHERE %s.scope IS NOT '%s';",
-                        strcmp(rec, "NEW") == 0 ? "write" : "change or delete", r->scope, rec, r->scope);
+                        " WHEN %s.scope IS NOT '%s' THEN RAISE(ABORT, 'linli: this committee may only %s rows whose "
+                        "scope is ''%s''')",
+                        rec, r->scope, strcmp(rec, "NEW") == 0 ? "write" : "change or delete", r->scope);
   else if (strcmp(rec, "NEW") == 0)
     sqlite3_str_appendf(x,
-                        "SELECT RAISE(ABORT, 'linli: scope must be a committee code or ''street'' (1-%d characters "
-                        "of a-z 0-9 _ -)') WHERE NEW.scope IS NULL OR typeof(NEW.scope) <> 'text' OR "
-                        "length(NEW.scope) NOT BETWEEN 1 AND %d OR NEW.scope GLOB '*[^a-z0-9_-]*';",
+                        " WHEN NEW.scope IS NULL OR typeof(NEW.scope) <> 'text' OR length(NEW.scope) NOT BETWEEN 1 "
+                        "AND %d OR NEW.scope GLOB '*[^a-z0-9_-]*' THEN RAISE(ABORT, 'linli: scope must be a "
+                        "committee code or ''street'' (1-%d characters of a-z 0-9 _ -)')",
                         LI_SCOPE_MAX, LI_SCOPE_MAX);
+}
+
+/* A trigger's refusals as one statement, SELECT CASE WHEN refused THEN
+ * RAISE(...) ... END: the arms are tried in the order the separate
+ * statements ran before (the scopes of scope1 and scope2, then the
+ * rules), so the first refusal gives the same message. One statement
+ * instead of one per rule keeps the trigger program's register frame
+ * small, which SQLite allocates and zeroes for every row written
+ * (docs/benchmarks.md, issue 14, "Capture"). Nothing when there is no
+ * arm; false when out of memory. */
+static bool s_checks_sql(sqlite3_str *x, const li_replica *r, const li_table *t, const s_rules *rs, const char *scope1,
+                         const char *scope2, bool changed) {
+  sqlite3_str *arms = sqlite3_str_new(NULL);
+  if (scope1) s_scope_sql(arms, r, scope1);
+  if (scope2) s_scope_sql(arms, r, scope2);
+  if (rs) s_rules_sql(arms, t, rs, changed);
+  bool ok = sqlite3_str_errcode(arms) == SQLITE_OK;
+  char *a = sqlite3_str_finish(arms);
+  if (ok && a) sqlite3_str_appendf(x, "SELECT CASE%s END;", a);
+  sqlite3_free(a);
+  return ok;
 }
 
 /* "the key did not change" (scope included), and the changed-columns mask. */
@@ -599,29 +625,26 @@ static char *s_triggers_sql(const li_replica *r, const li_table *t, const s_rule
   const char *tn = t->name;
   int id = t->id;
   sqlite3_str_appendf(x, "CREATE TRIGGER linli_%d_ai AFTER INSERT ON \"%w\" WHEN " S_NOT_APPLYING " BEGIN ", id, tn);
-  s_scope_sql(x, r, "NEW");
-  s_rules_sql(x, t, rs, false);
+  bool checks = s_checks_sql(x, r, t, rs, "NEW", NULL, false);
   s_marker_sql(x, t, "NEW", pkn ? pkn : "", 1, all);
-  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_au AFTER UPDATE ON \"%w\" WHEN (%s) AND " S_NOT_APPLYING
+  /* the flag first: an applied row costs only the check that skips it */
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_au AFTER UPDATE ON \"%w\" WHEN " S_NOT_APPLYING " AND (%s)"
                          " BEGIN ", id, tn, same_s ? same_s : "");
-  s_scope_sql(x, r, "OLD");
-  s_rules_sql(x, t, rs, true);
+  checks = s_checks_sql(x, r, t, rs, "OLD", NULL, true) && checks;
   s_marker_sql(x, t, "NEW", pkn ? pkn : "", 2, mask_s ? mask_s : "");
-  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_ak AFTER UPDATE ON \"%w\" WHEN NOT (%s) AND " S_NOT_APPLYING
+  sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_ak AFTER UPDATE ON \"%w\" WHEN " S_NOT_APPLYING " AND NOT (%s)"
                          " BEGIN ", id, tn, same_s ? same_s : "");
-  s_scope_sql(x, r, "OLD");
-  s_scope_sql(x, r, "NEW");
-  s_rules_sql(x, t, rs, false);
+  checks = s_checks_sql(x, r, t, rs, "OLD", "NEW", false) && checks;
   s_marker_sql(x, t, "OLD", pko ? pko : "", 3, "0");
   s_marker_sql(x, t, "NEW", pkn ? pkn : "", 1, all);
   sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_ad AFTER DELETE ON \"%w\" WHEN " S_NOT_APPLYING " BEGIN ", id,
                       tn);
-  s_scope_sql(x, r, "OLD");
+  checks = s_checks_sql(x, r, t, NULL, "OLD", NULL, false) && checks;
   s_marker_sql(x, t, "OLD", pko ? pko : "", 3, "0");
   sqlite3_str_appendf(x, " END;\nCREATE TRIGGER linli_%d_bm BEFORE UPDATE OF scope ON \"%w\" WHEN NEW.scope IS NOT "
                          "OLD.scope AND " S_NOT_APPLYING " BEGIN SELECT RAISE(ABORT, 'linli: a row cannot move to "
                          "another scope; delete it and insert it anew in the other scope'); END;\n", id, tn);
-  bool ok = pkn && pko && same_s && mask_s;
+  bool ok = checks && pkn && pko && same_s && mask_s;
   sqlite3_free(pkn), sqlite3_free(pko), sqlite3_free(same_s), sqlite3_free(mask_s);
   char *sql = sqlite3_str_finish(x);
   if (!ok) sqlite3_free(sql);
