@@ -67,6 +67,7 @@ enum {
   KI_NETWORK,
   KI_KEY_FILE,
   KI_REPLICA,
+  KI_CACHE,
   KI_LISTEN,
   KI_HUB,
   KI_HUB_KEY,
@@ -88,6 +89,7 @@ static const key_spec s_keys[KI__COUNT] = {
     [KI_NETWORK] = {"node", "network", K_PK, FIELD(network), 0, 0},
     [KI_KEY_FILE] = {"node", "key_file", K_PATH, FIELD(key_file), 0, 0},
     [KI_REPLICA] = {"node", "replica", K_PATH, FIELD(replica), 0, 0},
+    [KI_CACHE] = {"node", "cache_mib", K_U32, FIELD(cache_mib), LI_CACHE_MIB_MIN, LI_CACHE_MIB_MAX},
     [KI_LISTEN] = {"sync", "listen", K_ENDPOINT, FIELD(listen), 0, 0},
     [KI_HUB] = {"sync", "hub", K_ENDPOINT, FIELD(hub), 0, 0},
     [KI_HUB_KEY] = {"sync", "hub_key", K_PK, FIELD(hub_key), 0, 0},
@@ -256,6 +258,11 @@ void li_config_defaults(li_config *c) {
   c->peer_timeout_ms = PEER_TIMEOUT_DEFAULT_MS;
   c->max_clock_skew_ms = LI_SKEW_DEFAULT_MS;
   c->log_level = LI_LOG_INFO;
+  c->cache_mib = LI_CACHE_MIB_COMMITTEE; /* the role's, once the role is known (li_config_parse) */
+}
+
+uint32_t li_config_cache_mib_default(li_role role) {
+  return role == LI_ROLE_HUB ? LI_CACHE_MIB_HUB : LI_CACHE_MIB_COMMITTEE;
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -456,6 +463,7 @@ li_err li_config_parse(li_config *c, const char *text, const char *origin, li_er
     s_check_role(x);
   if (x->err == LI_OK && x->seen_line[KI_HUB_KEY] == 0)
     memcpy(x->cfg.hub_key, x->cfg.network, LI_PK_BYTES);
+  if (x->err == LI_OK && x->seen_line[KI_CACHE] == 0) x->cfg.cache_mib = li_config_cache_mib_default(x->cfg.role);
 
   li_err err = x->err;
   if (err == LI_OK)
@@ -579,7 +587,10 @@ static li_err s_render(const li_config *c, out_buf *o, li_errbuf *eb) {
   s_out(o, "# The network this node belongs to: the hub's public key, pinned at init\n");
   s_out(o, "network = %s\n", network);
   s_out(o, "key_file = %s\n", c->key_file);
-  s_out(o, "replica = %s\n\n", c->replica);
+  s_out(o, "replica = %s\n", c->replica);
+  s_out(o, "# SQLite page cache of the replica, MiB (hub %u, committee %u by default)\n", LI_CACHE_MIB_HUB,
+        LI_CACHE_MIB_COMMITTEE);
+  s_out(o, "cache_mib = %u\n\n", c->cache_mib);
   s_out(o, "[sync]\n");
   if (hub && c->listen[0] != '\0') {
     s_out(o, "# Where committees connect: tcp://HOST:PORT or ipc://PATH\n");

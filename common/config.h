@@ -10,6 +10,7 @@
  *   network = <hub public key>  ; pinned at init (the hub's own key on the hub)
  *   key_file = node.key         ; relative to the node directory
  *   replica = replica.db        ; relative to the node directory
+ *   cache_mib = 16              ; SQLite page cache; default hub 16, committee 64
  *   [sync]
  *   listen = tcp://127.0.0.1:7700     ; hub only
  *   hub = tcp://127.0.0.1:7700        ; committee only
@@ -44,6 +45,7 @@ typedef struct {
   uint8_t network[LI_PK_BYTES];
   char key_file[LI_PATH_MAX];
   char replica[LI_PATH_MAX];
+  uint32_t cache_mib; /* SQLite page cache of the replica's connection */
   char listen[LI_ENDPOINT_MAX];
   char hub[LI_ENDPOINT_MAX];
   uint8_t hub_key[LI_PK_BYTES];
@@ -56,6 +58,9 @@ typedef struct {
   uint64_t max_clock_skew_ms;
   li_log_level log_level;
 } li_config;
+
+/* The page cache a role gets when linli.conf does not set cache_mib. */
+uint32_t li_config_cache_mib_default(li_role role);
 
 /* Defaults for every optional key (see li_limits.h for the bounds). */
 void li_config_defaults(li_config *c);

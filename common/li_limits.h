@@ -69,6 +69,19 @@
 /* Peers a hub serves at once: the peer table is allocated whole at start
  * (a street has tens of committees); a peer beyond it is refused and logged. */
 #define LI_PEERS_MAX 256
+/* SQLite page cache of a node's replica connection, MiB (linli.conf
+ * [node] cache_mib). SQLite's cache is per connection and fills up to its
+ * size as the database grows, so it is the largest part of a long-running
+ * daemon's memory. A committee keeps the 64 MiB its capture and seal were
+ * measured with (docs/benchmarks.md). The hub holds one connection for all
+ * committees and writes mostly appends (the log, new rows): at 64 MiB the
+ * cache alone was most of its 84-89 MiB peak under fan-in, over issue 14's
+ * 64 MiB aim for the whole hub; 16 MiB leaves room for the per-peer queues.
+ * The range stops a typo from giving SQLite no cache or all of a PC's RAM. */
+#define LI_CACHE_MIB_HUB 16u
+#define LI_CACHE_MIB_COMMITTEE 64u
+#define LI_CACHE_MIB_MIN 1u
+#define LI_CACHE_MIB_MAX 4096u
 /* Config file size: a config is a few hundred bytes. */
 #define LI_CONFIG_BYTES_MAX (64u << 10)
 

@@ -56,6 +56,7 @@ li_err li_node_init(const char *dir, const li_node_init_opts *o, li_errbuf *eb) 
   li_config_defaults(&c);
   snprintf(c.name, sizeof c.name, "%s", o->name);
   c.role = o->role;
+  c.cache_mib = li_config_cache_mib_default(o->role);
   snprintf(c.scope, sizeof c.scope, "%s", scope);
   li_err e;
   if (o->role == LI_ROLE_COMMITTEE) {
@@ -162,6 +163,10 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   li_node_path(n, n->cfg.replica, p, sizeof p);
   if ((e = li_replica_open(p, &n->r, eb))) {
     li_identity_wipe(&n->id);
+    return e;
+  }
+  if ((e = li_replica_set_cache(n->r, n->cfg.cache_mib, eb))) {
+    li_node_close(n);
     return e;
   }
   if (memcmp(n->r->self, n->id.pk, LI_PK_BYTES) != 0 && (e = s_finish_recover(n, eb))) {

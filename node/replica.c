@@ -332,6 +332,13 @@ const char li_replica_pragmas[] =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
 
+li_err li_replica_set_cache(li_replica *r, uint32_t cache_mib, li_errbuf *eb) {
+  assert(cache_mib >= LI_CACHE_MIB_MIN && cache_mib <= LI_CACHE_MIB_MAX);
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA cache_size=-%u;", cache_mib * 1024u);
+  return li_exec(r, sql, eb);
+}
+
 static li_err s_open_db(const char *path, int flags, li_replica **out, li_errbuf *eb) {
   li_replica *r = calloc(1, sizeof *r);
   if (!r) return li_fail(eb, LI_ERR_NOMEM, "out of memory");

@@ -208,6 +208,10 @@ int64_t li_replica_dirty_count(li_replica *r);
 /* The PRAGMAs every replica connection runs (benchmarks use them for their
  * plain baseline, so it is measured under the same settings). */
 extern const char li_replica_pragmas[];
+/* The page cache of this connection, in MiB (linli.conf's cache_mib; the
+ * PRAGMAs above set 64 MiB for connections of tools and benchmarks). Fails
+ * only as the PRAGMA does. */
+li_err li_replica_set_cache(li_replica *r, uint32_t cache_mib, li_errbuf *eb);
 
 /* Built-in default schema text. */
 extern const char li_street_sql[];
