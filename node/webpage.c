@@ -237,7 +237,10 @@ typedef struct {
 } s_bar;
 
 /* Horizontal bars, one per item, each a stack of nseries values. */
-static void s_chart(FILE *f, const char *title, const s_bar *bars, size_t n, int nseries, const char *const *series) {
+/* colours: the stylesheet class (s0..s5, k0..k5) of each series, NULL for
+ * series k in class k. */
+static void s_chart(FILE *f, const char *title, const s_bar *bars, size_t n, int nseries, const char *const *series,
+                    const int *colours) {
   if (n == 0) return;
   int64_t max = 1;
   for (size_t i = 0; i < n; i++) {
@@ -269,7 +272,7 @@ static void s_chart(FILE *f, const char *title, const s_bar *bars, size_t n, int
       fprintf(f,
               "<rect class=\"s%d\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
               "height=\"%d\"><title>",
-              k, x, y + 3, w, row_h - 6);
+              colours ? colours[k] : k, x, y + 3, w, row_h - 6);
       if (series) {
         s_h(f, series[k]);
         fputs(": ", f);
@@ -285,7 +288,7 @@ static void s_chart(FILE *f, const char *title, const s_bar *bars, size_t n, int
   if (series && nseries > 1) {
     fputs("<div class=\"legend\">", f);
     for (int k = 0; k < nseries; k++) {
-      fprintf(f, "<span><i class=\"k%d\"></i>", k);
+      fprintf(f, "<span><i class=\"k%d\"></i>", colours ? colours[k] : k);
       s_h(f, series[k]);
       fputs("</span>", f);
     }
@@ -296,7 +299,8 @@ static void s_chart(FILE *f, const char *title, const s_bar *bars, size_t n, int
 /* One bar per committee scope (first roster row of each) from a figure. */
 typedef int64_t (*s_figure_fn)(const li_report_counts *n, int k);
 
-static void s_committee_chart(s_ctx *c, const char *title, int nseries, const char *const *series, s_figure_fn fig) {
+static void s_committee_chart(s_ctx *c, const char *title, int nseries, const char *const *series, const int *colours,
+                              s_figure_fn fig) {
   s_bar *bars = calloc(c->rep.n ? c->rep.n : 1, sizeof *bars);
   if (!bars) return;
   size_t nb = 0;
@@ -306,7 +310,7 @@ static void s_committee_chart(s_ctx *c, const char *title, int nseries, const ch
     for (int k = 0; k < nseries; k++) bars[nb].v[k] = fig(&c->rep.rows[i].n, k);
     nb++;
   }
-  s_chart(c->f, title, bars, nb, nseries, series);
+  s_chart(c->f, title, bars, nb, nseries, series, colours);
   free(bars);
 }
 
@@ -821,7 +825,7 @@ static li_err s_page_hazards(s_ctx *c, li_errbuf *eb) {
   FILE *f = c->f;
   s_head(c, "/hazards", "隐患排查整改");
   fputs("<h2>各居委会未销号隐患（按阶段：排查→交办→整改→复核→督查→销号）</h2>\n", f);
-  s_committee_chart(c, "各居委会未销号隐患，按阶段", LI_REPORT_STAGES, li_report_stage, s_fig_stage);
+  s_committee_chart(c, "各居委会未销号隐患，按阶段", LI_REPORT_STAGES, li_report_stage, NULL, s_fig_stage);
   fputs("<table><thead><tr><th>居委会</th>", f);
   for (int k = 0; k < LI_REPORT_STAGES; k++) fprintf(f, "<th>%s</th>", li_report_stage[k]);
   fputs("<th>合计</th><th>逾期</th></tr></thead><tbody>\n", f);
@@ -873,7 +877,7 @@ static li_err s_status_counts(s_ctx *c, li_errbuf *eb) {
   }
   sqlite3_finalize(st);
   fputs("<h2>工单状态（全部）</h2>\n", c->f);
-  s_chart(c->f, "12345 工单，按状态", bars, 4, 5, NULL);
+  s_chart(c->f, "12345 工单，按状态", bars, 4, 5, NULL, NULL);
   return LI_OK;
 }
 
@@ -884,7 +888,8 @@ static li_err s_page_hotline(s_ctx *c, li_errbuf *eb) {
   if (e) return e;
   fputs("<h2>各居委会好差评</h2>\n", f);
   static const char *const rated[] = {"好", "差"};
-  s_committee_chart(c, "好差评，按居委会", 2, rated, s_fig_rated);
+  static const int good_bad[] = {3, 0}; /* 好 green, 差 red */
+  s_committee_chart(c, "好差评，按居委会", 2, rated, good_bad, s_fig_rated);
   fputs("<table><thead><tr><th>居委会</th><th>未办结</th><th>超期</"
         "th><th>已评价</th><th>好评</th>"
         "<th>好评率%</th></tr></thead><tbody>\n",
@@ -922,7 +927,7 @@ static li_err s_page_care(s_ctx *c, li_errbuf *eb) {
   s_h(f, c->rep.month);
   fputs("），按居委会</h2>\n", f);
   static const char *const visits[] = {"探访"};
-  s_committee_chart(c, "本月探访次数", 1, visits, s_fig_care);
+  s_committee_chart(c, "本月探访次数", 1, visits, NULL, s_fig_care);
   fputs("<table><thead><tr><th>居委会</th><th>本月探访</th></tr></"
         "thead><tbody>\n",
         f);
