@@ -927,7 +927,8 @@ static li_err s_page_care(s_ctx *c, li_errbuf *eb) {
   s_h(f, c->rep.month);
   fputs("），按居委会</h2>\n", f);
   static const char *const visits[] = {"探访"};
-  s_committee_chart(c, "本月探访次数", 1, visits, NULL, s_fig_care);
+  static const int blue[] = {4};
+  s_committee_chart(c, "本月探访次数", 1, visits, blue, s_fig_care);
   fputs("<table><thead><tr><th>居委会</th><th>本月探访</th></tr></"
         "thead><tbody>\n",
         f);
