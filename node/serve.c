@@ -113,9 +113,8 @@ static li_err s_start(s_serve *sv, li_node *n, li_errbuf *eb) {
 static int s_timeout(const s_serve *sv, li_now now, bool linked) {
   uint64_t next = li_driver_next_deadline(sv->d);
   int timeout = next > now.ms ? (next - now.ms > S_IDLE_POLL_MS ? S_IDLE_POLL_MS : (int)(next - now.ms)) : 0;
-  /* li_transport_poll waits out its timeout when only a monitor event
-   * (the handshake) arrives: until connected, look again soon, so the
-   * exchange starts within S_CONNECT_POLL_MS of the link, not ~1 s later */
+  /* li_transport_poll returns as the link comes up; until then look again
+   * soon anyway, a cheap safety net */
   if (!sv->hub && !linked && timeout > S_CONNECT_POLL_MS) timeout = S_CONNECT_POLL_MS;
   return timeout;
 }

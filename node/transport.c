@@ -654,8 +654,12 @@ int li_transport_poll(li_transport *t, int timeout_ms, li_transport_msg *out, li
     /* Handshakes first, so a busy data socket cannot starve admissions. */
     for (int i = 0; t->zap && (items[2].revents & ZMQ_POLLIN) && i < LI_ZAP_BATCH_MAX; i++)
       if (!s_zap_serve_one(t)) break;
+    const bool was_connected = t->connected;
     for (int i = 0; (items[1].revents & ZMQ_POLLIN) && i < LI_MONITOR_BATCH_MAX; i++)
       if (!s_monitor_one(t)) break;
+    /* the caller starts its exchange on the link: at once, not at the end
+     * of the timeout (issue 14 item 7) */
+    if (!t->hub && t->connected != was_connected && !(items[0].revents & ZMQ_POLLIN)) return 0;
     if (items[0].revents & ZMQ_POLLIN) {
       int got = s_recv(t, out, eb);
       if (got != 0) return got;

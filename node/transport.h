@@ -146,8 +146,10 @@ void li_transport_drop(li_transport *t, const li_peer_id *peer);
 
 /* Waits up to timeout_ms (>= 0) for a message, servicing ZAP requests and
  * monitor events meanwhile. Returns 1 with *out filled (free it with
- * li_transport_msg_free), 0 on timeout or on a signal (EINTR, so a handler
- * can stop the loop), -1 with eb set on a socket error (out untouched). */
+ * li_transport_msg_free), 0 on timeout, on a signal (EINTR, so a handler
+ * can stop the loop) or, on a committee, as soon as the link to the hub came
+ * up or went down (li_transport_connected tells which), -1 with eb set on a
+ * socket error (out untouched). */
 int li_transport_poll(li_transport *t, int timeout_ms, li_transport_msg *out, li_errbuf *eb);
 
 void li_transport_msg_free(li_transport_msg *m);
