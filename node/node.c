@@ -147,7 +147,9 @@ static li_err s_finish_recover(li_node *n, li_errbuf *eb) {
   return LI_OK;
 }
 
-li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
+/* The first half of opening, the same for both ways: the directory and
+ * linli.conf (the log level set from it). */
+static li_err s_open_conf(li_node *n, const char *dir, li_errbuf *eb) {
   memset(n, 0, sizeof *n);
   if (strlen(dir) >= sizeof n->dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
   snprintf(n->dir, sizeof n->dir, "%s", dir);
@@ -155,8 +157,28 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
   if (access(n->conf_path, F_OK) != 0)
     return li_fail(eb, LI_ERR_NOT_INIT, "%s is not a linli node (no linli.conf); run 'linli init' or pass --dir", dir);
   li_err e = li_config_load(&n->cfg, n->conf_path, eb);
+  if (!e) li_log_init(n->cfg.log_level, false);
+  return e;
+}
+
+/* Whether linli.conf and replica.db are of one node (and the key file,
+ * when with_key); closes n and says so when not. */
+static li_err s_same_node(li_node *n, bool with_key, li_errbuf *eb) {
+  if ((!with_key || memcmp(n->r->self, n->id.pk, LI_PK_BYTES) == 0) &&
+      memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) == 0 && n->r->role == n->cfg.role &&
+      strcmp(n->r->scope, n->cfg.scope) == 0)
+    return LI_OK;
+  li_err e = li_fail(eb, LI_ERR_CONFIG,
+                     "%s: the key file, linli.conf and replica.db do not belong to the same node (role, scope, key or "
+                     "network differ)",
+                     n->dir);
+  li_node_close(n);
+  return e;
+}
+
+li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
+  li_err e = s_open_conf(n, dir, eb);
   if (e) return e;
-  li_log_init(n->cfg.log_level, false);
   char p[LI_PATH_MAX + 64];
   li_node_path(n, n->cfg.key_file, p, sizeof p);
   if ((e = li_identity_load(&n->id, p, eb))) return e;
@@ -173,36 +195,22 @@ li_err li_node_open(li_node *n, const char *dir, li_errbuf *eb) {
     li_node_close(n);
     return e;
   }
-  if (memcmp(n->r->self, n->id.pk, LI_PK_BYTES) != 0 || memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) != 0 ||
-      n->r->role != n->cfg.role || strcmp(n->r->scope, n->cfg.scope) != 0) {
-    li_node_close(n);
-    return li_fail(eb, LI_ERR_CONFIG,
-                   "%s: the key file, linli.conf and replica.db do not belong to the same node (role, scope, key or "
-                   "network differ)",
-                   dir);
-  }
+  if ((e = s_same_node(n, true, eb))) return e;
   n->r->id = &n->id;
   return LI_OK;
 }
 
 li_err li_node_open_readonly(li_node *n, const char *dir, li_errbuf *eb) {
-  memset(n, 0, sizeof *n);
-  if (strlen(dir) >= sizeof n->dir - 32) return li_fail(eb, LI_ERR_USAGE, "directory path too long");
-  snprintf(n->dir, sizeof n->dir, "%s", dir);
-  snprintf(n->conf_path, sizeof n->conf_path, "%s/linli.conf", dir);
-  if (access(n->conf_path, F_OK) != 0)
-    return li_fail(eb, LI_ERR_NOT_INIT, "%s is not a linli node (no linli.conf); run 'linli init' or pass --dir", dir);
-  li_err e = li_config_load(&n->cfg, n->conf_path, eb);
+  li_err e = s_open_conf(n, dir, eb);
   if (e) return e;
-  li_log_init(n->cfg.log_level, false);
   char p[LI_PATH_MAX + 64];
   li_node_path(n, n->cfg.replica, p, sizeof p);
   if ((e = li_replica_open_readonly(p, &n->r, eb))) return e;
-  if (memcmp(n->r->network, n->cfg.network, LI_PK_BYTES) != 0 || n->r->role != n->cfg.role ||
-      strcmp(n->r->scope, n->cfg.scope) != 0) {
+  if ((e = li_replica_set_cache(n->r, n->cfg.cache_mib, eb))) {
     li_node_close(n);
-    return li_fail(eb, LI_ERR_CONFIG, "%s: linli.conf and replica.db do not belong to the same node", dir);
+    return e;
   }
+  if ((e = s_same_node(n, false, eb))) return e;
   memcpy(n->id.pk, n->r->self, LI_PK_BYTES); /* the public half only: a reader signs nothing */
   return LI_OK;
 }

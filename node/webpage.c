@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,12 @@ static const s_list *s_list_named(const char *name, size_t len) {
   return NULL;
 }
 
+static const s_list *s_list_by(const char *name) {
+  const s_list *l = s_list_named(name, strlen(name));
+  assert(l);
+  return l;
+}
+
 static li_err s_list_prepare(s_ctx *c, const s_list *l, sqlite3_stmt **st, li_errbuf *eb) {
   if (sqlite3_prepare_v2(c->n->r->db, l->sql, -1, st, NULL) != SQLITE_OK)
     return li_fail(eb, LI_ERR_SCHEMA, "the list %s needs the street schema: %s", l->name, sqlite3_errmsg(c->n->r->db));
@@ -572,6 +579,56 @@ static li_err s_list_csv(s_ctx *c, const s_list *l, li_errbuf *eb) {
   sqlite3_finalize(st);
   return e;
 }
+
+/* ---- the report's figures as a table ---- */
+
+/* A column of report figures: the li_report_counts field at off, shown
+ * with data-fig PATH; pct: the satisfaction share (hl_good of hl_rated)
+ * as the report writes it. */
+typedef struct {
+  const char *head, *path;
+  size_t off;
+  bool pct;
+} s_figcol;
+
+#define S_FIG(head, path, field) {head, path, offsetof(li_report_counts, field), false}
+#define S_FIG_PCT {"好评率%", "hotline.satisfaction_pct", 0, true}
+
+/* One row per committee scope (its first roster row, as the report counts
+ * scopes) and the street's total, each cell a marked report figure. */
+static void s_figures(s_ctx *c, const s_figcol *cols, size_t ncols) {
+  FILE *f = c->f;
+  fputs("<table><thead><tr><th>居委会</th>", f);
+  for (size_t k = 0; k < ncols; k++) {
+    fputs("<th>", f);
+    s_h(f, cols[k].head);
+    fputs("</th>", f);
+  }
+  fputs("</tr></thead><tbody>\n", f);
+  for (size_t i = 0; i <= c->rep.n; i++) {
+    bool total = i == c->rep.n;
+    if (!total && !s_first_of_scope(&c->rep, i)) continue;
+    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
+    const char *sc = total ? "TOTAL" : c->rep.rows[i].scope;
+    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
+    if (!total) s_name_td(f, &c->rep.rows[i]);
+    for (size_t k = 0; k < ncols; k++) {
+      if (cols[k].pct) {
+        char pct[16];
+        li_report_pct(n->hl_good, n->hl_rated, pct, sizeof pct);
+        s_fig_td(f, sc, cols[k].path, pct);
+      } else {
+        int64_t v;
+        memcpy(&v, (const char *)n + cols[k].off, sizeof v);
+        s_fig_int(f, sc, cols[k].path, v);
+      }
+    }
+    fputs("</tr>\n", f);
+  }
+  fputs("</tbody></table>\n", f);
+}
+
+#define S_NCOLS(a) (sizeof(a) / sizeof *(a))
 
 /* ---- 总览 ---- */
 
@@ -772,34 +829,16 @@ static void s_committee_rows(s_ctx *c, const li_status *st) {
 
 /* The street in figures: one table row per committee with the report's
  * counts (the same as `linli report`). */
+/* The street in figures: the report's counts per committee. */
 static void s_figures_table(s_ctx *c) {
-  FILE *f = c->f;
-  fputs("<h2>汇总</h2>\n<table><thead><tr><th>居委会</th><th>未销号隐患</"
-        "th><th>逾期隐患</th>"
-        "<th>未办结工单</th><th>超期工单</th><th>好评率%</th><th>本月探访</"
-        "th><th>未结纠纷</th>"
-        "<th>未确认通知</th></tr></thead><tbody>\n",
-        f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    const char *sc = total ? "TOTAL" : c->rep.rows[i].scope;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    s_fig_int(f, sc, "hazards.open", n->hz_open);
-    s_fig_int(f, sc, "hazards.overdue", n->hz_overdue);
-    s_fig_int(f, sc, "hotline.open", n->hl_open);
-    s_fig_int(f, sc, "hotline.overdue", n->hl_overdue);
-    char pct[16];
-    li_report_pct(n->hl_good, n->hl_rated, pct, sizeof pct);
-    s_fig_td(f, sc, "hotline.satisfaction_pct", pct);
-    s_fig_int(f, sc, "care_visits_this_month", n->care_month);
-    s_fig_int(f, sc, "disputes_open", n->disputes_open);
-    s_fig_int(f, sc, "notices_unacknowledged", n->notices_unacked);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n", f);
+  static const s_figcol cols[] = {
+      S_FIG("未销号隐患", "hazards.open", hz_open),          S_FIG("逾期隐患", "hazards.overdue", hz_overdue),
+      S_FIG("未办结工单", "hotline.open", hl_open),          S_FIG("超期工单", "hotline.overdue", hl_overdue),
+      S_FIG_PCT,                                             S_FIG("本月探访", "care_visits_this_month", care_month),
+      S_FIG("未结纠纷", "disputes_open", disputes_open),
+      S_FIG("未确认通知", "notices_unacknowledged", notices_unacked)};
+  fputs("<h2>汇总</h2>\n", c->f);
+  s_figures(c, cols, S_NCOLS(cols));
 }
 
 static li_err s_page_overview(s_ctx *c, li_errbuf *eb) {
@@ -826,28 +865,17 @@ static li_err s_page_hazards(s_ctx *c, li_errbuf *eb) {
   s_head(c, "/hazards", "隐患排查整改");
   fputs("<h2>各居委会未销号隐患（按阶段：排查→交办→整改→复核→督查→销号）</h2>\n", f);
   s_committee_chart(c, "各居委会未销号隐患，按阶段", LI_REPORT_STAGES, li_report_stage, NULL, s_fig_stage);
-  fputs("<table><thead><tr><th>居委会</th>", f);
-  for (int k = 0; k < LI_REPORT_STAGES; k++) fprintf(f, "<th>%s</th>", li_report_stage[k]);
-  fputs("<th>合计</th><th>逾期</th></tr></thead><tbody>\n", f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    const char *sc = total ? "TOTAL" : c->rep.rows[i].scope;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    for (int k = 0; k < LI_REPORT_STAGES; k++) {
-      char path[64];
-      snprintf(path, sizeof path, "hazards.by_stage.%s", li_report_stage[k]);
-      s_fig_int(f, sc, path, n->hz_stage[k]);
-    }
-    s_fig_int(f, sc, "hazards.open", n->hz_open);
-    s_fig_int(f, sc, "hazards.overdue", n->hz_overdue);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n", f);
-  li_err e = s_list_html(c, s_list_named("hazards_overdue", 15), "hazards.overdue", eb);
-  if (!e) e = s_list_html(c, s_list_named("hazards_open", 12), "hazards.open", eb);
+  static const s_figcol cols[] = {S_FIG("排查", "hazards.by_stage.排查", hz_stage[0]),
+                                  S_FIG("交办", "hazards.by_stage.交办", hz_stage[1]),
+                                  S_FIG("整改", "hazards.by_stage.整改", hz_stage[2]),
+                                  S_FIG("复核", "hazards.by_stage.复核", hz_stage[3]),
+                                  S_FIG("督查", "hazards.by_stage.督查", hz_stage[4]),
+                                  S_FIG("合计", "hazards.open", hz_open),
+                                  S_FIG("逾期", "hazards.overdue", hz_overdue)};
+  _Static_assert(LI_REPORT_STAGES == 5, "one column per open stage");
+  s_figures(c, cols, S_NCOLS(cols));
+  li_err e = s_list_html(c, s_list_by("hazards_overdue"), "hazards.overdue", eb);
+  if (!e) e = s_list_html(c, s_list_by("hazards_open"), "hazards.open", eb);
   if (e) return e;
   s_foot(c);
   return LI_OK;
@@ -890,28 +918,11 @@ static li_err s_page_hotline(s_ctx *c, li_errbuf *eb) {
   static const char *const rated[] = {"好", "差"};
   static const int good_bad[] = {3, 0}; /* 好 green, 差 red */
   s_committee_chart(c, "好差评，按居委会", 2, rated, good_bad, s_fig_rated);
-  fputs("<table><thead><tr><th>居委会</th><th>未办结</th><th>超期</"
-        "th><th>已评价</th><th>好评</th>"
-        "<th>好评率%</th></tr></thead><tbody>\n",
-        f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    const char *sc = total ? "TOTAL" : c->rep.rows[i].scope;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    s_fig_int(f, sc, "hotline.open", n->hl_open);
-    s_fig_int(f, sc, "hotline.overdue", n->hl_overdue);
-    s_fig_int(f, sc, "hotline.rated", n->hl_rated);
-    s_fig_int(f, sc, "hotline.good", n->hl_good);
-    char pct[16];
-    li_report_pct(n->hl_good, n->hl_rated, pct, sizeof pct);
-    s_fig_td(f, sc, "hotline.satisfaction_pct", pct);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n", f);
-  if ((e = s_list_html(c, s_list_named("hotline_overdue", 15), "hotline.overdue", eb))) return e;
+  static const s_figcol cols[] = {S_FIG("未办结", "hotline.open", hl_open), S_FIG("超期", "hotline.overdue", hl_overdue),
+                                  S_FIG("已评价", "hotline.rated", hl_rated), S_FIG("好评", "hotline.good", hl_good),
+                                  S_FIG_PCT};
+  s_figures(c, cols, S_NCOLS(cols));
+  if ((e = s_list_html(c, s_list_by("hotline_overdue"), "hotline.overdue", eb))) return e;
   s_foot(c);
   return LI_OK;
 }
@@ -929,21 +940,10 @@ static li_err s_page_care(s_ctx *c, li_errbuf *eb) {
   static const char *const visits[] = {"探访"};
   static const int blue[] = {4};
   s_committee_chart(c, "本月探访次数", 1, visits, blue, s_fig_care);
-  fputs("<table><thead><tr><th>居委会</th><th>本月探访</th></tr></"
-        "thead><tbody>\n",
-        f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    s_fig_int(f, total ? "TOTAL" : c->rep.rows[i].scope, "care_visits_this_month", n->care_month);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n", f);
-  li_err e = s_list_html(c, s_list_named("care_visits_month", 17), "care_visits_this_month", eb);
-  if (!e) e = s_list_html(c, s_list_named("meal_points", 11), NULL, eb);
+  static const s_figcol cols[] = {S_FIG("本月探访", "care_visits_this_month", care_month)};
+  s_figures(c, cols, S_NCOLS(cols));
+  li_err e = s_list_html(c, s_list_by("care_visits_month"), "care_visits_this_month", eb);
+  if (!e) e = s_list_html(c, s_list_by("meal_points"), NULL, eb);
   if (e) return e;
   s_foot(c);
   return LI_OK;
@@ -952,22 +952,10 @@ static li_err s_page_care(s_ctx *c, li_errbuf *eb) {
 /* ---- 纠纷, 企业走访 ---- */
 
 static li_err s_page_disputes(s_ctx *c, li_errbuf *eb) {
-  FILE *f = c->f;
   s_head(c, "/disputes", "矛盾纠纷调解");
-  fputs("<table><thead><tr><th>居委会</th><th>未结纠纷</th></tr></"
-        "thead><tbody>\n",
-        f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    s_fig_int(f, total ? "TOTAL" : c->rep.rows[i].scope, "disputes_open", n->disputes_open);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n", f);
-  li_err e = s_list_html(c, s_list_named("disputes_open", 13), "disputes_open", eb);
+  static const s_figcol cols[] = {S_FIG("未结纠纷", "disputes_open", disputes_open)};
+  s_figures(c, cols, S_NCOLS(cols));
+  li_err e = s_list_html(c, s_list_by("disputes_open"), "disputes_open", eb);
   if (e) return e;
   s_foot(c);
   return LI_OK;
@@ -975,7 +963,7 @@ static li_err s_page_disputes(s_ctx *c, li_errbuf *eb) {
 
 static li_err s_page_enterprises(s_ctx *c, li_errbuf *eb) {
   s_head(c, "/enterprises", "企业走访服务");
-  li_err e = s_list_html(c, s_list_named("enterprise_visits", 17), NULL, eb);
+  li_err e = s_list_html(c, s_list_by("enterprise_visits"), NULL, eb);
   if (e) return e;
   s_foot(c);
   return LI_OK;
@@ -1098,19 +1086,9 @@ static void s_ack_csv(s_ctx *c, void *cls, sqlite3_stmt *ns, const li_report_row
 static li_err s_page_notices(s_ctx *c, li_errbuf *eb) {
   FILE *f = c->f;
   s_head(c, "/notices", "通知与确认");
-  fputs("<table><thead><tr><th>居委会</th><th>未确认的有效通知</th></tr></"
-        "thead><tbody>\n",
-        f);
-  for (size_t i = 0; i <= c->rep.n; i++) {
-    bool total = i == c->rep.n;
-    if (!total && !s_first_of_scope(&c->rep, i)) continue;
-    const li_report_counts *n = total ? &c->rep.total : &c->rep.rows[i].n;
-    fputs(total ? "<tr class=\"total\"><td>合计</td>" : "<tr>", f);
-    if (!total) s_name_td(f, &c->rep.rows[i]);
-    s_fig_int(f, total ? "TOTAL" : c->rep.rows[i].scope, "notices_unacknowledged", n->notices_unacked);
-    fputs("</tr>\n", f);
-  }
-  fputs("</tbody></table>\n<h2>有效通知，各居委会的确认情况<a class=\"csv\" "
+  static const s_figcol cols[] = {S_FIG("未确认的有效通知", "notices_unacknowledged", notices_unacked)};
+  s_figures(c, cols, S_NCOLS(cols));
+  fputs("<h2>有效通知，各居委会的确认情况<a class=\"csv\" "
         "href=\"/notices.csv\" download>下载 "
         "CSV</a></h2>\n<table><thead><tr><th>通知</th><th>发布</"
         "th><th>有效期至</th><th>居委会</th></tr></thead>"
