@@ -342,12 +342,25 @@ static void s_drain_out(li_driver *d, s_peer *p) {
   }
 }
 
-/* New local commits (sealed here, or applied from the peer `except`): every
- * other session offers them to its peer now. */
-static void s_fan_out(li_driver *d, const s_peer *except) {
+/* Whether a peer that reads `reads` may read any scope of `touched`. */
+static bool s_reads_any(const li_scopes *reads, const li_scopes *touched) {
+  if (reads->all || touched->all) return true;
+  for (int i = 0; i < touched->n && i < 2; i++)
+    if (li_scopes_has(reads, touched->list[i])) return true;
+  return false;
+}
+
+/* New local commits (sealed here, or applied from the peer `except`, of
+ * the scopes `touched`; NULL: any): every other session whose peer may
+ * read them offers them now. The others would look at their chains and
+ * find nothing new: at a hub, a committee's batch of its own scope would
+ * make every other committee's session read its heads again, work that
+ * grows with the square of the committees under fan-in. */
+static void s_fan_out(li_driver *d, const s_peer *except, const li_scopes *touched) {
   for (int i = 0; i < d->npeers; i++) {
     s_peer *p = &d->peers[i];
     if (!p->linked || p == except) continue;
+    if (touched && !s_reads_any(&p->reads, touched)) continue;
     li_session_local_changed(p->s, d->now.ms);
     s_drain_out(d, p);
     if (except) d->st.fanouts++;
@@ -363,7 +376,7 @@ static void s_others_check(li_driver *d) {
   int64_t v = li_replica_data_version(d->r);
   if (v == d->data_version) return;
   d->data_version = v;
-  s_fan_out(d, NULL);
+  s_fan_out(d, NULL, NULL);
 }
 
 /* A chain the exchange left out (REJECTED: ours; REJECTED_IN: the peer's),
@@ -425,8 +438,8 @@ static void s_event(li_driver *d, s_peer *p, const li_event *ev) {
     break;
   case LI_EV_APPLIED:
     /* our own rows sealed first are new to everyone, the sender included */
-    if (ev->sealed) s_fan_out(d, NULL);
-    else s_fan_out(d, p);
+    if (ev->sealed) s_fan_out(d, NULL, NULL);
+    else s_fan_out(d, p, &ev->touched);
     break;
   case LI_EV_REFUSED_ROWS: /* the peer's words: untrusted, s_log and status clean them */
     p->refused_new += ev->applied;
@@ -513,7 +526,7 @@ static void s_seal(li_driver *d) {
   if (ss.commits) {
     d->st.sealed_commits += (uint64_t)ss.commits;
     s_log(d, LI_LOG_INFO, "sealed %lld row change(s) into %d commit(s)", (long long)ss.rows, ss.commits);
-    s_fan_out(d, NULL);
+    s_fan_out(d, NULL, NULL);
   }
   /* a table changed by hand (capture.h invariant 8): said once per change
    * of what is held, and shown by status meanwhile */

@@ -742,13 +742,29 @@ static li_err s_peer_has(li_session *s, const Linli__Batch *b, const li_apply_re
   return s_rebuild_ranges(s, eb);
 }
 
-/* Counters and the APPLIED event after the store took a batch. */
-static void s_applied(li_session *s, const li_apply_result *st, uint64_t now) {
+/* The scopes of a batch's commits, as a set (all: more than two, or a
+ * commit whose position cannot be read). */
+static void s_batch_scopes(const Linli__Batch *b, li_scopes *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < b->n_commits && !out->all; i++) {
+    uint8_t origin[LI_PK_BYTES];
+    char scope[LI_SCOPE_MAX + 1];
+    uint64_t seq;
+    if (!li_commit_pos(b->commits[i].data, b->commits[i].len, origin, scope, &seq)) out->all = true;
+    else if (li_scopes_has(out, scope)) continue;
+    else if (out->n == 2) out->all = true;
+    else snprintf(out->list[out->n++], sizeof out->list[0], "%s", scope);
+  }
+}
+
+/* Counters and the APPLIED event after the store took batch b. */
+static void s_applied(li_session *s, const Linli__Batch *b, const li_apply_result *st, uint64_t now) {
   if (st->applied || st->sealed) {
     li_event *ev = s_event(s, LI_EV_APPLIED, LI_OK, "applied %u commit(s), sealed %u", st->applied, st->sealed);
     if (ev) {
       ev->applied = st->applied;
       ev->sealed = st->sealed;
+      s_batch_scopes(b, &ev->touched);
     }
   }
   s->info.batches_recv++;
@@ -848,7 +864,7 @@ static li_err s_on_batch(li_session *s, const Linli__Batch *b, uint64_t now, li_
     li_apply_result_clear(&st);
     st = (li_apply_result){0};
   }
-  s_applied(s, &st, now);
+  s_applied(s, b, &st, now);
   s_ack(s, b, &st, e, &aeb, now);
   if (e) {
     s->info.rejected[(unsigned)e < LI_ERR__COUNT ? e : LI_ERR_PROTOCOL]++;

@@ -138,6 +138,9 @@ typedef struct {
   uint64_t sent_commits, recv_commits; /* LI_EV_SYNCED: this exchange's totals */
   uint32_t stuck_ours, stuck_theirs;   /* LI_EV_SYNCED: chains left out of this exchange (rejected) */
   uint32_t applied, sealed;            /* LI_EV_APPLIED: as in li_apply_result */
+  li_scopes touched;                   /* LI_EV_APPLIED: the scopes of the batch's commits (all: more than two,
+                                        * or one it could not read): the other peers that read none of them
+                                        * have nothing new from it */
   bool has_chain;                      /* REJECTED, REJECTED_IN: the chain below is named */
   uint8_t origin[LI_PK_BYTES];
   char scope[LI_SCOPE_MAX + 1];
