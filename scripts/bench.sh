@@ -4,7 +4,9 @@
 #   sh scripts/bench.sh BUILD_DIR N
 # The fan-in run is 50 committees x N/50 rows; the lock benchmark runs at
 # min(N, 100000) rows; the convergence run is 50 committees x 1,000 edits
-# whatever N is (it is the street's case, not a throughput figure).
+# whatever N is (it is the street's case, not a throughput figure), twice:
+# healed by starting the committees' daemons, and by a cut proxy letting
+# running daemons through (--heal proxy: the outage as the street has it).
 # Ratios are rows/s of linli over rows/s of plain SQLite inserts of the same
 # rows in the same program run. Nothing here asserts on a timing.
 set -eu
@@ -19,6 +21,8 @@ lock=$((n > 100000 ? 100000 : n))
 echo
 "$b/sim/bench_sync" --rows "$n" --fanin-committees 50 --fanin-rows "$fan" --committees 50 --edits 1000 | tee -a "$out"
 echo
+"$b/sim/bench_sync" --skip-e2e --skip-fanin --committees 50 --edits 1000 --heal proxy | tee -a "$out"
+echo
 "$b/sim/bench_lock" --rows "$lock" | tee -a "$out"
 
 echo
@@ -26,6 +30,7 @@ echo "== issue 14: the figures of this run (ratios against plain inserts of the 
 awk '
 /^result: / {
   kind = $2
+  if (kind == "converge" && $3 == "heal=proxy") kind = "converge_proxy"
   for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kind "." kv[1]] = kv[2] }
 }
 function ratio(plain, ours) { return ours > 0 ? sprintf("%.2fx", plain / ours) : "-" }
@@ -48,4 +53,5 @@ END {
   printf fmt, "bytes per row change (SignedCommit bytes / rows)", sprintf("%.1f B", v["bench.commit_bpr"]), sprintf("changeset %.1f B/row: %.2fx of it; aim <= 1.20x", v["bench.changeset_bpr"], v["bench.changeset_bpr"] > 0 ? v["bench.commit_bpr"] / v["bench.changeset_bpr"] : 0)
   printf fmt, "convergence after a cut, heal -> every replica", sprintf("%.3f s", v["converge.converge_s"]), sprintf("aim <= 1 s; %d committees x %d edits, hub %d notices", v["converge.committees"], v["converge.edits"], v["converge.notices"])
   printf fmt, "  hub during the convergence: CPU, RSS", sprintf("%.2f s", v["converge.hub_cpu_s"]), sprintf("RSS up to %.1f MiB (peak %.1f MiB)", v["converge.hub_rss_mib"], v["converge.hub_peak_mib"])
+  printf fmt, "the same, healed through a cut proxy", sprintf("%.3f s", v["converge_proxy.converge_s"]), sprintf("aim <= 1 s; daemons running while cut off, reconnect backoff included; hub CPU %.2f s", v["converge_proxy.hub_cpu_s"])
 }' "$out"

@@ -476,6 +476,7 @@ typedef struct {
   char root[4200];
   char hub_dir[4300];
   int port;
+  int cport; /* where the committees reach the hub: port, or the proxy's (--heal proxy) */
   int k;
   char names[S_FANIN_MAX][16];
   char dirs[S_FANIN_MAX][4300];
@@ -490,7 +491,7 @@ static int s_setup_worker(void *p) {
   li_errbuf eb = {{0}};
   char listen[64], hub_ep[64];
   snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", s->port);
-  snprintf(hub_ep, sizeof hub_ep, "tcp://127.0.0.1:%d", s->port);
+  snprintf(hub_ep, sizeof hub_ep, "tcp://127.0.0.1:%d", s->cport);
   li_node_init_opts ho = {.role = LI_ROLE_HUB, .name = "street", .listen = listen};
   li_err e = li_node_init(s->hub_dir, &ho, &eb);
   li_node hub;
@@ -681,6 +682,29 @@ static int s_free_port(void) {
   return ntohs(a.sin_port);
 }
 
+/* --heal proxy: the committees reach the hub through simulations/proxy.c,
+ * started cut; they run S_CUT_MS trying the cut link (ZeroMQ's reconnect
+ * backoff grows meanwhile, as it does in a real outage), then SIGUSR2
+ * heals it. */
+#define S_CUT_MS 1000
+static bool g_heal_proxy;
+static char g_proxy_bin[4200];
+
+typedef struct {
+  int listen, to;
+  char pidfile[4400];
+} s_proxy_arg;
+
+static int s_proxy_child(void *p) {
+  const s_proxy_arg *a = p;
+  char l[16], t[16];
+  snprintf(l, sizeof l, "%d", a->listen);
+  snprintf(t, sizeof t, "%d", a->to);
+  execl(g_proxy_bin, "proxy", "--listen", l, "--to", t, "--pidfile", a->pidfile, "--start", "cut", (char *)NULL);
+  fprintf(stderr, "bench_sync: cannot run %s: %s\n", g_proxy_bin, strerror(errno));
+  return 127;
+}
+
 static bool s_file_has(const char *path, const char *needle) {
   FILE *f = fopen(path, "r");
   if (!f) return false;
@@ -753,6 +777,7 @@ typedef struct {
   double com_hwm_max, com_cpu_sum;
   double parent_cpu;
   int port;
+  bool proxy;                  /* the heal: a cut proxy let through (--heal proxy) */
   /* convergence runs (notices >= 0) */
   int notices;                 /* street rows the hub wrote while the committees were cut off */
   double hub_secs;             /* heal -> the hub holds every committee's head */
@@ -821,9 +846,10 @@ static int s_cmp_double(const void *a, const void *b) {
 /* Runs one street: plain, setup, writes, daemons, convergence, figures.
  * notices >= 0 makes it a convergence run (issue 14 item 7): no plain
  * inserts; the hub writes that many street notices while the committees are
- * cut off (their daemons not running: their rows are written and sealed as
- * serve would seal them offline); the heal is the start of every committee
- * daemon at once; converged when the hub holds every committee's head and
+ * cut off (their rows are written and sealed as serve would seal them
+ * offline); the heal is the start of every committee daemon at once, or
+ * with --heal proxy the proxy letting through daemons that ran cut off
+ * (S_CUT_MS); converged when the hub holds every committee's head and
  * every committee the hub's street chain. */
 static void s_run_street(const char *label, int k, int64_t rows_each, int notices, int timeout_s, s_report *rep) {
   memset(rep, 0, sizeof *rep);
@@ -878,6 +904,8 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int notice
 
   /* 2. setup: nodes and roster */
   s->port = rep->port = s_free_port();
+  s->cport = notices >= 0 && g_heal_proxy ? s_free_port() : s->port;
+  rep->proxy = s->cport != s->port;
   printf("  init hub + %d committee(s), roster ...", k);
   fflush(stdout);
   s_run_worker("setup", s_setup_worker, s, &g_sh->res[0]);
@@ -960,21 +988,56 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int notice
       s_sleep_ms(5);
     }
   }
+  int proxy = -1;
+  if (rep->proxy) {
+    static s_proxy_arg pa;
+    pa = (s_proxy_arg){.listen = s->cport, .to = s->port};
+    snprintf(pa.pidfile, sizeof pa.pidfile, "%s/proxy.pid", logs);
+    proxy = s_spawn("proxy", s_proxy_child, &pa);
+    double until = br_now() + 10;
+    while (!s_file_has(pa.pidfile, "\n")) { /* written once it listens */
+      if (br_now() > until) s_die("the proxy (%s) did not start listening within 10 s", g_proxy_bin);
+      s_sleep_ms(5);
+    }
+  }
   printf("  hub serving on tcp://127.0.0.1:%d (CURVE); starting %d committee daemon(s)%s\n", s->port, k,
-         notices >= 0 ? " at once (the heal)" : "");
+         notices < 0 ? "" : rep->proxy ? " behind a cut proxy" : " at once (the heal)");
   fflush(stdout);
-  s_proc hub0;
-  s_proc_read(g_pids[kids[0]], &hub0);
   s_watch *watch = notices >= 0 ? calloc((size_t)k, sizeof *watch) : NULL;
   if (notices >= 0 && !watch) s_die("out of memory");
-  double c0 = s_self_cpu();
-  double t0 = br_now();
   for (int i = 0; i < k; i++) {
     snprintf(sa[1 + i].dir, sizeof sa[1 + i].dir, "%s", s->dirs[i]);
     snprintf(sa[1 + i].log, sizeof sa[1 + i].log, "%s/%s.log", logs, s->names[i]);
-    char nm[48];
-    snprintf(nm, sizeof nm, "committee %s", s->names[i]);
-    kids[1 + i] = s_spawn(nm, s_serve_child, &sa[1 + i]);
+  }
+  s_proc hub0;
+  double c0 = 0, t0 = 0;
+  if (rep->proxy) { /* every daemon up and trying the cut link for a while, then the heal */
+    for (int i = 0; i < k; i++) {
+      char nm[48];
+      snprintf(nm, sizeof nm, "committee %s", s->names[i]);
+      kids[1 + i] = s_spawn(nm, s_serve_child, &sa[1 + i]);
+    }
+    double until = br_now() + 60;
+    for (int i = 0; i < k; i++)
+      while (!s_file_has(sa[1 + i].log, " serving (hub at")) {
+        s_check_alive(kids, k + 1);
+        if (br_now() > until) s_die("committee %s did not start within 60 s", s->names[i]);
+        s_sleep_ms(5);
+      }
+    s_sleep_ms(S_CUT_MS);
+    s_proc_read(g_pids[kids[0]], &hub0);
+    c0 = s_self_cpu();
+    t0 = br_now();
+    kill(g_pids[proxy], SIGUSR2);
+  } else {
+    s_proc_read(g_pids[kids[0]], &hub0);
+    c0 = s_self_cpu();
+    t0 = br_now();
+    for (int i = 0; i < k; i++) {
+      char nm[48];
+      snprintf(nm, sizeof nm, "committee %s", s->names[i]);
+      kids[1 + i] = s_spawn(nm, s_serve_child, &sa[1 + i]);
+    }
   }
   if (k >= 1) snprintf(g_fail_log, sizeof g_fail_log, "%s", sa[1].log);
 
@@ -993,7 +1056,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int notice
   double t_hub = 0;
   for (int iter = 0;; iter++) {
     if (iter % (200 / S_POLL_MS) == 0) {
-      s_tcp_sample(&conns, s->port);
+      s_tcp_sample(&conns, s->cport);
       s_proc hp;
       s_proc_read(g_pids[kids[0]], &hp);
       if (hp.rss_mib > rep->hub_rss_max) rep->hub_rss_max = hp.rss_mib;
@@ -1057,7 +1120,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int notice
     if (p.hwm_mib > rep->com_hwm_max) rep->com_hwm_max = p.hwm_mib;
     rep->com_cpu_sum += p.cpu_s;
   }
-  s_tcp_sample(&conns, s->port);
+  s_tcp_sample(&conns, s->cport);
   rep->tcp_ok = conns.ok;
   for (size_t i = 0; i < conns.n; i++) {
     const s_conn *c = &conns.v[i];
@@ -1072,6 +1135,7 @@ static void s_run_street(const char *label, int k, int64_t rows_each, int notice
   }
   free(conns.v);
   s_stop_daemons(kids, k + 1);
+  if (proxy >= 0) s_stop_daemons(&proxy, 1);
   g_hub_log[0] = g_fail_log[0] = 0;
 
   /* checks on the hub, and the commit bytes shipped */
@@ -1139,9 +1203,14 @@ static void s_converge_print(const s_report *p) {
            "committee(s)\n",
            (double)p->tcp_c2h / (double)p->rows_total, (double)p->tcp_h2c / (double)p->rows_total, p->tcp_conns,
            p->k);
-  printf("  (the heal is the start of every committee daemon at once: process start, replica open and the CURVE\n"
-         "   handshake are inside the figure; the replicas are polled every %d ms)\n",
-         S_POLL_MS);
+  if (p->proxy)
+    printf("  (the heal: every daemon ran %d ms behind a cut TCP proxy, then the proxy let them through; the\n"
+           "   figure includes ZeroMQ's reconnect backoff of the committees; the replicas are polled every %d ms)\n",
+           S_CUT_MS, S_POLL_MS);
+  else
+    printf("  (the heal is the start of every committee daemon at once: process start, replica open and the CURVE\n"
+           "   handshake are inside the figure; the replicas are polled every %d ms)\n",
+           S_POLL_MS);
   fflush(stdout);
 }
 
@@ -1188,7 +1257,7 @@ static void s_report_print(const s_report *p) {
 static void s_usage(void) {
   fprintf(stderr,
           "usage: bench_sync [--rows N] [--fanin-committees K] [--fanin-rows M] [--skip-e2e] [--skip-fanin]\n"
-          "                  [--committees K] [--edits E] [--notices H] [--skip-converge]\n"
+          "                  [--committees K] [--edits E] [--notices H] [--heal start|proxy] [--skip-converge]\n"
           "                  [--timeout SECONDS] [--conf KEY=VALUE]... [--dir DIR] [--keep]\n");
   exit(2);
 }
@@ -1221,6 +1290,11 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--skip-e2e") == 0) skip_e2e = true;
     else if (strcmp(argv[i], "--skip-fanin") == 0) skip_fanin = true;
     else if (strcmp(argv[i], "--skip-converge") == 0) skip_converge = true;
+    else if (strcmp(argv[i], "--heal") == 0 && i + 1 < argc && strcmp(argv[i + 1], "start") == 0) i++;
+    else if (strcmp(argv[i], "--heal") == 0 && i + 1 < argc && strcmp(argv[i + 1], "proxy") == 0) {
+      g_heal_proxy = true;
+      i++;
+    }
     else if (strcmp(argv[i], "--committees") == 0 && i + 1 < argc)
       conv_k = (int)s_num("--committees", argv[++i], 1, S_FANIN_MAX);
     else if (strcmp(argv[i], "--edits") == 0 && i + 1 < argc) conv_edits = s_num("--edits", argv[++i], 1, 99999999);
@@ -1239,6 +1313,21 @@ int main(int argc, char **argv) {
     else s_usage();
   }
   g_parent = getpid();
+  if (g_heal_proxy) { /* LINLI_PROXY, else the proxy built beside this program */
+    const char *env = getenv("LINLI_PROXY");
+    char self[4096];
+    ssize_t len = env ? 0 : readlink("/proc/self/exe", self, sizeof self - 1);
+    if (env) snprintf(g_proxy_bin, sizeof g_proxy_bin, "%s", env);
+    else if (len > 0) {
+      self[len] = 0;
+      char *slash = strrchr(self, '/');
+      if (slash) *slash = 0;
+      snprintf(g_proxy_bin, sizeof g_proxy_bin, "%s/proxy", self);
+    }
+    if (!g_proxy_bin[0] || access(g_proxy_bin, X_OK) != 0)
+      s_die("--heal proxy needs simulations/proxy.c built (%s): make sim/proxy, or set LINLI_PROXY",
+            g_proxy_bin[0] ? g_proxy_bin : "not found");
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = s_on_parent_signal;
@@ -1329,9 +1418,9 @@ int main(int argc, char **argv) {
            (double)fan.tcp_c2h / (double)fan.rows_total, (double)fan.tcp_h2c / (double)fan.rows_total, fan.tcp_conns,
            fan.tcp_ok ? 1 : 0);
   if (!skip_converge)
-    printf("result: converge committees=%d edits=%lld notices=%d converge_s=%.4f hub_s=%.4f median_s=%.4f "
+    printf("result: converge heal=%s committees=%d edits=%lld notices=%d converge_s=%.4f hub_s=%.4f median_s=%.4f "
            "hub_cpu_s=%.3f hub_rss_mib=%.1f hub_peak_mib=%.1f\n",
-           conv.k, (long long)conv.rows_each, conv.notices, conv.sync_secs, conv.hub_secs, conv.com_secs_median,
+           conv.proxy ? "proxy" : "start", conv.k, (long long)conv.rows_each, conv.notices, conv.sync_secs, conv.hub_secs, conv.com_secs_median,
            conv.hub_cpu_window, conv.hub_rss_max, conv.hub.hwm_mib);
 
   if (!g_keep) {

@@ -1,11 +1,13 @@
 /* proxy: a small fault-injecting TCP proxy for real-process split tests.
  *
- *   proxy --listen PORT --to PORT [--mode FILE] [--seed N]
+ *   proxy --listen PORT --to PORT [--mode FILE] [--seed N] [--start cut|open]
  *
  * Relays every connection made to 127.0.0.1:LISTEN to 127.0.0.1:TO.
  * SIGUSR1 cuts the link: every relayed connection is closed and new ones are
  * accepted and closed at once (a network split as the endpoints see it).
- * SIGUSR2 heals it. SIGTERM/SIGINT stop the proxy. Loopback only, by design.
+ * SIGUSR2 heals it. `--start cut` starts it cut (no window in which a
+ * client could get through before the signal). SIGTERM/SIGINT stop the
+ * proxy. Loopback only, by design.
  * --mode FILE is re-read whenever it changes; its lines:
  *   delay MS     hold each burst of bytes MS milliseconds before relaying it
  *   reset PM     every second, reset each connection with probability PM/1000
@@ -105,9 +107,11 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--pidfile") == 0) pidfile = argv[i + 1];
     else if (strcmp(argv[i], "--mode") == 0) mode = argv[i + 1];
     else if (strcmp(argv[i], "--seed") == 0) s_rng ^= strtoull(argv[i + 1], NULL, 10) * 2654435761ull;
+    else if (strcmp(argv[i], "--start") == 0 && strcmp(argv[i + 1], "cut") == 0) s_cut = 1;
+    else if (strcmp(argv[i], "--start") != 0 || strcmp(argv[i + 1], "open") != 0) listen_port = -1;
   }
   if (listen_port < 0 || to_port < 0) {
-    fprintf(stderr, "usage: proxy --listen PORT --to PORT [--mode FILE] [--seed N] [--pidfile FILE]\n");
+    fprintf(stderr, "usage: proxy --listen PORT --to PORT [--mode FILE] [--seed N] [--pidfile FILE] [--start cut|open]\n");
     return 2;
   }
   long long mode_mtime = -1, last_reset_check = s_now_ms();
@@ -125,7 +129,7 @@ int main(int argc, char **argv) {
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)listen_port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 16) != 0) {
+  if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 128) != 0 /* 50 committees reconnecting at the heal */) {
     fprintf(stderr, "proxy: cannot listen on 127.0.0.1:%d: %s\n", listen_port, strerror(errno));
     return 1;
   }
