@@ -64,6 +64,19 @@
 #define LI_BATCH_BYTES_MAX (8u << 20)
 #define LI_WINDOW_DEFAULT 4u
 #define LI_WINDOW_MAX 64u
+/* The hub's receive budget: batch bytes its committees together may have
+ * unacknowledged at once, shared out equally among the linked ones (each is
+ * told its share, the byte window, in Hello and Ack: session.c). Without it a
+ * hub took window x batch bytes from each of 50 committees with backlogs
+ * (50 x 4 x 1 MiB): 166 MiB peak RSS at 50 x 20,000 rows. One committee
+ * alone keeps its whole window (16 MiB > 4 x 1 MiB). */
+#define LI_HUB_RECV_BYTES (16u << 20)
+/* The smallest share, however many committees: a batch of a few hundred
+ * rows, so a street of hundreds still moves. */
+#define LI_RECV_WINDOW_MIN_BYTES (64u << 10)
+/* serve: blocks from this size up are mmapped, so memory a batch held is
+ * returned when it is freed (serve.c). */
+#define LI_SERVE_MMAP_THRESHOLD (128 << 10)
 /* One ZeroMQ message: a batch plus envelope; ZMQ_MAXMSGSIZE is set to it. */
 #define LI_MSG_BYTES_MAX (LI_BATCH_BYTES_MAX + LI_COMMIT_BYTES_MAX + 4096)
 /* Peers a hub serves at once: the peer table is allocated whole at start

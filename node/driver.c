@@ -105,6 +105,7 @@ struct li_driver {
   bool started;
   uint64_t next_seal_ms, next_save_ms, next_roster_ms;
   bool roster_known;
+  uint32_t roster_committees; /* active committees in the roster (hub), counted when it changes */
   uint32_t schema_told;        /* committee: the schema version in the Hello of the current exchange */
   int64_t data_version;        /* li_replica_data_version at the last check: another process committed when it moved */
   uint8_t roster[LI_HASH_BYTES];
@@ -234,6 +235,38 @@ static bool s_conn_eq(const li_conn *a, const li_conn *b) {
   return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
 }
 
+/* The active committees of the roster (the hub's budget is theirs). */
+static void s_count_committees(li_driver *d) {
+  li_member *m = NULL;
+  size_t n = 0;
+  li_errbuf eb = {{0}};
+  if (d->cfg.role != LI_ROLE_HUB || li_roster_list(d->r, &m, &n, &eb) != LI_OK) return;
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++) k += m[i].role == LI_ROLE_COMMITTEE && !m[i].revoked;
+  free(m);
+  d->roster_committees = k;
+}
+
+/* The hub's receive budget shared by the committees: each session tells
+ * its committee how many batch bytes it may have unacknowledged at once
+ * (session.c, "the byte window"), so the hub's queues hold about
+ * LI_HUB_RECV_BYTES whatever the backlogs of how many committees. The new
+ * share reaches a committee with the next Ack. A committee sets none: its
+ * one peer is the hub. */
+static void s_recv_windows(li_driver *d) {
+  if (d->cfg.role != LI_ROLE_HUB) return;
+  uint32_t linked = 0;
+  for (int i = 0; i < d->npeers; i++) linked += d->peers[i].linked;
+  /* shared by every committee that may connect, not only those linked
+   * now: at a heal they link within a second, and a share given to the
+   * first ones would stay theirs until their next Ack */
+  uint32_t among = linked > d->roster_committees ? linked : d->roster_committees;
+  uint32_t share = LI_HUB_RECV_BYTES / (among ? among : 1);
+  if (share < LI_RECV_WINDOW_MIN_BYTES) share = LI_RECV_WINDOW_MIN_BYTES;
+  for (int i = 0; i < d->npeers; i++)
+    if (d->peers[i].linked) li_session_set_recv_window(d->peers[i].s, share);
+}
+
 static void s_unlink(li_driver *d, s_peer *p) {
   if (!p->linked) return;
   li_session_info in;
@@ -243,6 +276,7 @@ static void s_unlink(li_driver *d, s_peer *p) {
   li_session_destroy(&p->s);
   p->linked = false;
   p->reachable = false;
+  s_recv_windows(d);
 }
 
 /* A new session for a new connection of p. */
@@ -273,6 +307,7 @@ static bool s_link(li_driver *d, s_peer *p, const li_conn *conn) {
   p->linked = true;
   p->reachable = true;
   p->conn = *conn;
+  s_recv_windows(d);
   /* a new session counts exchanges from 0: what the last one left out is
    * noted again by this one if it still holds (else it would stay forever:
    * linli-sim's liveness check found such stale entries) */
@@ -545,6 +580,7 @@ static void s_roster_check(li_driver *d) {
     return;
   }
   bool changed = d->roster_known && memcmp(now, d->roster, LI_HASH_BYTES) != 0;
+  if (changed || !d->roster_known) s_count_committees(d);
   memcpy(d->roster, now, LI_HASH_BYTES);
   d->roster_known = true;
   if (!changed || d->cfg.role != LI_ROLE_HUB) return;

@@ -5,6 +5,7 @@
  * node decides is in the driver, which the simulator drives too. */
 #include "serve.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,12 @@ static int s_timeout(const s_serve *sv, li_now now, bool linked) {
 }
 
 li_err li_serve(li_node *n, const li_serve_opts *o, li_errbuf *eb) {
+  /* Batch messages (up to LI_BATCH_BYTES_MAX) are allocated and freed by
+   * ZeroMQ's I/O thread and ours. glibc raises its mmap threshold to the
+   * largest block freed, after which such blocks come from each thread's
+   * heap and stay there: a hub that had taken 50 backlogs kept ~100 MiB it
+   * no longer used. A fixed threshold maps them and gives them back. */
+  mallopt(M_MMAP_THRESHOLD, LI_SERVE_MMAP_THRESHOLD);
   s_serve sv;
   memset(&sv, 0, sizeof sv);
   li_err e = s_start(&sv, n, eb);

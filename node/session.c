@@ -30,7 +30,8 @@
  * it, so they are never sent back.
  *
  * Invariants (s_check):
- *  1. in_flight <= window, and every id in flight is < next_batch_id.
+ *  1. in_flight <= window, and every id in flight is < next_batch_id;
+ *     flight_bytes is the sum of the bytes in flight.
  *  2. out-queue length <= window + S_OUT_EXTRA: batches are not produced
  *     without room, and a control message finding the queue full is dropped
  *     as a lossy network would drop it (the adapter drains after each call).
@@ -39,7 +40,15 @@
  *  5. in IDLE nothing is in flight and no range is pending.
  *  6. nothing we send depends on a chain the peer may not read: ours holds
  *     only such chains (s_refresh_ours), and the peer's heads of others
- *     are never compared (no ForkReport) nor counted (s_behind). */
+ *     are never compared (no ForkReport) nor counted (s_behind).
+ *
+ * The byte window: the receiver tells in its Hello and each Ack how many
+ * batch bytes it wants unacknowledged at once (window_bytes; 0: no limit, as
+ * an older peer says by not knowing the field). While anything is in flight
+ * the sender keeps below it, and it cuts its batches to half of it so that
+ * two stay in flight. A hub sets it to its receive budget over its linked
+ * peers (driver.c), so its queues hold a bounded amount per peer whatever
+ * the backlogs. */
 #include "session.h"
 
 #include <assert.h>
@@ -89,6 +98,7 @@ typedef struct {
 typedef struct {
   uint64_t id;
   uint32_t commits;
+  uint32_t bytes;
   uint64_t sent_ms;
 } s_flight;
 
@@ -123,6 +133,9 @@ struct li_session {
   size_t nranges, ranges_cap;
   s_flight flight[LI_WINDOW_MAX];
   uint32_t in_flight;
+  uint64_t flight_bytes;    /* the sum of flight[].bytes */
+  uint32_t recv_window_bytes; /* ours, told to the peer in Hello and Ack; 0: no limit */
+  uint32_t peer_window_bytes; /* the peer's, from its last Hello or Ack; 0: no limit */
 
   s_msg *out;               /* ring of out_cap */
   size_t out_head, out_n, out_cap;
@@ -189,8 +202,12 @@ static bool s_sorted(const s_chains *c) {
 
 static bool s_check(const li_session *s) {
   if (s->in_flight > s->cfg.window || s->out_n > s->out_cap) return false;
-  for (uint32_t i = 0; i < s->in_flight; i++)
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < s->in_flight; i++) {
     if (s->flight[i].id == 0 || s->flight[i].id >= s->next_batch_id) return false;
+    bytes += s->flight[i].bytes;
+  }
+  if (bytes != s->flight_bytes) return false;
   if (s->state == LI_SESSION_IDLE && (s->in_flight || s->nranges)) return false;
   return s_sorted(&s->ours) && s_sorted(&s->theirs);
 }
@@ -264,6 +281,7 @@ static void s_reset_exchange(li_session *s) {
   s_chains_free(&s->theirs);
   s->nranges = 0;
   s->in_flight = 0;
+  s->flight_bytes = 0;
   s->stalled = false;
   s->send_stopped = false;
   s->recv_done = false;
@@ -366,6 +384,7 @@ static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
   hello.exchange = s->exchange;
   hello.wall_ms = s->wall_ms;
   hello.schema_version = s->schema_version;
+  hello.window_bytes = s->recv_window_bytes;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_HELLO;
   env.hello = &hello;
@@ -406,11 +425,12 @@ static li_err s_rebuild_ranges(li_session *s, li_errbuf *eb) {
 /* How many of the fetched commits go into the next batch: a prefix that
  * continues each chain exactly where it was sent up to, within the batch
  * bounds. Advances ours[].sent over it. */
-static size_t s_take_prefix(li_session *s, const li_blobs *got) {
+static size_t s_take_prefix(li_session *s, const li_blobs *got, uint32_t max_bytes, uint32_t *took) {
   size_t k = 0, bytes = 0;
   for (; k < got->n && k < s->cfg.batch_rows_max; k++) {
     const li_blob *b = &got->v[k];
-    if (b->len > LI_COMMIT_BYTES_MAX || (k > 0 && bytes + b->len > s->cfg.batch_bytes_max)) break;
+    /* the first batch in flight takes its first commit whatever its size */
+    if (b->len > LI_COMMIT_BYTES_MAX || ((k > 0 || s->in_flight > 0) && bytes + b->len > max_bytes)) break;
     uint8_t origin[LI_PK_BYTES];
     char scope[LI_SCOPE_MAX + 1];
     uint64_t seq;
@@ -420,10 +440,11 @@ static size_t s_take_prefix(li_session *s, const li_blobs *got) {
     c->sent = seq;
     bytes += b->len;
   }
+  *took = (uint32_t)bytes;
   return k;
 }
 
-static void s_send_batch(li_session *s, const li_blobs *got, size_t k, uint64_t now) {
+static void s_send_batch(li_session *s, const li_blobs *got, size_t k, uint32_t bytes, uint64_t now) {
   ProtobufCBinaryData *cs = calloc(k, sizeof *cs);
   Linli__Batch b = LINLI__BATCH__INIT;
   b.exchange = s->exchange;
@@ -442,24 +463,43 @@ static void s_send_batch(li_session *s, const li_blobs *got, size_t k, uint64_t 
   }
   /* Sent or lost (no memory), it is in flight: a missing Ack times out. */
   free(cs);
-  s->flight[s->in_flight++] = (s_flight){b.id, (uint32_t)k, now};
+  s->flight[s->in_flight++] = (s_flight){b.id, (uint32_t)k, bytes, now};
+  s->flight_bytes += bytes;
   s->info.batches_sent++;
 }
 
-/* Sends what the peer lacks while the window and the out queue have room. */
+/* The bytes the next batch may have, 0 when the window is full: our window
+ * of batches, and the peer's window of bytes (the first batch in flight
+ * goes whatever its size, so one commit larger than the window moves). */
+static uint32_t s_window_room(const li_session *s) {
+  if (s->in_flight >= s->cfg.window) return 0;
+  uint32_t max = s->cfg.batch_bytes_max, w = s->peer_window_bytes;
+  if (w == 0) return max;
+  if (w / 2 < max) max = w / 2 > 0 ? w / 2 : 1;
+  if (s->in_flight == 0) return max;
+  if (s->flight_bytes >= w) return 0;
+  return w - s->flight_bytes < max ? (uint32_t)(w - s->flight_bytes) : max;
+}
+
+/* Sends what the peer lacks while the windows and the out queue have room. */
 static void s_pump(li_session *s, uint64_t now) {
   li_errbuf eb = {{0}};
-  while (s->state == LI_SESSION_SYNCING && !s->send_stopped && s->nranges > 0 && s->in_flight < s->cfg.window &&
+  uint32_t room;
+  while (s->state == LI_SESSION_SYNCING && !s->send_stopped && s->nranges > 0 && (room = s_window_room(s)) > 0 &&
          s_out_room(s)) {
     li_blobs got = {0};
-    li_err e = s->store.fetch(s->store_ctx, s->ranges, s->nranges, s->cfg.batch_rows_max, s->cfg.batch_bytes_max,
-                              &got, &eb);
-    size_t k = e ? 0 : s_take_prefix(s, &got);
+    li_err e = s->store.fetch(s->store_ctx, s->ranges, s->nranges, s->cfg.batch_rows_max, room, &got, &eb);
+    uint32_t bytes = 0;
+    size_t k = e ? 0 : s_take_prefix(s, &got, room, &bytes);
+    if (e == LI_OK && k == 0 && s->in_flight > 0 && got.n > 0 && got.v[0].len > room) {
+      li_blobs_clear(&got); /* the byte window is full: wait for an Ack */
+      break;
+    }
     if (e == LI_OK && k == 0)
       e = li_fail(&eb, LI_ERR_TAMPERED, "store returned %zu commits, none continuing the %zu ranges asked for", got.n,
                   s->nranges);
     if (e == LI_OK) {
-      s_send_batch(s, &got, k, now);
+      s_send_batch(s, &got, k, bytes, now);
       e = s_rebuild_ranges(s, &eb);
     }
     li_blobs_clear(&got);
@@ -698,6 +738,7 @@ static li_err s_on_hello(li_session *s, const Linli__Hello *h, uint64_t now, li_
   s->theirs = theirs;
   if (e) return s_store_failed(s, now, e, eb);
   s->peer_exchange = h->exchange;
+  s->peer_window_bytes = h->window_bytes;
   s->info.protocol = h->protocol < LI_PROTOCOL_VERSION ? h->protocol : LI_PROTOCOL_VERSION;
   /* the peer's claim, shown by the report: a version no street reaches is not kept */
   if (h->schema_version && h->schema_version <= LI_SCHEMA_VERSION_MAX) s->info.peer_schema_version = h->schema_version;
@@ -803,6 +844,7 @@ static void s_ack(li_session *s, const Linli__Batch *b, const li_apply_result *s
   a.rejects = crp;
   a.refused = st->refused;
   a.refused_first = (char *)(st->refused ? st->refused_first : "");
+  a.window_bytes = s->recv_window_bytes;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_ACK;
   env.ack = &a;
@@ -909,8 +951,10 @@ static li_err s_on_ack(li_session *s, const Linli__Ack *a, uint64_t now, li_errb
   while (i < s->in_flight && s->flight[i].id != a->id) i++;
   if (i == s->in_flight) return LI_OK; /* a duplicate, or a batch given up on */
   uint32_t n = s->flight[i].commits;
+  s->flight_bytes -= s->flight[i].bytes;
   memmove(&s->flight[i], &s->flight[i + 1], (s->in_flight - i - 1) * sizeof s->flight[0]);
   s->in_flight--;
+  s->peer_window_bytes = a->window_bytes;
   uint32_t applied = a->applied < n ? a->applied : n;
   s->info.commits_sent += applied;
   s->ex_sent += applied;
@@ -1182,6 +1226,7 @@ void li_session_info_get(const li_session *s, li_session_info *out) {
   out->state = s->state;
   out->last_recv_ms = s->last_recv_ms;
   out->in_flight = s->in_flight;
+  out->flight_bytes = s->flight_bytes;
   out->caught_up = s_caught_up(s);
   uint64_t behind = 0;
   for (size_t i = 0; i < s->ours.n; i++)
@@ -1195,6 +1240,8 @@ void li_session_info_get(const li_session *s, li_session_info *out) {
 void li_session_set_wall(li_session *s, uint64_t wall_ms) { s->wall_ms = wall_ms; }
 
 void li_session_set_schema(li_session *s, uint32_t version) { s->schema_version = version; }
+
+void li_session_set_recv_window(li_session *s, uint32_t bytes) { s->recv_window_bytes = bytes; }
 
 bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
                           uint8_t hash[LI_HASH_BYTES]) {

@@ -156,6 +156,7 @@ typedef struct {
   uint64_t behind_us;            /* commits we have that the peer lacks (not yet acked) */
   uint64_t rejected[LI_ERR__COUNT];
   uint32_t in_flight;
+  uint64_t flight_bytes;         /* bytes of the batches in flight */
   bool caught_up;                /* both directions done in the current exchange (stuck chains aside) */
   uint64_t peer_wall_ms;         /* the peer's wall clock in its last Hello, 0: none */
   uint64_t peer_wall_seen_ms;    /* our wall clock when that Hello arrived */
@@ -197,6 +198,9 @@ void li_session_set_wall(li_session *s, uint64_t wall_ms);
 /* The node's street schema version, for the Hellos it sends (the adapter
  * sets it before every input; the hub's report shows who lags). */
 void li_session_set_schema(li_session *s, uint32_t version);
+/* The batch bytes we want unacknowledged from the peer at once (0: no
+ * limit), told in our next Hello and every Ack. */
+void li_session_set_recv_window(li_session *s, uint32_t bytes);
 
 /* The peer's head of (origin, scope) from its Hello of the current
  * exchange: false when no Hello of this exchange has arrived yet; *seq 0

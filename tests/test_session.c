@@ -266,6 +266,7 @@ typedef struct {
   li_event ev[EVMAX];
   int nev;
   uint32_t max_in_flight;
+  uint64_t max_flight_bytes;
 } tnode;
 
 typedef struct {
@@ -279,6 +280,7 @@ typedef struct {
   int sent[2][KINDS];            /* messages of each kind put on the wire */
   tmsg last_hello[2];            /* the last Hello bytes per direction */
   size_t batch_max_commits, batch_over_bytes; /* observed batch shapes */
+  size_t batch_max_bytes[2];                  /* the largest batch of several commits per direction */
   size_t wire_commits[2];                     /* commits carried by batches per direction */
   uint32_t drop_pct, dup_pct;                 /* random faults, from rng */
   bool shuffle;                               /* deliver each round in a random order */
@@ -382,6 +384,7 @@ static void inspect_batch(tnet *n, const tnode *from, int dir, const uint8_t *d,
     size_t bytes = 0;
     for (size_t i = 0; i < b->n_commits; i++) bytes += b->commits[i].len;
     if (b->n_commits > 1 && bytes > from->cfg.batch_bytes_max) n->batch_over_bytes++;
+    if (b->n_commits > 1 && bytes > n->batch_max_bytes[dir]) n->batch_max_bytes[dir] = bytes;
   }
   linli__envelope__free_unpacked(e, NULL);
 }
@@ -417,6 +420,7 @@ static void collect(tnet *n, tnode *from, int dir) {
   li_session_info in;
   li_session_info_get(from->s, &in);
   if (in.in_flight > from->max_in_flight) from->max_in_flight = in.in_flight;
+  if (in.in_flight > 1 && in.flight_bytes > from->max_flight_bytes) from->max_flight_bytes = in.flight_bytes;
   assert_true(in.in_flight <= from->cfg.window);
 }
 
@@ -669,6 +673,43 @@ static void test_batches_and_window(void **state) {
     assert_true(n->batch_max_commits <= cases[c].rows);
     assert_int_equal(n->batch_over_bytes, 0);
     assert_int_equal(count_ev(&n->a, LI_EV_SYNCED), 1);
+    assert_int_equal(count_ev(&n->a, LI_EV_REJECTED), 0);
+    net_free(n);
+  }
+}
+
+/* The byte window (session.c): the responder (a hub) names how many batch
+ * bytes it takes unacknowledged; the initiator keeps what it has in flight
+ * within it and cuts its batches to half of it, and the street still
+ * converges, even when one commit is larger than the window. Control: no
+ * byte window (0, as an older peer says), batches as large as
+ * batch_bytes_max. */
+static void test_byte_window(void **state) {
+  (void)state;
+  static const struct {
+    uint32_t window_bytes;
+  } cases[] = {{0}, {4000}, {1500}, {1}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    tnet *n = net_new();
+    seed_street(n);
+    n->a.cfg.batch_rows_max = n->b.cfg.batch_rows_max = 20;
+    n->a.cfg.batch_bytes_max = n->b.cfg.batch_bytes_max = 8000;
+    n->a.cfg.window = n->b.cfg.window = 8;
+    net_open(n);
+    li_session_set_recv_window(n->b.s, cases[c].window_bytes);
+    start_a(n);
+    run_for(n, 60000);
+    assert_street_converged(n, 50, 30);
+    uint32_t w = cases[c].window_bytes;
+    if (w == 0) { /* control: the batch bounds alone */
+      assert_true(n->batch_max_bytes[0] > 3000); /* 20 commits of ~180 bytes */
+      assert_true(n->a.max_in_flight >= 3);
+    } else {
+      assert_true(n->batch_max_bytes[0] <= w / 2); /* a batch of several commits */
+      assert_true(n->a.max_flight_bytes <= w);     /* several batches in flight */
+    }
+    /* the other direction: A named no byte window */
+    assert_true(n->batch_max_bytes[1] > 3000);
     assert_int_equal(count_ev(&n->a, LI_EV_REJECTED), 0);
     net_free(n);
   }
@@ -1358,6 +1399,7 @@ int main(void) {
       cmocka_unit_test(test_newer_peer),
       cmocka_unit_test(test_hello_contents_and_behind),
       cmocka_unit_test(test_batches_and_window),
+      cmocka_unit_test(test_byte_window),
       cmocka_unit_test(test_lost_message),
       cmocka_unit_test(test_duplicated_and_reordered),
       cmocka_unit_test(test_duplicates_are_harmless),
