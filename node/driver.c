@@ -250,21 +250,25 @@ static void s_count_committees(li_driver *d) {
 /* The hub's receive budget shared by the committees: each session tells
  * its committee how many batch bytes it may have unacknowledged at once
  * (session.c, "the byte window"), so the hub's queues hold about
- * LI_HUB_RECV_BYTES whatever the backlogs of how many committees. The new
- * share reaches a committee with the next Ack. A committee sets none: its
- * one peer is the hub. */
+ * LI_HUB_RECV_BYTES whatever the backlogs of how many committees. In a
+ * Hello the share is of every active committee of the roster: at a heal
+ * they link within a second, and a share given to the first ones by the
+ * few linked then would be theirs until their first Ack. In an Ack it is
+ * of those linked now, so one committee catching up alone gets the whole
+ * budget from its first Ack on. A committee sets none: its one peer is the
+ * hub. */
+static uint32_t s_share(uint32_t among) {
+  uint32_t share = LI_HUB_RECV_BYTES / (among ? among : 1);
+  return share < LI_RECV_WINDOW_MIN_BYTES ? LI_RECV_WINDOW_MIN_BYTES : share;
+}
+
 static void s_recv_windows(li_driver *d) {
   if (d->cfg.role != LI_ROLE_HUB) return;
   uint32_t linked = 0;
   for (int i = 0; i < d->npeers; i++) linked += d->peers[i].linked;
-  /* shared by every committee that may connect, not only those linked
-   * now: at a heal they link within a second, and a share given to the
-   * first ones would stay theirs until their next Ack */
-  uint32_t among = linked > d->roster_committees ? linked : d->roster_committees;
-  uint32_t share = LI_HUB_RECV_BYTES / (among ? among : 1);
-  if (share < LI_RECV_WINDOW_MIN_BYTES) share = LI_RECV_WINDOW_MIN_BYTES;
+  uint32_t hello = s_share(linked > d->roster_committees ? linked : d->roster_committees), ack = s_share(linked);
   for (int i = 0; i < d->npeers; i++)
-    if (d->peers[i].linked) li_session_set_recv_window(d->peers[i].s, share);
+    if (d->peers[i].linked) li_session_set_recv_window(d->peers[i].s, hello, ack);
 }
 
 static void s_unlink(li_driver *d, s_peer *p) {

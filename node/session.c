@@ -134,7 +134,7 @@ struct li_session {
   s_flight flight[LI_WINDOW_MAX];
   uint32_t in_flight;
   uint64_t flight_bytes;    /* the sum of flight[].bytes */
-  uint32_t recv_window_bytes; /* ours, told to the peer in Hello and Ack; 0: no limit */
+  uint32_t hello_window_bytes, ack_window_bytes; /* ours, told to the peer in Hello / Ack; 0: no limit */
   uint32_t peer_window_bytes; /* the peer's, from its last Hello or Ack; 0: no limit */
 
   s_msg *out;               /* ring of out_cap */
@@ -384,7 +384,7 @@ static li_err s_send_hello(li_session *s, uint64_t now, li_errbuf *eb) {
   hello.exchange = s->exchange;
   hello.wall_ms = s->wall_ms;
   hello.schema_version = s->schema_version;
-  hello.window_bytes = s->recv_window_bytes;
+  hello.window_bytes = s->hello_window_bytes;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_HELLO;
   env.hello = &hello;
@@ -844,7 +844,7 @@ static void s_ack(li_session *s, const Linli__Batch *b, const li_apply_result *s
   a.rejects = crp;
   a.refused = st->refused;
   a.refused_first = (char *)(st->refused ? st->refused_first : "");
-  a.window_bytes = s->recv_window_bytes;
+  a.window_bytes = s->ack_window_bytes;
   Linli__Envelope env = LINLI__ENVELOPE__INIT;
   env.m_case = LINLI__ENVELOPE__M_ACK;
   env.ack = &a;
@@ -1241,7 +1241,10 @@ void li_session_set_wall(li_session *s, uint64_t wall_ms) { s->wall_ms = wall_ms
 
 void li_session_set_schema(li_session *s, uint32_t version) { s->schema_version = version; }
 
-void li_session_set_recv_window(li_session *s, uint32_t bytes) { s->recv_window_bytes = bytes; }
+void li_session_set_recv_window(li_session *s, uint32_t hello_bytes, uint32_t ack_bytes) {
+  s->hello_window_bytes = hello_bytes;
+  s->ack_window_bytes = ack_bytes;
+}
 
 bool li_session_peer_head(const li_session *s, const uint8_t origin[LI_PK_BYTES], const char *scope, uint64_t *seq,
                           uint8_t hash[LI_HASH_BYTES]) {

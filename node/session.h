@@ -199,8 +199,8 @@ void li_session_set_wall(li_session *s, uint64_t wall_ms);
  * sets it before every input; the hub's report shows who lags). */
 void li_session_set_schema(li_session *s, uint32_t version);
 /* The batch bytes we want unacknowledged from the peer at once (0: no
- * limit), told in our next Hello and every Ack. */
-void li_session_set_recv_window(li_session *s, uint32_t bytes);
+ * limit): told in our next Hello, and in every Ack. */
+void li_session_set_recv_window(li_session *s, uint32_t hello_bytes, uint32_t ack_bytes);
 
 /* The peer's head of (origin, scope) from its Hello of the current
  * exchange: false when no Hello of this exchange has arrived yet; *seq 0

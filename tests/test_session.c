@@ -696,7 +696,7 @@ static void test_byte_window(void **state) {
     n->a.cfg.batch_bytes_max = n->b.cfg.batch_bytes_max = 8000;
     n->a.cfg.window = n->b.cfg.window = 8;
     net_open(n);
-    li_session_set_recv_window(n->b.s, cases[c].window_bytes);
+    li_session_set_recv_window(n->b.s, cases[c].window_bytes, cases[c].window_bytes);
     start_a(n);
     run_for(n, 60000);
     assert_street_converged(n, 50, 30);
