@@ -88,3 +88,52 @@ li_err li_rowclock_key(li_replica *r, li_arena *a, const li_table *t, Linli__Val
   sqlite3_finalize(st);
   return e;
 }
+
+li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li_rowclock *rc, li_errbuf *eb) {
+  rc->exists = sqlite3_column_type(st, col) != SQLITE_NULL;
+  rc->cl = rc->exists ? sqlite3_column_int64(st, col) : 0;
+  memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
+  memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
+  if (!rc->exists) return LI_OK;
+  int n = sqlite3_column_bytes(st, col + 1);
+  const unsigned char *p = sqlite3_column_blob(st, col + 1);
+  if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
+  for (int i = 0; i < n / S_ENTRY; i++) {
+    uint64_t h = 0;
+    uint32_t o = 0;
+    for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
+    for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
+    rc->hlc[i] = h;
+    rc->origin[i] = o;
+  }
+  return LI_OK;
+}
+
+/* One INSERT or UPDATE of a clock row (li_rowclock_write): st's changes. */
+static int s_clock_step(li_replica *r, sqlite3_stmt *st, const li_table *t, const char *scope, const Linli__Value *key,
+                        int64_t cl, const unsigned char *buf) {
+  sqlite3_bind_int(st, 1, t->id);
+  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(st, 3, key);
+  sqlite3_bind_int64(st, 4, cl);
+  sqlite3_bind_blob(st, 5, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
+  int rcode = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rcode == SQLITE_DONE ? sqlite3_changes(r->db) : -1;
+}
+
+li_err li_rowclock_write(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                         const li_rowclock *rc, li_errbuf *eb) {
+  unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
+  for (int i = 0; i < t->ncols; i++) {
+    for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
+    for (int b = 0; b < 4; b++) buf[i * S_ENTRY + 8 + b] = (unsigned char)(rc->origin[i] >> (8 * b));
+  }
+  int n = 0;
+  if (rc->exists) n = s_clock_step(r, r->st_clock_upd, t, scope, key, rc->cl, buf);
+  /* a row said to exist that is not there any more is written afresh */
+  if (n == 0) n = s_clock_step(r, r->st_clock_ins, t, scope, key, rc->cl, buf);
+  return n == 1 ? LI_OK : li_db_fail(r, eb, "linli_clock");
+}

@@ -28,6 +28,16 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb);
 
+/* The same clock read from a row of another statement (seal's one pass):
+ * column col is linli_clock.cl, NULL when the row has none, col + 1 its
+ * vers. */
+li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li_rowclock *rc, li_errbuf *eb);
+/* Writes rc as the clock of (t, scope, key): an UPDATE of the row when
+ * rc->exists (it must be there), an INSERT otherwise (there must be none),
+ * cheaper than put's INSERT OR REPLACE. */
+li_err li_rowclock_write(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                         const li_rowclock *rc, li_errbuf *eb);
+
 /* The clock key of the key columns besides scope (RowChange.pk): for
  * several, the JSON array text SQLite's json_array() makes of them (so it
  * matches what the capture triggers record); for one, the value itself.
