@@ -371,12 +371,6 @@ static li_err s_prepare_common(li_replica *r, li_errbuf *eb) {
   if ((e = s_prepare(r, "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES(?,?,?,?,?)",
                      &r->st_clock_put, eb)))
     return e;
-  if ((e = s_prepare(r, "INSERT INTO linli_clock(tbl, scope, pk, cl, vers) VALUES(?1,?2,?3,?4,?5)", &r->st_clock_ins,
-                     eb)))
-    return e;
-  if ((e = s_prepare(r, "UPDATE linli_clock SET cl=?4, vers=?5 WHERE tbl=?1 AND scope=?2 AND pk=?3", &r->st_clock_upd,
-                     eb)))
-    return e;
   if ((e = s_prepare(r, "DELETE FROM linli_dirty", &r->st_dirty_clear, eb))) return e;
   return li_chain_prepare(r, eb);
 }
@@ -528,8 +522,6 @@ void li_replica_close(li_replica **rp) {
   free(r->origins);
   sqlite3_finalize(r->st_clock_get);
   sqlite3_finalize(r->st_clock_put);
-  sqlite3_finalize(r->st_clock_ins);
-  sqlite3_finalize(r->st_clock_upd);
   sqlite3_finalize(r->st_dirty_clear);
   li_chain_finalize(r);
   if (r->db) sqlite3_close_v2(r->db);

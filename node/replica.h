@@ -99,7 +99,6 @@ struct li_replica {
   int txn_origins;       /* norigins at begin; -1: no transaction of ours */
   int sp_origins;        /* norigins at the savepoint; -1: none */
   sqlite3_stmt *st_clock_get, *st_clock_put, *st_dirty_clear;
-  sqlite3_stmt *st_clock_ins, *st_clock_upd; /* li_rowclock_write: a new clock row, or one that exists */
   struct li_chain_stmts *chain_st; /* chain.c's */
   /* write-lock hold (li_replica_lock_stats): CLOCK_MONOTONIC ns when the
    * open write transaction began (0: none of ours), and the holds ended */

@@ -1,11 +1,13 @@
 /* rowclock: reading and writing linli_clock rows. */
 #include "rowclock.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "value.h"
 
 #define S_ENTRY 12
+_Static_assert(S_ENTRY == sizeof(((li_rowclock_batch *)0)->vers[0]) / LI_TABLE_COLS_MAX, "rowclock.h sizes a batch's vers");
 
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {
@@ -110,30 +112,61 @@ li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li
   return LI_OK;
 }
 
-/* One INSERT or UPDATE of a clock row (li_rowclock_write): st's changes. */
-static int s_clock_step(li_replica *r, sqlite3_stmt *st, const li_table *t, const char *scope, const Linli__Value *key,
-                        int64_t cl, const unsigned char *buf) {
-  sqlite3_bind_int(st, 1, t->id);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  li_value_bind(st, 3, key);
-  sqlite3_bind_int64(st, 4, cl);
-  sqlite3_bind_blob(st, 5, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
-  int rcode = sqlite3_step(st);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return rcode == SQLITE_DONE ? sqlite3_changes(r->db) : -1;
+/* li_rowclock_batch's statement: LI_ROWCLOCK_BATCH rows of put's. */
+static li_err s_batch_stmt(li_replica *r, li_rowclock_batch *b, li_errbuf *eb) {
+  if (b->st) return LI_OK;
+  sqlite3_str *x = sqlite3_str_new(r->db);
+  sqlite3_str_appendall(x, "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES");
+  for (int i = 0; i < LI_ROWCLOCK_BATCH; i++) sqlite3_str_appendall(x, i ? ",(?,?,?,?,?)" : "(?,?,?,?,?)");
+  char *sql = sqlite3_str_finish(x);
+  if (!sql) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  li_err e = LI_OK;
+  if (sqlite3_prepare_v2(r->db, sql, -1, &b->st, NULL) != SQLITE_OK) e = li_db_fail(r, eb, "linli_clock");
+  sqlite3_free(sql);
+  return e;
 }
 
-li_err li_rowclock_write(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
-                         const li_rowclock *rc, li_errbuf *eb) {
-  unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
+li_err li_rowclock_batch_add(li_replica *r, li_rowclock_batch *b, const li_table *t, const char *scope,
+                             const Linli__Value *key, const li_rowclock *rc, li_errbuf *eb) {
+  assert(b->n < LI_ROWCLOCK_BATCH);
+  b->tbl[b->n] = t->id;
+  b->scope[b->n] = scope;
+  b->key[b->n] = key;
+  b->cl[b->n] = rc->cl;
+  unsigned char *buf = b->vers[b->n];
   for (int i = 0; i < t->ncols; i++) {
-    for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
-    for (int b = 0; b < 4; b++) buf[i * S_ENTRY + 8 + b] = (unsigned char)(rc->origin[i] >> (8 * b));
+    for (int k = 0; k < 8; k++) buf[i * S_ENTRY + k] = (unsigned char)(rc->hlc[i] >> (8 * k));
+    for (int k = 0; k < 4; k++) buf[i * S_ENTRY + 8 + k] = (unsigned char)(rc->origin[i] >> (8 * k));
   }
-  int n = 0;
-  if (rc->exists) n = s_clock_step(r, r->st_clock_upd, t, scope, key, rc->cl, buf);
-  /* a row said to exist that is not there any more is written afresh */
-  if (n == 0) n = s_clock_step(r, r->st_clock_ins, t, scope, key, rc->cl, buf);
-  return n == 1 ? LI_OK : li_db_fail(r, eb, "linli_clock");
+  b->nvers[b->n] = t->ncols * S_ENTRY;
+  return ++b->n == LI_ROWCLOCK_BATCH ? li_rowclock_batch_flush(r, b, eb) : LI_OK;
+}
+
+li_err li_rowclock_batch_flush(li_replica *r, li_rowclock_batch *b, li_errbuf *eb) {
+  li_err e = LI_OK;
+  int n = b->n;
+  b->n = 0;
+  if (n == LI_ROWCLOCK_BATCH && (e = s_batch_stmt(r, b, eb))) return e;
+  /* a full batch in one statement, what is left row by row as put does */
+  sqlite3_stmt *st = n == LI_ROWCLOCK_BATCH ? b->st : r->st_clock_put;
+  for (int i = 0; i < n && e == LI_OK; i++) {
+    int p = st == b->st ? 5 * i : 0;
+    sqlite3_bind_int(st, p + 1, b->tbl[i]);
+    sqlite3_bind_text(st, p + 2, b->scope[i], -1, SQLITE_STATIC);
+    li_value_bind(st, p + 3, b->key[i]);
+    sqlite3_bind_int64(st, p + 4, b->cl[i]);
+    sqlite3_bind_blob(st, p + 5, b->vers[i], b->nvers[i], SQLITE_STATIC);
+    if (st == b->st && i < n - 1) continue;
+    int rcode = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rcode != SQLITE_DONE) e = li_db_fail(r, eb, "linli_clock");
+  }
+  return e;
+}
+
+void li_rowclock_batch_free(li_rowclock_batch *b) {
+  sqlite3_finalize(b->st);
+  b->st = NULL;
+  b->n = 0;
 }

@@ -44,6 +44,7 @@ typedef struct {
   size_t bytes_est;
   li_seal_stats *st;
   bool held;               /* a table's markers were kept (drift) */
+  li_rowclock_batch *clocks; /* the clocks of the rows sealed, written before s_flush resets the arena */
 } s_sealer;
 
 /* The markers sealed: all of them, or, when a table's were kept, those of
@@ -147,7 +148,8 @@ static li_err s_seal_commit(s_sealer *s, Linli__Commit *c, li_errbuf *eb) {
 }
 
 static li_err s_flush(s_sealer *s, li_errbuf *eb) {
-  if (!s->open) return LI_OK;
+  li_err e = s->clocks ? li_rowclock_batch_flush(s->r, s->clocks, eb) : LI_OK;
+  if (e || !s->open) return e;
   s->open = false;
   if (s->nrows == 0) {
     li_arena_reset(&s->a);
@@ -158,7 +160,7 @@ static li_err s_flush(s_sealer *s, li_errbuf *eb) {
   c.schema_version = s->r->schema_version;
   c.tables = s->tables;
   c.n_tables = s->ntables;
-  li_err e = s_seal_commit(s, &c, eb);
+  e = s_seal_commit(s, &c, eb);
   if (e) return e;
   s->st->commits++;
   s->st->rows += (int64_t)s->nrows;
@@ -300,18 +302,15 @@ static li_err s_row_values(s_sealer *s, const li_table *t, uint64_t cols, sqlite
 }
 
 /* A plan that publishes: its RowChange appended to the open commit, the
- * row's clock (rc, as read) written back with the new versions. replace:
- * with INSERT OR REPLACE, so that the stored key becomes key as it is (the
- * clock row found may hold an equal number of the other type, 3 for 3.0);
- * otherwise a plain INSERT or UPDATE (li_rowclock_write), cheaper. */
+ * row's clock (rc, as read) queued to be written back with the new
+ * versions (s->clocks, as li_rowclock_put writes it). */
 static li_err s_row_emit(s_sealer *s, li_table *t, const Linli__Value *key, Linli__Value **pk, const s_plan *p,
-                         Linli__Value *const *vals, li_rowclock *rc, bool replace, li_errbuf *eb) {
+                         Linli__Value *const *vals, li_rowclock *rc, li_errbuf *eb) {
   Linli__RowChange *ch = NULL;
   li_err e = s_row_change(s, t, pk, p, vals, rc, &ch, eb);
   if (e) return e;
   rc->cl = p->cl;
-  e = replace ? li_rowclock_put(s->r, t, s->scope, key, rc, eb) : li_rowclock_write(s->r, t, s->scope, key, rc, eb);
-  if (e) return e;
+  if ((e = li_rowclock_batch_add(s->r, s->clocks, t, s->scope, key, rc, eb))) return e;
   return s_row_append(s, t, ch, eb);
 }
 
@@ -326,7 +325,8 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   li_err e = s_pk_values(s, t, key, &pk, eb);
   if (e) return e;
   li_rowclock rc;
-  if ((e = li_rowclock_get(r, t, s->scope, key, &rc, eb))) return e;
+  if ((e = li_rowclock_batch_flush(r, s->clocks, eb)) || (e = li_rowclock_get(r, t, s->scope, key, &rc, eb)))
+    return e;
   for (int i = 0; i < t->npk; i++) li_value_bind(t->sel, i + 1, pk[i]);
   sqlite3_bind_text(t->sel, t->npk + 1, s->scope, -1, SQLITE_STATIC);
   int step = sqlite3_step(t->sel);
@@ -338,18 +338,18 @@ static li_err s_row(s_sealer *s, li_table *t, Linli__Value *key, uint64_t mask, 
   sqlite3_reset(t->sel);
   sqlite3_clear_bindings(t->sel);
   if (e || p.skip) return e;
-  return s_row_emit(s, t, key, pk, &p, vals, &rc, true, eb);
+  return s_row_emit(s, t, key, pk, &p, vals, &rc, eb);
 }
 
 /* ---- reading the markers: one pass per table ---- */
 
 /* Columns of a table's marker statement (s_table_stmt). */
-enum { S_Q_SCOPE, S_Q_PK, S_Q_OP, S_Q_MASK, S_Q_CL, S_Q_VERS, S_Q_CPK, S_Q_ROW };
+enum { S_Q_SCOPE, S_Q_PK, S_Q_OP, S_Q_MASK, S_Q_CL, S_Q_VERS, S_Q_ROW };
 
 /* t->seal, prepared on first use (capture frees it with the table): t's
  * markers in the order they are sealed (scope, key, then as written).
- * For a single key column each also carries the row's clock (S_Q_CL,
- * S_Q_VERS and its key S_Q_CPK, NULL when there is none) and the row as it is now (from
+ * For a single key column each also carries the row's clock (S_Q_CL and
+ * S_Q_VERS, NULL when there is none) and the row as it is now (from
  * S_Q_ROW, t's columns in order, all NULL when there is none), so one step
  * replaces a clock read and a t->sel per row. The joins compare as those
  * reads do: linli_clock's pk, like the marker's, has no affinity, and t's
@@ -362,7 +362,7 @@ static li_err s_table_stmt(li_replica *r, li_table *t, li_errbuf *eb) {
   sqlite3_str *x = sqlite3_str_new(r->db);
   sqlite3_str_appendall(x, "SELECT d.scope, d.pk, d.op, d.mask");
   if (t->npk == 1) {
-    sqlite3_str_appendall(x, ", c.cl, c.vers, c.pk");
+    sqlite3_str_appendall(x, ", c.cl, c.vers");
     for (int i = 0; i < t->ncols; i++) sqlite3_str_appendf(x, ", t.\"%w\"", t->cols[i]);
     sqlite3_str_appendf(x,
                         " FROM linli_dirty d LEFT JOIN linli_clock c ON c.tbl = d.tbl AND c.scope = d.scope AND "
@@ -423,11 +423,10 @@ static li_err s_group(s_sealer *s, s_cursor *c, li_errbuf *eb) {
   bool fast = t->npk == 1 && !s_clock_seen(&c->last, key);
   c->last = *key;
   li_rowclock rc;
-  bool exists = false, same_key = true;
+  bool exists = false;
   Linli__Value *vals[LI_TABLE_COLS_MAX];
   if (fast) {
     if ((e = li_rowclock_from_columns(t, q, S_Q_CL, &rc, eb))) return e;
-    same_key = !rc.exists || li_value_equals_column(key, q, S_Q_CPK);
     exists = sqlite3_column_type(q, S_Q_ROW + t->scope_col) != SQLITE_NULL;
     uint64_t cols = (UINT64_C(1) << t->ncols) - 1;
     for (int i = 0; i < t->npk; i++) cols &= ~(UINT64_C(1) << t->pk[i]);
@@ -448,7 +447,7 @@ static li_err s_group(s_sealer *s, s_cursor *c, li_errbuf *eb) {
   if (p.skip) return LI_OK;
   Linli__Value **pk = NULL;
   if ((e = s_pk_values(s, t, key, &pk, eb))) return e;
-  return s_row_emit(s, t, key, pk, &p, vals, &rc, !same_key, eb);
+  return s_row_emit(s, t, key, pk, &p, vals, &rc, eb);
 }
 
 /* Which tables have markers (one scan of linli_dirty). A drift table's
@@ -528,9 +527,10 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   li_hlc_init(&s.clock, last);
   if ((e = li_replica_origin_idx(r, r->self, &s.self_idx, eb))) return e;
   s.rows = malloc(sizeof(*s.rows) * LI_COMMIT_ROWS_MAX);
+  s.clocks = calloc(1, sizeof *s.clocks);
   s_cursor *cur = calloc((size_t)li_capture_count(r) + 1, sizeof *cur);
   int ncur = 0;
-  if (!s.rows || !cur) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (!s.rows || !s.clocks || !cur) e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
   if (e == LI_OK) e = s_cursors(&s, cur, &ncur, eb);
   for (s_cursor *c; e == LI_OK && (c = s_next(cur, ncur));) e = s_group(&s, c, eb);
   for (int i = 0; i < ncur; i++) sqlite3_reset(cur[i].q);
@@ -538,6 +538,8 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   if (e == LI_OK) e = s_flush(&s, eb);
   if (e == LI_OK) e = s_clear(&s, eb);
   if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
+  if (s.clocks) li_rowclock_batch_free(s.clocks);
+  free(s.clocks);
   free(s.rows);
   li_arena_free(&s.a);
   return e;
