@@ -7,7 +7,8 @@
 #include "value.h"
 
 #define S_ENTRY 12
-_Static_assert(S_ENTRY == sizeof(((li_rowclock_batch *)0)->vers[0]) / LI_TABLE_COLS_MAX, "rowclock.h sizes a batch's vers");
+_Static_assert(S_ENTRY == sizeof(((li_rowclock_batch *)0)->vers[0]) / LI_TABLE_COLS_MAX,
+               "rowclock.h sizes a batch's vers");
 
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {

@@ -457,8 +457,9 @@ static li_err s_group(s_sealer *s, s_cursor *c, li_errbuf *eb) {
 static li_err s_cursors(s_sealer *s, s_cursor *cur, int *ncur, li_errbuf *eb) {
   li_replica *r = s->r;
   sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT tbl, count(*), min(ifnull(scope, '')) FROM linli_dirty GROUP BY tbl ORDER BY tbl",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(r->db,
+                         "SELECT tbl, count(*), min(ifnull(scope, '')) FROM linli_dirty GROUP BY tbl ORDER BY tbl", -1,
+                         &q, NULL) != SQLITE_OK)
     return li_db_fail(r, eb, "linli_dirty");
   li_err e = LI_OK;
   char *held_scope = NULL;

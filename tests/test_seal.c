@@ -528,12 +528,14 @@ static void test_seal_one_pass(void **state) {
   assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
                             "WHERE t.name = 'ni' AND c.cl = 1 AND typeof(c.pk) = 'integer'"),
                    70);
-  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl WHERE t.name = 'nu'"),
+  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'nu'"),
                    3);
   assert_string_equal(s_text(c, "SELECT typeof(c.pk) || c.cl FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
                                 "WHERE t.name = 'nu' AND c.pk = 3"),
                       "real1");
-  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl WHERE t.name = 'nc'"),
+  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'nc'"),
                    2);
   /* the next seal finds the clocks: an update is an update, a delete the next generation */
   s_exec(c, "UPDATE ni SET v = 'again' WHERE id = 7; DELETE FROM ni WHERE id = 8; DELETE FROM nu WHERE id = 3");
