@@ -91,6 +91,7 @@ typedef struct {
   sqlite3_stmt *del;      /* DELETE WHERE pk columns = ?... AND scope = ? */
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
+  sqlite3_stmt *seal;     /* seal.c's read of the table's markers (seal.h), prepared there on first use */
   char *drift;            /* invariant 8: what changed by hand, NULL when nothing */
   sqlite3_value **dflt;   /* each column's constant DEFAULT, or NULL (LI_TABLE_COLS_MAX + 1 slots) */
 } li_table;

@@ -1,11 +1,14 @@
 /* rowclock: reading and writing linli_clock rows. */
 #include "rowclock.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "value.h"
 
 #define S_ENTRY 12
+_Static_assert(S_ENTRY == sizeof(((li_rowclock_batch *)0)->vers[0]) / LI_TABLE_COLS_MAX,
+               "rowclock.h sizes a batch's vers");
 
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {
@@ -87,4 +90,84 @@ li_err li_rowclock_key(li_replica *r, li_arena *a, const li_table *t, Linli__Val
   }
   sqlite3_finalize(st);
   return e;
+}
+
+li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li_rowclock *rc, li_errbuf *eb) {
+  rc->exists = sqlite3_column_type(st, col) != SQLITE_NULL;
+  rc->cl = rc->exists ? sqlite3_column_int64(st, col) : 0;
+  memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
+  memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
+  if (!rc->exists) return LI_OK;
+  int n = sqlite3_column_bytes(st, col + 1);
+  const unsigned char *p = sqlite3_column_blob(st, col + 1);
+  if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
+  for (int i = 0; i < n / S_ENTRY; i++) {
+    uint64_t h = 0;
+    uint32_t o = 0;
+    for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
+    for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
+    rc->hlc[i] = h;
+    rc->origin[i] = o;
+  }
+  return LI_OK;
+}
+
+/* li_rowclock_batch's statement: LI_ROWCLOCK_BATCH rows of put's. */
+static li_err s_batch_stmt(li_replica *r, li_rowclock_batch *b, li_errbuf *eb) {
+  if (b->st) return LI_OK;
+  sqlite3_str *x = sqlite3_str_new(r->db);
+  sqlite3_str_appendall(x, "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES");
+  for (int i = 0; i < LI_ROWCLOCK_BATCH; i++) sqlite3_str_appendall(x, i ? ",(?,?,?,?,?)" : "(?,?,?,?,?)");
+  char *sql = sqlite3_str_finish(x);
+  if (!sql) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  li_err e = LI_OK;
+  if (sqlite3_prepare_v2(r->db, sql, -1, &b->st, NULL) != SQLITE_OK) e = li_db_fail(r, eb, "linli_clock");
+  sqlite3_free(sql);
+  return e;
+}
+
+li_err li_rowclock_batch_add(li_replica *r, li_rowclock_batch *b, const li_table *t, const char *scope,
+                             const Linli__Value *key, const li_rowclock *rc, li_errbuf *eb) {
+  assert(b->n < LI_ROWCLOCK_BATCH);
+  b->tbl[b->n] = t->id;
+  b->scope[b->n] = scope;
+  b->key[b->n] = key;
+  b->cl[b->n] = rc->cl;
+  unsigned char *buf = b->vers[b->n];
+  for (int i = 0; i < t->ncols; i++) {
+    for (int k = 0; k < 8; k++) buf[i * S_ENTRY + k] = (unsigned char)(rc->hlc[i] >> (8 * k));
+    for (int k = 0; k < 4; k++) buf[i * S_ENTRY + 8 + k] = (unsigned char)(rc->origin[i] >> (8 * k));
+  }
+  b->nvers[b->n] = t->ncols * S_ENTRY;
+  return ++b->n == LI_ROWCLOCK_BATCH ? li_rowclock_batch_flush(r, b, eb) : LI_OK;
+}
+
+li_err li_rowclock_batch_flush(li_replica *r, li_rowclock_batch *b, li_errbuf *eb) {
+  li_err e = LI_OK;
+  int n = b->n;
+  b->n = 0;
+  if (n == LI_ROWCLOCK_BATCH && (e = s_batch_stmt(r, b, eb))) return e;
+  /* a full batch in one statement, what is left row by row as put does */
+  sqlite3_stmt *st = n == LI_ROWCLOCK_BATCH ? b->st : r->st_clock_put;
+  for (int i = 0; i < n && e == LI_OK; i++) {
+    int p = st == b->st ? 5 * i : 0;
+    sqlite3_bind_int(st, p + 1, b->tbl[i]);
+    sqlite3_bind_text(st, p + 2, b->scope[i], -1, SQLITE_STATIC);
+    li_value_bind(st, p + 3, b->key[i]);
+    sqlite3_bind_int64(st, p + 4, b->cl[i]);
+    sqlite3_bind_blob(st, p + 5, b->vers[i], b->nvers[i], SQLITE_STATIC);
+    if (st == b->st && i < n - 1) continue;
+    int rcode = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rcode != SQLITE_DONE) e = li_db_fail(r, eb, "linli_clock");
+  }
+  return e;
+}
+
+void li_rowclock_batch_free(li_rowclock_batch *b) {
+  sqlite3_finalize(b->st);
+  b->st = NULL;
+  b->n = 0;
 }

@@ -28,6 +28,33 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb);
 
+/* The same clock read from a row of another statement (seal's one pass):
+ * column col is linli_clock.cl, NULL when the row has none, col + 1 its
+ * vers. */
+li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li_rowclock *rc, li_errbuf *eb);
+/* Clock writes queued and written LI_ROWCLOCK_BATCH rows to a statement
+ * (seal: one INSERT OR REPLACE per row costs a statement's start and
+ * halt each), with put's result. What a batch holds is not in linli_clock
+ * until it is flushed: flush before reading a clock it may hold. scope and
+ * key are the caller's and must live until then. */
+#define LI_ROWCLOCK_BATCH 32
+typedef struct {
+  int n;
+  int tbl[LI_ROWCLOCK_BATCH];
+  const char *scope[LI_ROWCLOCK_BATCH];
+  const Linli__Value *key[LI_ROWCLOCK_BATCH];
+  int64_t cl[LI_ROWCLOCK_BATCH];
+  unsigned char vers[LI_ROWCLOCK_BATCH][LI_TABLE_COLS_MAX * 12];
+  int nvers[LI_ROWCLOCK_BATCH];
+  sqlite3_stmt *st; /* prepared on the first full batch */
+} li_rowclock_batch;
+/* Queues rc as the clock of (t, scope, key); flushes a full batch. */
+li_err li_rowclock_batch_add(li_replica *r, li_rowclock_batch *b, const li_table *t, const char *scope,
+                             const Linli__Value *key, const li_rowclock *rc, li_errbuf *eb);
+/* Writes what is queued; the batch is empty after it, also on error. */
+li_err li_rowclock_batch_flush(li_replica *r, li_rowclock_batch *b, li_errbuf *eb);
+void li_rowclock_batch_free(li_rowclock_batch *b);
+
 /* The clock key of the key columns besides scope (RowChange.pk): for
  * several, the JSON array text SQLite's json_array() makes of them (so it
  * matches what the capture triggers record); for one, the value itself.

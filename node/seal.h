@@ -7,7 +7,13 @@
  * Causal length: a new row gets 1, a deleted row the next even number, a row
  * deleted and inserted again between two seals (or resurrected) the next odd
  * number. The same transaction updates linli_clock, linli_log, linli_vv,
- * the node's HLC, and empties linli_dirty. */
+ * the node's HLC, and empties linli_dirty.
+ *
+ * The markers are read in one pass per table: a statement cached on the
+ * table (li_table.seal) yields each marker with its row's clock and the row
+ * as it is now, in the order sealed (scope, table id, key, then as
+ * written); the clocks go back 32 rows to a statement (li_rowclock_batch).
+ * Tables of a composite key read the clock and the row per row. */
 #ifndef LI_SEAL_H
 #define LI_SEAL_H
 

@@ -497,6 +497,58 @@ static void test_track_user_table(void **state) {
   s_assert_same_tables(h, c);
 }
 
+/* The one-pass read (seal.h): markers of several tables merged in order,
+ * clocks written in batches of 32 and a remainder, a key typed by its
+ * column's affinity ('7' finds the INTEGER row 7), and a key moved from 3
+ * to 3.0 in an untyped column, where SQLite holds both equal: the second
+ * group reads the clock the first wrote, and the stored key is the last. */
+static void test_seal_one_pass(void **state) {
+  fx *f = *state;
+  li_node *c = f->c07;
+  li_errbuf eb = {{0}};
+  s_exec(c, "CREATE TABLE ni(id INTEGER NOT NULL, scope TEXT NOT NULL, v TEXT, PRIMARY KEY(id, scope));"
+            "CREATE TABLE nu(id NOT NULL, scope TEXT NOT NULL, v, PRIMARY KEY(id, scope));"
+            "CREATE TABLE nc(a INTEGER NOT NULL, b TEXT NOT NULL, scope TEXT NOT NULL, v, PRIMARY KEY(a, b, scope))");
+  assert_int_equal(li_capture_track(c->r, "ni", &eb), LI_OK);
+  assert_int_equal(li_capture_track(c->r, "nu", &eb), LI_OK);
+  assert_int_equal(li_capture_track(c->r, "nc", &eb), LI_OK);
+  s_exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)"
+            "  INSERT INTO ni SELECT i, 'c07', 'v' || i FROM n;"
+            "INSERT INTO nu VALUES(1001, 'c07', 'int'), ('1001', 'c07', 'text'), (3, 'c07', 'three');"
+            "INSERT INTO nc VALUES(1, 'x', 'c07', 1), (1, 'y', 'c07', 2);"
+            "INSERT INTO care_visits(id, scope, resident_ref, visited_on) VALUES('v1', 'c07', 'R-001', '2025-03-01');"
+            "UPDATE ni SET v = 'seven' WHERE id = '7'; UPDATE nu SET id = 3.0 WHERE id = 3;"
+            "UPDATE nu SET v = 'moved' WHERE id = 3");
+  li_seal_stats st = s_seal(c);
+  assert_int_equal(st.commits, 1);
+  /* 3 and 3.0 are two groups (li_value_equals_column tells them apart),
+   * each a change of the same row, as before the one-pass read */
+  assert_int_equal(st.rows, 70 + 3 + 1 + 2 + 1);
+  assert_int_equal(li_replica_dirty_count(c->r), 0);
+  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'ni' AND c.cl = 1 AND typeof(c.pk) = 'integer'"),
+                   70);
+  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'nu'"),
+                   3);
+  assert_string_equal(s_text(c, "SELECT typeof(c.pk) || c.cl FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                                "WHERE t.name = 'nu' AND c.pk = 3"),
+                      "real1");
+  assert_int_equal(s_int(c, "SELECT count(*) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'nc'"),
+                   2);
+  /* the next seal finds the clocks: an update is an update, a delete the next generation */
+  s_exec(c, "UPDATE ni SET v = 'again' WHERE id = 7; DELETE FROM ni WHERE id = 8; DELETE FROM nu WHERE id = 3");
+  st = s_seal(c);
+  assert_int_equal(st.rows, 3);
+  assert_int_equal(s_int(c, "SELECT sum(c.cl) FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'ni' AND c.pk IN (7, 8)"),
+                   1 + 2);
+  assert_int_equal(s_int(c, "SELECT c.cl FROM linli_clock c JOIN linli_tables t ON t.id = c.tbl "
+                            "WHERE t.name = 'nu' AND c.pk = 3"),
+                   2);
+}
+
 static void test_roster_gate(void **state) {
   fx *f = *state;
   li_node *c = f->c07, *h = f->hub;
@@ -724,6 +776,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_seal_counts, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_seal_coalesces, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_seal_one_pass, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_scope_triggers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_key_per_scope, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_track_refusals, fx_setup, fx_teardown),
