@@ -73,6 +73,10 @@
 
 typedef struct li_replica li_replica;
 
+/* apply inserts new rows up to LI_BULK_ROWS at a time (then 16, then 4). */
+#define LI_BULK_ROWS 64
+#define LI_BULK_SIZES 3
+
 /* Declared type affinity of a column, for the type check of remote values. */
 typedef enum { LI_AFF_ANY = 0, LI_AFF_TEXT, LI_AFF_INT, LI_AFF_REAL, LI_AFF_BLOB } li_affinity;
 
@@ -91,6 +95,13 @@ typedef struct {
   sqlite3_stmt *del;      /* DELETE WHERE pk columns = ?... AND scope = ? */
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
+  /* apply's (apply.c): the INSERT of k rows into the table and into
+   * linli_clock, k = LI_BULK_ROWS >> (2 * i), prepared on first use; and
+   * whether rows may be inserted k at a time (1 yes, -1 no, 0 not known)
+   * as of schema_version bulk_schema */
+  sqlite3_stmt *bulk_ins[LI_BULK_SIZES], *bulk_clock[LI_BULK_SIZES];
+  int bulk_ok;
+  int64_t bulk_schema;
   char *drift;            /* invariant 8: what changed by hand, NULL when nothing */
   sqlite3_value **dflt;   /* each column's constant DEFAULT, or NULL (LI_TABLE_COLS_MAX + 1 slots) */
 } li_table;

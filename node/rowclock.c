@@ -6,6 +6,7 @@
 #include "value.h"
 
 #define S_ENTRY 12
+_Static_assert(LI_ROWCLOCK_VERS_MAX == LI_TABLE_COLS_MAX * S_ENTRY, "vers entry size");
 
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {
@@ -44,13 +45,18 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
   return e;
 }
 
-li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
-                       const li_rowclock *rc, li_errbuf *eb) {
-  unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
+int li_rowclock_vers(const li_table *t, const li_rowclock *rc, unsigned char *buf) {
   for (int i = 0; i < t->ncols; i++) {
     for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
     for (int b = 0; b < 4; b++) buf[i * S_ENTRY + 8 + b] = (unsigned char)(rc->origin[i] >> (8 * b));
   }
+  return t->ncols * S_ENTRY;
+}
+
+li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                       const li_rowclock *rc, li_errbuf *eb) {
+  unsigned char buf[LI_ROWCLOCK_VERS_MAX];
+  li_rowclock_vers(t, rc, buf);
   sqlite3_stmt *st = r->st_clock_put;
   sqlite3_bind_int(st, 1, t->id);
   sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);

@@ -28,6 +28,12 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb);
 
+/* The bytes of linli_clock.vers of rc (put's), into buf of at least
+ * LI_ROWCLOCK_VERS_MAX bytes; returns their count. For a caller that writes
+ * many clock rows in one statement (apply). */
+#define LI_ROWCLOCK_VERS_MAX (LI_TABLE_COLS_MAX * 12)
+int li_rowclock_vers(const li_table *t, const li_rowclock *rc, unsigned char *buf);
+
 /* The clock key of the key columns besides scope (RowChange.pk): for
  * several, the JSON array text SQLite's json_array() makes of them (so it
  * matches what the capture triggers record); for one, the value itself.
