@@ -33,10 +33,16 @@ typedef struct {
   li_table *t;                   /* NULL: not tracked here */
   int colmap[LI_TABLE_COLS_MAX]; /* tc->columns index -> t's column, -1 when t has none */
   sqlite3_stmt *dirty_q;         /* take-back only: the markers of one row */
-  /* new rows of t held back to be inserted many at a time (s_flush);
-   * pend is NULL with take-back, which holds none */
+  /* new rows of t held back to be inserted many at a time (s_flush), not
+   * with take-back (group false); pend and ahead are allocated on first use */
+  bool group;
   struct s_pending *pend;
   int npend;
+  /* the clocks of rows ahead..ahead + LI_BULK_ROWS - 1 of tc, read at once
+   * (s_read_ahead), and the row being applied */
+  struct s_ahead *ahead;
+  size_t ahead_first, row_at;
+  bool ahead_read;
   int bulk_ok; /* t may take new rows many at a time: 1, -1 not, 0 not known yet */
 } s_applier;
 
@@ -48,6 +54,15 @@ typedef struct s_pending {
   const Linli__Value *vals[LI_TABLE_COLS_MAX];
   int64_t cl, cl_in;
 } s_pending;
+
+/* A row's clock read ahead: usable when no row before it since the read
+ * may have written it (clean). */
+typedef struct s_ahead {
+  bool clean, found;
+  int64_t cl;
+  int n;
+  unsigned char vers[LI_ROWCLOCK_VERS_MAX];
+} s_ahead;
 
 /* A refusal of a change: reason NULL when there is none. cols: the table
  * columns refused when only some were (0: the whole change). */
@@ -628,6 +643,85 @@ static bool s_key_clash(const Linli__Value *a, const Linli__Value *b) {
   }
 }
 
+/* Reads the clocks of rows first.. of the table being applied (up to
+ * LI_BULK_ROWS) in one statement, after writing the rows held back. A
+ * row's clock is kept as clean when no row between the read and it has a
+ * key that may be its own (s_key_clash), so it is what reading it at its
+ * turn would find. Tables with one key column besides scope only (a key of
+ * several is made by a statement of its own, li_rowclock_key). */
+static li_err s_read_ahead(s_applier *ap, size_t first, li_errbuf *eb) {
+  li_table *t = ap->t;
+  const Linli__TableChanges *tc = ap->tc;
+  li_err e = s_flush(ap, eb);
+  if (e) return e;
+  if (!ap->ahead && !(ap->ahead = malloc(sizeof *ap->ahead * LI_BULK_ROWS)))
+    return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (!t->bulk_get) {
+    sqlite3_str *x = sqlite3_str_new(ap->r->db);
+    sqlite3_str_appendall(x, "WITH k(i, pk) AS (VALUES");
+    for (int i = 0; i < LI_BULK_ROWS; i++) sqlite3_str_appendf(x, "%s(%d, ?%d)", i ? "," : "", i, i + 3);
+    sqlite3_str_appendall(x, ") SELECT k.i, c.cl, c.vers FROM k JOIN linli_clock c ON c.tbl = ?1 AND c.scope = ?2"
+                             " AND c.pk = k.pk");
+    char *sql = sqlite3_str_finish(x);
+    if (!sql || sqlite3_prepare_v3(ap->r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &t->bulk_get, NULL) != SQLITE_OK)
+      t->bulk_get = NULL;
+    sqlite3_free(sql);
+    if (!t->bulk_get) return li_db_fail(ap->r, eb, "linli_clock");
+  }
+  sqlite3_stmt *st = t->bulk_get;
+  ap->ahead_first = first;
+  ap->ahead_read = true;
+  sqlite3_bind_int(st, 1, t->id);
+  sqlite3_bind_text(st, 2, ap->c->scope, -1, SQLITE_STATIC);
+  for (int i = 0; i < LI_BULK_ROWS; i++) {
+    const Linli__RowChange *ch = first + (size_t)i < tc->n_rows ? tc->rows[first + (size_t)i] : NULL;
+    s_ahead *a = &ap->ahead[i];
+    a->found = false;
+    a->clean = ch && ch->n_pk == 1 && ch->pk[0]->v_case != LINLI__VALUE__V_NULL;
+    for (int j = 0; j < i && a->clean; j++)
+      if (tc->rows[first + (size_t)j]->n_pk != 1 || s_key_clash(tc->rows[first + (size_t)j]->pk[0], ch->pk[0]))
+        a->clean = false;
+    if (a->clean) li_value_bind(st, i + 3, ch->pk[0]);
+    else sqlite3_bind_null(st, i + 3);
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int i = sqlite3_column_int(st, 0), n = sqlite3_column_bytes(st, 2);
+    s_ahead *a = &ap->ahead[i];
+    a->found = true;
+    a->cl = sqlite3_column_int64(st, 1);
+    a->n = n <= (int)sizeof a->vers ? n : -1; /* -1: too long, malformed */
+    if (a->n > 0) memcpy(a->vers, sqlite3_column_blob(st, 2), (size_t)n);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(ap->r, eb, "linli_clock");
+}
+
+/* The clock of the row being applied, from the read ahead when it is
+ * clean there, else read now (after writing the rows held back when its
+ * key may be one of theirs). Clocks are read ahead only while at least
+ * S_AHEAD_MIN rows remain: the statement looks up LI_BULK_ROWS keys
+ * whatever their number, which costs more than a few single reads. */
+#define S_AHEAD_MIN 16
+static li_err s_clock(s_applier *ap, const Linli__Value *key, li_rowclock *rc, li_errbuf *eb) {
+  size_t j = ap->row_at;
+  li_err e = LI_OK;
+  if (ap->group && ap->t->npk == 1 && ap->tc->n_rows - j >= S_AHEAD_MIN &&
+      (!ap->ahead_read || j < ap->ahead_first || j >= ap->ahead_first + LI_BULK_ROWS))
+    e = s_read_ahead(ap, j, eb);
+  if (e) return e;
+  if (ap->ahead_read && j >= ap->ahead_first && j < ap->ahead_first + LI_BULK_ROWS &&
+      ap->ahead[j - ap->ahead_first].clean) {
+    const s_ahead *a = &ap->ahead[j - ap->ahead_first];
+    if (a->found) return li_rowclock_decode(ap->t, a->cl, a->vers, a->n, rc, eb);
+    *rc = (li_rowclock){0};
+    return LI_OK;
+  }
+  for (int i = 0; i < ap->npend && e == LI_OK; i++)
+    if (s_key_clash(ap->pend[i].key, key)) e = s_flush(ap, eb);
+  return e ? e : li_rowclock_get(ap->r, ap->t, ap->c->scope, key, rc, eb);
+}
+
 /* A validated row change against the row's clock: stale, a new
  * generation, or the same generation column by column; refused when its
  * write fails a constraint. A new generation of a row that is not there
@@ -639,10 +733,8 @@ static li_err s_apply_row(s_applier *ap, const Linli__RowChange *ch, const Linli
                           const Linli__Value **vals, li_errbuf *eb) {
   s_refusal f = {0};
   li_rowclock rc;
-  li_err e = LI_OK;
-  for (int j = 0; j < ap->npend && e == LI_OK; j++)
-    if (s_key_clash(ap->pend[j].key, key)) e = s_flush(ap, eb);
-  if (e || (e = li_rowclock_get(ap->r, ap->t, ap->c->scope, key, &rc, eb))) return e;
+  li_err e = s_clock(ap, key, &rc, eb);
+  if (e) return e;
   int64_t cl_in = (int64_t)ch->cl;
 #ifdef LI_BUG_CAUSAL_LENGTH
   /* deliberate bug, only in the simulator's self-test build: a stale delete
@@ -650,7 +742,9 @@ static li_err s_apply_row(s_applier *ap, const Linli__RowChange *ch, const Linli
   if (cl_in < rc.cl && cl_in % 2 == 0 && rc.cl % 2 == 1) cl_in = rc.cl + 1;
 #endif
   if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
-  if (ap->pend && cl_in > rc.cl && rc.cl % 2 == 0 && cl_in % 2 == 1) {
+  if (ap->group && cl_in > rc.cl && rc.cl % 2 == 0 && cl_in % 2 == 1) {
+    if (!ap->pend && !(ap->pend = malloc(sizeof *ap->pend * LI_BULK_ROWS)))
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
     s_pending *p = &ap->pend[ap->npend++];
     *p = (s_pending){.ch = ch, .key = key, .cl = rc.cl, .cl_in = cl_in};
     memcpy(p->vals, vals, sizeof p->vals[0] * (size_t)ap->t->ncols);
@@ -834,6 +928,7 @@ static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
 static void s_table(s_applier *ap, const Linli__TableChanges *tc) {
   ap->tc = tc;
   ap->bulk_ok = 0;
+  ap->ahead_read = false;
   ap->t = strncmp(tc->table, "linli_", 6) == 0 ? NULL : li_capture_table(ap->r, tc->table);
   for (size_t k = 0; k < tc->n_columns; k++) {
     ap->colmap[k] = -1;
@@ -846,17 +941,20 @@ li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_
                        li_errbuf *eb) {
   assert(r && a && c && o && st && !sqlite3_get_autocommit(r->db));
   s_applier ap = {.r = r, .a = a, .c = c, .origin_idx = o->origin_idx, .wall_ms = o->wall_ms, .st = st};
+  ap.group = !o->take_back;
   assert(s_check(&ap));
   li_err e = o->take_back ? s_dirty_prepare(r, &ap.dirty_q, eb) : LI_OK;
-  if (!o->take_back && !(ap.pend = malloc(sizeof *ap.pend * LI_BULK_ROWS)))
-    e = li_fail(eb, LI_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < c->c->n_tables && e == LI_OK; i++) {
     s_table(&ap, c->c->tables[i]);
     assert(s_check(&ap));
-    for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) e = s_row(&ap, ap.tc->rows[j], eb);
+    for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) {
+      ap.row_at = j;
+      e = s_row(&ap, ap.tc->rows[j], eb);
+    }
     if (e == LI_OK) e = s_flush(&ap, eb);
   }
   free(ap.pend);
+  free(ap.ahead);
   sqlite3_finalize(ap.dirty_q);
   assert(s_check(&ap));
   return e;

@@ -100,6 +100,7 @@ typedef struct {
    * whether rows may be inserted k at a time (1 yes, -1 no, 0 not known)
    * as of schema_version bulk_schema */
   sqlite3_stmt *bulk_ins[LI_BULK_SIZES], *bulk_clock[LI_BULK_SIZES];
+  sqlite3_stmt *bulk_get; /* and the clocks of LI_BULK_ROWS rows, read at once */
   int bulk_ok;
   int64_t bulk_schema;
   char *drift;            /* invariant 8: what changed by hand, NULL when nothing */

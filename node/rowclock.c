@@ -8,6 +8,25 @@
 #define S_ENTRY 12
 _Static_assert(LI_ROWCLOCK_VERS_MAX == LI_TABLE_COLS_MAX * S_ENTRY, "vers entry size");
 
+li_err li_rowclock_decode(const li_table *t, int64_t cl, const unsigned char *p, int n, li_rowclock *rc,
+                          li_errbuf *eb) {
+  rc->exists = true;
+  rc->cl = cl;
+  memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
+  memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
+  if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
+  for (int i = 0; i < n / S_ENTRY; i++) {
+    uint64_t h = 0;
+    uint32_t o = 0;
+    for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
+    for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
+    rc->hlc[i] = h;
+    rc->origin[i] = o;
+  }
+  return LI_OK;
+}
+
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {
   sqlite3_stmt *st = r->st_clock_get;
@@ -21,22 +40,8 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
   int rcode = sqlite3_step(st);
   li_err e = LI_OK;
   if (rcode == SQLITE_ROW) {
-    rc->exists = true;
-    rc->cl = sqlite3_column_int64(st, 0);
-    int n = sqlite3_column_bytes(st, 1);
-    const unsigned char *p = sqlite3_column_blob(st, 1);
-    if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols) {
-      e = li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
-    } else {
-      for (int i = 0; i < n / S_ENTRY; i++) {
-        uint64_t h = 0;
-        uint32_t o = 0;
-        for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
-        for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
-        rc->hlc[i] = h;
-        rc->origin[i] = o;
-      }
-    }
+    e = li_rowclock_decode(t, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), rc,
+                           eb);
   } else if (rcode != SQLITE_DONE) {
     e = li_db_fail(r, eb, "linli_clock");
   }

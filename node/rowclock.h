@@ -28,6 +28,12 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb);
 
+/* rc from a linli_clock row's cl and vers (n bytes at p), as get reads
+ * them: LI_ERR_TAMPERED when malformed. For a caller that reads many clock
+ * rows in one statement (apply). */
+li_err li_rowclock_decode(const li_table *t, int64_t cl, const unsigned char *p, int n, li_rowclock *rc,
+                          li_errbuf *eb);
+
 /* The bytes of linli_clock.vers of rc (put's), into buf of at least
  * LI_ROWCLOCK_VERS_MAX bytes; returns their count. For a caller that writes
  * many clock rows in one statement (apply). */
