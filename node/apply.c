@@ -608,7 +608,7 @@ static li_err s_new_row(s_applier *ap, s_pending *p, li_errbuf *eb) {
   return e ? e : s_applied(ap, p->ch, &f, eb);
 }
 
-/* Writes the held-back new rows in their order: LI_BULK_ROWS, 16 or 4 at
+/* Writes the held-back new rows in their order: LI_BULK_ROWS or 16 at
  * a time while that many remain and the table allows it (s_bulk_check),
  * the rest, and the rows of a statement a constraint failed, one by one. */
 static li_err s_flush(s_applier *ap, li_errbuf *eb) {

@@ -863,12 +863,12 @@ static void test_refusal_same_on_two_receivers(void **state) {
  * 4 at a time (apply.c, s_flush): the same rows, refusals (messages and
  * order), clocks and conflicts as one at a time, which r2 does (a trigger
  * of its own on care_visits keeps apply from putting several rows in one
- * statement there). Among 45 rows: two failing a CHECK and one NOT NULL
+ * statement there). Among 70 rows: two failing a CHECK and one NOT NULL
  * inside groups, a type refusal, an update of a row there, and a row
  * deleted and inserted again within the commit. */
 static void test_bulk_same_as_one_by_one(void **state) {
   fx *f = *state;
-  enum { N = 45, NC = 5 };
+  enum { N = 70, NC = 5 };
   s_chg e1 = {"e1", 1, S_NEW};
   li_blob pre = s_next(f, &f->a, 10, NULL, 0, &e1, 1);
   static const char *const cols[NC] = {"resident_ref", "visited_on", "kind", "follow_up", "note"};
