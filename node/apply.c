@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chain.h"
@@ -32,7 +33,36 @@ typedef struct {
   li_table *t;                   /* NULL: not tracked here */
   int colmap[LI_TABLE_COLS_MAX]; /* tc->columns index -> t's column, -1 when t has none */
   sqlite3_stmt *dirty_q;         /* take-back only: the markers of one row */
+  /* new rows of t held back to be inserted many at a time (s_flush), not
+   * with take-back (group false); pend and ahead are allocated on first use */
+  bool group;
+  struct s_pending *pend;
+  int npend;
+  /* the clocks of rows ahead..ahead + LI_BULK_ROWS - 1 of tc, read at once
+   * (s_read_ahead), and the row being applied */
+  struct s_ahead *ahead;
+  size_t ahead_first, row_at;
+  bool ahead_read;
+  int bulk_ok; /* t may take new rows many at a time: 1, -1 not, 0 not known yet */
 } s_applier;
+
+/* A new row held back: a new generation (cl_in, odd) of a row that is not
+ * there (its clock's cl, even; 0: no clock). */
+typedef struct s_pending {
+  const Linli__RowChange *ch;
+  const Linli__Value *key;
+  const Linli__Value *vals[LI_TABLE_COLS_MAX];
+  int64_t cl, cl_in;
+} s_pending;
+
+/* A row's clock read ahead: usable when no row before it since the read
+ * may have written it (clean). */
+typedef struct s_ahead {
+  bool clean, found;
+  int64_t cl;
+  int n;
+  unsigned char vers[LI_ROWCLOCK_VERS_MAX];
+} s_ahead;
 
 /* A refusal of a change: reason NULL when there is none. cols: the table
  * columns refused when only some were (0: the whole change). */
@@ -447,14 +477,263 @@ static li_err s_columns(s_applier *ap, const Linli__RowChange *ch, const Linli__
   return li_rowclock_put(ap->r, ap->t, ap->c->scope, key, rc, eb);
 }
 
+/* Counts a row change written, whole or in part, and records its refusal. */
+static li_err s_applied(s_applier *ap, const Linli__RowChange *ch, const s_refusal *f, li_errbuf *eb) {
+  if (!f->reason || f->cols) ap->st->rows++;
+  return f->reason ? s_refuse(ap, ch, f, eb) : LI_OK;
+}
+
+/* ---- new rows, many at a time ---- */
+
+/* Whether new rows of t inserted many in one statement end as they would
+ * one at a time. They do unless the statement's outcome depends on more
+ * than each row's own checks: a foreign key from or to t (SQLite counts
+ * immediate violations per statement, so a row's missing parent could come
+ * later in it), a trigger besides capture's (it sees the rows before), or
+ * an ON CONFLICT clause (FAIL keeps the rows before a failing one). The
+ * answer is kept on t until the schema changes. */
+static li_err s_bulk_check(s_applier *ap, li_errbuf *eb) {
+  static const char sql[] =
+      "SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_list(?1))"
+      " OR EXISTS(SELECT 1 FROM sqlite_schema s, pragma_foreign_key_list(s.name) f"
+      "           WHERE s.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE)"
+      " OR EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE"
+      "           AND name NOT GLOB 'linli_[0-9]*_[a-z][a-z]')"
+      " OR EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE"
+      "           AND sql LIKE '%conflict%')";
+  li_table *t = ap->t;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(ap->r->db, "PRAGMA schema_version", -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return li_db_fail(ap->r, eb, "schema_version");
+  }
+  int64_t version = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (t->bulk_ok && t->bulk_schema == version) {
+    ap->bulk_ok = t->bulk_ok;
+    return LI_OK;
+  }
+  if (sqlite3_prepare_v2(ap->r->db, sql, -1, &st, NULL) != SQLITE_OK) return li_db_fail(ap->r, eb, "sqlite_schema");
+  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+  li_err e = LI_OK;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    t->bulk_schema = version;
+    t->bulk_ok = ap->bulk_ok = sqlite3_column_int(st, 0) ? -1 : 1;
+  } else {
+    e = li_db_fail(ap->r, eb, "sqlite_schema");
+  }
+  sqlite3_finalize(st);
+  return e;
+}
+
+/* The statement of k rows whose first is the one-row statement one (its
+ * VALUES(...) repeated); NULL when it cannot be prepared. */
+static sqlite3_stmt *s_bulk_prepare(li_replica *r, const char *one, int k) {
+  const char *v = one ? strstr(one, " VALUES(") : NULL;
+  if (!v) return NULL;
+  sqlite3_str *x = sqlite3_str_new(r->db);
+  sqlite3_str_appendall(x, one);
+  for (int i = 1; i < k; i++) sqlite3_str_appendf(x, ",%s", v + 7);
+  char *sql = sqlite3_str_finish(x);
+  sqlite3_stmt *st = NULL;
+  if (sql && sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) st = NULL;
+  sqlite3_free(sql);
+  return st;
+}
+
+/* Inserts the k = LI_BULK_ROWS >> (2 * z) new rows of p in one statement,
+ * then their clocks in another (*done). A constraint that fails undoes the
+ * statement whole (the tables that take new rows this way have no ON
+ * CONFLICT clause) and leaves *done false: the caller writes the rows one
+ * at a time, so that exactly the failing ones are refused (invariant 1). */
+static li_err s_bulk(s_applier *ap, const s_pending *p, int z, bool *done, li_errbuf *eb) {
+  static const char clock_sql[] = "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES(?,?,?,?,?)";
+  li_table *t = ap->t;
+  sqlite3 *db = ap->r->db;
+  int k = LI_BULK_ROWS >> (2 * z);
+  *done = false;
+  if (!t->bulk_ins[z]) t->bulk_ins[z] = s_bulk_prepare(ap->r, sqlite3_sql(t->ins), k);
+  if (!t->bulk_clock[z]) t->bulk_clock[z] = s_bulk_prepare(ap->r, clock_sql, k);
+  if (!t->bulk_ins[z] || !t->bulk_clock[z]) { /* (over a limit of SQLite's): one at a time */
+    t->bulk_ok = ap->bulk_ok = -1;
+    return LI_OK;
+  }
+  sqlite3_stmt *ins = t->bulk_ins[z], *put = t->bulk_clock[z];
+  for (int j = 0; j < k; j++) { /* as s_generation binds t->ins, every parameter */
+    int at = j * t->ncols + 1;
+    for (int i = 0; i < t->ncols; i++)
+      if (p[j].vals[i]) li_value_bind(ins, at + i, p[j].vals[i]);
+      else if (t->dflt[i]) sqlite3_bind_value(ins, at + i, t->dflt[i]);
+      else sqlite3_bind_null(ins, at + i);
+    for (int i = 0; i < t->npk; i++) li_value_bind(ins, at + t->pk[i], p[j].ch->pk[i]);
+    sqlite3_bind_text(ins, at + t->scope_col, ap->c->scope, -1, SQLITE_STATIC);
+  }
+  int rc = sqlite3_step(ins), code = sqlite3_extended_errcode(db) & 0xff;
+  li_err e = LI_OK;
+  if (rc == SQLITE_DONE && sqlite3_changes(db) != k)
+    e = li_fail(eb, LI_ERR_TAMPERED, "table %s: a row linli_clock says exists is missing (edited with capture off?)",
+                t->name);
+  else if (rc != SQLITE_DONE && !((code == SQLITE_CONSTRAINT || code == SQLITE_MISMATCH) && !sqlite3_get_autocommit(db)))
+    e = li_fail(eb, LI_ERR_DB, "%s: %s", t->name, sqlite3_errmsg(db));
+  sqlite3_reset(ins);
+  if (e || rc != SQLITE_DONE) return e;
+  li_rowclock c = {0};
+  unsigned char vers[LI_ROWCLOCK_VERS_MAX];
+  for (int j = 0; j < k; j++) { /* as s_generation's clock of an insert */
+    for (int i = 0; i < t->ncols; i++) {
+      c.hlc[i] = p[j].vals[i] ? ap->c->hlc : 0;
+      c.origin[i] = p[j].vals[i] ? (uint32_t)ap->origin_idx : 0;
+    }
+    int at = j * 5 + 1, n = li_rowclock_vers(t, &c, vers);
+    sqlite3_bind_int(put, at, t->id);
+    sqlite3_bind_text(put, at + 1, ap->c->scope, -1, SQLITE_STATIC);
+    li_value_bind(put, at + 2, p[j].key);
+    sqlite3_bind_int64(put, at + 3, p[j].cl_in);
+    sqlite3_bind_blob(put, at + 4, vers, n, SQLITE_TRANSIENT);
+  }
+  rc = sqlite3_step(put);
+  sqlite3_reset(put);
+  if (rc != SQLITE_DONE) return li_db_fail(ap->r, eb, "linli_clock");
+  ap->st->rows += k;
+  *done = true;
+  return LI_OK;
+}
+
+/* A held-back new row, alone: s_apply_row's new generation. */
+static li_err s_new_row(s_applier *ap, s_pending *p, li_errbuf *eb) {
+  li_rowclock rc = {.exists = p->cl > 0, .cl = p->cl};
+  s_refusal f = {0};
+  li_err e = s_generation(ap, p->ch, p->key, p->vals, p->cl_in, &rc, &f, eb);
+  return e ? e : s_applied(ap, p->ch, &f, eb);
+}
+
+/* Writes the held-back new rows in their order: LI_BULK_ROWS or 16 at
+ * a time while that many remain and the table allows it (s_bulk_check),
+ * the rest, and the rows of a statement a constraint failed, one by one. */
+static li_err s_flush(s_applier *ap, li_errbuf *eb) {
+  int n = ap->npend, i = 0;
+  ap->npend = 0;
+  li_err e = LI_OK;
+  if (n >= LI_BULK_ROWS >> (2 * (LI_BULK_SIZES - 1)) && !ap->bulk_ok) e = s_bulk_check(ap, eb);
+  while (e == LI_OK && i < n) {
+    int z = 0, k = 1;
+    bool done = false;
+    while (z < LI_BULK_SIZES && LI_BULK_ROWS >> (2 * z) > n - i) z++;
+    if (z < LI_BULK_SIZES && ap->bulk_ok > 0) {
+      k = LI_BULK_ROWS >> (2 * z);
+      e = s_bulk(ap, &ap->pend[i], z, &done, eb);
+    }
+    for (int j = i; j < i + k && e == LI_OK && !done; j++) e = s_new_row(ap, &ap->pend[j], eb);
+    i += k;
+  }
+  return e;
+}
+
+/* Whether keys a and b may name the same linli_clock row: equal values of
+ * one class, or values of two classes (SQL finds 1 and 1.0 equal). */
+static bool s_key_clash(const Linli__Value *a, const Linli__Value *b) {
+  if (a->v_case != b->v_case) return true;
+  switch (a->v_case) {
+  case LINLI__VALUE__V_I: return a->i == b->i;
+  case LINLI__VALUE__V_F: return a->f == b->f;
+  case LINLI__VALUE__V_T: return strcmp(a->t, b->t) == 0;
+  case LINLI__VALUE__V_B: return a->b.len == b->b.len && (!a->b.len || memcmp(a->b.data, b->b.data, a->b.len) == 0);
+  default: return true;
+  }
+}
+
+/* Reads the clocks of rows first.. of the table being applied (up to
+ * LI_BULK_ROWS) in one statement, after writing the rows held back. A
+ * row's clock is kept as clean when no row between the read and it has a
+ * key that may be its own (s_key_clash), so it is what reading it at its
+ * turn would find. Tables with one key column besides scope only (a key of
+ * several is made by a statement of its own, li_rowclock_key). */
+static li_err s_read_ahead(s_applier *ap, size_t first, li_errbuf *eb) {
+  li_table *t = ap->t;
+  const Linli__TableChanges *tc = ap->tc;
+  li_err e = s_flush(ap, eb);
+  if (e) return e;
+  if (!ap->ahead && !(ap->ahead = malloc(sizeof *ap->ahead * LI_BULK_ROWS)))
+    return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+  if (!t->bulk_get) {
+    sqlite3_str *x = sqlite3_str_new(ap->r->db);
+    sqlite3_str_appendall(x, "WITH k(i, pk) AS (VALUES");
+    for (int i = 0; i < LI_BULK_ROWS; i++) sqlite3_str_appendf(x, "%s(%d, ?%d)", i ? "," : "", i, i + 3);
+    sqlite3_str_appendall(x, ") SELECT k.i, c.cl, c.vers FROM k JOIN linli_clock c ON c.tbl = ?1 AND c.scope = ?2"
+                             " AND c.pk = k.pk");
+    char *sql = sqlite3_str_finish(x);
+    if (!sql || sqlite3_prepare_v3(ap->r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &t->bulk_get, NULL) != SQLITE_OK)
+      t->bulk_get = NULL;
+    sqlite3_free(sql);
+    if (!t->bulk_get) return li_db_fail(ap->r, eb, "linli_clock");
+  }
+  sqlite3_stmt *st = t->bulk_get;
+  ap->ahead_first = first;
+  ap->ahead_read = true;
+  sqlite3_bind_int(st, 1, t->id);
+  sqlite3_bind_text(st, 2, ap->c->scope, -1, SQLITE_STATIC);
+  for (int i = 0; i < LI_BULK_ROWS; i++) {
+    const Linli__RowChange *ch = first + (size_t)i < tc->n_rows ? tc->rows[first + (size_t)i] : NULL;
+    s_ahead *a = &ap->ahead[i];
+    a->found = false;
+    a->clean = ch && ch->n_pk == 1 && ch->pk[0]->v_case != LINLI__VALUE__V_NULL;
+    for (int j = 0; j < i && a->clean; j++)
+      if (tc->rows[first + (size_t)j]->n_pk != 1 || s_key_clash(tc->rows[first + (size_t)j]->pk[0], ch->pk[0]))
+        a->clean = false;
+    if (a->clean) li_value_bind(st, i + 3, ch->pk[0]);
+    else sqlite3_bind_null(st, i + 3);
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int i = sqlite3_column_int(st, 0), n = sqlite3_column_bytes(st, 2);
+    s_ahead *a = &ap->ahead[i];
+    a->found = true;
+    a->cl = sqlite3_column_int64(st, 1);
+    a->n = n <= (int)sizeof a->vers ? n : -1; /* -1: too long, malformed */
+    if (a->n > 0) memcpy(a->vers, sqlite3_column_blob(st, 2), (size_t)n);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? LI_OK : li_db_fail(ap->r, eb, "linli_clock");
+}
+
+/* The clock of the row being applied, from the read ahead when it is
+ * clean there, else read now (after writing the rows held back when its
+ * key may be one of theirs). Clocks are read ahead only while at least
+ * S_AHEAD_MIN rows remain: the statement looks up LI_BULK_ROWS keys
+ * whatever their number, which costs more than a few single reads. */
+#define S_AHEAD_MIN 16
+static li_err s_clock(s_applier *ap, const Linli__Value *key, li_rowclock *rc, li_errbuf *eb) {
+  size_t j = ap->row_at;
+  li_err e = LI_OK;
+  if (ap->group && ap->t->npk == 1 && ap->tc->n_rows - j >= S_AHEAD_MIN &&
+      (!ap->ahead_read || j < ap->ahead_first || j >= ap->ahead_first + LI_BULK_ROWS))
+    e = s_read_ahead(ap, j, eb);
+  if (e) return e;
+  if (ap->ahead_read && j >= ap->ahead_first && j < ap->ahead_first + LI_BULK_ROWS &&
+      ap->ahead[j - ap->ahead_first].clean) {
+    const s_ahead *a = &ap->ahead[j - ap->ahead_first];
+    if (a->found) return li_rowclock_decode(ap->t, a->cl, a->vers, a->n, rc, eb);
+    *rc = (li_rowclock){0};
+    return LI_OK;
+  }
+  for (int i = 0; i < ap->npend && e == LI_OK; i++)
+    if (s_key_clash(ap->pend[i].key, key)) e = s_flush(ap, eb);
+  return e ? e : li_rowclock_get(ap->r, ap->t, ap->c->scope, key, rc, eb);
+}
+
 /* A validated row change against the row's clock: stale, a new
  * generation, or the same generation column by column; refused when its
- * write fails a constraint. */
+ * write fails a constraint. A new generation of a row that is not there
+ * (an insert, the common case) is held back and written with the next
+ * ones (s_flush); every other write first writes the held-back rows, and
+ * a row whose key may be one of theirs reads its clock after them, so the
+ * rows are written as one at a time in the commit's order would be. */
 static li_err s_apply_row(s_applier *ap, const Linli__RowChange *ch, const Linli__Value *key,
                           const Linli__Value **vals, li_errbuf *eb) {
   s_refusal f = {0};
   li_rowclock rc;
-  li_err e = li_rowclock_get(ap->r, ap->t, ap->c->scope, key, &rc, eb);
+  li_err e = s_clock(ap, key, &rc, eb);
   if (e) return e;
   int64_t cl_in = (int64_t)ch->cl;
 #ifdef LI_BUG_CAUSAL_LENGTH
@@ -463,11 +742,18 @@ static li_err s_apply_row(s_applier *ap, const Linli__RowChange *ch, const Linli
   if (cl_in < rc.cl && cl_in % 2 == 0 && rc.cl % 2 == 1) cl_in = rc.cl + 1;
 #endif
   if (cl_in < rc.cl || (cl_in == rc.cl && cl_in % 2 == 0)) return LI_OK; /* stale or both deleted */
+  if (ap->group && cl_in > rc.cl && rc.cl % 2 == 0 && cl_in % 2 == 1) {
+    if (!ap->pend && !(ap->pend = malloc(sizeof *ap->pend * LI_BULK_ROWS)))
+      return li_fail(eb, LI_ERR_NOMEM, "out of memory");
+    s_pending *p = &ap->pend[ap->npend++];
+    *p = (s_pending){.ch = ch, .key = key, .cl = rc.cl, .cl_in = cl_in};
+    memcpy(p->vals, vals, sizeof p->vals[0] * (size_t)ap->t->ncols);
+    return ap->npend == LI_BULK_ROWS ? s_flush(ap, eb) : LI_OK;
+  }
+  if ((e = s_flush(ap, eb))) return e;
   if (cl_in > rc.cl) e = s_generation(ap, ch, key, vals, cl_in, &rc, &f, eb);
   else e = s_columns(ap, ch, key, vals, &rc, &f, eb);
-  if (e) return e;
-  if (!f.reason || f.cols) ap->st->rows++;
-  return f.reason ? s_refuse(ap, ch, &f, eb) : LI_OK;
+  return e ? e : s_applied(ap, ch, &f, eb);
 }
 
 /* ---- take-back: our own commits while seal_first is off (merge.h) ---- */
@@ -620,7 +906,10 @@ out:
 static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
   const Linli__Value *vals[LI_TABLE_COLS_MAX] = {0};
   s_refusal f = {0};
-  if (!s_validate(ap, ch, vals, &f)) return s_refuse(ap, ch, &f, eb);
+  if (!s_validate(ap, ch, vals, &f)) {
+    li_err e = s_flush(ap, eb);
+    return e ? e : s_refuse(ap, ch, &f, eb);
+  }
   const Linli__Value *key = NULL;
   li_err e = li_rowclock_key(ap->r, ap->a, ap->t, ch->pk, ch->n_pk, &key, eb);
   if (e) return e;
@@ -638,6 +927,8 @@ static li_err s_row(s_applier *ap, const Linli__RowChange *ch, li_errbuf *eb) {
 /* The table of tc and the map of its columns (unknown ones -1). */
 static void s_table(s_applier *ap, const Linli__TableChanges *tc) {
   ap->tc = tc;
+  ap->bulk_ok = 0;
+  ap->ahead_read = false;
   ap->t = strncmp(tc->table, "linli_", 6) == 0 ? NULL : li_capture_table(ap->r, tc->table);
   for (size_t k = 0; k < tc->n_columns; k++) {
     ap->colmap[k] = -1;
@@ -650,13 +941,20 @@ li_err li_apply_commit(li_replica *r, li_arena *a, const li_commit *c, const li_
                        li_errbuf *eb) {
   assert(r && a && c && o && st && !sqlite3_get_autocommit(r->db));
   s_applier ap = {.r = r, .a = a, .c = c, .origin_idx = o->origin_idx, .wall_ms = o->wall_ms, .st = st};
+  ap.group = !o->take_back;
   assert(s_check(&ap));
   li_err e = o->take_back ? s_dirty_prepare(r, &ap.dirty_q, eb) : LI_OK;
   for (size_t i = 0; i < c->c->n_tables && e == LI_OK; i++) {
     s_table(&ap, c->c->tables[i]);
     assert(s_check(&ap));
-    for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) e = s_row(&ap, ap.tc->rows[j], eb);
+    for (size_t j = 0; j < ap.tc->n_rows && e == LI_OK; j++) {
+      ap.row_at = j;
+      e = s_row(&ap, ap.tc->rows[j], eb);
+    }
+    if (e == LI_OK) e = s_flush(&ap, eb);
   }
+  free(ap.pend);
+  free(ap.ahead);
   sqlite3_finalize(ap.dirty_q);
   assert(s_check(&ap));
   return e;

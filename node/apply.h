@@ -37,6 +37,10 @@
  *     row effect is one statement (SQLite undoes a statement that fails a
  *     constraint), and its clock and conflicts are written only after it
  *     succeeded. The commit is applied all the same: its chain advances.
+ *     New rows (a new generation of a row that is not there) may share one
+ *     INSERT, in the commit's order, where that ends as one at a time
+ *     would (apply.c, s_bulk_check); when it fails a constraint, SQLite
+ *     undoes it whole and its rows are written one at a time.
  *  2. The first five reasons depend on the commit and the schema alone, so
  *     every replica refuses the same changes. A constraint is checked on
  *     what is written: a new generation writes only the change's values

@@ -7,8 +7,26 @@
 #include "value.h"
 
 #define S_ENTRY 12
-_Static_assert(S_ENTRY == sizeof(((li_rowclock_batch *)0)->vers[0]) / LI_TABLE_COLS_MAX,
-               "rowclock.h sizes a batch's vers");
+_Static_assert(LI_ROWCLOCK_VERS_MAX == LI_TABLE_COLS_MAX * S_ENTRY, "vers entry size");
+
+li_err li_rowclock_decode(const li_table *t, int64_t cl, const unsigned char *p, int n, li_rowclock *rc,
+                          li_errbuf *eb) {
+  rc->exists = true;
+  rc->cl = cl;
+  memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
+  memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
+  if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols)
+    return li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
+  for (int i = 0; i < n / S_ENTRY; i++) {
+    uint64_t h = 0;
+    uint32_t o = 0;
+    for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
+    for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
+    rc->hlc[i] = h;
+    rc->origin[i] = o;
+  }
+  return LI_OK;
+}
 
 li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key, li_rowclock *rc,
                        li_errbuf *eb) {
@@ -23,22 +41,8 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
   int rcode = sqlite3_step(st);
   li_err e = LI_OK;
   if (rcode == SQLITE_ROW) {
-    rc->exists = true;
-    rc->cl = sqlite3_column_int64(st, 0);
-    int n = sqlite3_column_bytes(st, 1);
-    const unsigned char *p = sqlite3_column_blob(st, 1);
-    if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols) {
-      e = li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
-    } else {
-      for (int i = 0; i < n / S_ENTRY; i++) {
-        uint64_t h = 0;
-        uint32_t o = 0;
-        for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
-        for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
-        rc->hlc[i] = h;
-        rc->origin[i] = o;
-      }
-    }
+    e = li_rowclock_decode(t, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), rc,
+                           eb);
   } else if (rcode != SQLITE_DONE) {
     e = li_db_fail(r, eb, "linli_clock");
   }
@@ -47,13 +51,18 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
   return e;
 }
 
-li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
-                       const li_rowclock *rc, li_errbuf *eb) {
-  unsigned char buf[LI_TABLE_COLS_MAX * S_ENTRY];
+int li_rowclock_vers(const li_table *t, const li_rowclock *rc, unsigned char *buf) {
   for (int i = 0; i < t->ncols; i++) {
     for (int b = 0; b < 8; b++) buf[i * S_ENTRY + b] = (unsigned char)(rc->hlc[i] >> (8 * b));
     for (int b = 0; b < 4; b++) buf[i * S_ENTRY + 8 + b] = (unsigned char)(rc->origin[i] >> (8 * b));
   }
+  return t->ncols * S_ENTRY;
+}
+
+li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
+                       const li_rowclock *rc, li_errbuf *eb) {
+  unsigned char buf[LI_ROWCLOCK_VERS_MAX];
+  li_rowclock_vers(t, rc, buf);
   sqlite3_stmt *st = r->st_clock_put;
   sqlite3_bind_int(st, 1, t->id);
   sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -93,23 +102,13 @@ li_err li_rowclock_key(li_replica *r, li_arena *a, const li_table *t, Linli__Val
 }
 
 li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li_rowclock *rc, li_errbuf *eb) {
-  rc->exists = sqlite3_column_type(st, col) != SQLITE_NULL;
-  rc->cl = rc->exists ? sqlite3_column_int64(st, col) : 0;
+  if (sqlite3_column_type(st, col) != SQLITE_NULL)
+    return li_rowclock_decode(t, sqlite3_column_int64(st, col), sqlite3_column_blob(st, col + 1),
+                              sqlite3_column_bytes(st, col + 1), rc, eb);
+  rc->exists = false;
+  rc->cl = 0;
   memset(rc->hlc, 0, sizeof(rc->hlc[0]) * (size_t)t->ncols);
   memset(rc->origin, 0, sizeof(rc->origin[0]) * (size_t)t->ncols);
-  if (!rc->exists) return LI_OK;
-  int n = sqlite3_column_bytes(st, col + 1);
-  const unsigned char *p = sqlite3_column_blob(st, col + 1);
-  if (rc->cl < 1 || n % S_ENTRY != 0 || n / S_ENTRY > t->ncols)
-    return li_fail(eb, LI_ERR_TAMPERED, "linli_clock row of table %s is malformed", t->name);
-  for (int i = 0; i < n / S_ENTRY; i++) {
-    uint64_t h = 0;
-    uint32_t o = 0;
-    for (int b = 7; b >= 0; b--) h = (h << 8) | p[i * S_ENTRY + b];
-    for (int b = 3; b >= 0; b--) o = (o << 8) | p[i * S_ENTRY + 8 + b];
-    rc->hlc[i] = h;
-    rc->origin[i] = o;
-  }
   return LI_OK;
 }
 
@@ -134,12 +133,7 @@ li_err li_rowclock_batch_add(li_replica *r, li_rowclock_batch *b, const li_table
   b->scope[b->n] = scope;
   b->key[b->n] = key;
   b->cl[b->n] = rc->cl;
-  unsigned char *buf = b->vers[b->n];
-  for (int i = 0; i < t->ncols; i++) {
-    for (int k = 0; k < 8; k++) buf[i * S_ENTRY + k] = (unsigned char)(rc->hlc[i] >> (8 * k));
-    for (int k = 0; k < 4; k++) buf[i * S_ENTRY + 8 + k] = (unsigned char)(rc->origin[i] >> (8 * k));
-  }
-  b->nvers[b->n] = t->ncols * S_ENTRY;
+  b->nvers[b->n] = li_rowclock_vers(t, rc, b->vers[b->n]);
   return ++b->n == LI_ROWCLOCK_BATCH ? li_rowclock_batch_flush(r, b, eb) : LI_OK;
 }
 

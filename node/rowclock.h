@@ -28,6 +28,18 @@ li_err li_rowclock_get(li_replica *r, const li_table *t, const char *scope, cons
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb);
 
+/* rc from a linli_clock row's cl and vers (n bytes at p), as get reads
+ * them: LI_ERR_TAMPERED when malformed. For a caller that reads many clock
+ * rows in one statement (apply). */
+li_err li_rowclock_decode(const li_table *t, int64_t cl, const unsigned char *p, int n, li_rowclock *rc,
+                          li_errbuf *eb);
+
+/* The bytes of linli_clock.vers of rc (put's), into buf of at least
+ * LI_ROWCLOCK_VERS_MAX bytes; returns their count. For a caller that writes
+ * many clock rows in one statement (apply). */
+#define LI_ROWCLOCK_VERS_MAX (LI_TABLE_COLS_MAX * 12)
+int li_rowclock_vers(const li_table *t, const li_rowclock *rc, unsigned char *buf);
+
 /* The same clock read from a row of another statement (seal's one pass):
  * column col is linli_clock.cl, NULL when the row has none, col + 1 its
  * vers. */
@@ -44,7 +56,7 @@ typedef struct {
   const char *scope[LI_ROWCLOCK_BATCH];
   const Linli__Value *key[LI_ROWCLOCK_BATCH];
   int64_t cl[LI_ROWCLOCK_BATCH];
-  unsigned char vers[LI_ROWCLOCK_BATCH][LI_TABLE_COLS_MAX * 12];
+  unsigned char vers[LI_ROWCLOCK_BATCH][LI_ROWCLOCK_VERS_MAX];
   int nvers[LI_ROWCLOCK_BATCH];
   sqlite3_stmt *st; /* prepared on the first full batch */
 } li_rowclock_batch;

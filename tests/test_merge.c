@@ -859,6 +859,91 @@ static void test_refusal_same_on_two_receivers(void **state) {
   tu_node_free(&r[1]);
 }
 
+/* Many new rows of one table in one commit, which apply inserts 64, 16 or
+ * 4 at a time (apply.c, s_flush): the same rows, refusals (messages and
+ * order), clocks and conflicts as one at a time, which r2 does (a trigger
+ * of its own on care_visits keeps apply from putting several rows in one
+ * statement there). Among 70 rows: two failing a CHECK and one NOT NULL
+ * inside groups, a type refusal, an update of a row there, and a row
+ * deleted and inserted again within the commit. */
+static void test_bulk_same_as_one_by_one(void **state) {
+  fx *f = *state;
+  enum { N = 70, NC = 5 };
+  s_chg e1 = {"e1", 1, S_NEW};
+  li_blob pre = s_next(f, &f->a, 10, NULL, 0, &e1, 1);
+  static const char *const cols[NC] = {"resident_ref", "visited_on", "kind", "follow_up", "note"};
+  static Linli__Value v[N][NC], *vp[N][NC], key[N], *keyp[N];
+  static Linli__RowChange rc[N], *rcp[N];
+  static uint32_t idx[NC] = {0, 1, 2, 3, 4};
+  static char ids[N][8], notes[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "b%02d", i);
+    snprintf(notes[i], sizeof notes[i], "n%d", i);
+    const char *id = i == 20 ? "e1" : i == 27 || i == 28 ? "b25" : ids[i];
+    tu_v_text(&v[i][0], "R-001");
+    tu_v_text(&v[i][1], "2025-03-01");
+    tu_v_text(&v[i][2], "探访");
+    tu_v_int(&v[i][3], i == 5 || i == 40 ? 7 : 0); /* 7: CHECK */
+    tu_v_text(&v[i][4], notes[i]);
+    if (i == 9) tu_v_null(&v[i][0]);    /* NOT NULL */
+    if (i == 33) tu_v_int(&v[i][4], 5); /* type: note is TEXT */
+    for (int k = 0; k < NC; k++) vp[i][k] = &v[i][k];
+    linli__row_change__init(&rc[i]);
+    keyp[i] = tu_v_text(&key[i], id);
+    rc[i].n_pk = 1;
+    rc[i].pk = &keyp[i];
+    rc[i].cl = i == 27 ? 2 : i == 28 ? 3 : 1; /* b25 deleted, then inserted again */
+    rc[i].n_cols = rc[i].n_values = i == 27 ? 0 : NC;
+    rc[i].cols = idx;
+    rc[i].values = vp[i];
+    rcp[i] = &rc[i];
+  }
+  tu_spec sp = {.signer = f->a.id, .network = f->hub->r->network, .scope = f->a.scope, .seq = f->a.seq + 1,
+                .prev = f->a.head, .hlc = LI_HLC_MAKE(f->t0 + 20, 0), .nrows = 1};
+  sp.rows[0] = (tu_row){.table = "care_visits", .id = "b00", .ncols = NC, .cols = cols, .vals = vp[0]};
+  tu_commit_mem *m = malloc(sizeof *m);
+  assert_non_null(m);
+  tu_commit_build(m, &sp);
+  m->tc[0].n_rows = N;
+  m->tc[0].rows = rcp;
+  size_t clen, len;
+  uint8_t *c = tu_commit_pack(&m->c, &clen);
+  li_hash(c, clen, f->a.head);
+  f->a.seq++;
+  uint8_t *sc = tu_wrap(sp.signer, sp.network, c, clen, &len);
+  tu_blobs_add(&f->keep, sc, len);
+  free(sc);
+  free(c);
+  free(m);
+  li_blob many = f->keep.v[f->keep.n - 1];
+  li_node *r[2] = {s_recv(f), s_recv(f)};
+  assert_int_equal(sqlite3_exec(r[1]->r->db, "CREATE TRIGGER mine AFTER INSERT ON care_visits BEGIN SELECT 1; END",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  for (int k = 0; k < 2; k++) {
+    s_ok(f, r[k], &pre, 1);
+    s_ok(f, r[k], &many, 1);
+  }
+  assert_int_equal(li_capture_table(r[0]->r, "care_visits")->bulk_ok, 1);
+  assert_int_equal(li_capture_table(r[1]->r, "care_visits")->bulk_ok, -1);
+  static const char *const q[] = {
+      "SELECT * FROM care_visits ORDER BY id", "SELECT * FROM linli_refused ORDER BY id",
+      "SELECT tbl, scope, pk, cl, hex(vers) FROM linli_clock ORDER BY 1, 2, 3", "SELECT * FROM linli_conflicts ORDER BY id"};
+  for (size_t i = 0; i < S_N(q); i++) {
+    char *x = tu_dump(r[0]->r->db, q[i]), *y = tu_dump(r[1]->r->db, q[i]);
+    if (i == 1) printf("refused:\n%s", x);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+  }
+  assert_int_equal(tu_int(r[0], "SELECT count(*) FROM linli_refused"), 4);
+  assert_int_equal(tu_int(r[0], "SELECT count(*) FROM care_visits"), 1 + N - 4 - 3); /* e1, 4 refused, 3 not new */
+  assert_string_equal(s_col(r[0], "e1", "note"), "n20");
+  assert_string_equal(s_col(r[0], "b25", "note"), "n28");
+  tu_node_free(&r[0]);
+  tu_node_free(&r[1]);
+}
+
 /* A replay is not a rejection: skipped as a duplicate, nothing changes. */
 static void test_replay(void **state) {
   fx *f = *state;
@@ -1474,6 +1559,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_row_refusals, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_same_key_in_two_scopes, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_refusal_same_on_two_receivers, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_bulk_same_as_one_by_one, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_replay, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_sees_merge, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_held_copy_not_verified, fx_setup, fx_teardown),
