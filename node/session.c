@@ -46,9 +46,9 @@
  * batch bytes it wants unacknowledged at once (window_bytes; 0: no limit, as
  * an older peer says by not knowing the field). While anything is in flight
  * the sender keeps below it, and it cuts its batches to half of it so that
- * two stay in flight. A hub sets it to its receive budget over its linked
- * peers (driver.c), so its queues hold a bounded amount per peer whatever
- * the backlogs. */
+ * two stay in flight. A hub shares its receive budget among its committees
+ * (driver.c: the roster's in a Hello, the connected ones in an Ack), so its
+ * queues hold a bounded amount whatever the backlogs. */
 #include "session.h"
 
 #include <assert.h>
