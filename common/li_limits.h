@@ -65,8 +65,9 @@
 #define LI_WINDOW_DEFAULT 4u
 #define LI_WINDOW_MAX 64u
 /* The hub's receive budget: batch bytes its committees together may have
- * unacknowledged at once, shared out equally among the linked ones (each is
- * told its share, the byte window, in Hello and Ack: session.c). Without it a
+ * unacknowledged at once, shared out equally (each is told its share, the
+ * byte window: among the roster's committees in a Hello, among those
+ * connected in an Ack; driver.c, session.c). Without it a
  * hub took window x batch bytes from each of 50 committees with backlogs
  * (50 x 4 x 1 MiB): 166 MiB peak RSS at 50 x 20,000 rows. One committee
  * alone keeps its whole window (16 MiB > 4 x 1 MiB). */

@@ -39,7 +39,7 @@
  *     succeeded. The commit is applied all the same: its chain advances.
  *     New rows (a new generation of a row that is not there) may share one
  *     INSERT, in the commit's order, where that ends as one at a time
- *     would (apply.c, s_bulk_check); when it fails a constraint, SQLite
+ *     would (apply.c, s_bulk_allowed); when it fails a constraint, SQLite
  *     undoes it whole and its rows are written one at a time.
  *  2. The first five reasons depend on the commit and the schema alone, so
  *     every replica refuses the same changes. A constraint is checked on

@@ -106,7 +106,7 @@ static void s_table_free(li_table *t) {
   sqlite3_finalize(t->del);
   sqlite3_finalize(t->seal);
   for (int i = 0; i < LI_UPD_CACHE; i++) sqlite3_finalize(t->upd[i].st);
-  for (int i = 0; i < LI_BULK_SIZES; i++) sqlite3_finalize(t->bulk_ins[i]), sqlite3_finalize(t->bulk_clock[i]);
+  for (int i = 0; i < LI_BULK_SIZES; i++) sqlite3_finalize(t->bulk_ins[i]);
   sqlite3_finalize(t->bulk_get);
   for (int i = 0; t->dflt && i < t->ncols; i++) sqlite3_value_free(t->dflt[i]);
   free(t->dflt);

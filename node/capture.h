@@ -74,7 +74,8 @@
 typedef struct li_replica li_replica;
 
 /* apply inserts new rows LI_BULK_ROWS at a time, then 16 (fewer one by
- * one: a statement of 4 saved less than the first use of a table costs). */
+ * one: a statement of 4 saved less than the first use of a table costs);
+ * clock rows are written in statements of the same sizes (rowclock.h). */
 #define LI_BULK_ROWS 64
 #define LI_BULK_SIZES 2
 
@@ -97,11 +98,11 @@ typedef struct {
   struct { uint64_t mask; sqlite3_stmt *st; } upd[LI_UPD_CACHE];
   int upd_next;
   sqlite3_stmt *seal;     /* seal.c's read of the table's markers (seal.h), prepared there on first use */
-  /* apply's (apply.c): the INSERT of k rows into the table and into
-   * linli_clock, k = LI_BULK_ROWS >> (2 * i), prepared on first use; and
-   * whether rows may be inserted k at a time (1 yes, -1 no, 0 not known)
-   * as of schema_version bulk_schema */
-  sqlite3_stmt *bulk_ins[LI_BULK_SIZES], *bulk_clock[LI_BULK_SIZES];
+  /* apply's (apply.c): the INSERT of k rows into the table, k =
+   * LI_BULK_ROWS >> (2 * i), prepared on first use; and whether rows may
+   * be inserted k at a time (1 yes, -1 no, 0 not known) as of the
+   * catalogue's schema_version bulk_schema */
+  sqlite3_stmt *bulk_ins[LI_BULK_SIZES];
   sqlite3_stmt *bulk_get; /* and the clocks of LI_BULK_ROWS rows, read at once */
   int bulk_ok;
   int64_t bulk_schema;

@@ -584,7 +584,10 @@ static void s_roster_check(li_driver *d) {
     return;
   }
   bool changed = d->roster_known && memcmp(now, d->roster, LI_HASH_BYTES) != 0;
-  if (changed || !d->roster_known) s_count_committees(d);
+  if (changed || !d->roster_known) {
+    s_count_committees(d);
+    s_recv_windows(d); /* the share a Hello names follows the roster */
+  }
   memcpy(d->roster, now, LI_HASH_BYTES);
   d->roster_known = true;
   if (!changed || d->cfg.role != LI_ROLE_HUB) return;

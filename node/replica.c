@@ -332,6 +332,26 @@ const char li_replica_pragmas[] =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
     "PRAGMA recursive_triggers=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
 
+sqlite3_stmt *li_replica_prepare_rows(li_replica *r, sqlite3_stmt *one, int k) {
+  /* the last " VALUES(": a quoted table or column name may hold one too */
+  const char *sql1 = sqlite3_sql(one), *v = NULL;
+  for (const char *p = sql1; p && (p = strstr(p, " VALUES(")); p++) v = p;
+  if (!v) return NULL;
+  sqlite3_str *x = sqlite3_str_new(r->db);
+  sqlite3_str_appendall(x, sql1);
+  for (int i = 1; i < k; i++) sqlite3_str_appendf(x, ",%s", v + 7);
+  char *sql = sqlite3_str_finish(x);
+  sqlite3_stmt *st = NULL;
+  if (sql && sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) st = NULL;
+  sqlite3_free(sql);
+  /* numbered parameters (?1) would name the first row's values again */
+  if (st && sqlite3_bind_parameter_count(st) != k * sqlite3_bind_parameter_count(one)) {
+    sqlite3_finalize(st);
+    st = NULL;
+  }
+  return st;
+}
+
 li_err li_replica_set_cache(li_replica *r, uint32_t cache_mib, li_errbuf *eb) {
   assert(cache_mib >= LI_CACHE_MIB_MIN && cache_mib <= LI_CACHE_MIB_MAX);
   char sql[64];
@@ -522,6 +542,7 @@ void li_replica_close(li_replica **rp) {
   free(r->origins);
   sqlite3_finalize(r->st_clock_get);
   sqlite3_finalize(r->st_clock_put);
+  for (int i = 0; i < LI_BULK_SIZES; i++) sqlite3_finalize(r->st_clock_put_many[i]);
   sqlite3_finalize(r->st_dirty_clear);
   li_chain_finalize(r);
   if (r->db) sqlite3_close_v2(r->db);

@@ -99,6 +99,7 @@ struct li_replica {
   int txn_origins;       /* norigins at begin; -1: no transaction of ours */
   int sp_origins;        /* norigins at the savepoint; -1: none */
   sqlite3_stmt *st_clock_get, *st_clock_put, *st_dirty_clear;
+  sqlite3_stmt *st_clock_put_many[LI_BULK_SIZES]; /* rowclock.c's, prepared on first use */
   struct li_chain_stmts *chain_st; /* chain.c's */
   /* write-lock hold (li_replica_lock_stats): CLOCK_MONOTONIC ns when the
    * open write transaction began (0: none of ours), and the holds ended */
@@ -212,6 +213,12 @@ extern const char li_replica_pragmas[];
  * PRAGMAs above set 64 MiB for connections of tools and benchmarks). Fails
  * only as the PRAGMA does. */
 li_err li_replica_set_cache(li_replica *r, uint32_t cache_mib, li_errbuf *eb);
+
+/* The one-row INSERT one (... VALUES(...) with anonymous ? parameters)
+ * with its VALUES tuple k times, prepared to be kept (apply's and
+ * rowclock's statements of many rows); NULL when SQLite cannot prepare it
+ * (over one of its limits) or one's parameters are numbered. */
+sqlite3_stmt *li_replica_prepare_rows(li_replica *r, sqlite3_stmt *one, int k);
 
 /* Built-in default schema text. */
 extern const char li_street_sql[];

@@ -62,13 +62,8 @@ int li_rowclock_vers(const li_table *t, const li_rowclock *rc, unsigned char *bu
 li_err li_rowclock_put(li_replica *r, const li_table *t, const char *scope, const Linli__Value *key,
                        const li_rowclock *rc, li_errbuf *eb) {
   unsigned char buf[LI_ROWCLOCK_VERS_MAX];
-  li_rowclock_vers(t, rc, buf);
   sqlite3_stmt *st = r->st_clock_put;
-  sqlite3_bind_int(st, 1, t->id);
-  sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-  li_value_bind(st, 3, key);
-  sqlite3_bind_int64(st, 4, rc->cl);
-  sqlite3_bind_blob(st, 5, buf, t->ncols * S_ENTRY, SQLITE_STATIC);
+  li_rowclock_bind(st, 0, t->id, scope, key, rc->cl, buf, li_rowclock_vers(t, rc, buf), SQLITE_STATIC);
   int rcode = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -112,18 +107,21 @@ li_err li_rowclock_from_columns(const li_table *t, sqlite3_stmt *st, int col, li
   return LI_OK;
 }
 
-/* li_rowclock_batch's statement: LI_ROWCLOCK_BATCH rows of put's. */
-static li_err s_batch_stmt(li_replica *r, li_rowclock_batch *b, li_errbuf *eb) {
-  if (b->st) return LI_OK;
-  sqlite3_str *x = sqlite3_str_new(r->db);
-  sqlite3_str_appendall(x, "INSERT OR REPLACE INTO linli_clock(tbl, scope, pk, cl, vers) VALUES");
-  for (int i = 0; i < LI_ROWCLOCK_BATCH; i++) sqlite3_str_appendall(x, i ? ",(?,?,?,?,?)" : "(?,?,?,?,?)");
-  char *sql = sqlite3_str_finish(x);
-  if (!sql) return li_fail(eb, LI_ERR_NOMEM, "out of memory");
-  li_err e = LI_OK;
-  if (sqlite3_prepare_v2(r->db, sql, -1, &b->st, NULL) != SQLITE_OK) e = li_db_fail(r, eb, "linli_clock");
-  sqlite3_free(sql);
-  return e;
+sqlite3_stmt *li_rowclock_put_many(li_replica *r, int z) {
+  assert(z >= 0 && z < LI_BULK_SIZES);
+  if (!r->st_clock_put_many[z])
+    r->st_clock_put_many[z] = li_replica_prepare_rows(r, r->st_clock_put, LI_BULK_ROWS >> (2 * z));
+  return r->st_clock_put_many[z];
+}
+
+void li_rowclock_bind(sqlite3_stmt *st, int j, int tbl, const char *scope, const Linli__Value *key, int64_t cl,
+                      const unsigned char *vers, int n, sqlite3_destructor_type del) {
+  int at = 5 * j;
+  sqlite3_bind_int(st, at + 1, tbl);
+  sqlite3_bind_text(st, at + 2, scope, -1, SQLITE_STATIC);
+  li_value_bind(st, at + 3, key);
+  sqlite3_bind_int64(st, at + 4, cl);
+  sqlite3_bind_blob(st, at + 5, vers, n, del);
 }
 
 li_err li_rowclock_batch_add(li_replica *r, li_rowclock_batch *b, const li_table *t, const char *scope,
@@ -141,17 +139,14 @@ li_err li_rowclock_batch_flush(li_replica *r, li_rowclock_batch *b, li_errbuf *e
   li_err e = LI_OK;
   int n = b->n;
   b->n = 0;
-  if (n == LI_ROWCLOCK_BATCH && (e = s_batch_stmt(r, b, eb))) return e;
   /* a full batch in one statement, what is left row by row as put does */
-  sqlite3_stmt *st = n == LI_ROWCLOCK_BATCH ? b->st : r->st_clock_put;
+  sqlite3_stmt *many = n == LI_ROWCLOCK_BATCH ? li_rowclock_put_many(r, 0) : NULL;
+  if (n == LI_ROWCLOCK_BATCH && !many) return li_db_fail(r, eb, "linli_clock");
+  sqlite3_stmt *st = many ? many : r->st_clock_put;
   for (int i = 0; i < n && e == LI_OK; i++) {
-    int p = st == b->st ? 5 * i : 0;
-    sqlite3_bind_int(st, p + 1, b->tbl[i]);
-    sqlite3_bind_text(st, p + 2, b->scope[i], -1, SQLITE_STATIC);
-    li_value_bind(st, p + 3, b->key[i]);
-    sqlite3_bind_int64(st, p + 4, b->cl[i]);
-    sqlite3_bind_blob(st, p + 5, b->vers[i], b->nvers[i], SQLITE_STATIC);
-    if (st == b->st && i < n - 1) continue;
+    li_rowclock_bind(st, many ? i : 0, b->tbl[i], b->scope[i], b->key[i], b->cl[i], b->vers[i], b->nvers[i],
+                     SQLITE_STATIC);
+    if (many && i < n - 1) continue;
     int rcode = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -160,8 +155,3 @@ li_err li_rowclock_batch_flush(li_replica *r, li_rowclock_batch *b, li_errbuf *e
   return e;
 }
 
-void li_rowclock_batch_free(li_rowclock_batch *b) {
-  sqlite3_finalize(b->st);
-  b->st = NULL;
-  b->n = 0;
-}

@@ -539,7 +539,6 @@ li_err li_seal_locked(li_replica *r, uint64_t wall_ms, li_seal_stats *st, li_err
   if (e == LI_OK) e = s_flush(&s, eb);
   if (e == LI_OK) e = s_clear(&s, eb);
   if (e == LI_OK) e = li_replica_hlc_store(r, s.clock.last, eb);
-  if (s.clocks) li_rowclock_batch_free(s.clocks);
   free(s.clocks);
   free(s.rows);
   li_arena_free(&s.a);

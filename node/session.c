@@ -1128,9 +1128,9 @@ static uint64_t s_ack_due(const li_session *s) {
   return from + s->cfg.peer_timeout_ms;
 }
 
-/* A Heartbeat only while no batch of ours is unacknowledged. A batch in
- * flight already tells the peer we are there when it reads it, and a
- * Heartbeat behind it could only queue at a busy peer: a hub's inbound
+/* When the next Heartbeat is due: never while a batch of ours is
+ * unacknowledged. A batch in flight already tells the peer we are there
+ * when it reads it, and a Heartbeat behind it could only queue at a busy peer: a hub's inbound
  * queue per peer is LI_TRANSPORT_HUB_RCVHWM messages, sized for a window of
  * batches and a Hello. Heartbeats sent every heartbeat_ms while a hub worked
  * through 50 committees' backlogs filled that queue, the hub stopped reading
@@ -1138,8 +1138,8 @@ static uint64_t s_ack_due(const li_session *s) {
  * reconnected and sent its batches again (issue 14: 72 connections for 50
  * committees, 227.6 TCP bytes per row where the commits are 170.6). A batch
  * that is lost is caught by the Ack timeout (s_ack_due) instead. */
-static bool s_heartbeat_due(const li_session *s, uint64_t now_ms) {
-  return s->in_flight == 0 && now_ms >= s->last_send_ms + s->cfg.heartbeat_ms;
+static uint64_t s_heartbeat_at(const li_session *s) {
+  return s->in_flight ? UINT64_MAX : s->last_send_ms + s->cfg.heartbeat_ms;
 }
 
 void li_session_tick(li_session *s, uint64_t now_ms) {
@@ -1175,7 +1175,7 @@ void li_session_tick(li_session *s, uint64_t now_ms) {
     li_session_start(s, now_ms, NULL);
     return;
   }
-  if (s_heartbeat_due(s, now_ms)) {
+  if (now_ms >= s_heartbeat_at(s)) {
     Linli__Heartbeat hb = LINLI__HEARTBEAT__INIT;
     hb.exchange = s->exchange;
     Linli__Envelope env = LINLI__ENVELOPE__INIT;
@@ -1194,7 +1194,7 @@ uint64_t li_session_next_deadline(const li_session *s) {
   uint64_t d = s->retry_at_ms ? s->retry_at_ms : UINT64_MAX;
   if (s->state == LI_SESSION_IDLE) return d;
   d = s_min(d, s_heard_ms(s) + pt);
-  if (s->in_flight == 0) d = s_min(d, s->last_send_ms + s->cfg.heartbeat_ms);
+  d = s_min(d, s_heartbeat_at(s));
   if (!s->stalled) {
     if (s->state == LI_SESSION_HELLO_SENT) d = s_min(d, s->hello_sent_ms + pt);
     if (s->in_flight) d = s_min(d, s_ack_due(s));

@@ -396,11 +396,77 @@ static void test_key_only_table(void **state) {
   assert_int_equal(tu_int(f->hub, "SELECT cl FROM linli_clock WHERE pk = 'old'"), 2);
 }
 
+/* Clock rows written many to a statement (li_rowclock_put_many, for seal
+ * and apply) read back as put writes them; and the statements of many rows
+ * repeat the last VALUES tuple of the one-row statement, also when a quoted
+ * name holds " VALUES(" (control: a plain one-row INSERT), and are refused
+ * for numbered parameters. */
+static void test_put_many(void **state) {
+  fx *f = *state;
+  li_replica *r = f->c07->r;
+  li_table *t = s_table(f->c07, "items");
+  int k = LI_BULK_ROWS >> 2;
+  sqlite3_stmt *st = li_rowclock_put_many(r, 1);
+  assert_non_null(st);
+  assert_ptr_equal(st, li_rowclock_put_many(r, 1)); /* kept on the replica */
+  assert_int_equal(sqlite3_bind_parameter_count(st), 5 * k);
+  li_rowclock rc[LI_BULK_ROWS >> 2];
+  Linli__Value key[LI_BULK_ROWS >> 2];
+  char ids[LI_BULK_ROWS >> 2][16];
+  unsigned char vers[LI_BULK_ROWS >> 2][LI_ROWCLOCK_VERS_MAX];
+  assert_int_equal(sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  for (int j = 0; j < k; j++) {
+    memset(&rc[j], 0, sizeof rc[j]);
+    rc[j].cl = 2 * j + 1;
+    for (int i = 0; i < t->ncols; i++) rc[j].hlc[i] = 1000u * (unsigned)j + (unsigned)i, rc[j].origin[i] = (unsigned)i;
+    snprintf(ids[j], sizeof ids[j], "m%02d", j);
+    linli__value__init(&key[j]);
+    key[j].v_case = LINLI__VALUE__V_T;
+    key[j].t = ids[j];
+    li_rowclock_bind(st, j, t->id, "c07", &key[j], rc[j].cl, vers[j], li_rowclock_vers(t, &rc[j], vers[j]),
+                     SQLITE_STATIC);
+  }
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_reset(st);
+  assert_int_equal(sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  for (int j = 0; j < k; j++) {
+    li_rowclock got;
+    li_errbuf eb = {{0}};
+    assert_int_equal(li_rowclock_get(r, t, "c07", &key[j], &got, &eb), LI_OK);
+    assert_true(got.exists);
+    assert_int_equal(got.cl, rc[j].cl);
+    for (int i = 0; i < t->ncols; i++) {
+      assert_int_equal(got.hlc[i], rc[j].hlc[i]);
+      assert_int_equal(got.origin[i], rc[j].origin[i]);
+    }
+  }
+  static const struct {
+    const char *sql;
+    int params;
+  } cases[] = {
+      {"INSERT INTO \"odd VALUES(x\"(\"a VALUES(\", b) VALUES(?, ?)", 2},
+      {"INSERT INTO linli_rejects(reason, n) VALUES(?, ?)", 2}, /* control */
+      {"INSERT INTO linli_rejects(reason, n) VALUES(?1, ?2)", 0}, /* numbered: not repeatable */
+  };
+  assert_int_equal(sqlite3_exec(r->db, "CREATE TEMP TABLE \"odd VALUES(x\"(\"a VALUES(\", b)", NULL, NULL, NULL),
+                   SQLITE_OK);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    sqlite3_stmt *one = NULL, *many = NULL;
+    assert_int_equal(sqlite3_prepare_v2(r->db, cases[c].sql, -1, &one, NULL), SQLITE_OK);
+    many = li_replica_prepare_rows(r, one, 3);
+    if (cases[c].params == 0) assert_null(many);
+    else assert_int_equal(sqlite3_bind_parameter_count(many), 3 * cases[c].params);
+    sqlite3_finalize(many);
+    sqlite3_finalize(one);
+  }
+}
+
 int main(void) {
   li_errbuf eb;
   if (li_crypto_init(&eb) != LI_OK) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_put_get_round_trip, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_put_many, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_get_short_row, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_composite_key_text, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_composite_key_through_merge, fx_setup, fx_teardown),
